@@ -1,0 +1,67 @@
+"""The DDEX ERN engine on lxml: parse, stream, validate and build ERN messages.
+
+This package never imports ``ddex_otel.telemetry``: telemetry wraps these functions from
+outside (see ``ddex_otel.telemetry.instrumentor``), exactly as it would a third-party library.
+"""
+
+from __future__ import annotations
+
+from ddex_otel.ern.builder import BuiltMessage, build
+from ddex_otel.ern.errors import (
+    DDEXError,
+    DDEXSecurityError,
+    DDEXValidationError,
+    EmptyInputError,
+    EncodingError,
+    Finding,
+    MalformedXMLError,
+    NotDDEXError,
+    TruncatedInputError,
+    UnsupportedVersionError,
+)
+from ddex_otel.ern.model import (
+    Deal,
+    Identifiers,
+    Line,
+    Message,
+    MessageHeader,
+    Party,
+    ProprietaryId,
+    Release,
+    Resource,
+    StreamStart,
+)
+from ddex_otel.ern.parser import parse
+from ddex_otel.ern.streaming import stream
+from ddex_otel.ern.validation import ValidationReport, validate
+from ddex_otel.ern.versions import SUPPORTED_VERSIONS
+
+__all__ = [
+    "SUPPORTED_VERSIONS",
+    "BuiltMessage",
+    "DDEXError",
+    "DDEXSecurityError",
+    "DDEXValidationError",
+    "Deal",
+    "EmptyInputError",
+    "EncodingError",
+    "Finding",
+    "Identifiers",
+    "Line",
+    "MalformedXMLError",
+    "Message",
+    "MessageHeader",
+    "NotDDEXError",
+    "Party",
+    "ProprietaryId",
+    "Release",
+    "Resource",
+    "StreamStart",
+    "TruncatedInputError",
+    "UnsupportedVersionError",
+    "ValidationReport",
+    "build",
+    "parse",
+    "stream",
+    "validate",
+]

@@ -1,0 +1,148 @@
+"""The typed, immutable model of an ERN message: what parse produces and build consumes.
+
+Every field is plain data (str, float, tuples of these, or nested model objects) so a model
+compares by value (round-trip tests use ``==``) and converts to JSON through ``to_dict``.
+Text values are kept as they appear in the XML (dates and datetimes as ISO strings) so a
+parse → build → parse cycle is lossless for what the model holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _plain(value: Any) -> Any:
+    """Convert model objects, tuples and dicts into JSON-serialisable builtins."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+class _Model:
+    """Mixin giving every model class ``to_dict``."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable data for this object."""
+        return _plain(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Party(_Model):
+    """A party: message sender/recipient, or a PartyList entry (4.x) / named party (3.x)."""
+
+    reference: str | None = None
+    party_ids: tuple[str, ...] = ()
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHeader(_Model):
+    """MessageHeader: ids, sender and recipients, creation time and control type."""
+
+    message_id: str | None = None
+    thread_id: str | None = None
+    sender: Party | None = None
+    recipients: tuple[Party, ...] = ()
+    created: str | None = None
+    control_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProprietaryId(_Model):
+    """A ProprietaryId with its Namespace attribute."""
+
+    namespace: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identifiers(_Model):
+    """Identifiers of a release or resource; absent ones are None / empty."""
+
+    icpn: str | None = None
+    grid: str | None = None
+    isrc: str | None = None
+    catalog_number: str | None = None
+    proprietary: tuple[ProprietaryId, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Line(_Model):
+    """A PLine or CLine: optional year and the line's text."""
+
+    year: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resource(_Model):
+    """A child of ResourceList (SoundRecording, Video, Image, Text, …)."""
+
+    kind: str
+    reference: str
+    resource_type: str | None = None
+    ids: Identifiers = field(default_factory=Identifiers)
+    title: str | None = None
+    display_artist: str | None = None
+    duration: float | None = None  # seconds, parsed from ISO 8601 (PT3M20S → 200.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Release(_Model):
+    """A Release / TrackRelease / ClipRelease of ReleaseList, in document order."""
+
+    kind: str
+    reference: str
+    release_type: str | None = None
+    ids: Identifiers = field(default_factory=Identifiers)
+    title: str | None = None
+    display_artist: str | None = None
+    label: str | None = None
+    genre: str | None = None
+    subgenre: str | None = None
+    release_date: str | None = None
+    p_line: Line | None = None
+    c_line: Line | None = None
+    resource_refs: tuple[str, ...] = ()  # the ordered resource references of its track list
+
+
+@dataclass(frozen=True, slots=True)
+class Deal(_Model):
+    """One Deal inside DealList/ReleaseDeal."""
+
+    release_refs: tuple[str, ...] = ()
+    territories: tuple[str, ...] = ()
+    excluded_territories: tuple[str, ...] = ()
+    commercial_model_types: tuple[str, ...] = ()
+    use_types: tuple[str, ...] = ()
+    start_date: str | None = None
+    end_date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message(_Model):
+    """A whole ERN message."""
+
+    ern_version: str  # dotted digits: "4.3", "3.8.2"
+    message_type: str  # root element local name: "NewReleaseMessage", "PurgeReleaseMessage"
+    header: MessageHeader = field(default_factory=MessageHeader)
+    parties: tuple[Party, ...] = ()
+    releases: tuple[Release, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    deals: tuple[Deal, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart(_Model):
+    """First item ``stream`` yields: what the message is, known from its root element."""
+
+    ern_version: str
+    message_type: str
