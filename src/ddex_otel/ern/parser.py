@@ -7,17 +7,41 @@ these names and signatures):
     parse_xml(data: bytes, *, huge_tree) -> root    stage "xml"
     detect_version(root) -> tuple[str, str]          stage "detect"  (ern_version, message_type)
     extract_message(root, ern_version, message_type) -> Message   stage "extract"
+
+Sources: ``bytes``/``bytearray``/``memoryview``; ``str`` holding XML text (it starts with ``<``
+after optional whitespace or BOM) or a file path; ``os.PathLike``; a binary file object.
+A path that does not exist raises the built-in FileNotFoundError (an OSError, not a DDEXError),
+like ``open`` would; every problem with the *content* raises a DDEXError subclass.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import BinaryIO, Union
 
-from ddex_otel.ern.model import Message
+from lxml import etree
+
+from ddex_otel.ern import safexml
+from ddex_otel.ern.extract import (
+    Context,
+    extract_header,
+    extract_party,
+    extract_purged_release,
+    extract_release,
+    extract_release_deal,
+    extract_resource,
+    identify_root,
+    split_tag,
+    strip_ern_namespace,
+)
+from ddex_otel.ern.model import Deal, Message, MessageHeader, Party, Release, Resource
+from ddex_otel.ern.versions import is_legacy
 
 Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryIO]
+
+_XML_DECL_ENCODING = re.compile(r"^(\s*<\?xml[^>]*?\sencoding\s*=\s*)([\"'])[^\"']*\2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +56,131 @@ class InputData:
         return len(self.data)
 
 
-def read_input(source: Source) -> InputData:  # TODO(engine)
-    raise NotImplementedError
+def looks_like_xml_text(text: str) -> bool:
+    """True when a str is XML text rather than a path: ``<`` after optional BOM/whitespace.
+
+    Blank strings count as (empty) XML text, so they raise EmptyInputError, not FileNotFoundError.
+    """
+    stripped = text.lstrip("\ufeff \t\r\n")
+    return not stripped or stripped.startswith("<")
 
 
-def parse(source: Source, *, huge_tree: bool = False) -> Message:  # TODO(engine)
-    raise NotImplementedError
+def xml_text_to_bytes(text: str) -> bytes:
+    """UTF-8 bytes of XML text; a declared encoding is rewritten to UTF-8 to stay truthful.
+
+    Leading whitespace is dropped: ``parse(\"\"\"\\n<?xml …\"\"\")`` is a common way to write XML in
+    Python, and an XML declaration is only legal at the very start.
+    """
+    text = text.lstrip("\ufeff \t\r\n")
+    text = _XML_DECL_ENCODING.sub(r"\1\2UTF-8\2", text, count=1)
+    return text.encode("utf-8")
+
+
+def read_input(source: Source) -> InputData:
+    """Read ``source`` fully into bytes (see the module docstring for accepted sources)."""
+    if isinstance(source, bytes):
+        return InputData(source)
+    if isinstance(source, (bytearray, memoryview)):
+        return InputData(bytes(source))
+    if isinstance(source, str) and looks_like_xml_text(source):
+        return InputData(xml_text_to_bytes(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        with open(path, "rb") as handle:
+            return InputData(handle.read(), path=str(path))
+    read = getattr(source, "read", None)
+    if callable(read):
+        data = read()
+        if isinstance(data, str):
+            data = xml_text_to_bytes(data)
+        name = getattr(source, "name", None)
+        return InputData(bytes(data), path=name if isinstance(name, str) else None)
+    raise TypeError(f"cannot parse a {type(source).__name__}: pass bytes, XML text, a path or a binary file")
+
+
+def parse_xml(data: bytes, *, huge_tree: bool = False) -> etree._Element:
+    """Parse bytes into an lxml root under the safety policy of ``safexml``; errors are typed."""
+    if safexml.may_have_doctype(data):
+        safexml.check_prolog(data, complete=True)
+    parser = safexml.new_parser(huge_tree)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise safexml.translate_syntax_error(exc, safexml.EndOfInput.of(data)) from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype:
+        safexml.check_tree_dtd(tree)
+    return root
+
+
+def detect_version(root: etree._Element) -> tuple[str, str]:
+    """(ern_version, message_type) from the root element's namespace and local name."""
+    return identify_root(root.tag)
+
+
+def extract_message(root: etree._Element, ern_version: str, message_type: str) -> Message:
+    """Walk the root's children once and build the Message with the shared extract functions."""
+    ctx = Context(legacy=is_legacy(ern_version))
+    _unqualify_children(root)
+    header = MessageHeader()
+    parties: list[Party] = []
+    resources: list[Resource] = []
+    releases: list[Release] = []
+    deals: list[Deal] = []
+    for section in root:
+        tag = section.tag
+        if tag == "MessageHeader":
+            header = extract_header(section)
+        elif tag == "PartyList":
+            for el in section:
+                if el.tag == "Party":
+                    party = extract_party(el)
+                    ctx.add_party(party)
+                    parties.append(party)
+        elif tag == "ResourceList":
+            resources.extend(extract_resource(el, ctx) for el in section if isinstance(el.tag, str))
+        elif tag == "ReleaseList":
+            releases.extend(extract_release(el, ctx) for el in section if isinstance(el.tag, str))
+        elif tag == "DealList":
+            for el in section:
+                if el.tag == "ReleaseDeal":
+                    deals.extend(extract_release_deal(el))
+        elif tag == "PurgedRelease":
+            releases.append(extract_purged_release(section))
+    if ctx.legacy:
+        parties = list(ctx.named_parties)
+    return Message(
+        ern_version=ern_version,
+        message_type=message_type,
+        header=header,
+        parties=tuple(parties),
+        releases=tuple(releases),
+        resources=tuple(resources),
+        deals=tuple(deals),
+    )
+
+
+def _unqualify_children(root: etree._Element) -> None:
+    """Tolerate producers that namespace every element (see ``strip_ern_namespace``)."""
+    for child in root:
+        tag = child.tag
+        if isinstance(tag, str):
+            if tag.startswith("{"):
+                namespace = split_tag(root.tag)[0] or ""
+                for section in root:
+                    if isinstance(section.tag, str):
+                        strip_ern_namespace(section, namespace)
+            return
+
+
+def parse(source: Source, *, huge_tree: bool = False) -> Message:
+    """Parse one ERN message (3.8–4.3.1) into the model.
+
+    ``huge_tree=True`` lifts libxml2's size/depth limits for trusted, very large documents (prefer
+    ``stream`` for those). Raises a DDEXError subclass for bad content; see ``errors``.
+    """
+    inp = read_input(source)
+    root = parse_xml(inp.data, huge_tree=huge_tree)
+    ern_version, message_type = detect_version(root)
+    return extract_message(root, ern_version, message_type)
+

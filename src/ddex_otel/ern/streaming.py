@@ -1,4 +1,4 @@
-"""Incremental parsing for huge files (lxml iterparse with element clearing).
+"""Incremental parsing for huge files (lxml pull parser with element clearing).
 
 ``stream(source)`` yields, in document order: one ``StreamStart``, the ``MessageHeader``, each
 ``Party``, each ``Resource``, each ``Release`` and each ``Deal`` — never holding the document.
@@ -6,16 +6,445 @@
 STAGE CONTRACT (wrapped from outside by telemetry): ``open_input(source) -> StreamInput`` is
 called through this module's globals; ``StreamInput.bytes_read`` counts the bytes consumed so far
 and ``.path`` is the file path when there is one.
+
+How memory stays flat: the input is read in chunks and fed to an ``XMLPullParser`` whose tag filter
+(in C) reports only the end of the elements that become model objects and of the lists holding
+them. Each such element is turned into a model object by the same ``extract`` functions ``parse``
+uses, then cleared, and its already-handled previous siblings are deleted. The two repeated pieces
+that can make one item huge (a 4.x album's ResourceGroupContentItems, a ReleaseDeal's
+DealReleaseReferences) are consumed one by one the same way, so a million-track release streams in
+flat memory too (only the model's own reference tuples grow with it).
+
+Agreement with ``parse``: for every message, the streamed Party / Resource / Release / Deal items
+equal ``parse``'s ``parties`` / ``resources`` / ``releases`` / ``deals`` and the streamed
+MessageHeader equals ``parse``'s header. For 3.x (no PartyList), each named party is yielded just
+before the first Resource or Release that names it.
+
+Same safety policy as ``parse`` (see ``safexml``). A syntax error in the middle of the input is
+raised, as the same typed error with line/column, after every item that was complete before it.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+import io
+import os
+from typing import BinaryIO, Callable, Iterator
 
+from lxml import etree
+
+from ddex_otel.ern import safexml
+from ddex_otel.ern.errors import EmptyInputError, NotDDEXError
+from ddex_otel.ern.extract import (
+    Context,
+    content_item_refs,
+    element_text,
+    extract_header,
+    extract_party,
+    extract_purged_release,
+    extract_release,
+    extract_release_deal,
+    extract_resource,
+    identify_root,
+    split_tag,
+    strip_ern_namespace,
+)
 from ddex_otel.ern.model import Deal, MessageHeader, Party, Release, Resource, StreamStart
+from ddex_otel.ern.parser import Source, looks_like_xml_text, xml_text_to_bytes
+from ddex_otel.ern.versions import is_legacy
 
 StreamItem = StreamStart | MessageHeader | Party | Resource | Release | Deal
 
+#: Bytes read per ``read`` call: big enough for lxml to work in bulk, small next to any budget.
+CHUNK_SIZE = 256 * 1024
 
-def stream(source, *, huge_tree: bool = False) -> Iterator[StreamItem]:  # TODO(engine)
-    raise NotImplementedError
+_RESOURCE_KINDS = ("SoundRecording", "Video", "Image", "Text", "SheetMusic", "Software", "MIDI", "UserDefinedResource")
+_RELEASE_KINDS = ("Release", "TrackRelease", "ClipRelease")
+_LISTS = ("PartyList", "ResourceList", "ReleaseList", "DealList")
+# Items of other top-level lists: never extracted, but cleared as they end so they cannot pile up.
+_SKIPPED_ITEMS = ("MusicalWork", "Collection", "CueSheet", "Chapter", "ReleaseVisibility", "TrackReleaseVisibility")
+
+#: item tag → the list it must sit in (None: directly under the root).
+_ITEM_PARENT: dict[str, str | None] = {
+    "MessageHeader": None,
+    "PurgedRelease": None,
+    "Party": "PartyList",
+    "ReleaseDeal": "DealList",
+    **{kind: "ResourceList" for kind in _RESOURCE_KINDS},
+    **{kind: "ReleaseList" for kind in _RELEASE_KINDS},
+}
+# Repeated pieces of one item that can be huge (a 4.x album's track list, a ReleaseDeal's release
+# references): consumed as they end so even a million-track Release streams in flat memory.
+_PIECES = ("ResourceGroupContentItem", "DealReleaseReference")
+_FILTER_TAGS = tuple(_ITEM_PARENT) + _LISTS + _SKIPPED_ITEMS + _PIECES
+
+
+class StreamInput:
+    """A binary source read chunk by chunk; ``bytes_read`` is what has been consumed so far."""
+
+    def __init__(self, handle: BinaryIO, path: str | None = None, *, owned: bool = False) -> None:
+        self._handle = handle
+        self._owned = owned
+        self.path = path
+        self.bytes_read = 0
+
+    def read(self, size: int = CHUNK_SIZE) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at the end."""
+        chunk = self._handle.read(size)
+        if isinstance(chunk, str):
+            raise TypeError("stream() needs a binary file object (open the file with 'rb')")
+        self.bytes_read += len(chunk)
+        return bytes(chunk)
+
+    def close(self) -> None:
+        """Close the file if ``open_input`` opened it (never a caller's file object)."""
+        if self._owned:
+            self._handle.close()
+
+
+def open_input(source: Source) -> StreamInput:
+    """Wrap bytes, XML text, a path or a binary file object for chunked reading.
+
+    A missing path raises FileNotFoundError, as in ``parse``.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return StreamInput(io.BytesIO(bytes(source)))
+    if isinstance(source, str) and looks_like_xml_text(source):
+        return StreamInput(io.BytesIO(xml_text_to_bytes(source)))
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        return StreamInput(open(path, "rb"), path=str(path), owned=True)
+    if callable(getattr(source, "read", None)):
+        name = getattr(source, "name", None)
+        return StreamInput(source, path=name if isinstance(name, str) else None)  # type: ignore[arg-type]
+    raise TypeError(f"cannot stream a {type(source).__name__}: pass bytes, XML text, a path or a binary file")
+
+
+def stream(source: Source, *, huge_tree: bool = False) -> Iterator[StreamItem]:
+    """Yield the items of one ERN message in document order while reading it incrementally."""
+    inp = open_input(source)
+    try:
+        yield from _Streamer(inp, huge_tree).items()
+    finally:
+        inp.close()
+
+
+class _Tail:
+    """Tracks where the input ends so a final syntax error can be told apart as truncation."""
+
+    __slots__ = ("_lines_before", "_last_chunk", "_lines")
+
+    def __init__(self) -> None:
+        self._lines = 0
+        self._lines_before = 0
+        self._last_chunk = b""
+
+    def add(self, chunk: bytes) -> None:
+        if chunk.strip():
+            self._lines_before = self._lines
+            self._last_chunk = chunk
+        self._lines += chunk.count(b"\n")
+
+    def end(self) -> safexml.EndOfInput:
+        end = safexml.EndOfInput.of(self._last_chunk)
+        return safexml.EndOfInput(end.line + self._lines_before, end.column, end.last_char)
+
+
+class _Streamer:
+    """One streaming run: reads chunks, feeds the pull parser, turns finished elements into items."""
+
+    def __init__(self, inp: StreamInput, huge_tree: bool) -> None:
+        self.inp = inp
+        self.huge_tree = huge_tree
+        self.tail = _Tail()
+        self.ctx: Context | None = None
+        self.namespace = ""
+        self._last_done: etree._Element | None = None
+        self._group_refs: tuple[etree._Element | None, list[str]] = (None, [])
+        self._deal_refs: tuple[etree._Element | None, list[str]] = (None, [])
+        self._out: list[StreamItem] = []
+        self._handlers: dict[str, Callable[[etree._Element], None]] = {
+            "ResourceList": self._resource,
+            "ReleaseList": self._release,
+            "PartyList": self._party,
+            "DealList": self._release_deal,
+        }
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(self) -> bytes:
+        chunk = self.inp.read(CHUNK_SIZE)
+        self.tail.add(chunk)
+        return chunk
+
+    def _read_head(self) -> tuple[list[bytes], bool]:
+        """The first chunk(s): enough to check the prolog (up to 1 MiB when a DOCTYPE appears)."""
+        chunks = [self._read()]
+        eof = not chunks[0]
+        if not eof and safexml.may_have_doctype(chunks[0]):
+            size = len(chunks[0])
+            while size < safexml.MAX_PROLOG_BYTES:
+                chunk = self._read()
+                if not chunk:
+                    eof = True
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            safexml.check_prolog(b"".join(chunks), complete=eof)
+        return chunks, eof
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def items(self) -> Iterator[StreamItem]:
+        chunks, eof = self._read_head()
+        if eof and safexml.is_blank(b"".join(chunks)):
+            raise EmptyInputError("the input is empty (no XML content)")
+        start = self._sniff_root(chunks, eof)
+        if start is not None:
+            yield start
+        parser = etree.XMLPullParser(
+            events=("end",), tag=self._filter_tags(), **safexml.secure_parser_options(self.huge_tree)
+        )
+        pending = list(chunks)
+        while True:
+            chunk = pending.pop(0) if pending else (b"" if eof else self._read())
+            if not chunk:
+                break
+            try:
+                parser.feed(chunk)
+            except etree.XMLSyntaxError as exc:
+                yield from self._handle(parser.read_events())
+                at_eof = not pending and (eof or not self._read())
+                raise safexml.translate_syntax_error(exc, self.tail.end(), at_eof=at_eof) from None
+            yield from self._handle(parser.read_events())
+        try:
+            parser.close()
+        except etree.XMLSyntaxError as exc:
+            yield from self._handle(parser.read_events())
+            raise safexml.translate_syntax_error(exc, self.tail.end(), at_eof=True) from None
+        yield from self._handle(parser.read_events())
+        if start is None:  # pragma: no cover - a well-formed document always has a root start
+            raise NotDDEXError("not a DDEX ERN message: no root element found")
+
+    def _sniff_root(self, chunks: list[bytes], eof: bool) -> StreamStart | None:
+        """Find the root start tag with a throwaway parser, to say what the message is up front.
+
+        Returns None when the input is not well-formed before the root starts: the main parser
+        then reports the error with its position. Reads more chunks (kept in ``chunks``, so the
+        main parser sees them too) only for an unusually long prolog.
+        """
+        sniffer = etree.XMLPullParser(events=("start",), **safexml.secure_parser_options(self.huge_tree))
+        index = size = 0
+        while size <= safexml.MAX_PROLOG_BYTES:
+            if index == len(chunks):
+                chunk = b"" if eof else self._read()
+                if not chunk:
+                    return None
+                chunks.append(chunk)
+            failed = False
+            try:
+                sniffer.feed(chunks[index])
+            except etree.XMLSyntaxError:
+                failed = True
+            for _event, element in sniffer.read_events():
+                return self._start(element)
+            if failed:
+                return None
+            size += len(chunks[index])
+            index += 1
+        raise NotDDEXError(f"not a DDEX ERN message: no root element in the first {safexml.MAX_PROLOG_BYTES} bytes")
+
+    def _filter_tags(self) -> list[str]:
+        """The tags to report: unqualified (ERN's rule) and, for producers that namespace every
+        element, the same names in the root's namespace."""
+        tags = list(_FILTER_TAGS)
+        if self.namespace:
+            tags += [f"{{{self.namespace}}}{tag}" for tag in _FILTER_TAGS]
+        return tags
+
+    def _start(self, root: etree._Element) -> StreamStart:
+        """Identify the message from its root element and set up extraction for its version."""
+        safexml.check_tree_dtd(root.getroottree())
+        version, message_type = identify_root(root.tag)
+        self.namespace = split_tag(root.tag)[0] or ""
+        self.ctx = Context(legacy=is_legacy(version))
+        return StreamStart(ern_version=version, message_type=message_type)
+
+    # -- events ----------------------------------------------------------------------------
+    # Handlers append to ``self._out`` (plain calls, no generator chains: this is the hot loop);
+    # ``_handle`` returns the items of one batch of parser events.
+
+    def _handle(self, events: Iterator[tuple[str, etree._Element]]) -> list[StreamItem]:
+        out = self._out = []
+        if self.ctx is None:
+            return out  # the root was never identified: the parser is about to report why
+        for _event, element in events:
+            tag = element.tag
+            if tag[0] == "{":
+                strip_ern_namespace(element, self.namespace)
+                tag = element.tag
+                if tag[0] == "{":
+                    continue  # an element of some other namespace: not ours
+            parent = element.getparent()
+            if parent is None:
+                continue
+            grandparent = parent.getparent()
+            if tag in _ITEM_PARENT:
+                self._item(element, parent, grandparent, tag)
+            elif tag == "ResourceGroupContentItem":
+                self._content_item(element)
+            elif tag == "DealReleaseReference":
+                self._deal_reference(element, parent, grandparent)
+            elif tag in self._handlers:
+                if grandparent is None:
+                    self._finish_list(element)
+            elif grandparent is not None and grandparent.getparent() is None:
+                _discard(element)  # an item of another top-level list (WorkList, CueSheetList, …)
+                _drop_previous(element)
+        return out
+
+    def _item(
+        self, element: etree._Element, parent: etree._Element, grandparent: etree._Element | None, tag: str
+    ) -> None:
+        """An item element ended: extract it (and unreported siblings before it), then free it."""
+        expected = _ITEM_PARENT[tag]
+        if expected is None:
+            if grandparent is None:
+                self._out.append(extract_header(element) if tag == "MessageHeader" else extract_purged_release(element))
+                _discard(element)
+                _drop_previous(element)
+            return
+        if grandparent is None or grandparent.getparent() is not None or _local(parent.tag) != expected:
+            return  # same name, different place (nested): freed with its ancestor
+        handler = self._handlers[expected]
+        previous = element.getprevious()
+        if previous is not None and previous is not self._last_done:
+            self._unreported_before(element, handler)
+        handler(element)
+        self._last_done = element
+        _discard(element)
+        _drop_previous(element)
+        _drop_previous(parent)
+
+    def _unreported_before(self, element: etree._Element, handler: Callable[[etree._Element], None]) -> None:
+        """Siblings the tag filter did not report (unknown resource kinds, …), in document order."""
+        unreported = []
+        sibling = element.getprevious()
+        while sibling is not None and sibling is not self._last_done:
+            if isinstance(sibling.tag, str):
+                if sibling.tag[0] == "{":
+                    strip_ern_namespace(sibling, self.namespace)
+                unreported.append(sibling)
+            sibling = sibling.getprevious()
+        for sibling in reversed(unreported):
+            handler(sibling)
+
+    def _finish_list(self, element: etree._Element) -> None:
+        """A top-level list ended: handle unreported trailing children, then free the list."""
+        if len(element):
+            last = element[-1]
+            if last is not self._last_done:
+                handler = self._handlers[element.tag]
+                self._unreported_before(last, handler)
+                if isinstance(last.tag, str):
+                    handler(last)
+        self._last_done = None
+        _discard(element)
+        _drop_previous(element)
+
+    # -- pieces of huge items --------------------------------------------------------------
+
+    def _content_item(self, element: etree._Element) -> None:
+        """A track-list entry of a release: keep its references, free the element."""
+        owner = _top_level_item(element, "ReleaseList")
+        if owner is None:
+            return
+        if self._group_refs[0] is not owner:
+            self._group_refs = (owner, [])
+        if not self.ctx.legacy:  # 3.x track order comes from ReleaseResourceReferenceList instead
+            self._group_refs[1].extend(content_item_refs(element))
+        _discard(element)
+        _drop_previous(element)
+
+    def _deal_reference(
+        self, element: etree._Element, parent: etree._Element, grandparent: etree._Element | None
+    ) -> None:
+        """A DealReleaseReference of a top-level ReleaseDeal: keep its text, free the element."""
+        if grandparent is None or _top_level_item(element, "DealList") is not parent:
+            return
+        if self._deal_refs[0] is not parent:
+            self._deal_refs = (parent, [])
+        value = element_text(element)
+        if value is not None:
+            self._deal_refs[1].append(value)
+        _discard(element)
+        _drop_previous(element)
+
+    def _take_group_refs(self, element: etree._Element) -> list[str] | None:
+        """The track list consumed piecewise for ``element`` (None when there was none)."""
+        owner, refs = self._group_refs
+        if owner is not element:
+            return None
+        self._group_refs = (None, [])
+        return refs
+
+    def _take_deal_refs(self, element: etree._Element) -> list[str] | None:
+        """The DealReleaseReferences consumed piecewise for ``element`` (None when none were)."""
+        owner, refs = self._deal_refs
+        if owner is not element:
+            return None
+        self._deal_refs = (None, [])
+        return refs
+
+    # -- per list --------------------------------------------------------------------------
+
+    def _resource(self, element: etree._Element) -> None:
+        resource = extract_resource(element, self.ctx)
+        if self.ctx.legacy:
+            self._out.extend(self.ctx.take_new_parties())
+        self._out.append(resource)
+
+    def _release(self, element: etree._Element) -> None:
+        release = extract_release(element, self.ctx, group_refs=self._take_group_refs(element))
+        if self.ctx.legacy:
+            self._out.extend(self.ctx.take_new_parties())
+        self._out.append(release)
+
+    def _party(self, element: etree._Element) -> None:
+        if element.tag == "Party":
+            party = extract_party(element)
+            self.ctx.add_party(party)
+            self._out.append(party)
+
+    def _release_deal(self, element: etree._Element) -> None:
+        if element.tag == "ReleaseDeal":
+            self._out.extend(extract_release_deal(element, release_refs=self._take_deal_refs(element)))
+
+
+def _local(tag: str) -> str:
+    return tag if tag[0] != "{" else split_tag(tag)[1]
+
+
+def _top_level_item(element: etree._Element, list_tag: str) -> etree._Element | None:
+    """The item of the top-level ``list_tag`` that contains ``element`` (None elsewhere)."""
+    node, parent = element, element.getparent()
+    while parent is not None:
+        grandparent = parent.getparent()
+        if grandparent is not None and grandparent.getparent() is None:
+            return node if _local(parent.tag) == list_tag else None
+        node, parent = parent, grandparent
+    return None
+
+
+def _discard(element: etree._Element) -> None:
+    """Free an element's content; the node (and its tail text, which libxml2 may still be
+    appending to) stays until a later ``_drop_previous`` removes it as a finished sibling."""
+    element.clear(keep_tail=True)
+
+
+def _drop_previous(element: etree._Element) -> None:
+    """Delete ``element``'s previous siblings: they are handled and cleared already."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    while element.getprevious() is not None:
+        del parent[0]

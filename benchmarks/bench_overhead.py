@@ -1,0 +1,232 @@
+"""Overhead of the ddex_otel instrumentation on ``ern.parse`` (a benchmark, not a timed test).
+
+    .venv/bin/python benchmarks/bench_overhead.py [--rounds 15] [--ops 60] [--json out.json]
+
+Variants, run in interleaved rounds (each round runs every variant once, in a shuffled order, so
+drift in machine speed hits all of them alike); the figure per variant is the median over rounds
+of the mean time per parse:
+
+  baseline       not instrumented
+  default        instrumented, SDK TracerProvider (always-on sampler) + BatchSpanProcessor and
+                 MeterProvider + PeriodicExportingMetricReader, both exporting to discarding
+                 exporters; default options (stage timings as attributes + histogram, resource usage)
+  stage-spans    default + stage child spans (ddex.parse.read …)
+  no-usage       default without per-operation CPU/memory
+  no-stage-hist  default without the ddex.stage.duration histogram (stage attributes kept)
+  lean           neither of the two
+  non-sampled    SDK with the always-off sampler (spans not recorded; metrics still on)
+  disabled       instrumented, no SDK installed (the API's no-op providers)
+  floor          not instrumented; a hand-written start_as_current_span + one histogram record
+                 around each parse (the least any span-and-metric instrumentation can cost)
+
+Two inputs: the DDEX sample Samples43_1_Audio.xml (75 KB, the target: default ≤ 5 % slower,
+disabled ≤ 1 %) and a 1 KB message, where the fixed cost per operation dominates, to read our
+cost in µs per operation against the floor's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import metrics as metrics_api
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+
+from ddex_otel import ern
+from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def samples_dir() -> Path:
+    return Path(os.environ.get("DDEX_SAMPLES_DIR") or REPO.parent / "shared" / "ddex-samples")
+
+
+class DiscardSpans(SpanExporter):
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+class DiscardMetrics(MetricExporter):
+    def __init__(self) -> None:
+        super().__init__()
+
+    def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        return None
+
+
+def sdk_providers(sampler: Any = ALWAYS_ON) -> tuple[TracerProvider, MeterProvider]:
+    tp = TracerProvider(sampler=sampler, shutdown_on_exit=False)
+    tp.add_span_processor(BatchSpanProcessor(DiscardSpans()))
+    reader = PeriodicExportingMetricReader(DiscardMetrics(), export_interval_millis=5_000)
+    mp = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    return tp, mp
+
+
+class Variant:
+    """Sets itself up before a timed block and tears down after it."""
+
+    def __init__(self, name: str, options: dict[str, Any] | None = None, sampler: Any = ALWAYS_ON,
+                 sdk: bool = True, instrument: bool = True, floor: bool = False) -> None:
+        self.name = name
+        self.options = options or {}
+        self.floor = floor
+        self.instrument = instrument
+        if sdk:
+            self.tp, self.mp = sdk_providers(sampler)
+        else:
+            self.tp, self.mp = trace_api.NoOpTracerProvider(), metrics_api.NoOpMeterProvider()
+        tracer = self.tp.get_tracer("floor")
+        histogram = self.mp.get_meter("floor").create_histogram("floor.duration", unit="s")
+        self._floor_tracer, self._floor_histogram = tracer, histogram
+
+    def setup(self) -> Callable[[Any], Any]:
+        if self.instrument:
+            DDEXInstrumentor().instrument(tracer_provider=self.tp, meter_provider=self.mp, **self.options)
+        if not self.floor:
+            return ern.parse
+        tracer, histogram, parse = self._floor_tracer, self._floor_histogram, ern.parse
+        attrs = {"ddex.operation.name": "parse"}
+        perf_counter = time.perf_counter
+
+        def floor_parse(source: Any) -> Any:
+            t0 = perf_counter()
+            with tracer.start_as_current_span("floor"):
+                result = parse(source)
+                histogram.record(perf_counter() - t0, attrs)
+            return result
+
+        return floor_parse
+
+    def teardown(self) -> None:
+        if self.instrument:
+            DDEXInstrumentor().uninstrument()
+
+    def close(self) -> None:
+        for provider in (self.tp, self.mp):
+            shutdown = getattr(provider, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+
+
+def variants() -> list[Variant]:
+    return [
+        Variant("baseline", instrument=False, sdk=False),
+        Variant("default"),
+        Variant("stage-spans", {"stage_spans": True}),
+        Variant("no-usage", {"resource_usage": False}),
+        Variant("no-stage-hist", {"stage_metrics": False}),
+        Variant("lean", {"stage_metrics": False, "resource_usage": False}),
+        Variant("non-sampled", sampler=ALWAYS_OFF),
+        Variant("disabled", sdk=False),
+        Variant("floor", instrument=False, floor=True),
+    ]
+
+
+def time_block(parse: Callable[[Any], Any], source: Any, ops: int, clock: Callable[[], float]) -> float:
+    """Mean seconds per parse over ``ops`` calls (after two warm-up calls)."""
+    parse(source)
+    parse(source)
+    gc.collect()
+    t0 = clock()
+    for _ in range(ops):
+        parse(source)
+    return (clock() - t0) / ops
+
+
+def run(source: Any, rounds: int, ops: int, clock: Callable[[], float], seed: int = 1) -> dict[str, float]:
+    rng = random.Random(seed)
+    vs = variants()
+    samples: dict[str, list[float]] = {v.name: [] for v in vs}
+    try:
+        for _ in range(rounds):
+            order = vs[:]
+            rng.shuffle(order)
+            for v in order:
+                parse = v.setup()
+                try:
+                    samples[v.name].append(time_block(parse, source, ops, clock))
+                finally:
+                    v.teardown()
+    finally:
+        for v in vs:
+            v.close()
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def report(title: str, medians: dict[str, float]) -> dict[str, Any]:
+    base = medians["baseline"]
+    print(f"\n{title}")
+    print(f"  {'variant':<14} {'µs/parse':>10} {'vs baseline':>12} {'our cost µs/op':>15}")
+    rows = {}
+    for name, seconds in medians.items():
+        ratio = seconds / base - 1
+        extra = (seconds - base) * 1e6
+        rows[name] = {"us_per_op": seconds * 1e6, "overhead": ratio, "extra_us": extra}
+        print(f"  {name:<14} {seconds * 1e6:>10.1f} {ratio * 100:>+11.2f}% {extra:>15.1f}")
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--ops", type=int, default=60, help="parses per variant per round (sample input)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument(
+        "--clock", choices=("cpu", "wall"), default="cpu",
+        help="cpu: process CPU time (all our threads, immune to other processes on a shared box; default); "
+        "wall: perf_counter",
+    )
+    args = parser.parse_args(argv)
+
+    sample = samples_dir() / "daddykev__Samples43_1_Audio.xml"
+    tiny = samples_dir() / "AudiusProject__03_delete.xml"
+    if not sample.is_file():
+        print(f"sample not found: {sample} (set DDEX_SAMPLES_DIR)", file=sys.stderr)
+        return 2
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    print(f"python {sys.version.split()[0]}, rounds={args.rounds}, clock={args.clock}; medians of per-round means")
+    results: dict[str, Any] = {"clock": args.clock}
+    results["sample"] = report(f"{sample.name} ({sample.stat().st_size} B), {args.ops} parses/round",
+                               run(str(sample), args.rounds, args.ops, clock))
+    if tiny.is_file():
+        results["tiny"] = report(f"{tiny.name} ({tiny.stat().st_size} B), {args.ops * 5} parses/round",
+                                 run(str(tiny), args.rounds, args.ops * 5, clock))
+    s = results["sample"]
+    print(
+        f"\ntargets on {sample.name}: default {s['default']['overhead'] * 100:+.2f}% (≤ +5 %), "
+        f"disabled {s['disabled']['overhead'] * 100:+.2f}% (≤ +1 %)"
+    )
+    if "tiny" in results:
+        t = results["tiny"]
+        print(
+            f"fixed cost per operation (1 KB input): ours {t['default']['extra_us']:.1f} µs, "
+            f"floor {t['floor']['extra_us']:.1f} µs, disabled {t['disabled']['extra_us']:.1f} µs"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,741 @@
+"""Element → model extraction, shared by ``parse`` (whole tree) and ``stream`` (one element at a time).
+
+Both readers call exactly these functions on the same elements, so they cannot disagree.
+
+Speed: ERN child elements are unqualified (only the root is namespaced), so ``child.tag`` is a plain
+string and each element's children are walked once, collecting the wanted ones into a dict; no
+XPath, no ``find`` (lxml's ``find``/``findtext`` go through a Python path engine per call).
+
+Choices where ERN offers several values (documented because the builder writes the inverse):
+- Text is stripped of surrounding whitespace; an empty element reads as None.
+- 4.x "WithDefault"/"WithTerritory" lists (DisplayTitle, DisplayArtistName, Genre, PLine,
+  ReleaseLabelReference, PartyName, …): the one with ``IsDefault="true"``, else the first.
+- Titles: 4.x DisplayTitleText, else DisplayTitle/TitleText. 3.x: the ``TitleType="DisplayTitle"``
+  Title of the chosen ``*DetailsByTerritory``, else ReferenceTitle, else a Title on the element.
+  A 4.x TrackRelease with only an AdditionalTitle has no display title (None).
+- 3.x ``*DetailsByTerritory``: the block whose TerritoryCode is Worldwide, else the first.
+- Release date: 4.x ReleaseDate, else OriginalReleaseDate. 3.x details ReleaseDate, else details
+  OriginalReleaseDate, else GlobalReleaseDate, else GlobalOriginalReleaseDate.
+- P/C lines: 4.x release-level PLine/CLine; 3.x release-level, else the chosen details block's.
+- Label: 4.x ReleaseLabelReference resolved to its PartyList party's name (None if unresolved);
+  3.x the first LabelName of the chosen details block.
+- resource_refs: 4.x every ResourceGroupContentItem/ReleaseResourceReference of the ResourceGroup
+  tree in document order (LinkedReleaseResourceReference, e.g. cover art, is not a track), or a
+  TrackRelease/ClipRelease's single ReleaseResourceReference; 3.x ReleaseResourceReferenceList in
+  order, primary and secondary resources alike.
+- Resource ids: 4.x the first SoundRecordingEdition/VideoEdition's ResourceId(s), else ResourceId;
+  3.x ``<Kind>Id`` (SoundRecordingId, VideoId, ImageId, …). Several id blocks merge: the first
+  value of each scalar wins, proprietary ids accumulate.
+- Deals: each Deal of a ReleaseDeal carries that ReleaseDeal's DealReleaseReferences; use types
+  from DealTerms/UseType (4.x) and DealTerms/Usage/UseType (3.x); dates from the first
+  ValidityPeriod, StartDate else StartDateTime (EndDate else EndDateTime).
+- PurgeReleaseMessage: each PurgedRelease becomes a Release of kind ``"PurgedRelease"`` with an
+  empty reference (there is none), its ReleaseId as ids and its display title.
+- Parties: 4.x PartyList/Party. 3.x has no PartyList, so the named parties met in
+  ``*DetailsByTerritory`` (DisplayArtist, DisplayConductor, ResourceContributor,
+  IndirectResourceContributor, RightsController, LabelName) are collected by name, first-seen order,
+  with reference None.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from lxml import etree
+
+from ddex_otel.ern.durations import parse_duration
+from ddex_otel.ern.errors import NotDDEXError
+from ddex_otel.ern.versions import version_from_namespace
+from ddex_otel.ern.model import (
+    Deal,
+    Identifiers,
+    Line,
+    MessageHeader,
+    Party,
+    ProprietaryId,
+    Release,
+    Resource,
+)
+
+Element = etree._Element
+
+_NO_IDS = Identifiers()
+
+#: Root elements (local names) this engine reads.
+MESSAGE_TYPES: tuple[str, ...] = ("NewReleaseMessage", "PurgeReleaseMessage")
+
+
+def split_tag(tag: str) -> tuple[str | None, str]:
+    """``{ns}Local`` → (ns, Local); an unqualified tag has namespace None."""
+    if tag[:1] == "{":
+        namespace, _, local = tag[1:].partition("}")
+        return namespace, local
+    return None, tag
+
+
+def identify_root(tag: object) -> tuple[str, str]:
+    """(ern_version, message_type) of a root element tag; NotDDEXError / UnsupportedVersionError."""
+    if not isinstance(tag, str):
+        raise NotDDEXError("not a DDEX ERN message: no root element")
+    namespace, local = split_tag(tag)
+    if namespace is None:
+        raise NotDDEXError(f"not a DDEX ERN message: root element {local!r} has no namespace")
+    version = version_from_namespace(namespace)
+    if local not in MESSAGE_TYPES:
+        raise NotDDEXError(
+            f"not an ERN message this engine reads: root element {local!r} "
+            f"(expected {' or '.join(MESSAGE_TYPES)})"
+        )
+    return version, local
+
+
+class Context:
+    """What extraction must remember across elements: the version family and the parties seen.
+
+    4.x releases name their label by PartyReference, so PartyList parties are indexed by reference.
+    3.x has no PartyList: named parties are collected while reading; ``take_new_parties`` hands the
+    not-yet-reported ones to ``stream`` so it can yield them before the item that named them.
+    """
+
+    __slots__ = ("legacy", "party_names", "_named", "_new")
+
+    def __init__(self, legacy: bool) -> None:
+        self.legacy = legacy
+        self.party_names: dict[str, str | None] = {}
+        self._named: dict[str, Party] = {}
+        self._new: list[Party] = []
+
+    def add_party(self, party: Party) -> None:
+        """Index a PartyList party so release labels can be resolved."""
+        if party.reference is not None:
+            self.party_names[party.reference] = party.name
+
+    def note_named_party(self, name: str, party_ids: tuple[str, ...] = ()) -> None:
+        """Record a 3.x named party the first time its name appears."""
+        if name not in self._named:
+            party = Party(reference=None, party_ids=party_ids, name=name)
+            self._named[name] = party
+            self._new.append(party)
+
+    @property
+    def named_parties(self) -> tuple[Party, ...]:
+        """All 3.x named parties collected so far, in first-seen order."""
+        return tuple(self._named.values())
+
+    def take_new_parties(self) -> list[Party]:
+        """The named parties collected since the last call (for streaming)."""
+        new, self._new = self._new, []
+        return new
+
+
+# ------------------------------------------------------------------------------------ primitives
+
+
+def element_text(el: Element | None) -> str | None:
+    """Stripped text of ``el``; None when absent or empty."""
+    if el is None:
+        return None
+    value = el.text
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+_text = element_text
+
+
+def _group(el: Element, wanted: frozenset[str]) -> dict[str, list[Element]]:
+    """The wanted children of ``el`` by tag, in document order: one pass over the children."""
+    out: dict[str, list[Element]] = {}
+    for child in el:
+        tag = child.tag
+        if tag in wanted:
+            bucket = out.get(tag)
+            if bucket is None:
+                out[tag] = [child]
+            else:
+                bucket.append(child)
+    return out
+
+
+def _pick(elements: Sequence[Element] | None) -> Element | None:
+    """The ``IsDefault="true"`` element of a 4.x territory/language list, else the first."""
+    if not elements:
+        return None
+    if len(elements) > 1:
+        for el in elements:
+            if el.get("IsDefault") == "true":
+                return el
+    return elements[0]
+
+
+def _first_text(elements: Sequence[Element] | None) -> str | None:
+    """Text of the first element that has some."""
+    if elements:
+        for el in elements:
+            value = _text(el)
+            if value is not None:
+                return value
+    return None
+
+
+def _texts(elements: Iterable[Element] | None) -> tuple[str, ...]:
+    """Non-empty texts of ``elements``, in order."""
+    if not elements:
+        return ()
+    return tuple(v for v in map(_text, elements) if v is not None)
+
+
+def _child(el: Element | None, tag: str) -> Element | None:
+    """The first child of ``el`` named ``tag``."""
+    if el is not None:
+        for child in el:
+            if child.tag == tag:
+                return child
+    return None
+
+
+def _child_text(el: Element | None, tag: str) -> str | None:
+    return _text(_child(el, tag))
+
+
+def _line(el: Element | None, text_tag: str) -> Line | None:
+    """A PLine/CLine: Year and PLineText/CLineText (None without text)."""
+    if el is None:
+        return None
+    year = text = None
+    for child in el:
+        tag = child.tag
+        if tag == "Year":
+            year = _text(child)
+        elif tag == text_tag:
+            text = _text(child)
+    return Line(year=year, text=text) if text is not None else None
+
+
+def _title_text(el: Element | None) -> str | None:
+    """TitleText of a Title/DisplayTitle/ReferenceTitle element."""
+    return _child_text(el, "TitleText")
+
+
+def _display_title_3x(titles: Sequence[Element] | None) -> str | None:
+    """The ``TitleType="DisplayTitle"`` title among 3.x Title elements."""
+    if titles:
+        for title in titles:
+            if title.get("TitleType") == "DisplayTitle":
+                return _title_text(title)
+    return None
+
+
+def _any_title_3x(titles: Sequence[Element] | None) -> str | None:
+    """The DisplayTitle among 3.x Titles, else the first title's text."""
+    if not titles:
+        return None
+    return _display_title_3x(titles) or _title_text(titles[0])
+
+
+def _full_name(party_name: Element | None) -> str | None:
+    return _child_text(party_name, "FullName")
+
+
+def _party_id_values(el: Element) -> list[str]:
+    """Values of a PartyId: its own text (MessagingParty) or its children's (DetailedPartyId)."""
+    values = [v for v in map(_text, el) if v is not None] if len(el) else []
+    if not values:
+        own = _text(el)
+        if own is not None:
+            values.append(own)
+    return values
+
+
+def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
+    """Merge ReleaseId / ResourceId / SoundRecordingId blocks into one Identifiers."""
+    if not id_blocks:
+        return _NO_IDS
+    icpn = grid = isrc = catalog = None
+    proprietary: list[ProprietaryId] = []
+    for block in id_blocks:
+        for child in block:
+            tag = child.tag
+            if tag == "ISRC":
+                isrc = isrc or _text(child)
+            elif tag == "ICPN":
+                icpn = icpn or _text(child)
+            elif tag == "GRid":
+                grid = grid or _text(child)
+            elif tag == "CatalogNumber":
+                catalog = catalog or _text(child)
+            elif tag == "ProprietaryId":
+                value = _text(child)
+                if value is not None:
+                    proprietary.append(ProprietaryId(namespace=child.get("Namespace") or "", value=value))
+    if icpn is grid is isrc is catalog is None and not proprietary:
+        return _NO_IDS
+    return Identifiers(icpn=icpn, grid=grid, isrc=isrc, catalog_number=catalog, proprietary=tuple(proprietary))
+
+
+def _pick_territory(blocks: Sequence[Element] | None) -> Element | None:
+    """The 3.x ``*DetailsByTerritory`` block for Worldwide, else the first."""
+    if not blocks:
+        return None
+    if len(blocks) > 1:
+        for block in blocks:
+            for child in block:
+                if child.tag == "TerritoryCode" and _text(child) == "Worldwide":
+                    return block
+    return blocks[0]
+
+
+# ---------------------------------------------------------------------------------------- header
+
+
+def extract_header(el: Element) -> MessageHeader:
+    """MessageHeader → MessageHeader (same element names in 3.x and 4.x)."""
+    thread_id = message_id = created = control = None
+    sender: Party | None = None
+    recipients: list[Party] = []
+    for child in el:
+        tag = child.tag
+        if tag == "MessageId":
+            message_id = _text(child)
+        elif tag == "MessageThreadId":
+            thread_id = _text(child)
+        elif tag == "MessageSender":
+            sender = _messaging_party(child)
+        elif tag == "MessageRecipient":
+            recipients.append(_messaging_party(child))
+        elif tag == "MessageCreatedDateTime":
+            created = _text(child)
+        elif tag == "MessageControlType":
+            control = _text(child)
+    return MessageHeader(
+        message_id=message_id,
+        thread_id=thread_id,
+        sender=sender,
+        recipients=tuple(recipients),
+        created=created,
+        control_type=control,
+    )
+
+
+def _messaging_party(el: Element) -> Party:
+    """MessageSender / MessageRecipient: PartyId(s) and PartyName/FullName."""
+    ids: list[str] = []
+    name = None
+    for child in el:
+        tag = child.tag
+        if tag == "PartyId":
+            ids.extend(_party_id_values(child))
+        elif tag == "PartyName":
+            name = _full_name(child)
+    return Party(reference=None, party_ids=tuple(ids), name=name)
+
+
+# --------------------------------------------------------------------------------------- parties
+
+
+def extract_party(el: Element) -> Party:
+    """A 4.x PartyList/Party: reference, ids (ISNI, DPID, ProprietaryId … values), default name."""
+    reference = None
+    ids: list[str] = []
+    names: list[Element] = []
+    for child in el:
+        tag = child.tag
+        if tag == "PartyReference":
+            reference = _text(child)
+        elif tag == "PartyId":
+            ids.extend(_party_id_values(child))
+        elif tag == "PartyName":
+            names.append(child)
+    return Party(reference=reference, party_ids=tuple(ids), name=_full_name(_pick(names)))
+
+
+_NAMED_PARTY_TAGS = frozenset(
+    {"DisplayArtist", "DisplayConductor", "ResourceContributor", "IndirectResourceContributor", "RightsController"}
+)
+
+
+def _collect_named_parties(details: Iterable[Element], ctx: Context) -> None:
+    """3.x: note the named parties of ``*DetailsByTerritory`` blocks (artists, contributors, labels)."""
+    for block in details:
+        for child in block:
+            tag = child.tag
+            if tag == "LabelName":
+                name = _text(child)
+                if name is not None:
+                    ctx.note_named_party(name)
+            elif tag in _NAMED_PARTY_TAGS:
+                name = None
+                ids: list[str] = []
+                for part in child:
+                    if part.tag == "PartyName" and name is None:
+                        name = _full_name(part)
+                    elif part.tag == "PartyId":
+                        ids.extend(_party_id_values(part))
+                if name is not None:
+                    ctx.note_named_party(name, tuple(ids))
+
+
+# ------------------------------------------------------------------------------------- resources
+
+
+def extract_resource(el: Element, ctx: Context) -> Resource:
+    """One child of ResourceList (SoundRecording, Video, Image, Text, SheetMusic, Software, …)."""
+    return _resource_3x(el, ctx) if ctx.legacy else _resource_4x(el)
+
+
+def _resource_4x(el: Element) -> Resource:
+    # Hot path (most of a big message): one pass, branches ordered by how often ERN uses the tag.
+    reference = resource_type = duration = None
+    edition: Element | None = None
+    id_blocks: list[Element] = []
+    title_texts: list[Element] = []
+    titles: list[Element] = []
+    artists: list[Element] = []
+    for child in el:
+        tag = child.tag
+        if tag == "ResourceReference":
+            reference = child.text
+        elif tag == "DisplayArtistName":
+            artists.append(child)
+        elif tag == "DisplayTitle":
+            titles.append(child)
+        elif tag == "DisplayTitleText":
+            title_texts.append(child)
+        elif tag == "Type":
+            resource_type = child.text
+        elif tag == "Duration":
+            duration = child.text
+        elif tag == "ResourceId":
+            id_blocks.append(child)
+        elif edition is None and (tag == "SoundRecordingEdition" or tag == "VideoEdition"):
+            edition = child
+    if edition is not None:
+        id_blocks = _edition_ids(edition)
+    return Resource(
+        kind=el.tag,
+        reference=_strip(reference) or "",
+        resource_type=_strip(resource_type),
+        ids=_identifiers(id_blocks),
+        title=_text(_pick(title_texts)) or _title_text(_pick(titles)),
+        display_artist=_text(_pick(artists)),
+        duration=parse_duration(_strip(duration)),
+    )
+
+
+def _edition_ids(edition: Element) -> list[Element]:
+    """The ResourceId blocks of a 4.3 SoundRecordingEdition/VideoEdition (they come first)."""
+    blocks: list[Element] = []
+    for child in edition:
+        if child.tag == "ResourceId":
+            blocks.append(child)
+        elif blocks:
+            break
+    return blocks
+
+
+def _strip(value: str | None) -> str | None:
+    """Stripped text; None for None or blank."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+_RESOURCE_3X_CACHE: dict[str, frozenset[str]] = {}
+
+
+def _resource_3x_wanted(kind: str) -> frozenset[str]:
+    wanted = _RESOURCE_3X_CACHE.get(kind)
+    if wanted is None:
+        wanted = frozenset(
+            {"ResourceReference", "ReferenceTitle", "Title", "Duration", f"{kind}Type", f"{kind}Id", f"{kind}DetailsByTerritory"}
+        )
+        _RESOURCE_3X_CACHE[kind] = wanted
+    return wanted
+
+
+_DETAILS_3X = frozenset({"Title", "DisplayArtistName"})
+
+
+def _resource_3x(el: Element, ctx: Context) -> Resource:
+    kind = el.tag
+    got = _group(el, _resource_3x_wanted(kind))
+    get = got.get
+    all_details = get(f"{kind}DetailsByTerritory") or []
+    _collect_named_parties(all_details, ctx)
+    details = _pick_territory(all_details)
+    dget = _group(details, _DETAILS_3X).get if details is not None else {}.get
+    title = (
+        _display_title_3x(dget("Title"))
+        or _title_text(_first(get("ReferenceTitle")))
+        or _any_title_3x(get("Title"))
+        or _any_title_3x(dget("Title"))
+    )
+    return Resource(
+        kind=kind,
+        reference=_first_text(get("ResourceReference")) or "",
+        resource_type=_first_text(get(f"{kind}Type")),
+        ids=_identifiers(get(f"{kind}Id")),
+        title=title,
+        display_artist=_first_text(dget("DisplayArtistName")),
+        duration=parse_duration(_first_text(get("Duration"))),
+    )
+
+
+def _first(elements: Sequence[Element] | None) -> Element | None:
+    return elements[0] if elements else None
+
+
+# -------------------------------------------------------------------------------------- releases
+
+
+def extract_release(el: Element, ctx: Context, group_refs: list[str] | None = None) -> Release:
+    """One child of ReleaseList: 4.x Release / TrackRelease / ClipRelease, 3.x Release.
+
+    ``group_refs``: the ResourceGroup track list when ``stream`` already consumed it piecewise
+    (with ``content_item_refs``, so the result is the same as reading it from the tree).
+    """
+    return _release_3x(el, ctx) if ctx.legacy else _release_4x(el, ctx, group_refs)
+
+
+def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) -> Release:
+    # Hot path: one pass over the release's children, lists only for the "WithDefault" ones.
+    reference = release_type = None
+    id_blocks: list[Element] = []
+    title_texts: list[Element] = []
+    titles: list[Element] = []
+    artists: list[Element] = []
+    labels: list[Element] = []
+    genres: list[Element] = []
+    p_lines: list[Element] = []
+    c_lines: list[Element] = []
+    dates: list[Element] = []
+    original_dates: list[Element] = []
+    refs: list[str] = [] if group_refs is None else list(group_refs)
+    for child in el:
+        tag = child.tag
+        if tag == "ReleaseReference":
+            reference = child.text
+        elif tag == "ReleaseResourceReference":
+            value = _text(child)
+            if value is not None:
+                refs.append(value)
+        elif tag == "ReleaseId":
+            id_blocks.append(child)
+        elif tag == "ReleaseLabelReference":
+            labels.append(child)
+        elif tag == "Genre":
+            genres.append(child)
+        elif tag == "DisplayTitleText":
+            title_texts.append(child)
+        elif tag == "DisplayTitle":
+            titles.append(child)
+        elif tag == "DisplayArtistName":
+            artists.append(child)
+        elif tag == "ResourceGroup":
+            if group_refs is None:
+                _group_resource_refs(child, refs)
+        elif tag == "ReleaseType":
+            if release_type is None:
+                release_type = child.text
+        elif tag == "PLine":
+            p_lines.append(child)
+        elif tag == "CLine":
+            c_lines.append(child)
+        elif tag == "ReleaseDate":
+            dates.append(child)
+        elif tag == "OriginalReleaseDate":
+            original_dates.append(child)
+    genre = _pick(genres)
+    label_ref = _text(_pick(labels))
+    return Release(
+        kind=el.tag,
+        reference=_strip(reference) or "",
+        release_type=_strip(release_type),
+        ids=_identifiers(id_blocks),
+        title=_text(_pick(title_texts)) or _title_text(_pick(titles)),
+        display_artist=_text(_pick(artists)),
+        label=ctx.party_names.get(label_ref) if label_ref is not None else None,
+        genre=_child_text(genre, "GenreText"),
+        subgenre=_child_text(genre, "SubGenre"),
+        release_date=_text(_pick(dates)) or _text(_pick(original_dates)),
+        p_line=_line(_pick(p_lines), "PLineText"),
+        c_line=_line(_pick(c_lines), "CLineText"),
+        resource_refs=tuple(refs),
+    )
+
+
+def _group_resource_refs(group: Element, out: list[str]) -> None:
+    """ReleaseResourceReferences of a 4.x ResourceGroup and its sub-groups, in document order."""
+    for child in group:
+        tag = child.tag
+        if tag == "ResourceGroupContentItem":
+            out.extend(content_item_refs(child))
+        elif tag == "ResourceGroup":
+            _group_resource_refs(child, out)
+
+
+def content_item_refs(item: Element) -> list[str]:
+    """The ReleaseResourceReference(s) of one ResourceGroupContentItem (linked ones excluded)."""
+    refs = []
+    for part in item:
+        if part.tag == "ReleaseResourceReference":
+            value = _text(part)
+            if value is not None:
+                refs.append(value)
+    return refs
+
+
+_RELEASE_3X = frozenset(
+    {
+        "ReleaseId",
+        "ReleaseReference",
+        "ReferenceTitle",
+        "ReleaseResourceReferenceList",
+        "ReleaseType",
+        "ReleaseDetailsByTerritory",
+        "PLine",
+        "CLine",
+        "GlobalReleaseDate",
+        "GlobalOriginalReleaseDate",
+    }
+)
+_RELEASE_DETAILS_3X = frozenset(
+    {"DisplayArtistName", "LabelName", "Title", "Genre", "ReleaseDate", "OriginalReleaseDate", "PLine", "CLine", "ReleaseType"}
+)
+
+
+def _release_3x(el: Element, ctx: Context) -> Release:
+    got = _group(el, _RELEASE_3X)
+    get = got.get
+    all_details = get("ReleaseDetailsByTerritory") or []
+    _collect_named_parties(all_details, ctx)
+    details = _pick_territory(all_details)
+    dget = _group(details, _RELEASE_DETAILS_3X).get if details is not None else {}.get
+    genre = _first(dget("Genre"))
+    refs: list[str] = []
+    for ref_list in get("ReleaseResourceReferenceList") or ():
+        refs.extend(_texts(c for c in ref_list if c.tag == "ReleaseResourceReference"))
+    release_date = (
+        _first_text(dget("ReleaseDate"))
+        or _first_text(dget("OriginalReleaseDate"))
+        or _first_text(get("GlobalReleaseDate"))
+        or _first_text(get("GlobalOriginalReleaseDate"))
+    )
+    return Release(
+        kind=el.tag,
+        reference=_first_text(get("ReleaseReference")) or "",
+        release_type=_first_text(get("ReleaseType")) or _first_text(dget("ReleaseType")),
+        ids=_identifiers(get("ReleaseId")),
+        title=_display_title_3x(dget("Title")) or _title_text(_first(get("ReferenceTitle"))),
+        display_artist=_first_text(dget("DisplayArtistName")),
+        label=_first_text(dget("LabelName")),
+        genre=_child_text(genre, "GenreText"),
+        subgenre=_child_text(genre, "SubGenre"),
+        release_date=release_date,
+        p_line=_line(_first(get("PLine") or dget("PLine")), "PLineText"),
+        c_line=_line(_first(get("CLine") or dget("CLine")), "CLineText"),
+        resource_refs=tuple(refs),
+    )
+
+
+_PURGED = frozenset({"ReleaseId", "Title"})
+
+
+def extract_purged_release(el: Element) -> Release:
+    """A PurgeReleaseMessage's PurgedRelease, as a Release of kind ``PurgedRelease``."""
+    got = _group(el, _PURGED)
+    return Release(
+        kind=el.tag,
+        reference="",
+        ids=_identifiers(got.get("ReleaseId")),
+        title=_any_title_3x(got.get("Title")),
+    )
+
+
+# ----------------------------------------------------------------------------------------- deals
+
+
+def extract_release_deal(el: Element, release_refs: list[str] | None = None) -> list[Deal]:
+    """Every Deal of one DealList/ReleaseDeal, each carrying the ReleaseDeal's release references.
+
+    ``release_refs``: the references when ``stream`` already consumed them piecewise.
+    """
+    refs: list[str] = [] if release_refs is None else list(release_refs)
+    deal_elements: list[Element] = []
+    for child in el:
+        tag = child.tag
+        if tag == "DealReleaseReference":
+            if release_refs is None:
+                value = _text(child)
+                if value is not None:
+                    refs.append(value)
+        elif tag == "Deal":
+            deal_elements.append(child)
+    refs_tuple = tuple(refs)
+    return [_deal(d, refs_tuple) for d in deal_elements]
+
+
+def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
+    terms = _child(el, "DealTerms")
+    if terms is None:
+        return Deal(release_refs=release_refs)
+    territories: list[Element] = []
+    excluded: list[Element] = []
+    models: list[Element] = []
+    uses: list[Element] = []
+    period: Element | None = None
+    for child in terms:
+        tag = child.tag
+        if tag == "TerritoryCode":
+            territories.append(child)
+        elif tag == "ExcludedTerritoryCode":
+            excluded.append(child)
+        elif tag == "CommercialModelType":
+            models.append(child)
+        elif tag == "UseType":
+            uses.append(child)
+        elif tag == "Usage":
+            uses.extend(c for c in child if c.tag == "UseType")
+        elif tag == "ValidityPeriod" and period is None:
+            period = child
+    start, end = _period(period)
+    return Deal(
+        release_refs=release_refs,
+        territories=_texts(territories),
+        excluded_territories=_texts(excluded),
+        commercial_model_types=_texts(models),
+        use_types=_texts(uses),
+        start_date=start,
+        end_date=end,
+    )
+
+
+_PERIOD = frozenset({"StartDate", "StartDateTime", "EndDate", "EndDateTime"})
+
+
+def _period(el: Element | None) -> tuple[str | None, str | None]:
+    """(start, end) of a ValidityPeriod: the date, else the datetime."""
+    if el is None:
+        return None, None
+    got = _group(el, _PERIOD)
+    get = got.get
+    start = _first_text(get("StartDate")) or _first_text(get("StartDateTime"))
+    end = _first_text(get("EndDate")) or _first_text(get("EndDateTime"))
+    return start, end
+
+
+# ---------------------------------------------------------------------------------- namespaces
+
+
+def strip_ern_namespace(el: Element, namespace: str) -> None:
+    """Make ``el``'s subtree unqualified when a producer namespaced the children (schema-invalid but
+    seen in the wild: ``xmlns="…/ern/382"``), so the plain-tag lookups above still apply."""
+    prefix = "{" + namespace + "}"
+    cut = len(prefix)
+    for node in el.iter():
+        tag = node.tag
+        if isinstance(tag, str) and tag.startswith(prefix):
+            node.tag = tag[cut:]

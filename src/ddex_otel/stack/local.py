@@ -1,0 +1,208 @@
+"""LocalStack: the collector, Jaeger and Prometheus as local processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths, process, render
+from .errors import StackError
+from .ports import HOST, Ports
+
+STATE_FILE = "state.json"
+ORDER = ("jaeger", "collector", "prometheus")  # Jaeger first: the collector exports to it
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """URLs of a running stack."""
+
+    otlp_grpc: str
+    otlp_http: str
+    collector_health: str
+    collector_prometheus: str
+    collector_metrics: str
+    jaeger: str
+    jaeger_otlp_grpc: str
+    prometheus: str
+
+    @classmethod
+    def for_ports(cls, p: Ports) -> "Endpoints":
+        u = f"http://{HOST}"
+        return cls(
+            otlp_grpc=f"{u}:{p.collector_otlp_grpc}",
+            otlp_http=f"{u}:{p.collector_otlp_http}",
+            collector_health=f"{u}:{p.collector_health}/",
+            collector_prometheus=f"{u}:{p.collector_prometheus}/metrics",
+            collector_metrics=f"{u}:{p.collector_metrics}/metrics",
+            jaeger=f"{u}:{p.jaeger_query}",
+            jaeger_otlp_grpc=f"{u}:{p.jaeger_otlp_grpc}",
+            prometheus=f"{u}:{p.prometheus}",
+        )
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    pid: int | None
+    running: bool
+    healthy: bool
+    url: str
+    log: Path
+
+
+class LocalStack:
+    """Start/stop the local telemetry stack; its state lives in run_dir/state.json."""
+
+    def __init__(
+        self,
+        run_dir: Path | str | None = None,
+        ports: Ports | None = None,
+        *,
+        free_ports: bool = False,
+        bin_dir: Path | None = None,
+        collector_dir: Path | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.run_dir = Path(run_dir) if run_dir else paths.default_run_dir()
+        self.ports = ports or Ports()
+        self.free_ports = free_ports
+        self.bin_dir = bin_dir
+        self.collector_dir = collector_dir
+        self.timeout = timeout
+        self._state: dict = {}
+        self._procs: dict = {}
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        return self.run_dir / STATE_FILE
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints.for_ports(self.ports)
+
+    def log_path(self, name: str) -> Path:
+        return self.run_dir / "logs" / f"{name}.log"
+
+    @classmethod
+    def from_run_dir(cls, run_dir: Path | str | None = None) -> "LocalStack":
+        """The stack recorded in run_dir (for `down` and `status` from another process)."""
+        stack = cls(run_dir)
+        if not stack.state_path.is_file():
+            raise StackError(f"no stack state in {stack.run_dir} (is it up? try `ddex-otel stack up`)")
+        stack._state = json.loads(stack.state_path.read_text())
+        stack.ports = Ports(**stack._state["ports"])
+        return stack
+
+    def _save(self) -> None:
+        self.state_path.write_text(json.dumps(self._state, indent=2))
+
+    def _running(self) -> list[str]:
+        comps = self._state.get("components", {})
+        return [n for n, c in comps.items() if process.is_ours(c["pid"], c["argv"])]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> "LocalStack":
+        """Start Jaeger, the collector and Prometheus; return once each answers its health URL."""
+        if self.state_path.is_file():
+            self._state = json.loads(self.state_path.read_text())
+            if alive := self._running():
+                raise StackError(
+                    f"stack already running in {self.run_dir} ({', '.join(alive)}): `ddex-otel stack down` first"
+                )
+        if self.free_ports:
+            self.ports = Ports.free()
+        busy = self.ports.busy()
+        if busy:
+            listed = ", ".join(f"{name}={port}" for name, port in busy)
+            raise StackError(f"ports already in use: {listed} (stop what uses them or use --free-ports)")
+        specs = self._specs()
+        self._state = {"run_dir": str(self.run_dir), "ports": self.ports.as_dict(), "components": {}}
+        try:
+            for name in ORDER:
+                argv, env, health, url = specs[name]
+                log = self.log_path(name)
+                proc = process.spawn(argv, env, log)
+                self._procs[name] = proc
+                self._state["components"][name] = {
+                    "pid": proc.pid, "argv": argv, "log": str(log), "url": url, "health": health,
+                }
+                self._save()
+                process.wait_healthy(name, proc, health, log, self.timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> list[str]:
+        """Stop the processes this stack started (verified by their command line)."""
+        stopped = []
+        for name in reversed(ORDER):
+            comp = self._state.get("components", {}).get(name)
+            proc = self._procs.pop(name, None)
+            if proc is not None:  # started by this object: its Popen is proof of identity
+                if process.stop_child(proc):
+                    stopped.append(name)
+            elif comp and process.terminate(comp["pid"], comp["argv"]):
+                stopped.append(name)
+        if self.state_path.is_file():
+            self.state_path.unlink()
+        return stopped
+
+    def status(self) -> list[ComponentStatus]:
+        result = []
+        for name in ORDER:
+            comp = self._state.get("components", {}).get(name)
+            if not comp:
+                result.append(ComponentStatus(name, None, False, False, "", self.log_path(name)))
+                continue
+            running = process.is_ours(comp["pid"], comp["argv"])
+            healthy = running and process.http_ok(comp["health"])
+            result.append(ComponentStatus(name, comp["pid"], running, healthy, comp["url"], Path(comp["log"])))
+        return result
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- component command lines --------------------------------------------------------------
+    def _specs(self) -> dict[str, tuple[list[str], dict[str, str], str, str]]:
+        """name -> (argv, env, health URL, user-facing URL), configs rendered into run_dir."""
+        find = lambda name: str(paths.find_binary(name, self.bin_dir))  # noqa: E731
+        binaries = {"collector": find("ddex-otelcol"), "jaeger": find("jaeger"), "prometheus": find("prometheus")}
+        configs = render.render_run_dir(self.run_dir, self.ports, self.collector_dir)
+        data = self.run_dir / "prometheus-data"
+        shutil.rmtree(data, ignore_errors=True)
+        p, e = self.ports, self.endpoints
+        return {
+            "jaeger": (
+                [binaries["jaeger"], "--config", str(configs["jaeger"])],
+                render.jaeger_env(p),
+                f"{e.jaeger}/api/services",
+                e.jaeger,
+            ),
+            "collector": (
+                [binaries["collector"], "--config", str(configs["collector"])],
+                render.collector_env(p),
+                e.collector_health,
+                f"{e.otlp_grpc} (OTLP gRPC), {e.otlp_http} (OTLP HTTP)",
+            ),
+            "prometheus": (
+                [
+                    binaries["prometheus"],
+                    f"--config.file={configs['prometheus']}",
+                    f"--storage.tsdb.path={data}",
+                    f"--web.listen-address={HOST}:{p.prometheus}",
+                    "--storage.tsdb.retention.time=2d",
+                    "--enable-feature=exemplar-storage",
+                ],
+                {},
+                f"{e.prometheus}/-/ready",
+                e.prometheus,
+            ),
+        }

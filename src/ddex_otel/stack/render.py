@@ -1,0 +1,67 @@
+"""Render the shipped configs into a run dir for one local stack (ports chosen at run time)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from . import paths
+from .errors import StackError
+from .ports import HOST, Ports
+
+# Addresses written in collector/prometheus/prometheus.yml (the docker-compose form).
+_PROMETHEUS_TARGETS = {
+    '"otel-collector:8889"': "collector_prometheus",
+    '"otel-collector:8888"': "collector_metrics",
+    '"localhost:9090"': "prometheus",
+}
+
+
+def render_prometheus_config(source: Path, ports: Ports) -> str:
+    """prometheus.yml with each compose target replaced by 127.0.0.1 and its run-time port."""
+    text = source.read_text()
+    port_map = ports.as_dict()
+    for token, port_name in _PROMETHEUS_TARGETS.items():
+        if token not in text:
+            raise StackError(f"{source} lost its target {token}: cannot render it for the local stack")
+        text = text.replace(token, f'"{HOST}:{port_map[port_name]}"')
+    return text
+
+
+def render_run_dir(run_dir: Path, ports: Ports, collector_dir: Path | None = None) -> dict[str, Path]:
+    """Write every config a local stack reads into run_dir; return their paths by component."""
+    src = collector_dir or paths.collector_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # The collector and Jaeger configs take every address from the environment: copied as is.
+    collector = run_dir / "otelcol-config.yaml"
+    shutil.copyfile(src / paths.COLLECTOR_CONFIG, collector)
+    jaeger = run_dir / "jaeger-config.yaml"
+    shutil.copyfile(src / paths.JAEGER_CONFIG, jaeger)
+    prometheus = run_dir / "prometheus.yml"
+    prometheus.write_text(render_prometheus_config(src / paths.PROMETHEUS_CONFIG, ports))
+    shutil.copyfile(src / paths.ALERT_RULES, run_dir / "alert-rules.yml")  # rule_files is relative
+    return {"collector": collector, "jaeger": jaeger, "prometheus": prometheus}
+
+
+def collector_env(ports: Ports) -> dict[str, str]:
+    """Environment that points collector/otelcol-config.yaml at this stack's ports."""
+    return {
+        "DDEX_OTELCOL_HOST": HOST,
+        "DDEX_OTELCOL_OTLP_GRPC_PORT": str(ports.collector_otlp_grpc),
+        "DDEX_OTELCOL_OTLP_HTTP_PORT": str(ports.collector_otlp_http),
+        "DDEX_OTELCOL_PROMETHEUS_PORT": str(ports.collector_prometheus),
+        "DDEX_OTELCOL_HEALTH_PORT": str(ports.collector_health),
+        "DDEX_OTELCOL_METRICS_PORT": str(ports.collector_metrics),
+        "DDEX_JAEGER_OTLP_ENDPOINT": f"{HOST}:{ports.jaeger_otlp_grpc}",
+    }
+
+
+def jaeger_env(ports: Ports) -> dict[str, str]:
+    """Environment that points collector/jaeger/jaeger-config.yaml at this stack's ports."""
+    return {
+        "DDEX_JAEGER_HOST": HOST,
+        "DDEX_JAEGER_QUERY_PORT": str(ports.jaeger_query),
+        "DDEX_JAEGER_QUERY_GRPC_PORT": str(ports.jaeger_query_grpc),
+        "DDEX_JAEGER_OTLP_GRPC_PORT": str(ports.jaeger_otlp_grpc),
+        "DDEX_JAEGER_OTLP_HTTP_PORT": str(ports.jaeger_otlp_http),
+    }

@@ -1,0 +1,211 @@
+"""Exporters that never hurt the host: failures are counted, logged once, never raised.
+
+``GuardedSpanExporter`` / ``GuardedMetricExporter`` wrap any SDK exporter:
+  * an exception from the inner exporter becomes a FAILURE result;
+  * each failed export is counted in a shared ``ExportFailures`` (``handle.export_failures``);
+  * the first failure is logged at WARNING with its cause, later ones only at DEBUG;
+  * after a failure, exports within ``cooldown`` seconds are dropped (and counted) without
+    trying, so a dead collector costs one exporter timeout per cooldown instead of one per
+    batch, and ``shutdown()`` with a dead collector stays short.
+``ExportLogFilter`` silences the repeats the SDK and OTLP exporters log themselves (each retry
+and each failed batch) once the first has been shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+_logger = logging.getLogger("ddex_otel.telemetry")
+
+#: Loggers of the SDK and exporters whose export-failure messages are de-duplicated.
+NOISY_LOGGER_PREFIXES: tuple[str, ...] = ("opentelemetry.exporter", "opentelemetry.sdk")
+_FAILURE_HINTS: tuple[str, ...] = (
+    "export", "transient error", "queue full", "failed to write", "retry", "timed out",
+    "connection", "unavailable",
+)
+
+
+class ExportFailures:
+    """Thread-safe failure counters shared by the guarded exporters of one configuration."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.failed_exports = 0
+        self.dropped_items = 0
+        self.first_error: str | None = None
+        self.last_failure_at: float | None = None
+
+    def record(self, signal: str, destination: str, items: int, error: str) -> None:
+        with self._lock:
+            self.failed_exports += 1
+            self.dropped_items += items
+            self.last_failure_at = time.monotonic()
+            first = self.first_error is None
+            if first:
+                self.first_error = f"{signal} → {destination}: {error}"
+        if first:
+            _logger.warning(
+                "telemetry export failed (%s → %s: %s); the application is not affected. "
+                "Further export failures are counted, not logged.",
+                signal, destination, error,
+            )
+        else:
+            _logger.debug("telemetry export failed again (%s → %s: %s)", signal, destination, error)
+
+    def count_dropped(self, items: int) -> None:
+        with self._lock:
+            self.failed_exports += 1
+            self.dropped_items += items
+
+    @property
+    def count(self) -> int:
+        return self.failed_exports
+
+
+class _Guard:
+    def __init__(self, failures: ExportFailures, signal: str, destination: str, cooldown: float) -> None:
+        self.failures = failures
+        self.signal = signal
+        self.destination = destination
+        self.cooldown = cooldown
+        self._breaker_at: float | None = None
+
+    def tripped(self) -> bool:
+        at = self._breaker_at
+        return at is not None and self.cooldown > 0 and time.monotonic() - at < self.cooldown
+
+    def failed(self, items: int, error: str) -> None:
+        self._breaker_at = time.monotonic()
+        self.failures.record(self.signal, self.destination, items, error)
+
+
+class GuardedSpanExporter(SpanExporter):
+    """A SpanExporter that counts and swallows failures of ``inner`` (see the module docstring)."""
+
+    def __init__(
+        self, inner: SpanExporter, failures: ExportFailures, destination: str, cooldown: float = 5.0
+    ) -> None:
+        self.inner = inner
+        self._guard = _Guard(failures, "traces", destination, cooldown)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._guard.tripped():
+            self._guard.failures.count_dropped(len(spans))
+            return SpanExportResult.FAILURE
+        try:
+            result = self.inner.export(spans)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never raise into the host
+            self._guard.failed(len(spans), f"{type(exc).__name__}: {exc}")
+            return SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            self._guard.failed(len(spans), "exporter returned FAILURE")
+        return result
+
+    def shutdown(self) -> None:
+        try:
+            self.inner.shutdown()
+        except Exception:  # noqa: BLE001
+            _logger.debug("span exporter shutdown failed", exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        try:
+            return bool(self.inner.force_flush(timeout_millis))
+        except Exception:  # noqa: BLE001
+            return False
+
+
+class GuardedMetricExporter(MetricExporter):
+    """A MetricExporter that counts and swallows failures of ``inner``; same temporality."""
+
+    def __init__(
+        self, inner: MetricExporter, failures: ExportFailures, destination: str, cooldown: float = 5.0
+    ) -> None:
+        super().__init__(
+            preferred_temporality=getattr(inner, "_preferred_temporality", None),
+            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+        )
+        self.inner = inner
+        self._guard = _Guard(failures, "metrics", destination, cooldown)
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        points = _count_points(metrics_data)
+        if self._guard.tripped():
+            self._guard.failures.count_dropped(points)
+            return MetricExportResult.FAILURE
+        try:
+            result = self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            self._guard.failed(points, f"{type(exc).__name__}: {exc}")
+            return MetricExportResult.FAILURE
+        if result is not MetricExportResult.SUCCESS:
+            self._guard.failed(points, "exporter returned FAILURE")
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        try:
+            return bool(self.inner.force_flush(timeout_millis=timeout_millis))
+        except Exception:  # noqa: BLE001
+            return False
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        try:
+            self.inner.shutdown(timeout_millis=timeout_millis)
+        except Exception:  # noqa: BLE001
+            _logger.debug("metric exporter shutdown failed", exc_info=True)
+
+
+def _count_points(metrics_data: MetricsData) -> int:
+    try:
+        return sum(
+            len(metric.data.data_points)
+            for rm in metrics_data.resource_metrics
+            for sm in rm.scope_metrics
+            for metric in sm.metrics
+        )
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+class ExportLogFilter(logging.Filter):
+    """Let the first export-failure record of the SDK/exporters through, drop the repeats."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self._lock = threading.Lock()
+        self.passed = False
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        text = str(record.msg).lower()
+        if not any(hint in text for hint in _FAILURE_HINTS):
+            return True
+        with self._lock:
+            if not self.passed:
+                self.passed = True
+                return True
+            self.suppressed += 1
+        return False
+
+    def install(self) -> list[logging.Logger]:
+        """Attach to every existing SDK/exporter logger (records are filtered where they are logged)."""
+        loggers = []
+        for name in list(logging.Logger.manager.loggerDict):
+            if name.startswith(NOISY_LOGGER_PREFIXES):
+                logger = logging.getLogger(name)
+                logger.addFilter(self)
+                loggers.append(logger)
+        return loggers
+
+    def uninstall(self, loggers: list[logging.Logger]) -> None:
+        for logger in loggers:
+            logger.removeFilter(self)

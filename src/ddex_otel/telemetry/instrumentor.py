@@ -1,0 +1,202 @@
+"""``DDEXInstrumentor``: OpenTelemetry instrumentation of the ``ddex_otel.ern`` engine.
+
+Usage (what ``ddex_otel.configure()`` and ``opentelemetry-instrument`` do for you)::
+
+    from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
+
+    DDEXInstrumentor().instrument(tracer_provider=tp, meter_provider=mp, stage_spans=True)
+    ...
+    DDEXInstrumentor().uninstrument()
+
+The engine never imports telemetry: ``parse``, ``stream``, ``build`` and ``validate`` are wrapped
+from outside, both where they are defined (``ddex_otel.ern.parser.parse`` …) and where
+``ddex_otel.ern`` re-exports them, plus the stage functions of the engine's stage contract.
+Code that bound a function before ``instrument()`` ran (``from ddex_otel.ern.parser import parse``
+at import time) keeps the original; instrument first, or call through the module.
+
+Options (keyword arguments of ``instrument``; each also has an environment variable so
+auto-instrumentation can set it):
+
+``stage_spans`` (``OTEL_PYTHON_DDEX_STAGE_SPANS``, default false)
+    emit ``ddex.parse.read`` … child spans; stage timings are always recorded as
+    ``ddex.stage.<stage>.duration`` span attributes (and the histogram, see below).
+``stage_metrics`` (``OTEL_PYTHON_DDEX_STAGE_METRICS``, default true)
+    record the ``ddex.stage.duration`` histogram (false keeps stage timings as span attributes
+    only: one histogram record less per stage, for very high message rates).
+``resource_usage`` (``OTEL_PYTHON_DDEX_RESOURCE_USAGE``, default true)
+    per-operation CPU time and memory growth (span attributes and histograms).
+``stream_progress_every`` (``OTEL_PYTHON_DDEX_STREAM_PROGRESS_EVERY``, default 100)
+    a ``ddex.stream.progress`` span event every N releases of a stream (0: none).
+``process_metrics`` (``OTEL_PYTHON_DDEX_PROCESS_METRICS``, default false)
+    the observable ``process.*`` / ``cpython.*`` gauges (``configure()`` turns them on).
+``ddex_suite`` (default true)
+    also instrument ``ddex_parser`` / ``ddex_builder`` (DDEX Suite) when they are installed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.metrics import get_meter
+from opentelemetry.trace import get_tracer
+from wrapt import wrap_function_wrapper
+
+from ddex_otel.telemetry import attributes as A
+from ddex_otel.telemetry import spans
+from ddex_otel.telemetry.metrics import Instruments
+from ddex_otel.telemetry.package import _instruments
+from ddex_otel.telemetry.version import __version__
+from ddex_otel.telemetry.wrappers import (
+    STAGE_WRAPPERS,
+    build_wrapper,
+    open_input_wrapper,
+    parse_wrapper,
+    stream_wrapper,
+    validate_wrapper,
+)
+
+_logger = logging.getLogger(__name__)
+
+ENV_STAGE_SPANS = "OTEL_PYTHON_DDEX_STAGE_SPANS"
+ENV_STAGE_METRICS = "OTEL_PYTHON_DDEX_STAGE_METRICS"
+ENV_RESOURCE_USAGE = "OTEL_PYTHON_DDEX_RESOURCE_USAGE"
+ENV_STREAM_PROGRESS_EVERY = "OTEL_PYTHON_DDEX_STREAM_PROGRESS_EVERY"
+ENV_PROCESS_METRICS = "OTEL_PYTHON_DDEX_PROCESS_METRICS"
+
+#: (module, attribute) pairs of the public functions: definition site and re-export.
+_PUBLIC_TARGETS: tuple[tuple[str, str, str], ...] = (
+    ("ddex_otel.ern.parser", "parse", A.OP_PARSE),
+    ("ddex_otel.ern", "parse", A.OP_PARSE),
+    ("ddex_otel.ern.streaming", "stream", A.OP_STREAM),
+    ("ddex_otel.ern", "stream", A.OP_STREAM),
+    ("ddex_otel.ern.builder", "build", A.OP_BUILD),
+    ("ddex_otel.ern", "build", A.OP_BUILD),
+    ("ddex_otel.ern.validation", "validate", A.OP_VALIDATE),
+    ("ddex_otel.ern", "validate", A.OP_VALIDATE),
+)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in ("1", "true", "yes", "on")
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "").strip() or default)
+    except ValueError:
+        _logger.warning("ignoring %s=%r: not an integer", name, os.environ.get(name))
+        return default
+
+
+def _build_default_version() -> str | None:
+    from ddex_otel.ern import builder
+
+    try:
+        default = inspect.signature(builder.build).parameters["version"].default
+    except (KeyError, TypeError, ValueError):
+        return None
+    return default if isinstance(default, str) else None
+
+
+class DDEXInstrumentor(BaseInstrumentor):
+    """Spans, metrics and resource usage for the ERN engine (see the module docstring)."""
+
+    _telemetry: spans.Telemetry | None = None
+    _wrapped: list[tuple[Any, str]] = []
+    _process_metrics: Any = None
+    _suite: Any = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        settings = spans.Settings(
+            stage_spans=bool(kwargs.get("stage_spans", _env_bool(ENV_STAGE_SPANS, False))),
+            stage_metrics=bool(kwargs.get("stage_metrics", _env_bool(ENV_STAGE_METRICS, True))),
+            resource_usage=bool(kwargs.get("resource_usage", _env_bool(ENV_RESOURCE_USAGE, True))),
+            stream_progress_every=int(
+                kwargs.get("stream_progress_every", _env_int(ENV_STREAM_PROGRESS_EVERY, 100))
+            ),
+            max_finding_events=int(kwargs.get("max_finding_events", 20)),
+        )
+        tracer = get_tracer(
+            A.SCOPE_NAME, __version__, kwargs.get("tracer_provider"), schema_url=A.SCHEMA_URL
+        )
+        meter = get_meter(A.SCOPE_NAME, __version__, kwargs.get("meter_provider"), schema_url=A.SCHEMA_URL)
+        tel = spans.Telemetry(tracer, Instruments.create(meter), settings)
+        type(self)._telemetry = tel
+        spans.set_active(tel)
+
+        factories = {
+            A.OP_PARSE: parse_wrapper(tel),
+            A.OP_STREAM: stream_wrapper(tel),
+            A.OP_BUILD: build_wrapper(tel, _build_default_version()),
+            A.OP_VALIDATE: validate_wrapper(tel),
+        }
+        wrapped: list[tuple[Any, str]] = []
+        for module, name, operation in _PUBLIC_TARGETS:
+            wrapped.append(self._wrap(module, name, factories[operation]))
+        for module, functions in STAGE_WRAPPERS.items():
+            for name, wrapper in functions.items():
+                wrapped.append(self._wrap(module, name, wrapper))
+        wrapped.append(self._wrap("ddex_otel.ern.streaming", "open_input", open_input_wrapper))
+        type(self)._wrapped = [item for item in wrapped if item is not None]
+
+        if kwargs.get("process_metrics", _env_bool(ENV_PROCESS_METRICS, False)):
+            from ddex_otel.telemetry.resources import ProcessMetrics
+
+            type(self)._process_metrics = ProcessMetrics(kwargs.get("meter_provider"))
+            type(self)._process_metrics.start()
+
+        if kwargs.get("ddex_suite", True):
+            type(self)._suite = _instrument_suite(kwargs)
+
+    @staticmethod
+    def _wrap(module: str, name: str, wrapper: Any) -> tuple[Any, str] | None:
+        import importlib
+
+        mod = importlib.import_module(module)
+        if not callable(getattr(mod, name, None)):
+            # The stage contract names it, the engine does not have it (yet): skip, say so once.
+            _logger.warning("ddex_otel: %s.%s not found; it is not instrumented", module, name)
+            return None
+        wrap_function_wrapper(mod, name, wrapper)
+        return (mod, name)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for mod, name in type(self)._wrapped:
+            unwrap(mod, name)
+        type(self)._wrapped = []
+        if type(self)._process_metrics is not None:
+            type(self)._process_metrics.stop()
+            type(self)._process_metrics = None
+        if type(self)._suite is not None:
+            type(self)._suite.uninstrument()
+            type(self)._suite = None
+        spans.set_active(None)
+        type(self)._telemetry = None
+
+
+def _instrument_suite(kwargs: dict[str, Any]) -> Any:
+    """Instrument DDEX Suite too when its packages are installed (their own dependency check)."""
+    try:
+        from ddex_otel.telemetry.ddex_suite import DDEXSuiteInstrumentor, suite_available
+    except ImportError:  # pragma: no cover
+        return None
+    if not suite_available():
+        return None
+    suite = DDEXSuiteInstrumentor()
+    if suite.is_instrumented_by_opentelemetry:
+        return None
+    options = {k: v for k, v in kwargs.items() if k in ("tracer_provider", "meter_provider")}
+    suite.instrument(**options)
+    return suite if suite.is_instrumented_by_opentelemetry else None

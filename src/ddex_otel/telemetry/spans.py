@@ -1,0 +1,433 @@
+"""One operation = one span + its metrics; stages are child spans or span attributes.
+
+An ``Operation`` lives in a context variable while its engine call runs, so the stage wrappers
+(module-level functions of the engine, wrapped from outside) know which operation they belong to
+and do nothing otherwise. Attribute dictionaries for metrics are cached: an operation's metric
+attributes come from a handful of (operation, version, error type) combinations.
+
+Bookkeeping (everything but the wrapped call itself) is guarded: a bug in telemetry is logged at
+DEBUG and never reaches the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from threading import get_ident
+from time import perf_counter
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.metrics import NoOpHistogram
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+
+from ddex_otel.ern import model
+from ddex_otel.telemetry import attributes as A
+from ddex_otel.telemetry import resources
+from ddex_otel.telemetry.metrics import Instruments
+
+_logger = logging.getLogger(__name__)
+
+#: The operation whose engine call is running in this context (None outside any).
+CURRENT_OPERATION: ContextVar["Operation | None"] = ContextVar("ddex_otel_operation", default=None)
+
+_INTERNAL = SpanKind.INTERNAL
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Instrumentation options (see ``DDEXInstrumentor._instrument``)."""
+
+    stage_spans: bool = False
+    stage_metrics: bool = True
+    resource_usage: bool = True
+    stream_progress_every: int = 100
+    max_finding_events: int = 20
+
+
+class Telemetry:
+    """What the wrappers close over: tracer, instruments, options and attribute caches."""
+
+    def __init__(self, tracer: Tracer, instruments: Instruments, settings: Settings) -> None:
+        self.tracer = tracer
+        self.instruments = instruments
+        self.settings = settings
+        self._op_attrs: dict[str, dict[str, str]] = {}
+        self._version_attrs: dict[tuple[str, str | None, str | None], dict[str, str]] = {}
+        self._stage_attrs: dict[tuple[str, str], dict[str, str]] = {}
+        self._stage_sets = {op: frozenset(stages) for op, stages in A.STAGES.items()}
+        self._known_versions = _known_versions()
+        self._live: bool | None = None
+
+    def live(self) -> bool:
+        """False while neither spans nor metrics go anywhere (no SDK installed): wrappers then
+        call straight through, so an app without an OpenTelemetry SDK pays a few µs per call
+        instead of the tens of µs of running the no-op API machinery.
+
+        Decided once the providers are real; re-checked (cheaply) while they are still proxies,
+        since an application may install the SDK after instrumenting.
+        """
+        if self._live is not None:
+            return self._live
+        traces, traces_final = _tracer_live(self.tracer)
+        metrics, metrics_final = _instrument_live(self.instruments.operation_duration)
+        live = traces or metrics
+        if (traces_final and metrics_final) or live and (traces_final or metrics_final):
+            self._live = live
+        return live
+
+    # -- cached attribute dicts (never mutated after creation) ---------------------------------
+    def op_attrs(self, operation: str) -> dict[str, str]:
+        attrs = self._op_attrs.get(operation)
+        if attrs is None:
+            attrs = self._op_attrs[operation] = {A.OPERATION_NAME: operation}
+        return attrs
+
+    def version_attrs(self, operation: str, version: str | None, error_type: str | None = None) -> dict[str, str]:
+        if version is not None and version not in self._known_versions:
+            version = None  # a caller's arbitrary string must not become a metric label
+        key = (operation, version, error_type)
+        attrs = self._version_attrs.get(key)
+        if attrs is None:
+            attrs = {A.OPERATION_NAME: operation}
+            if version is not None:
+                attrs[A.ERN_VERSION] = version
+            if error_type is not None:
+                attrs[A.ERROR_TYPE] = error_type
+            if len(self._version_attrs) < 1000:
+                self._version_attrs[key] = attrs
+        return attrs
+
+    def stage_attrs(self, operation: str, stage: str) -> dict[str, str]:
+        key = (operation, stage)
+        attrs = self._stage_attrs.get(key)
+        if attrs is None:
+            attrs = self._stage_attrs[key] = {A.OPERATION_NAME: operation, A.STAGE_NAME: stage}
+        return attrs
+
+    def stages_of(self, operation: str) -> frozenset[str]:
+        return self._stage_sets.get(operation, frozenset())
+
+    # -- operations ------------------------------------------------------------------------------
+    def start(self, operation: str, parent: otel_context.Context | None = None) -> "Operation":
+        """Start an operation's span (child of ``parent`` or of the current span)."""
+        span = self.tracer.start_span(
+            A.SPAN_NAMES[operation], context=parent, kind=_INTERNAL, attributes=self.op_attrs(operation)
+        )
+        return Operation(self, operation, span)
+
+
+def _tracer_live(tracer: Any) -> tuple[bool, bool]:
+    """(records anything, answer is final)."""
+    if isinstance(tracer, trace.NoOpTracer):
+        return False, True
+    if isinstance(tracer, trace.ProxyTracer):
+        real = getattr(tracer, "_tracer", None)  # the API proxy's current delegate
+        if real is None or isinstance(real, trace.NoOpTracer):
+            return False, False
+        return True, True
+    return True, True
+
+
+def _instrument_live(instrument: Any) -> tuple[bool, bool]:
+    if isinstance(instrument, NoOpHistogram):
+        return False, True
+    if hasattr(instrument, "_real_instrument"):  # the API's proxy instrument
+        real = instrument._real_instrument  # noqa: SLF001
+        if real is None:
+            return False, False
+        return not isinstance(real, NoOpHistogram), True
+    return True, True
+
+
+def _known_versions() -> frozenset[str]:
+    try:
+        from ddex_otel.ern.versions import READABLE_VERSIONS
+
+        return frozenset(READABLE_VERSIONS)
+    except ImportError:  # pragma: no cover - engine without the list
+        return frozenset()
+
+
+class Operation:
+    """State of one parse/stream/build/validate call from its start to its span's end."""
+
+    __slots__ = (
+        "tel", "name", "span", "recording", "ctx", "t0", "cpu0", "rss0", "thread", "version",
+        "input_size", "output_size", "releases", "releases_reported", "stages", "attrs",
+        "error_type", "finished", "stage_set", "stream_input", "_tokens",
+    )
+
+    def __init__(self, tel: Telemetry, name: str, span: trace.Span) -> None:
+        self.tel = tel
+        self.name = name
+        self.span = span
+        self.recording = span.is_recording()
+        self.ctx = trace.set_span_in_context(span)
+        self.version: str | None = None
+        self.input_size: int | None = None
+        self.output_size: int | None = None
+        self.releases = 0
+        self.releases_reported = 0
+        self.stream_input: Any = None
+        self.stages: list[tuple[str, float]] = []
+        #: Span attributes gathered during the call, set in one call at the end (recording only).
+        self.attrs: dict[str, Any] = {}
+        self.error_type: str | None = None
+        self.finished = False
+        self.stage_set = tel.stages_of(name)
+        self._tokens: list[Any] = []
+        tel.instruments.active.enter(tel.op_attrs(name))
+        if tel.settings.resource_usage:
+            self.thread = get_ident()
+            self.cpu0, self.rss0 = resources.sample()
+        self.t0 = perf_counter()
+
+    # -- context ---------------------------------------------------------------------------------
+    def attach(self) -> None:
+        """Make this operation (and its span) current in this context."""
+        self._tokens.append((otel_context.attach(self.ctx), CURRENT_OPERATION.set(self)))
+
+    def detach(self) -> None:
+        ctx_token, op_token = self._tokens.pop()
+        CURRENT_OPERATION.reset(op_token)
+        otel_context.detach(ctx_token)
+
+    # -- facts about the message -----------------------------------------------------------------
+    def note_input(self, data: Any) -> None:
+        """From the read stage's InputData (or the stream's StreamInput): size and path."""
+        size = getattr(data, "size", None)
+        if size is None:
+            size = getattr(data, "bytes_read", None)
+        if isinstance(size, int):
+            self.input_size = size
+        path = getattr(data, "path", None)
+        if path and self.recording:
+            self.attrs[A.FILE_PATH] = str(path)
+
+    def note_version(self, version: Any, message_type: Any = None) -> None:
+        if isinstance(version, str):
+            self.version = version
+            if self.recording:
+                self.attrs[A.ERN_VERSION] = version
+        if isinstance(message_type, str) and self.recording:
+            self.attrs[A.MESSAGE_TYPE] = message_type
+
+    def note_header(self, header: model.MessageHeader | None) -> None:
+        if header is None or not self.recording:
+            return
+        attrs = self.attrs
+        if header.message_id:
+            attrs[A.MESSAGE_ID] = header.message_id
+        sender = header.sender
+        if sender is not None and sender.party_ids:
+            attrs[A.SENDER_ID] = _pick_dpid(sender.party_ids)
+
+    def note_message(self, message: Any, *, with_version: bool = True) -> None:
+        """Version, type, ids and counts of a Message (parse result, build/validate input)."""
+        if not isinstance(message, model.Message):
+            return
+        self.releases = len(message.releases)
+        if with_version:
+            self.note_version(message.ern_version, message.message_type)
+        if not self.recording:
+            return
+        attrs = self.attrs
+        attrs[A.MESSAGE_TYPE] = message.message_type
+        attrs[A.RELEASE_COUNT] = self.releases
+        attrs[A.RESOURCE_COUNT] = len(message.resources)
+        attrs[A.DEAL_COUNT] = len(message.deals)
+        self.note_header(message.header)
+
+    def note_findings(self, findings: Sequence[Any]) -> None:
+        """Validation findings → one span event each (capped) and two count attributes."""
+        if not self.recording:
+            return
+        errors = warnings = 0
+        limit = self.tel.settings.max_finding_events
+        for finding in findings:
+            severity = getattr(finding, "severity", "")
+            if severity == "error":
+                errors += 1
+                name = A.EVENT_VALIDATION_ERROR
+            else:
+                warnings += 1
+                name = A.EVENT_VALIDATION_WARNING
+            if errors + warnings <= limit:
+                self.span.add_event(
+                    name,
+                    {
+                        A.FINDING_CODE: str(getattr(finding, "code", "")),
+                        A.FINDING_MESSAGE: str(getattr(finding, "message", "")),
+                        A.FINDING_PATH: str(getattr(finding, "path", "")),
+                    },
+                )
+        self.attrs[A.VALIDATION_ERROR_COUNT] = errors
+        self.attrs[A.VALIDATION_WARNING_COUNT] = warnings
+
+    # -- stages ----------------------------------------------------------------------------------
+    def run_stage(self, stage: str, wrapped: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        """Time one stage call; as a child span too when stage spans are on (and sampled)."""
+        span = None
+        if self.recording and self.tel.settings.stage_spans:
+            span = self.tel.tracer.start_span(
+                A.stage_span_name(self.name, stage), context=self.ctx, kind=_INTERNAL
+            )
+        t0 = perf_counter()
+        try:
+            return wrapped(*args, **kwargs)
+        except Exception as exc:
+            if span is not None:
+                mark_error(span, exc)
+            raise
+        finally:
+            self.stages.append((stage, perf_counter() - t0))
+            if span is not None:
+                span.end()
+
+    # -- end -------------------------------------------------------------------------------------
+    def fail(self, exc: BaseException) -> None:
+        """Record a failure: ERROR status, the exception as an event, ``error.type``."""
+        try:
+            self.error_type = type(exc).__qualname__
+            if self.recording:
+                findings = getattr(exc, "findings", None)
+                if findings:
+                    self.note_findings(findings)
+                mark_error(self.span, exc)
+        except Exception:  # pragma: no cover - telemetry must not mask the real error
+            _logger.debug("ddex_otel: failed to record an error", exc_info=True)
+
+    def finish(self) -> None:
+        """Record the metrics (with this span as exemplar context) and end the span."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            self._record()
+        except Exception:  # pragma: no cover
+            _logger.debug("ddex_otel: failed to record an operation", exc_info=True)
+        finally:
+            self.tel.instruments.active.leave(self.tel.op_attrs(self.name))
+            self.span.end()
+
+    def report_releases(self, attrs: dict[str, str] | None = None) -> None:
+        """Add the releases not yet counted to ``ddex.releases.processed`` (streams report as they go)."""
+        new = self.releases - self.releases_reported
+        if new > 0 and self.name != A.OP_VALIDATE:  # validation neither reads nor writes them
+            if attrs is None:
+                attrs = self.tel.version_attrs(self.name, self.version)
+            self.tel.instruments.releases.add(attrs, new)
+            self.releases_reported = self.releases
+
+    def _record(self) -> None:
+        duration = perf_counter() - self.t0
+        tel = self.tel
+        inst = tel.instruments
+        name = self.name
+        ctx = self.ctx
+        version_attrs = tel.version_attrs(name, self.version)
+        inst.operation_duration.record(
+            duration,
+            version_attrs if self.error_type is None else tel.version_attrs(name, self.version, self.error_type),
+            context=ctx,
+        )
+        size = self.output_size if name == A.OP_BUILD else self.input_size
+        if size is not None:
+            inst.message_size.record(size, version_attrs, context=ctx)
+        self.report_releases(version_attrs)
+        attrs = self.attrs
+        if tel.settings.resource_usage:
+            cpu1, rss1 = resources.sample()
+            op_attrs = tel.op_attrs(name)
+            # Thread CPU means nothing if the operation ended on another thread (a stream handed
+            # over, or closed by the garbage collector): leave it out rather than lie.
+            if self.thread == get_ident():
+                cpu = max(0.0, cpu1 - self.cpu0)
+                inst.cpu_time.record(cpu, op_attrs, context=ctx)
+                if self.recording:
+                    attrs[A.RESOURCE_CPU_TIME] = cpu
+            memory = max(0, rss1 - self.rss0)
+            inst.memory_delta.record(memory, op_attrs, context=ctx)
+            if self.recording:
+                attrs[A.RESOURCE_MEMORY_DELTA] = memory
+        if tel.settings.stage_metrics:
+            for stage, seconds in self.stages:
+                inst.stage_duration.record(seconds, tel.stage_attrs(name, stage), context=ctx)
+        if self.recording:
+            for stage, seconds in self.stages:
+                attrs[A.stage_duration_attribute(stage)] = seconds
+        if self.recording:
+            if self.input_size is not None and name != A.OP_BUILD:
+                attrs[A.INPUT_SIZE] = self.input_size
+            if self.output_size is not None:
+                attrs[A.OUTPUT_SIZE] = self.output_size
+            self.span.set_attributes(attrs)
+
+
+def _pick_dpid(party_ids: Sequence[str]) -> str:
+    """The sender's DPID: the first PADPIDA… id, else the first id."""
+    for pid in party_ids:
+        if pid.startswith("PADPIDA"):
+            return pid
+    return party_ids[0]
+
+
+def mark_error(span: trace.Span, exc: BaseException) -> None:
+    """ERROR status with the message, the exception as an event, ``error.type`` = class name."""
+    if not span.is_recording():
+        return
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"[:1024]))
+    span.set_attribute(A.ERROR_TYPE, type(exc).__qualname__)
+
+
+def run_operation(
+    tel: Telemetry,
+    operation: str,
+    wrapped: Callable[..., Any],
+    args: tuple,
+    kwargs: dict,
+    before: Callable[["Operation", tuple, dict], None] | None = None,
+    after: Callable[["Operation", Any], None] | None = None,
+) -> Any:
+    """Run ``wrapped`` as one operation: span current during the call, metrics at the end."""
+    op = tel.start(operation)
+    op.attach()
+    try:
+        if before is not None:
+            _guarded(before, op, args, kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except Exception as exc:
+            op.fail(exc)
+            raise
+        if after is not None:
+            _guarded(after, op, result)
+        return result
+    finally:
+        op.detach()
+        op.finish()
+
+
+def _guarded(func: Callable[..., None], *args: Any) -> None:
+    try:
+        func(*args)
+    except Exception:  # pragma: no cover - telemetry bookkeeping must never break the call
+        _logger.debug("ddex_otel: bookkeeping failed in %s", getattr(func, "__name__", func), exc_info=True)
+
+
+_ACTIVE: Telemetry | None = None
+
+
+def set_active(tel: Telemetry | None) -> None:
+    """Remember the instrumentor's Telemetry (``batch()`` uses its tracer)."""
+    global _ACTIVE  # noqa: PLW0603 - one instrumentor per process (BaseInstrumentor is a singleton)
+    _ACTIVE = tel
+
+
+def active() -> Telemetry | None:
+    return _ACTIVE

@@ -1,0 +1,329 @@
+"""wrapt wrappers for the engine's public functions and its stage functions.
+
+Factories close over the ``Telemetry`` object (tracer, instruments, options), in the style of the
+contrib instrumentations. Public-function wrappers check ``is_instrumentation_enabled()`` first;
+stage wrappers only act inside one of our operations (``CURRENT_OPERATION``), so calling a stage
+function directly, or from an uninstrumented path, costs one context-variable read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from ddex_otel.ern import model
+from ddex_otel.telemetry import attributes as A
+from ddex_otel.telemetry.spans import CURRENT_OPERATION, Operation, Telemetry, _guarded, run_operation
+
+_logger = logging.getLogger(__name__)
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple, dict], Any]
+
+
+def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)
+
+
+def _inside(operation: str) -> bool:
+    """True inside an operation of this kind already (re-entry: the engine calling itself)."""
+    op = CURRENT_OPERATION.get()
+    return op is not None and op.name == operation and not op.finished
+
+
+# ------------------------------------------------------------------------------ parse / build / validate
+
+
+def _before_parse(op: Operation, args: tuple, kwargs: dict) -> None:
+    source = _arg(args, kwargs, 0, "source")
+    if isinstance(source, (bytes, bytearray)):  # known now; the read stage confirms it
+        op.input_size = len(source)
+
+
+def _after_parse(op: Operation, message: Any) -> None:
+    op.note_message(message)
+
+
+def parse_wrapper(tel: Telemetry) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not tel.live() or not is_instrumentation_enabled() or _inside(A.OP_PARSE):
+            return wrapped(*args, **kwargs)
+        return run_operation(tel, A.OP_PARSE, wrapped, args, kwargs, _before_parse, _after_parse)
+
+    return wrapper
+
+
+def _before_build(op: Operation, args: tuple, kwargs: dict) -> None:
+    op.note_message(_arg(args, kwargs, 0, "message"), with_version=False)
+    version = _arg(args, kwargs, 1, "version", None)
+    if version is not None:  # the assemble/validate stages replace it with the normalised one
+        op.note_version(str(version))
+
+
+def _after_build(op: Operation, result: Any) -> None:
+    op.output_size = len(result)
+    findings = getattr(result, "findings", None)
+    if findings:
+        op.note_findings(findings)
+
+
+def build_wrapper(tel: Telemetry, default_version: str | None) -> Wrapper:
+    def before(op: Operation, args: tuple, kwargs: dict) -> None:
+        _before_build(op, args, kwargs)
+        if op.version is None and default_version is not None:
+            op.note_version(default_version)
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not tel.live() or not is_instrumentation_enabled() or _inside(A.OP_BUILD):
+            return wrapped(*args, **kwargs)
+        return run_operation(tel, A.OP_BUILD, wrapped, args, kwargs, before, _after_build)
+
+    return wrapper
+
+
+def _before_validate(op: Operation, args: tuple, kwargs: dict) -> None:
+    op.note_message(_arg(args, kwargs, 0, "message"))
+    level = _arg(args, kwargs, 1, "level", None)
+    if level is not None and op.recording:
+        op.attrs[A.VALIDATION_LEVEL] = str(level)
+
+
+def _after_validate(op: Operation, report: Any) -> None:
+    op.note_findings(getattr(report, "findings", ()) or ())
+
+
+def validate_wrapper(tel: Telemetry) -> Wrapper:
+    """``ddex.validate`` only for validation called on its own: inside parse/build it is a stage."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not tel.live() or not is_instrumentation_enabled() or CURRENT_OPERATION.get() is not None:
+            return wrapped(*args, **kwargs)
+        return run_operation(tel, A.OP_VALIDATE, wrapped, args, kwargs, _before_validate, _after_validate)
+
+    return wrapper
+
+
+# ------------------------------------------------------------------------------------------- stages
+
+
+def stage_wrapper(stage: str, after: Callable[[Operation, tuple, dict, Any], None] | None = None) -> Wrapper:
+    """Time ``stage`` when it runs inside an operation that has it; otherwise a plain call."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        op = CURRENT_OPERATION.get()
+        if op is None or op.finished or stage not in op.stage_set:
+            return wrapped(*args, **kwargs)
+        result = op.run_stage(stage, wrapped, args, kwargs)
+        if after is not None:
+            _guarded(after, op, args, kwargs, result)
+        return result
+
+    return wrapper
+
+
+def _after_read(op: Operation, args: tuple, kwargs: dict, result: Any) -> None:
+    op.note_input(result)
+
+
+def _after_detect(op: Operation, args: tuple, kwargs: dict, result: Any) -> None:
+    version, message_type = result
+    op.note_version(version, message_type)
+
+
+def _after_check(op: Operation, args: tuple, kwargs: dict, result: Any) -> None:
+    target = kwargs.get("target_version")
+    if target is not None:
+        op.note_version(str(target))
+
+
+def _after_assemble(op: Operation, args: tuple, kwargs: dict, result: Any) -> None:
+    version = _arg(args, kwargs, 1, "version")
+    if version is not None:
+        op.note_version(str(version))
+
+
+STAGE_WRAPPERS: dict[str, dict[str, Wrapper]] = {
+    "ddex_otel.ern.parser": {
+        "read_input": stage_wrapper("read", _after_read),
+        "parse_xml": stage_wrapper("xml"),
+        "detect_version": stage_wrapper("detect", _after_detect),
+        "extract_message": stage_wrapper("extract"),
+    },
+    "ddex_otel.ern.validation": {
+        "check": stage_wrapper("validate", _after_check),
+    },
+    "ddex_otel.ern.builder": {
+        "assemble": stage_wrapper("assemble", _after_assemble),
+        "serialize": stage_wrapper("serialize"),
+    },
+}
+
+
+# ------------------------------------------------------------------------------------------- stream
+
+
+def open_input_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+    """Hand the stream's input object (``bytes_read``, ``path``) to the current stream operation."""
+    result = wrapped(*args, **kwargs)
+    op = CURRENT_OPERATION.get()
+    if op is not None and op.name == A.OP_STREAM and op.stream_input is None:
+        op.stream_input = result
+    return result
+
+
+def stream_wrapper(tel: Telemetry) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not tel.live() or not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        op = tel.start(A.OP_STREAM)
+        token = CURRENT_OPERATION.set(op)  # in case the engine opens its input eagerly
+        try:
+            inner = wrapped(*args, **kwargs)
+        except Exception as exc:
+            op.fail(exc)
+            op.finish()
+            raise
+        finally:
+            CURRENT_OPERATION.reset(token)
+        return TracedStream(inner, op)
+
+    return wrapper
+
+
+_RELEASE, _RESOURCE, _DEAL, _START, _HEADER = range(5)
+_ITEM_KINDS: dict[type, int] = {
+    model.Release: _RELEASE,
+    model.Resource: _RESOURCE,
+    model.Deal: _DEAL,
+    model.StreamStart: _START,
+    model.MessageHeader: _HEADER,
+}
+
+
+class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The engine's stream iterator with its ``ddex.stream`` span kept open while it is consumed.
+
+    The span ends on exhaustion, on an exception from the engine, on ``close()`` and when the
+    iterator is garbage collected unfinished (``ddex.stream.closed_early``). It is not current
+    between items: the consumer's own work is not part of the stream (but is part of its
+    duration, since the span is open). ``ddex.stream.engine_time`` is the engine's own share.
+    """
+
+    def __init__(self, wrapped: Any, op: Operation) -> None:
+        super().__init__(wrapped)
+        self._self_op = op
+        every = op.tel.settings.stream_progress_every
+        self._self_every = every if every and every > 0 else 0
+        self._self_next_progress = self._self_every
+        self._self_items = 0
+        self._self_resources = 0
+        self._self_deals = 0
+        self._self_busy = 0.0
+
+    def __iter__(self) -> "TracedStream":
+        return self
+
+    def __next__(self) -> Any:
+        op = self._self_op
+        if op.finished:
+            return next(self.__wrapped__)
+        token = CURRENT_OPERATION.set(op) if op.stream_input is None else None
+        t0 = perf_counter()
+        try:
+            item = next(self.__wrapped__)
+        except StopIteration:
+            self._self_busy += perf_counter() - t0
+            self._self_end()
+            raise
+        except Exception as exc:
+            self._self_busy += perf_counter() - t0
+            op.fail(exc)
+            self._self_end()
+            raise
+        finally:
+            if token is not None:
+                CURRENT_OPERATION.reset(token)
+        self._self_busy += perf_counter() - t0
+        self._self_items += 1
+        kind = _ITEM_KINDS.get(type(item))
+        if kind == _RELEASE:
+            op.releases += 1
+            if op.releases == self._self_next_progress:
+                self._self_next_progress += self._self_every
+                _guarded(self._self_progress)
+        elif kind == _RESOURCE:
+            self._self_resources += 1
+        elif kind == _DEAL:
+            self._self_deals += 1
+        elif kind == _START:
+            op.note_version(item.ern_version, item.message_type)
+        elif kind == _HEADER:
+            op.note_header(item)
+        return item
+
+    def send(self, value: Any) -> Any:
+        if value is not None:
+            return self.__wrapped__.send(value)
+        return self.__next__()
+
+    def throw(self, *args: Any) -> Any:
+        try:
+            return self.__wrapped__.throw(*args)
+        except StopIteration:
+            self._self_end()
+            raise
+        except Exception as exc:
+            if not self._self_op.finished:
+                self._self_op.fail(exc)
+                self._self_end()
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.__wrapped__, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._self_end(closed_early=True)
+
+    def __del__(self) -> None:
+        try:
+            self._self_end(closed_early=True)
+        except Exception:  # pragma: no cover - never raise from a finaliser
+            pass
+
+    def _self_progress(self) -> None:
+        op = self._self_op
+        op.report_releases()
+        if op.recording:
+            attrs: dict[str, Any] = {A.RELEASE_COUNT: op.releases, A.STREAM_ITEM_COUNT: self._self_items}
+            bytes_read = getattr(op.stream_input, "bytes_read", None)
+            if isinstance(bytes_read, int):
+                attrs[A.INPUT_SIZE] = bytes_read
+            op.span.add_event(A.EVENT_STREAM_PROGRESS, attrs)
+
+    def _self_end(self, closed_early: bool = False) -> None:
+        op = self._self_op
+        if op.finished:
+            return
+        try:
+            if op.stream_input is not None:
+                op.note_input(op.stream_input)
+            if op.recording:
+                attrs = op.attrs
+                attrs[A.RELEASE_COUNT] = op.releases
+                attrs[A.RESOURCE_COUNT] = self._self_resources
+                attrs[A.DEAL_COUNT] = self._self_deals
+                attrs[A.STREAM_ITEM_COUNT] = self._self_items
+                attrs[A.STREAM_ENGINE_TIME] = self._self_busy
+                if closed_early:
+                    attrs[A.STREAM_CLOSED_EARLY] = True
+        except Exception:  # pragma: no cover
+            _logger.debug("ddex_otel: stream bookkeeping failed", exc_info=True)
+        op.finish()

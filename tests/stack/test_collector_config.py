@@ -1,0 +1,71 @@
+"""The shipped collector config is valid for the built collector, which has exactly its components."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+CONFIG = Path(__file__).resolve().parents[2] / "collector" / "otelcol-config.yaml"
+COMPOSE_ENV = {"DDEX_OTELCOL_HOST": "0.0.0.0", "DDEX_JAEGER_OTLP_ENDPOINT": "jaeger:4317"}
+
+
+def _validate(otelcol, config, extra_env=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DDEX_")}
+    env.update(extra_env or {})
+    return subprocess.run([str(otelcol), "validate", "--config", str(config)],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_validates_with_local_defaults(otelcol):
+    result = _validate(otelcol, CONFIG)
+    assert result.returncode == 0, result.stderr
+
+
+def test_validates_with_compose_environment(otelcol):
+    result = _validate(otelcol, CONFIG, COMPOSE_ENV)
+    assert result.returncode == 0, result.stderr
+
+
+def test_validate_rejects_a_broken_config(otelcol, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(CONFIG.read_text().replace("UnderscoreEscapingWithSuffixes", "NoSuchStrategy"))
+    result = _validate(otelcol, broken)
+    assert result.returncode != 0
+    assert "translation_strategy" in result.stderr
+
+
+def _component_type(name: str) -> str:
+    return name.split("/", 1)[0]
+
+
+def test_binary_has_exactly_the_components_the_config_uses(otelcol):
+    config = yaml.safe_load(CONFIG.read_text())
+    listed = yaml.safe_load(subprocess.run([str(otelcol), "components"], capture_output=True,
+                                           text=True, check=True, timeout=60).stdout)
+    for kind in ("receivers", "processors", "exporters", "connectors", "extensions"):
+        used = {_component_type(name) for name in config.get(kind, {})}
+        built = {c["name"] for c in listed.get(kind) or []}
+        assert used == built, f"{kind}: config uses {sorted(used)}, binary has {sorted(built)}"
+
+
+def test_prometheus_exporter_translates_per_contract():
+    exporter = yaml.safe_load(CONFIG.read_text())["exporters"]["prometheus"]
+    assert exporter["translation_strategy"] == "UnderscoreEscapingWithSuffixes"
+    assert exporter["enable_open_metrics"] is True  # exemplars need OpenMetrics
+
+
+def test_spanmetrics_dimensions_include_the_ddex_attributes():
+    connector = yaml.safe_load(CONFIG.read_text())["connectors"]["span_metrics"]
+    names = {d["name"] for d in connector["dimensions"]}
+    assert {"ddex.operation.name", "ddex.ern.version"} <= names
+    assert connector["exemplars"]["enabled"] is True
+
+
+def test_jaeger_config_validates(stack_bin_dir):
+    config = CONFIG.parent / "jaeger" / "jaeger-config.yaml"
+    result = subprocess.run([str(stack_bin_dir / "jaeger"), "validate", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

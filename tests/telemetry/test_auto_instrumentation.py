@@ -1,0 +1,69 @@
+"""``opentelemetry-instrument`` on an app that never imports ddex_otel.telemetry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ddex_otel.telemetry import offline
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "examples" / "auto_instrument_app.py"
+BIN = Path(sys.executable).parent
+
+
+def _run(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    instrument = BIN / "opentelemetry-instrument"
+    if not instrument.exists():
+        pytest.skip(f"{instrument} not installed (opentelemetry-distro)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(env_extra)
+    return subprocess.run(
+        [str(instrument), sys.executable, str(APP), *args],
+        capture_output=True, text=True, timeout=180, env=env, cwd=REPO,
+    )
+
+
+def test_app_source_never_imports_telemetry() -> None:
+    source = APP.read_text()
+    assert "ddex_otel.telemetry" not in source.replace("never imports ddex_otel.telemetry", "")
+    assert "opentelemetry" not in source.split('"""', 2)[2]  # not in the code, only in the docstring
+
+
+def test_auto_instrumented_spans_follow_the_contract(sample: Path, samples_dir: Path) -> None:
+    bad = samples_dir / "daddykev__Samples43_8_DjMix.xml"  # parses, fails to build (no MessageId)
+    done = _run(
+        {
+            "OTEL_SERVICE_NAME": "auto-app",
+            "OTEL_TRACES_EXPORTER": "otlp_json_file",  # the JSON-file exporter's entry point: stdout
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_PYTHON_DDEX_STAGE_SPANS": "true",
+        },
+        str(sample), str(bad),
+    )
+    assert done.returncode == 0, done.stderr
+    requests = [offline.decode_line(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    spans = [(ss.scope.name, s, rs) for r in requests for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    parses = [s for scope, s, _ in spans if s.name == "ddex.parse"]
+    assert len(parses) == 2
+    assert all(scope == "ddex_otel" for scope, s, _ in spans if s.name.startswith("ddex."))
+    attrs = {kv.key: kv.value for kv in next(p for p in parses
+                                               if any(kv.key == "file.path" and kv.value.string_value == str(sample)
+                                                      for kv in p.attributes)).attributes}
+    assert attrs["ddex.operation.name"].string_value == "parse"
+    assert attrs["ddex.ern.version"].string_value == "4.3"
+    assert attrs["ddex.message.type"].string_value == "NewReleaseMessage"
+    assert attrs["ddex.message.sender.id"].string_value == "PADPIDA2013042401U"
+    assert attrs["ddex.input.size"].int_value == sample.stat().st_size
+    assert attrs["ddex.release.count"].int_value == 22
+    names = {s.name for _, s, _ in spans}
+    assert {"ddex.build", "ddex.parse.read", "ddex.parse.extract", "ddex.build.assemble"} <= names
+    failed = [s for _, s, _ in spans if s.name == "ddex.build" and s.status.code == 2]
+    assert len(failed) == 1
+    resource = {kv.key: kv.value.string_value for kv in spans[0][2].resource.attributes}
+    assert resource["service.name"] == "auto-app"

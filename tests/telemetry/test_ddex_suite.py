@@ -1,0 +1,39 @@
+"""Optional DDEX Suite (ddex-parser / ddex-builder) instrumentation; skipped when not installed."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.trace import StatusCode
+
+from ddex_otel.telemetry.ddex_suite import DDEXSuiteInstrumentor, suite_available
+from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
+
+pytestmark = pytest.mark.skipif(not suite_available(), reason="ddex-parser / ddex-builder not installed")
+
+
+def test_suite_is_instrumented_with_ours(instrument, capfd) -> None:
+    import ddex_builder
+    import ddex_parser
+
+    tel = instrument()
+    assert DDEXSuiteInstrumentor().is_instrumented_by_opentelemetry
+    xml = ddex_builder.DdexBuilder().build()
+    span = tel.span("ddex.build")
+    assert span.attributes["ddex.engine.name"] == "ddex-suite"
+    assert span.attributes["ddex.output.size"] == len(xml.encode("utf-8"))
+    with pytest.raises(Exception) as caught:  # 0.4.4 rejects its own output (MessageSender/PartyName)
+        ddex_parser.DDEXParser().parse(xml)
+    parse = tel.span("ddex.parse")
+    assert parse.attributes["ddex.engine.name"] == "ddex-suite"
+    assert parse.attributes["ddex.input.size"] == len(xml.encode("utf-8"))
+    assert parse.status.status_code is StatusCode.ERROR
+    assert parse.attributes["error.type"] == type(caught.value).__name__
+    DDEXInstrumentor().uninstrument()
+    assert not DDEXSuiteInstrumentor().is_instrumented_by_opentelemetry
+    assert not hasattr(ddex_parser.DDEXParser.parse, "__wrapped__")
+    capfd.readouterr()  # ddex-parser prints debug lines of its own
+
+
+def test_suite_can_be_left_out(instrument) -> None:
+    instrument(ddex_suite=False)
+    assert not DDEXSuiteInstrumentor().is_instrumented_by_opentelemetry

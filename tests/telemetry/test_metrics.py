@@ -1,0 +1,125 @@
+"""The contract's metrics: names, kinds, units, attributes, bucket boundaries, exemplars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.metrics.export import Histogram, Sum
+
+from ddex_otel import ern
+from ddex_otel.ern.errors import DDEXError
+from ddex_otel.telemetry.metrics import DURATION_BUCKETS, SIZE_BUCKETS, STAGE_BUCKETS
+
+EXPECTED = {
+    # name: (kind, unit, monotonic)
+    "ddex.operation.duration": (Histogram, "s", None),
+    "ddex.stage.duration": (Histogram, "s", None),
+    "ddex.message.size": (Histogram, "By", None),
+    "ddex.releases.processed": (Sum, "{release}", True),
+    "ddex.operations.active": (Sum, "{operation}", False),
+    "ddex.operation.cpu.time": (Histogram, "s", None),
+    "ddex.operation.memory.delta": (Histogram, "By", None),
+}
+
+
+def _points(metric):
+    return {tuple(sorted(p.attributes.items())): p for p in metric.data.data_points}
+
+
+def test_every_contract_metric(tel, sample: Path) -> None:
+    message = ern.parse(str(sample))
+    ern.build(message)
+    metrics = tel.metrics()
+    for name, (kind, unit, monotonic) in EXPECTED.items():
+        assert name in metrics, name
+        assert isinstance(metrics[name].data, kind), name
+        assert metrics[name].unit == unit, name
+        if monotonic is not None:
+            assert metrics[name].data.is_monotonic is monotonic, name
+    scope = tel.scopes()["ddex_otel"]
+    assert scope.version and scope.schema_url.startswith("https://opentelemetry.io/schemas/")
+
+    duration = _points(metrics["ddex.operation.duration"])
+    assert set(duration) == {
+        (("ddex.ern.version", "4.3"), ("ddex.operation.name", "parse")),
+        (("ddex.ern.version", "4.3"), ("ddex.operation.name", "build")),
+    }
+    for point in duration.values():
+        assert point.count == 1
+        assert tuple(point.explicit_bounds) == DURATION_BUCKETS
+    stages = _points(metrics["ddex.stage.duration"])
+    assert {dict(k)["ddex.stage.name"] for k in stages} == {
+        "read", "xml", "detect", "extract", "validate", "assemble", "serialize"}
+    assert all(tuple(p.explicit_bounds) == STAGE_BUCKETS for p in stages.values())
+    size = _points(metrics["ddex.message.size"])
+    parse_size = size[(("ddex.ern.version", "4.3"), ("ddex.operation.name", "parse"))]
+    assert parse_size.sum == sample.stat().st_size
+    assert tuple(parse_size.explicit_bounds) == SIZE_BUCKETS
+    releases = _points(metrics["ddex.releases.processed"])
+    assert releases[(("ddex.ern.version", "4.3"), ("ddex.operation.name", "parse"))].value == len(message.releases)
+    assert releases[(("ddex.ern.version", "4.3"), ("ddex.operation.name", "build"))].value == len(message.releases)
+    active = _points(metrics["ddex.operations.active"])
+    assert {dict(k)["ddex.operation.name"]: p.value for k, p in active.items()} == {"parse": 0, "build": 0}
+    cpu = _points(metrics["ddex.operation.cpu.time"])
+    assert set(cpu) == {(("ddex.operation.name", "parse"),), (("ddex.operation.name", "build"),)}
+    assert all(p.sum > 0 for p in cpu.values())
+    assert set(_points(metrics["ddex.operation.memory.delta"])) == set(cpu)
+
+
+def test_active_counts_while_running(tel, sample: Path) -> None:
+    seen = []
+
+    def consumer():
+        for item in ern.stream(str(sample)):
+            metric = tel.metrics()["ddex.operations.active"]
+            seen.append({dict(p.attributes)["ddex.operation.name"]: p.value for p in metric.data.data_points})
+            return item
+    consumer()
+    assert seen == [{"stream": 1}]
+
+
+def test_failure_duration_carries_error_type(tel) -> None:
+    with pytest.raises(DDEXError):
+        ern.parse(b"<x/>")
+    points = [dict(p.attributes) for p in tel.metrics()["ddex.operation.duration"].data.data_points]
+    assert points == [{"ddex.operation.name": "parse", "error.type": "NotDDEXError"}]
+
+
+def test_unknown_version_argument_is_not_a_metric_label(tel, sample: Path) -> None:
+    message = ern.parse(str(sample))
+    with pytest.raises(DDEXError):
+        ern.build(message, "user-typed nonsense")
+    build = [dict(p.attributes) for p in tel.metrics()["ddex.operation.duration"].data.data_points
+             if p.attributes["ddex.operation.name"] == "build"]
+    assert build == [{"ddex.operation.name": "build", "error.type": "UnsupportedVersionError"}]
+
+
+def test_exemplars_point_at_the_span(tel, sample: Path) -> None:
+    """The SDK's default exemplar filter (trace_based) keeps the trace of a sampled measurement."""
+    ern.parse(str(sample))
+    span = tel.span("ddex.parse")
+    metrics = tel.metrics()
+    for name in ("ddex.operation.duration", "ddex.message.size", "ddex.stage.duration",
+                 "ddex.operation.cpu.time", "ddex.operation.memory.delta"):
+        exemplars = [e for p in metrics[name].data.data_points for e in p.exemplars]
+        assert exemplars, name
+        for exemplar in exemplars:
+            assert exemplar.trace_id == span.context.trace_id, name
+            assert exemplar.span_id == span.context.span_id, name
+    duration = metrics["ddex.operation.duration"].data.data_points[0]
+    assert duration.exemplars[0].value == pytest.approx(duration.sum)
+
+
+def test_stage_metrics_option(instrument, sample: Path) -> None:
+    tel = instrument(stage_metrics=False)
+    ern.parse(str(sample))
+    assert "ddex.stage.duration" not in tel.metrics()
+    assert "ddex.stage.extract.duration" in tel.span("ddex.parse").attributes
+
+
+def test_validate_does_not_count_releases(tel, sample: Path) -> None:
+    message = ern.parse(str(sample))
+    ern.validate(message)
+    points = _points(tel.metrics()["ddex.releases.processed"])
+    assert [dict(k)["ddex.operation.name"] for k in points] == ["parse"]

@@ -1,0 +1,297 @@
+"""configure(): resource, exporter choice, offline files, flushing, and never breaking the host."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ddex_otel import ern
+from ddex_otel.ern.errors import DDEXError
+from ddex_otel.telemetry import offline
+from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
+from ddex_otel.telemetry.setup import build_resource, configure, resolve_protocol
+
+CONTRACT_METRICS = {
+    "ddex.operation.duration", "ddex.stage.duration", "ddex.message.size", "ddex.releases.processed",
+    "ddex.operations.active", "ddex.operation.cpu.time", "ddex.operation.memory.delta",
+}
+PROCESS_METRICS = {
+    "process.cpu.utilization", "process.cpu.time", "process.memory.usage", "process.memory.virtual",
+    "process.thread.count", "process.unix.file_descriptor.count", "cpython.gc.collections",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OTEL_* / DDEX_OTEL_* from the outside changes what these tests configure."""
+    for key in list(os.environ):
+        if key.startswith(("OTEL_", "DDEX_OTEL_")):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def not_instrumented() -> None:
+    yield
+    if DDEXInstrumentor().is_instrumented_by_opentelemetry:
+        DDEXInstrumentor().uninstrument()
+
+
+def _attrs(kvs) -> dict:
+    out = {}
+    for kv in kvs:
+        value = kv.value
+        out[kv.key] = getattr(value, value.WhichOneof("value")) if value.WhichOneof("value") else None
+    return out
+
+
+def _decode(directory: Path):
+    traces, metrics = [], []
+    for path in sorted(directory.glob("*.jsonl")):
+        for request in offline.read_requests(path):
+            (traces if type(request).__name__ == "ExportTraceServiceRequest" else metrics).append(request)
+    return traces, metrics
+
+
+def test_offline_files_are_otlp_json_lines(tmp_path: Path, sample: Path) -> None:
+    handle = configure(offline_dir=tmp_path, set_global=False, metric_export_interval_millis=3_600_000)
+    assert handle.instrumented and handle.offline_files is not None
+    ern.parse(str(sample))
+    with pytest.raises(DDEXError):
+        ern.parse(b"<NewReleaseMessage")
+    handle.shutdown()
+    assert handle.export_failures == 0
+    assert {p.name.split("-")[0] for p in tmp_path.glob("*.jsonl")} == {"traces", "metrics"}
+
+    # raw lines: one compact OTLP JSON object each, ids in hex (the otlpjsonfile receiver's format)
+    trace_file = handle.offline_files.traces
+    first = json.loads(trace_file.read_text().splitlines()[0])
+    span0 = first["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert len(span0["traceId"]) == 32 and int(span0["traceId"], 16)
+
+    traces, metrics = _decode(tmp_path)
+    spans = [
+        (scope_spans.scope, span, _attrs(rs.resource.attributes))
+        for request in traces for rs in request.resource_spans
+        for scope_spans in rs.scope_spans for span in scope_spans.spans
+    ]
+    parses = [s for s in spans if s[1].name == "ddex.parse"]
+    assert len(parses) == 2
+    scope, ok, resource = next(s for s in parses if _attrs(s[1].attributes).get("file.path") == str(sample))
+    assert scope.name == "ddex_otel" and scope.version
+    assert len(ok.trace_id) == 16 and len(ok.span_id) == 8
+    attrs = _attrs(ok.attributes)
+    assert attrs["ddex.ern.version"] == "4.3" and attrs["ddex.release.count"] == 22
+    assert attrs["ddex.input.size"] == sample.stat().st_size
+    assert resource["service.name"] == "ddex-otel"
+    assert resource["service.version"]
+    assert {"telemetry.sdk.name", "host.name", "process.pid"} <= resource.keys()
+    failed = next(s[1] for s in parses if s[1] is not ok)
+    assert failed.status.code == 2  # STATUS_CODE_ERROR
+    assert _attrs(failed.attributes)["error.type"] == "TruncatedInputError"
+
+    names = {m.name for request in metrics for rm in request.resource_metrics
+             for sm in rm.scope_metrics for m in sm.metrics}
+    assert CONTRACT_METRICS <= names
+    assert PROCESS_METRICS <= names
+    exemplars = [e for request in metrics for rm in request.resource_metrics for sm in rm.scope_metrics
+                 for m in sm.metrics if m.name == "ddex.operation.duration"
+                 for p in m.histogram.data_points for e in p.exemplars]
+    assert any(e.span_id == ok.span_id for e in exemplars)
+
+
+def test_offline_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DDEX_OTEL_OFFLINE_DIR", str(tmp_path / "env-dir"))
+    handle = configure(set_global=False, instrument=False, process_metrics=False)
+    handle.shutdown()
+    assert handle.offline_files.directory == tmp_path / "env-dir"
+    assert all(d.split(" → ")[1].startswith(str(tmp_path / "env-dir")) for d in handle.destinations)
+
+
+def test_resource_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert build_resource().attributes["service.name"] == "ddex-otel"
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=ci,team=ingest")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
+    res = build_resource().attributes
+    assert res["service.name"] == "from-env"
+    assert res["deployment.environment.name"] == "ci" and res["team"] == "ingest"
+    assert res["telemetry.sdk.language"] == "python"
+    assert "process.pid" in res and "host.name" in res and "os.type" in res
+    res = build_resource(service_name="from-kwarg", attributes={"team": "kw"}).attributes
+    assert res["service.name"] == "from-kwarg" and res["team"] == "kw"
+
+
+def test_protocol_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_protocol("traces") == "grpc"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    assert resolve_protocol("traces") == "http/protobuf"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")
+    assert resolve_protocol("metrics") == "grpc"
+    assert resolve_protocol("metrics", "http/protobuf") == "http/protobuf"
+    with pytest.raises(ValueError):
+        resolve_protocol("traces", "carrier-pigeon")
+
+
+def test_exporter_names_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    handle = configure(set_global=False, instrument=False, process_metrics=False)
+    handle.shutdown()
+    assert handle.destinations == ["traces → console"]
+    assert handle.offline_files is None
+
+
+def test_sdk_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    handle = configure(set_global=False)
+    assert not handle.enabled and not handle.instrumented and handle.tracer_provider is None
+    handle.shutdown()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_dead_collector_never_breaks_the_host(protocol: str, sample: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    handle = configure(
+        endpoint=f"http://127.0.0.1:{_closed_port()}", protocol=protocol, export_timeout=1,
+        set_global=False, process_metrics=False,
+    )
+    assert handle.offline_files is None
+    for _ in range(3):
+        ern.parse(str(sample))
+    started = time.monotonic()
+    handle.force_flush(timeout_millis=5_000)
+    handle.shutdown()
+    assert time.monotonic() - started < 15
+    assert handle.export_failures >= 1
+    assert handle.failures.first_error and "127.0.0.1" in handle.failures.first_error
+    ours = [r for r in caplog.records if r.name == "ddex_otel.telemetry" and r.levelno >= logging.WARNING]
+    assert len(ours) == 1, [r.getMessage() for r in ours]
+    handle.shutdown()  # idempotent
+
+
+# ----------------------------------------------------------------- a live OTLP receiver (both protocols)
+
+
+class _HttpReceiver(BaseHTTPRequestHandler):
+    bodies: dict[str, list[bytes]] = {}
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.bodies.setdefault(self.path, []).append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def _http_receiver():
+    _HttpReceiver.bodies = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HttpReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _grpc_receiver():
+    import grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    received: dict[str, list] = {"traces": [], "metrics": []}
+
+    class Traces(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request, context):  # noqa: N802
+            received["traces"].append(request)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request, context):  # noqa: N802
+            received["metrics"].append(request)
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, f"http://127.0.0.1:{port}", received
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_shutdown_flushes_everything_to_the_endpoint(protocol: str, sample: Path) -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    if protocol == "grpc":
+        server, endpoint, received = _grpc_receiver()
+    else:
+        server, endpoint = _http_receiver()
+    try:
+        handle = configure(endpoint=endpoint, protocol=protocol, service_name="flush-test", set_global=False,
+                           metric_export_interval_millis=3_600_000)
+        ern.build(ern.parse(str(sample)))
+        handle.shutdown()
+    finally:
+        server.stop(0) if protocol == "grpc" else server.shutdown()
+    assert handle.export_failures == 0
+    if protocol == "grpc":
+        traces, metrics = received["traces"], received["metrics"]
+    else:
+        assert set(_HttpReceiver.bodies) == {"/v1/traces", "/v1/metrics"}
+        traces = [ExportTraceServiceRequest.FromString(b) for b in _HttpReceiver.bodies["/v1/traces"]]
+        metrics = [ExportMetricsServiceRequest.FromString(b) for b in _HttpReceiver.bodies["/v1/metrics"]]
+    names = {s.name for r in traces for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans}
+    assert {"ddex.parse", "ddex.build"} <= names
+    resource = _attrs(traces[0].resource_spans[0].resource.attributes)
+    assert resource["service.name"] == "flush-test"
+    metric_names = {m.name for r in metrics for rm in r.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert CONTRACT_METRICS <= metric_names
+
+
+def test_existing_global_providers_are_left_alone(tmp_path: Path, sample: Path) -> None:
+    """In a fresh interpreter: the app's own SDK provider keeps receiving our spans."""
+    script = f"""
+import sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+import ddex_otel
+from ddex_otel import ern
+handle = ddex_otel.configure(offline_dir={str(tmp_path)!r}, summary=True)
+assert not handle.owns_tracer_provider and handle.owns_meter_provider
+assert trace.get_tracer_provider() is provider
+ern.parse({str(sample)!r})
+handle.shutdown()
+names = [s.name for s in exporter.get_finished_spans()]
+assert names == ["ddex.parse"], names
+assert handle.summary.rows()[0]["count"] == 1
+print("OK")
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("OK")
+    assert not list(tmp_path.glob("traces-*.jsonl"))  # spans went to the app's provider
+    assert list(tmp_path.glob("metrics-*.jsonl"))  # metrics were ours to set up

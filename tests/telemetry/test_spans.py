@@ -1,0 +1,246 @@
+"""Operation spans: names, kind, contract attributes, parents, errors, stages, suppression."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import SpanKind, StatusCode
+
+from ddex_otel import ern
+from ddex_otel.ern import builder, parser, streaming, validation
+from ddex_otel.ern.errors import DDEXError, DDEXValidationError, MalformedXMLError, NotDDEXError
+from ddex_otel.ern.generator import generate_message
+from ddex_otel.telemetry import attributes as A
+from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
+
+CONTRACT_SPAN_ATTRIBUTES = {
+    "ddex.operation.name", "ddex.ern.version", "ddex.message.type", "ddex.message.id",
+    "ddex.message.sender.id", "ddex.input.size", "ddex.release.count", "ddex.resource.count",
+    "ddex.deal.count", "file.path",
+}
+
+
+def test_contract_literals() -> None:
+    """The constants are the contract's strings (a rename here must be a deliberate act)."""
+    assert (A.SPAN_PARSE, A.SPAN_STREAM, A.SPAN_BUILD, A.SPAN_VALIDATE, A.SPAN_BATCH) == (
+        "ddex.parse", "ddex.stream", "ddex.build", "ddex.validate", "ddex.batch")
+    assert A.SCOPE_NAME == "ddex_otel"
+    assert A.SCHEMA_URL.startswith("https://opentelemetry.io/schemas/1.")
+    assert (A.OUTPUT_SIZE, A.ERROR_TYPE, A.FILE_PATH) == ("ddex.output.size", "error.type", "file.path")
+
+
+def test_parse_span_has_every_contract_attribute(tel, sample: Path) -> None:
+    message = ern.parse(str(sample))
+    span = tel.span("ddex.parse")
+    attrs = dict(span.attributes)
+    assert span.kind is SpanKind.INTERNAL
+    assert span.status.status_code is StatusCode.UNSET
+    assert CONTRACT_SPAN_ATTRIBUTES <= attrs.keys()
+    assert attrs["ddex.operation.name"] == "parse"
+    assert attrs["ddex.ern.version"] == "4.3" == message.ern_version
+    assert attrs["ddex.message.type"] == "NewReleaseMessage"
+    assert attrs["ddex.message.id"] == message.header.message_id
+    assert attrs["ddex.message.sender.id"] == "PADPIDA2013042401U"
+    assert attrs["ddex.input.size"] == sample.stat().st_size
+    assert attrs["ddex.release.count"] == len(message.releases) == 22
+    assert attrs["ddex.resource.count"] == len(message.resources)
+    assert attrs["ddex.deal.count"] == len(message.deals)
+    assert attrs["file.path"] == str(sample)
+    assert "error.type" not in attrs
+    assert span.instrumentation_scope.name == "ddex_otel"
+    assert span.instrumentation_scope.version == ddex_version()
+    assert span.instrumentation_scope.schema_url == A.SCHEMA_URL
+
+
+def ddex_version() -> str:
+    import ddex_otel
+
+    return ddex_otel.__version__
+
+
+def test_resource_usage_and_stage_attributes(tel, sample: Path) -> None:
+    ern.parse(sample.read_bytes())
+    attrs = tel.span("ddex.parse").attributes
+    assert "file.path" not in attrs  # bytes have no path
+    assert attrs["ddex.input.size"] == sample.stat().st_size
+    assert isinstance(attrs["ddex.resource.cpu_time"], float) and attrs["ddex.resource.cpu_time"] > 0
+    assert isinstance(attrs["ddex.resource.memory.delta"], int) and attrs["ddex.resource.memory.delta"] >= 0
+    stages = {k for k in attrs if k.startswith("ddex.stage.")}
+    assert stages == {f"ddex.stage.{s}.duration" for s in ("read", "xml", "detect", "extract")}
+    total = sum(attrs[k] for k in stages)
+    span = tel.span("ddex.parse")
+    assert 0 < total <= (span.end_time - span.start_time) / 1e9
+    assert tel.spans("ddex.parse.read") == []  # stage spans are off by default
+
+
+def test_resource_usage_can_be_turned_off(instrument, sample: Path) -> None:
+    tel = instrument(resource_usage=False)
+    ern.parse(str(sample))
+    attrs = tel.span("ddex.parse").attributes
+    assert "ddex.resource.cpu_time" not in attrs and "ddex.resource.memory.delta" not in attrs
+    assert "ddex.operation.cpu.time" not in tel.metrics()
+
+
+def test_stage_spans_option(instrument, sample: Path) -> None:
+    tel = instrument(stage_spans=True)
+    message = ern.parse(str(sample))
+    ern.build(message)
+    parse = tel.span("ddex.parse")
+    build = tel.span("ddex.build")
+    for name, parent in [("ddex.parse.read", parse), ("ddex.parse.xml", parse), ("ddex.parse.detect", parse),
+                         ("ddex.parse.extract", parse), ("ddex.build.validate", build),
+                         ("ddex.build.assemble", build), ("ddex.build.serialize", build)]:
+        stage = tel.span(name)
+        assert stage.parent.span_id == parent.context.span_id, name
+        assert stage.context.trace_id == parent.context.trace_id
+        assert parent.start_time <= stage.start_time <= stage.end_time <= parent.end_time
+    assert tel.spans("ddex.validate") == []  # build's validation is a stage, not a ddex.validate span
+
+
+def test_span_is_child_of_callers_span(tel, sample: Path) -> None:
+    with tel.tracer.start_as_current_span("caller") as caller:
+        ern.parse(str(sample))
+    span = tel.span("ddex.parse")
+    assert span.parent is not None and span.parent.span_id == caller.get_span_context().span_id
+    assert span.context.trace_id == caller.get_span_context().trace_id
+
+
+def test_both_import_paths_are_instrumented_and_uninstrument_restores(instrument, sample: Path) -> None:
+    originals = (parser.parse, ern.parse, builder.build, ern.build, validation.validate, ern.validate,
+                 streaming.stream, ern.stream, parser.read_input, builder.assemble, validation.check)
+    tel = instrument()
+    assert parser.parse is not originals[0] and hasattr(parser.parse, "__wrapped__")
+    parser.parse(str(sample))
+    ern.parse(str(sample))
+    assert len(tel.spans("ddex.parse")) == 2
+    DDEXInstrumentor().uninstrument()
+    now = (parser.parse, ern.parse, builder.build, ern.build, validation.validate, ern.validate,
+           streaming.stream, ern.stream, parser.read_input, builder.assemble, validation.check)
+    assert all(a is b for a, b in zip(originals, now))
+    ern.parse(str(sample))
+    assert len(tel.spans("ddex.parse")) == 2
+
+
+def test_parse_failure_is_an_error_span_and_the_exception_is_unchanged(tel) -> None:
+    data = generate_message(2, 3)[:-200]
+    with pytest.raises(MalformedXMLError) as caught:
+        ern.parse(data)
+    span = tel.span("ddex.parse")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == type(caught.value).__name__
+    events = [e for e in span.events if e.name == "exception"]
+    assert len(events) == 1
+    assert events[0].attributes["exception.type"].endswith(type(caught.value).__name__)
+    assert events[0].attributes["exception.message"] == str(caught.value)
+    assert span.attributes["ddex.input.size"] == len(data)
+    # the traceback still ends in the engine, not in telemetry
+    assert caught.traceback[-1].path.name != "spans.py"
+
+
+def test_not_ddex_failure_keeps_what_was_learnt(tel) -> None:
+    with pytest.raises(NotDDEXError):
+        ern.parse(b"<hello/>")
+    span = tel.span("ddex.parse")
+    assert span.attributes["error.type"] == "NotDDEXError"
+    assert span.status.status_code is StatusCode.ERROR
+
+
+def test_missing_file_is_an_error_span(tel, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        ern.parse(str(tmp_path / "nope.xml"))
+    assert tel.span("ddex.parse").attributes["error.type"] == "FileNotFoundError"
+
+
+def test_build_span(tel, sample: Path) -> None:
+    message = ern.parse(str(sample))
+    out = ern.build(message, "42")
+    span = tel.span("ddex.build")
+    attrs = span.attributes
+    assert attrs["ddex.operation.name"] == "build"
+    assert attrs["ddex.ern.version"] == "4.2"  # normalised target version, not the argument
+    assert attrs["ddex.output.size"] == len(out)
+    assert "ddex.input.size" not in attrs
+    assert attrs["ddex.message.type"] == "NewReleaseMessage"
+    assert attrs["ddex.message.id"] == message.header.message_id
+    assert attrs["ddex.release.count"] == len(message.releases)
+    assert {f"ddex.stage.{s}.duration" for s in ("validate", "assemble", "serialize")} <= attrs.keys()
+
+
+def test_build_warnings_become_events(tel, samples_dir: Path) -> None:
+    message = ern.parse(str(samples_dir / "AudiusProject__01_delivery.xml"))  # 3.8.2 → 4.3 loses things
+    out = ern.build(message, "4.3")
+    assert out.findings, "this sample is expected to build with warnings"
+    span = tel.span("ddex.build")
+    warnings = [e for e in span.events if e.name == "ddex.validation.warning"]
+    assert len(warnings) == min(len(out.findings), 20)
+    assert {e.attributes["ddex.finding.code"] for e in warnings} <= {f.code for f in out.findings}
+    assert span.attributes["ddex.validation.warning.count"] == len(out.findings)
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_build_validation_failure(tel, samples_dir: Path) -> None:
+    message = ern.parse(str(samples_dir / "daddykev__Samples43_8_DjMix.xml"))  # no MessageId
+    with pytest.raises(DDEXValidationError) as caught:
+        ern.build(message)
+    span = tel.span("ddex.build")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == "DDEXValidationError"
+    errors = [e for e in span.events if e.name == "ddex.validation.error"]
+    assert len(errors) == len(caught.value.findings and [f for f in caught.value.findings if f.severity == "error"])
+    assert tel.spans("ddex.validate") == []
+
+
+def test_validate_on_its_own(tel, samples_dir: Path) -> None:
+    message = ern.parse(str(samples_dir / "daddykev__Samples43_8_DjMix.xml"))
+    report = ern.validate(message, "strict")
+    span = tel.span("ddex.validate")
+    assert span.parent is None
+    assert span.attributes["ddex.operation.name"] == "validate"
+    assert span.attributes["ddex.validation.level"] == "strict"
+    assert span.attributes["ddex.validation.error.count"] == len(report.errors)
+    assert span.attributes["ddex.validation.warning.count"] == len(report.warnings)
+    assert span.status.status_code is StatusCode.UNSET  # findings are results, not failures
+    assert len([e for e in span.events if e.name.startswith("ddex.validation.")]) == min(len(report.findings), 20)
+
+
+def test_suppressed_instrumentation_records_nothing(tel, sample: Path) -> None:
+    with suppress_instrumentation():
+        message = ern.parse(str(sample))
+        ern.build(message)
+        list(ern.stream(str(sample)))
+        ern.validate(message)
+    assert tel.spans() == []
+    metrics = tel.metrics()
+    assert "ddex.operation.duration" not in metrics
+    assert "ddex.stage.duration" not in metrics
+
+
+def test_stage_functions_called_directly_do_nothing(tel, sample: Path) -> None:
+    data = parser.read_input(str(sample))
+    root = parser.parse_xml(data.data)
+    parser.detect_version(root)
+    assert tel.spans() == []
+    assert "ddex.stage.duration" not in tel.metrics()
+
+
+def test_non_ddex_exceptions_from_the_caller_are_not_swallowed(tel) -> None:
+    with pytest.raises(TypeError):
+        ern.parse(12345)  # type: ignore[arg-type]
+    assert tel.span("ddex.parse").attributes["error.type"] == "TypeError"
+
+
+def test_instrumentation_without_sdk_is_transparent(sample: Path) -> None:
+    """No SDK anywhere (the API's no-op providers): calls go straight through, results unchanged."""
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    expected = ern.parse(str(sample))
+    DDEXInstrumentor().instrument(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
+    try:
+        assert ern.parse(str(sample)) == expected
+        with pytest.raises(DDEXError):
+            ern.parse(b"<x/>")
+    finally:
+        DDEXInstrumentor().uninstrument()
