@@ -5,17 +5,27 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+KEY    := $(shell sha1sum pyproject.toml | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(KEY)
+TEST_STAMP := $(VENV)/.installed-test-$(KEY)
 
-.PHONY: venv demo test unit stack-bins bench clean
+.PHONY: venv test-venv demo test unit stack-bins bench clean
 
+# The package alone (enough for the demo) ...
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	@rm -f $(VENV)/.installed-* && touch $@
+	$(PY) -m pip install -q -e .
+	@rm -f $(VENV)/.installed-[0-9a-f]* && touch $@
+
+# ... plus the test tools and the optional DDEX Suite (Rust build the first time, then pip's cache).
+test-venv: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,ddex-suite]'
+	@rm -f $(VENV)/.installed-test-* && touch $@
 
 demo: venv
 	$(VENV)/bin/ddex-otel demo
@@ -23,14 +33,17 @@ demo: venv
 stack-bins:
 	bash scripts/build-stack.sh
 
-test: venv stack-bins
+test: test-venv stack-bins
 	$(PY) -m pytest
 
-unit: venv
+unit: test-venv
 	$(PY) -m pytest -m "not integration"
 
-bench: venv
-	$(PY) -m pytest benchmarks --benchmark-only -p no:randomly -q
+# Benchmarks print medians and ratios against a same-run baseline (see README "Measured").
+bench: test-venv
+	$(PY) benchmarks/bench_parse.py
+	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/bench_overhead.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks telemetry .stack

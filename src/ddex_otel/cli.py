@@ -6,18 +6,16 @@ Errors from bad input exit non-zero with one clear line on stderr, never a trace
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from typing import Sequence
 
 from ddex_otel import __version__
+from ddex_otel.ern import cli as ern_cli
+from ddex_otel.stack import cli as stack_cli
+from ddex_otel.telemetry import cli as telemetry_cli
 
-# Modules exposing ``register(subparsers)``; each adds its subcommands with ``set_defaults(func=…)``.
-_COMMAND_MODULES: tuple[str, ...] = (
-    "ddex_otel.ern.cli",
-    "ddex_otel.telemetry.cli",
-    "ddex_otel.stack.cli",
-)
+# Each module's ``register(subparsers)`` adds its subcommands with ``set_defaults(func=…)``.
+_COMMAND_MODULES = (ern_cli, telemetry_cli, stack_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,13 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ddex-otel {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not (exc.name and name.startswith(exc.name)):
-                raise
-            continue
+    for module in _COMMAND_MODULES:
         module.register(subparsers)
     return parser
 

@@ -25,7 +25,7 @@ EXPECTED: dict[str, tuple[str, str, str | None, int, int, int, int]] = {
     "daddykev__Samples42_1_Audio.xml": ("4.2", "NewReleaseMessage", "Test1.1", 22, 22, 3, 2),
     "daddykev__Samples42_2_Video.xml": ("4.2", "NewReleaseMessage", "test1", 3, 5, 1, 3),
     "daddykev__Samples42_5_SimpleVideoSingle.xml": ("4.2", "NewReleaseMessage", "W83751545", 1, 2, 3, 3),
-    "daddykev__Samples42_8_DjMix.xml": ("4.2", "NewReleaseMessage", None, 1, 10, 1, 10),
+    "daddykev__Samples42_8_DjMix.xml": ("4.2", "NewReleaseMessage", "", 1, 10, 1, 10),
     "daddykev__Samples42_Variant_Classical.xml": ("4.2", "NewReleaseMessage", "1234-1", 13, 13, 1, 7),
     "daddykev__Samples43_1_Audio.xml": ("4.3", "NewReleaseMessage", "Test1.1", 22, 22, 3, 2),
     "daddykev__Samples43_2_Video.xml": ("4.3", "NewReleaseMessage", "test1", 3, 5, 1, 3),
@@ -34,9 +34,9 @@ EXPECTED: dict[str, tuple[str, str, str | None, int, int, int, int]] = {
     "daddykev__Samples43_6_Ringtone.xml": ("4.3", "NewReleaseMessage", "W71543837", 1, 2, 140, 17),
     "daddykev__Samples43_7_LongformMusicalWorkVideo.xml": (
         "4.3", "NewReleaseMessage", "3000027906924_67385405006", 1, 16, 9, 4),
-    "daddykev__Samples43_8_DjMix.xml": ("4.3", "NewReleaseMessage", None, 1, 10, 1, 10),
+    "daddykev__Samples43_8_DjMix.xml": ("4.3", "NewReleaseMessage", "", 1, 10, 1, 10),
     "daddykev__Samples43_Variant_Classical.xml": ("4.3", "NewReleaseMessage", "1234-1", 13, 13, 1, 7),
-    "miqwit__001_audioalbum_complete.xml": ("3.8.2", "NewReleaseMessage", None, 7, 7, 0, 5),
+    "miqwit__001_audioalbum_complete.xml": ("3.8.2", "NewReleaseMessage", "", 7, 7, 0, 5),
     "miqwit__015_ern411.xml": ("4.1.1", "NewReleaseMessage", "Test1.1", 22, 22, 3, 2),
     "miqwit__017_purged_release.xml": ("3.8.2", "PurgeReleaseMessage", "56779846", 1, 0, 0, 0),
 }
@@ -184,7 +184,7 @@ def test_43_ringtone_picks_the_default_label(sample) -> None:
 
 def test_43_dj_mix_original_release_date_and_empty_message_id(sample) -> None:
     message = sample("daddykev__Samples43_8_DjMix.xml")
-    assert message.header.message_id is None  # <MessageId/>
+    assert message.header.message_id == ""  # <MessageId/>: present, empty (None means absent)
     release = message.releases[0]
     assert release.release_date == "2017-01-02"  # OriginalReleaseDate (there is no ReleaseDate)
     assert release.label == "DubSetMedia"

@@ -298,7 +298,7 @@ def extract_header(el: Element) -> MessageHeader:
     for child in el:
         tag = child.tag
         if tag == "MessageId":
-            message_id = _text(child)
+            message_id = _text(child) or ""  # present but empty: "", not missing
         elif tag == "MessageThreadId":
             thread_id = _text(child)
         elif tag == "MessageSender":

@@ -37,6 +37,16 @@ CURRENT_OPERATION: ContextVar["Operation | None"] = ContextVar("ddex_otel_operat
 _INTERNAL = SpanKind.INTERNAL
 
 
+def is_listed_release(release: Any) -> bool:
+    """True for a ReleaseList element; the contract's release counts leave out a purge's PurgedRelease."""
+    return getattr(release, "kind", "") != "PurgedRelease"
+
+
+def count_listed_releases(releases: Sequence[Any]) -> int:
+    """``ddex.release.count`` of a message: its ReleaseList elements (Release, TrackRelease, ClipRelease)."""
+    return sum(1 for release in releases if is_listed_release(release))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Instrumentation options (see ``DDEXInstrumentor._instrument``)."""
@@ -230,7 +240,7 @@ class Operation:
         """Version, type, ids and counts of a Message (parse result, build/validate input)."""
         if not isinstance(message, model.Message):
             return
-        self.releases = len(message.releases)
+        self.releases = count_listed_releases(message.releases)
         if with_version:
             self.note_version(message.ern_version, message.message_type)
         if not self.recording:

@@ -18,7 +18,14 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from ddex_otel.ern import model
 from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry.spans import CURRENT_OPERATION, Operation, Telemetry, _guarded, run_operation
+from ddex_otel.telemetry.spans import (
+    CURRENT_OPERATION,
+    Operation,
+    Telemetry,
+    _guarded,
+    is_listed_release,
+    run_operation,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -252,7 +259,7 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_busy += perf_counter() - t0
         self._self_items += 1
         kind = _ITEM_KINDS.get(type(item))
-        if kind == _RELEASE:
+        if kind == _RELEASE and is_listed_release(item):
             op.releases += 1
             if op.releases == self._self_next_progress:
                 self._self_next_progress += self._self_every
