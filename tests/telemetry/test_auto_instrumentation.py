@@ -34,8 +34,9 @@ def test_app_source_never_imports_telemetry() -> None:
     assert "opentelemetry" not in source.split('"""', 2)[2]  # not in the code, only in the docstring
 
 
-def test_auto_instrumented_spans_follow_the_contract(sample: Path, samples_dir: Path) -> None:
-    bad = samples_dir / "daddykev__Samples43_8_DjMix.xml"  # parses, fails to build (no MessageId)
+def test_auto_instrumented_spans_follow_the_contract(sample: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "dangling.xml"  # parses, fails to build: a track list entry points at no resource
+    bad.write_bytes(sample.read_bytes().replace(b">A1</ReleaseResourceReference>", b">A999</ReleaseResourceReference>", 1))
     done = _run(
         {
             "OTEL_SERVICE_NAME": "auto-app",

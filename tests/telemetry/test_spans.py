@@ -181,9 +181,10 @@ def test_build_warnings_become_events(tel, samples_dir: Path) -> None:
 
 
 def test_build_validation_failure(tel, samples_dir: Path) -> None:
-    message = ern.parse(str(samples_dir / "daddykev__Samples43_8_DjMix.xml"))  # no MessageId
+    # placeholder sender/recipient ids ("DPID_OF_THE_SENDER"): errors for ERN 4.x
+    message = ern.parse(str(samples_dir / "miqwit__001_audioalbum_complete.xml"))
     with pytest.raises(DDEXValidationError) as caught:
-        ern.build(message)
+        ern.build(message, "4.3")
     span = tel.span("ddex.build")
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == "DDEXValidationError"

@@ -38,7 +38,8 @@ def test_parallel_parses_keep_their_own_attributes_and_parents(tel, sample_paths
         assert span.context.trace_id == parent.context.trace_id
         assert span.attributes["ddex.input.size"] == jobs[index].stat().st_size
         if results[index] is not None:
-            assert span.attributes.get("ddex.message.id") == results[index]
+            # an empty <MessageId/> (three official samples) gives no attribute
+            assert span.attributes.get("ddex.message.id") == (results[index] or None)
     points = tel.metrics()["ddex.operation.duration"].data.data_points
     assert sum(p.count for p in points) == len(jobs)
     active = tel.metrics()["ddex.operations.active"].data.data_points
