@@ -1,60 +1,41 @@
-"""Shared fixtures: where the DDEX reference material (samples, XSDs) lives.
+"""Shared fixtures: the DDEX reference material (samples, XSDs) every part of the suite reads.
 
-Both default to the shared folders beside the repository and can be moved with environment
-variables, so CI or a developer can point the tests at their own copies.
+Missing material is a usage error, not a reason to skip: a suite that silently skips the samples
+proves nothing. Point ``DDEX_SAMPLES_DIR`` / ``DDEX_XSD_DIR`` at copies when they live elsewhere.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from support import sample_files, samples_root, xsd_root
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
-
-def xsd_root() -> Path:
-    """DDEX ERN XSDs (``<dir>/<43|42|411|382>/release-notification.xsd``): env ``DDEX_XSD_DIR``."""
-    return Path(os.environ.get("DDEX_XSD_DIR", REPO_ROOT.parent / "shared" / "ddex-xsd"))
+def pytest_configure(config: pytest.Config) -> None:
+    samples, xsds = samples_root(), xsd_root()
+    if not sample_files():
+        raise pytest.UsageError(f"no DDEX sample messages (*.xml) in {samples}: set DDEX_SAMPLES_DIR")
+    if not (xsds / "43" / "release-notification.xsd").is_file():
+        raise pytest.UsageError(f"no DDEX ERN schemas in {xsds} (43/release-notification.xsd): set DDEX_XSD_DIR")
 
 
 @pytest.fixture(scope="session")
 def xsd_dir() -> Path:
-    """The XSD directory; tests needing it are skipped when it is absent."""
-    path = xsd_root()
-    if not (path / "43" / "release-notification.xsd").is_file():
-        pytest.skip(f"DDEX XSDs not found at {path} (set DDEX_XSD_DIR)")
-    return path
-
-
-def samples_root() -> Path:
-    """Real DDEX ERN sample messages: env ``DDEX_SAMPLES_DIR``, else ``<repo>/../shared/ddex-samples``."""
-    return Path(os.environ.get("DDEX_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "ddex-samples"))
-
-
-def sample_files() -> list[Path]:
-    """Every ``*.xml`` sample, sorted (empty when the directory is absent)."""
-    root = samples_root()
-    return sorted(root.glob("*.xml")) if root.is_dir() else []
+    """The ERN XSD directory (checked in ``pytest_configure``)."""
+    return xsd_root()
 
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    """The samples directory; tests needing it are skipped when it is absent."""
-    path = samples_root()
-    if not path.is_dir():
-        pytest.skip(f"DDEX samples not found at {path} (set DDEX_SAMPLES_DIR)")
-    return path
+    """The samples directory (checked in ``pytest_configure``)."""
+    return samples_root()
 
 
 @pytest.fixture(scope="session")
 def sample_paths(samples_dir: Path) -> list[Path]:
     """Every sample message path, sorted."""
-    paths = sample_files()
-    if not paths:
-        pytest.skip(f"no *.xml samples in {samples_dir}")
-    return paths
+    return sample_files()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -32,7 +32,7 @@ from ddex_otel.ern.builder import build
 from ddex_otel.ern.errors import DDEXValidationError
 from ddex_otel.ern.model import Deal, Identifiers, Line, Message, MessageHeader, Party, ProprietaryId, Release, Resource
 from ddex_otel.ern.schema import validate_against_schema
-from conftest import sample_files
+from support import sample_files
 
 VERSIONS = ("4.3", "4.2", "4.1.1", "3.8.2")
 # Official samples with an empty <MessageId/>: schema-valid, kept as "" and only warned about.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import walk_json
 
 COLLECTOR = Path(__file__).resolve().parents[2] / "collector"
 DASHBOARD = json.loads((COLLECTOR / "grafana" / "dashboards" / "ddex-pipeline.json").read_text())
@@ -17,16 +18,6 @@ GRAFANA_VARS = {"$__rate_interval": "1m", "$__range": "1h", "$job": ".+", "$ern_
 SMOKE_METRICS = ("ddex_operation_duration_seconds", "traces_span_metrics", "process_memory_usage_bytes")
 
 
-def _walk(node):
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _walk(item)
-
-
 def _substitute(expr: str) -> str:
     for var, value in sorted(GRAFANA_VARS.items(), key=lambda kv: -len(kv[0])):
         expr = expr.replace(var, value)
@@ -34,7 +25,7 @@ def _substitute(expr: str) -> str:
     return expr
 
 
-DASHBOARD_EXPRS = sorted({_substitute(n["expr"]) for n in _walk(DASHBOARD) if isinstance(n.get("expr"), str)})
+DASHBOARD_EXPRS = sorted({_substitute(n["expr"]) for n in walk_json(DASHBOARD) if isinstance(n.get("expr"), str)})
 ALERT_EXPRS = {r["alert"]: r["expr"] for g in RULES["groups"] for r in g["rules"]}
 
 

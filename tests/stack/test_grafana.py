@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import yaml
+from support import walk_json
 
 GRAFANA = Path(__file__).resolve().parents[2] / "collector" / "grafana"
 DASHBOARD = json.loads((GRAFANA / "dashboards" / "ddex-pipeline.json").read_text())
@@ -25,19 +26,9 @@ KNOWN_METRICS = {
 PROMQL_WORDS = {"sum", "by", "rate", "increase", "histogram_quantile", "max", "or", "vector", "le"}
 
 
-def _walk(node):
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _walk(item)
-
-
 def dashboard_exprs() -> list[str]:
     """Every PromQL expression in the dashboard (targets, variables, annotations)."""
-    exprs = [n["expr"] for n in _walk(DASHBOARD) if isinstance(n.get("expr"), str)]
+    exprs = [n["expr"] for n in walk_json(DASHBOARD) if isinstance(n.get("expr"), str)]
     exprs += [v["query"]["query"] for v in DASHBOARD["templating"]["list"]]
     return exprs
 
@@ -49,7 +40,7 @@ def test_dashboard_identity():
 
 def test_datasource_uids_match_provisioning():
     provisioned = {ds["uid"]: ds["type"] for ds in DATASOURCES["datasources"]}
-    used = [n["datasource"] for n in _walk(DASHBOARD) if isinstance(n.get("datasource"), dict)]
+    used = [n["datasource"] for n in walk_json(DASHBOARD) if isinstance(n.get("datasource"), dict)]
     assert used
     for ds in used:
         assert provisioned.get(ds["uid"]) == ds["type"], f"unprovisioned datasource {ds}"
@@ -60,7 +51,7 @@ def test_exemplars_link_to_jaeger():
     jaeger = next(ds for ds in DATASOURCES["datasources"] if ds["type"] == "jaeger")
     link = prom["jsonData"]["exemplarTraceIdDestinations"][0]
     assert link == {**link, "name": "trace_id", "datasourceUid": jaeger["uid"]}
-    assert any(n.get("exemplar") for n in _walk(DASHBOARD))
+    assert any(n.get("exemplar") for n in walk_json(DASHBOARD))
 
 
 def test_panels_cover_the_issue():

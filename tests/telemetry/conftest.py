@@ -103,5 +103,5 @@ def tel(instrument: Any) -> Telemetry:
 def sample(samples_dir: Path) -> Path:
     path = samples_dir / SAMPLE_43
     if not path.is_file():
-        pytest.skip(f"{path} not found")
+        pytest.fail(f"{path} not found (set DDEX_SAMPLES_DIR)")
     return path

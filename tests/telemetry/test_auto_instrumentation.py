@@ -19,7 +19,7 @@ BIN = Path(sys.executable).parent
 def _run(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     instrument = BIN / "opentelemetry-instrument"
     if not instrument.exists():
-        pytest.skip(f"{instrument} not installed (opentelemetry-distro)")
+        pytest.fail(f"{instrument} not installed (opentelemetry-distro, in the test extra)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env.update(env_extra)
     return subprocess.run(

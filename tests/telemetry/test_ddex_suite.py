@@ -1,4 +1,4 @@
-"""Optional DDEX Suite (ddex-parser / ddex-builder) instrumentation; skipped when not installed."""
+"""Optional DDEX Suite (ddex-parser / ddex-builder) instrumentation (the test env installs the Suite)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from opentelemetry.trace import StatusCode
 from ddex_otel.telemetry.ddex_suite import DDEXSuiteInstrumentor, suite_available
 from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 
-pytestmark = pytest.mark.skipif(not suite_available(), reason="ddex-parser / ddex-builder not installed")
+
+
+@pytest.fixture(autouse=True)
+def _suite_installed() -> None:
+    if not suite_available():  # make test installs them: missing means a broken environment
+        pytest.fail("ddex-parser / ddex-builder 0.4.4 not installed: pip install -e '.[ddex-suite]'")
 
 
 def test_suite_is_instrumented_with_ours(instrument, capfd) -> None:

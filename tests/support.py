@@ -1,0 +1,41 @@
+"""Helpers shared by test modules (importable as ``support``: pytest puts ``tests/`` on the path).
+
+The DDEX reference material (samples, XSDs) defaults to the shared folders beside the repository
+and can be moved with environment variables, so CI or a developer can point at their own copies.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def xsd_root() -> Path:
+    """DDEX ERN XSDs (``<dir>/<43|42|411|382>/release-notification.xsd``): env ``DDEX_XSD_DIR``."""
+    return Path(os.environ.get("DDEX_XSD_DIR", REPO_ROOT.parent / "shared" / "ddex-xsd"))
+
+
+def samples_root() -> Path:
+    """Real DDEX ERN sample messages: env ``DDEX_SAMPLES_DIR``, else ``<repo>/../shared/ddex-samples``."""
+    return Path(os.environ.get("DDEX_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "ddex-samples"))
+
+
+def sample_files() -> list[Path]:
+    """Every ``*.xml`` sample, sorted (empty when the directory is absent)."""
+    root = samples_root()
+    return sorted(root.glob("*.xml")) if root.is_dir() else []
+
+
+def walk_json(node: Any) -> Iterator[dict]:
+    """Every dict inside a parsed JSON document (a Grafana dashboard), depth first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk_json(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk_json(item)
