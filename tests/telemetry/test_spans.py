@@ -245,3 +245,15 @@ def test_instrumentation_without_sdk_is_transparent(sample: Path) -> None:
             ern.parse(b"<x/>")
     finally:
         DDEXInstrumentor().uninstrument()
+
+
+def test_purged_releases_are_not_release_list_releases(tel, samples_dir: Path) -> None:
+    """The contract counts ReleaseList elements; a PurgeReleaseMessage has a PurgedRelease only."""
+    message = ern.parse(str(samples_dir / "AudiusProject__03_delete.xml"))
+    assert [r.kind for r in message.releases] == ["PurgedRelease"]  # the model keeps it ...
+    span = tel.span("ddex.parse")
+    assert span.attributes["ddex.message.type"] == "PurgeReleaseMessage"
+    assert span.attributes["ddex.release.count"] == 0  # ... the telemetry does not count it
+    assert "ddex.releases.processed" not in tel.metrics()
+    assert sum(1 for _ in ern.stream(str(samples_dir / "AudiusProject__03_delete.xml"))) >= 2
+    assert tel.span("ddex.stream").attributes["ddex.release.count"] == 0
