@@ -25,6 +25,7 @@ from opentelemetry.metrics import NoOpHistogram
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from ddex_otel.ern import model
+from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry import resources
 from ddex_otel.telemetry.metrics import Instruments
@@ -69,7 +70,7 @@ class Telemetry:
         self._version_attrs: dict[tuple[str, str | None, str | None], dict[str, str]] = {}
         self._stage_attrs: dict[tuple[str, str], dict[str, str]] = {}
         self._stage_sets = {op: frozenset(stages) for op, stages in A.STAGES.items()}
-        self._known_versions = _known_versions()
+        self._known_versions = frozenset(READABLE_VERSIONS)
         self._live: bool | None = None
 
     def live(self) -> bool:
@@ -151,15 +152,6 @@ def _instrument_live(instrument: Any) -> tuple[bool, bool]:
             return False, False
         return not isinstance(real, NoOpHistogram), True
     return True, True
-
-
-def _known_versions() -> frozenset[str]:
-    try:
-        from ddex_otel.ern.versions import READABLE_VERSIONS
-
-        return frozenset(READABLE_VERSIONS)
-    except ImportError:  # pragma: no cover - engine without the list
-        return frozenset()
 
 
 class Operation:
