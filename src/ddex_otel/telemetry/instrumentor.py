@@ -166,7 +166,7 @@ class DDEXInstrumentor(BaseInstrumentor):
 
         mod = importlib.import_module(module)
         if not callable(getattr(mod, name, None)):
-            # The stage contract names it, the engine does not have it (yet): skip, say so once.
+            # A stage hook renamed in the engine must not break instrumentation: skip, say so.
             _logger.warning("ddex_otel: %s.%s not found; it is not instrumented", module, name)
             return None
         wrap_function_wrapper(mod, name, wrapper)
@@ -188,10 +188,8 @@ class DDEXInstrumentor(BaseInstrumentor):
 
 def _instrument_suite(kwargs: dict[str, Any]) -> Any:
     """Instrument DDEX Suite too when its packages are installed (their own dependency check)."""
-    try:
-        from ddex_otel.telemetry.ddex_suite import DDEXSuiteInstrumentor, suite_available
-    except ImportError:  # pragma: no cover
-        return None
+    from ddex_otel.telemetry.ddex_suite import DDEXSuiteInstrumentor, suite_available
+
     if not suite_available():
         return None
     suite = DDEXSuiteInstrumentor()
