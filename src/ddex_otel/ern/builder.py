@@ -74,7 +74,11 @@ class BuiltMessage(bytes):
         return obj
 
 
-def build(message: Message, version: str = "4.3", *, validation: str = "warn") -> BuiltMessage:
+#: The ERN version ``build`` writes when none is given.
+DEFAULT_VERSION = "4.3"
+
+
+def build(message: Message, version: str = DEFAULT_VERSION, *, validation: str = "warn") -> BuiltMessage:
     """Validate ``message`` for ERN ``version`` and write it; raise DDEXValidationError on errors.
 
     ``validation`` is the level (``strict``/``warn``/``off``); with ``off`` nothing is checked and

@@ -35,7 +35,6 @@ auto-instrumentation can set it):
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Collection
@@ -47,6 +46,7 @@ from opentelemetry.metrics import get_meter
 from opentelemetry.trace import get_tracer
 from wrapt import wrap_function_wrapper
 
+from ddex_otel.ern import builder
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry import spans
 from ddex_otel.telemetry.metrics import Instruments
@@ -97,16 +97,6 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
-def _build_default_version() -> str | None:
-    from ddex_otel.ern import builder
-
-    try:
-        default = inspect.signature(builder.build).parameters["version"].default
-    except (KeyError, TypeError, ValueError):
-        return None
-    return default if isinstance(default, str) else None
-
-
 class DDEXInstrumentor(BaseInstrumentor):
     """Spans, metrics and resource usage for the ERN engine (see the module docstring)."""
 
@@ -139,7 +129,7 @@ class DDEXInstrumentor(BaseInstrumentor):
         factories = {
             A.OP_PARSE: parse_wrapper(tel),
             A.OP_STREAM: stream_wrapper(tel),
-            A.OP_BUILD: build_wrapper(tel, _build_default_version()),
+            A.OP_BUILD: build_wrapper(tel, builder.DEFAULT_VERSION),
             A.OP_VALIDATE: validate_wrapper(tel),
         }
         wrapped: list[tuple[Any, str]] = []

@@ -80,10 +80,10 @@ def _after_build(op: Operation, result: Any) -> None:
         op.note_findings(findings)
 
 
-def build_wrapper(tel: Telemetry, default_version: str | None) -> Wrapper:
+def build_wrapper(tel: Telemetry, default_version: str) -> Wrapper:
     def before(op: Operation, args: tuple, kwargs: dict) -> None:
         _before_build(op, args, kwargs)
-        if op.version is None and default_version is not None:
+        if op.version is None:  # build(message) without a version writes the default
             op.note_version(default_version)
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
