@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from lxml import etree
 
@@ -220,6 +220,23 @@ class _Writer:
         for value, stem in ((deal.start_date, "Start"), (deal.end_date, "End")):
             if value is not None:
                 _sub(el, f"{stem}DateTime" if _is_datetime(value) else f"{stem}Date", value)
+
+    def deal_terms(self, deal_list: etree._Element) -> Iterator[tuple[etree._Element, Deal]]:
+        """ReleaseDeal (with its release references) per group, then (DealTerms, deal) per deal:
+        the caller fills the terms in its version's element order."""
+        for refs, deals in _group_deals(self.m.deals):
+            rd = _sub(deal_list, "ReleaseDeal")
+            for ref in refs:
+                _sub(rd, "DealReleaseReference", ref)
+            for deal in deals:
+                yield _sub(_sub(rd, "Deal"), "DealTerms"), deal
+
+    @staticmethod
+    def territories(terms: etree._Element, deal: Deal) -> None:
+        for code in deal.territories:
+            _sub(terms, "TerritoryCode", code)
+        for code in deal.excluded_territories:
+            _sub(terms, "ExcludedTerritoryCode", code)
 
     def value(self, parent: etree._Element, tag: str, field: str, value: str) -> None:
         """An allowed-value element; values the target version lacks become UserDefined."""
@@ -414,21 +431,13 @@ class _Writer4x(_Writer):
 
     def deal_list(self) -> etree._Element:
         el = etree.Element("DealList")
-        for refs, deals in _group_deals(self.m.deals):
-            rd = _sub(el, "ReleaseDeal")
-            for ref in refs:
-                _sub(rd, "DealReleaseReference", ref)
-            for deal in deals:
-                terms = _sub(_sub(rd, "Deal"), "DealTerms")
-                for code in deal.territories:
-                    _sub(terms, "TerritoryCode", code)
-                for code in deal.excluded_territories:
-                    _sub(terms, "ExcludedTerritoryCode", code)
-                self.period(terms, deal)
-                for cmt in deal.commercial_model_types:
-                    self.value(terms, "CommercialModelType", "commercial_model_type", cmt)
-                for use in deal.use_types:
-                    self.value(terms, "UseType", "use_type", use)
+        for terms, deal in self.deal_terms(el):
+            self.territories(terms, deal)
+            self.period(terms, deal)
+            for cmt in deal.commercial_model_types:
+                self.value(terms, "CommercialModelType", "commercial_model_type", cmt)
+            for use in deal.use_types:
+                self.value(terms, "UseType", "use_type", use)
         return el
 
 
@@ -538,19 +547,11 @@ class _Writer3x(_Writer):
 
     def deal_list(self, root: etree._Element) -> None:
         el = _sub(root, "DealList")
-        for refs, deals in _group_deals(self.m.deals):
-            rd = _sub(el, "ReleaseDeal")
-            for ref in refs:
-                _sub(rd, "DealReleaseReference", ref)
-            for deal in deals:
-                terms = _sub(_sub(rd, "Deal"), "DealTerms")
-                for cmt in deal.commercial_model_types:
-                    self.value(terms, "CommercialModelType", "commercial_model_type", cmt)
-                usage = _sub(terms, "Usage")
-                for use in deal.use_types:
-                    self.value(usage, "UseType", "use_type", use)
-                for code in deal.territories:
-                    _sub(terms, "TerritoryCode", code)
-                for code in deal.excluded_territories:
-                    _sub(terms, "ExcludedTerritoryCode", code)
-                self.period(terms, deal)
+        for terms, deal in self.deal_terms(el):
+            for cmt in deal.commercial_model_types:
+                self.value(terms, "CommercialModelType", "commercial_model_type", cmt)
+            usage = _sub(terms, "Usage")
+            for use in deal.use_types:
+                self.value(usage, "UseType", "use_type", use)
+            self.territories(terms, deal)
+            self.period(terms, deal)
