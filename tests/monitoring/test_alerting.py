@@ -265,7 +265,8 @@ def test_severity_change_notifies_at_once(clock: FakeClock) -> None:
     clock.now += 1
     assert _notified(al, rec, {"memory.usage": 2500}) == []  # same severity, in cooldown
     assert [a.severity for a in _notified(al, rec, {"memory.usage": 1200})] == ["warning"]  # de-escalation too
-    assert [a.state for a in al.active()] == ["firing"]
+    assert _notified(al, rec, {"memory.usage": 1300}) == []
+    assert [(a.state, a.severity, a.value) for a in al.active()] == [("firing", "warning", 1300)]
 
 
 def test_resolved_notice_when_back_within_threshold(clock: FakeClock) -> None:

@@ -185,7 +185,8 @@ class Threshold:
 @dataclass
 class _Firing:
     severity: str
-    notified_at: float
+    notified_at: float  # clock() of the last notification
+    last: Alert  # the latest firing alert (updated on every check)
 
 
 class _RateLimitedLog:
@@ -421,20 +422,19 @@ class Alerting:
                 alert = self._alert(rule, value, severity, "firing", now_wall)
                 firing.append(alert)
                 if state is None or state.severity != severity or now - state.notified_at >= self.cooldown:
-                    self._firing[key] = _Firing(severity, now)
+                    self._firing[key] = _Firing(severity, now, alert)
                     notify.append(alert)
+                else:
+                    state.last = alert
             self.history.extend(notify)
         if notify:
             self._dispatch(notify)
         return firing
 
     def active(self) -> list[Alert]:
-        """The rules currently firing (as last notified), without values: ``value`` is NaN."""
+        """The alerts currently firing, each as of the latest ``check()`` that saw it."""
         with self._lock:
-            return [
-                self._alert(self._thresholds[key], math.nan, state.severity, "firing", time.time())
-                for key, state in self._firing.items()
-            ]
+            return [state.last for state in self._firing.values()]
 
     def _alert(self, rule: Threshold, value: float, severity: str, state: str, timestamp: float) -> Alert:
         return Alert(

@@ -146,9 +146,9 @@ class EmailNotifier(_Notifier):
         self._cafile = cafile
 
     def subject(self, alert: Alert) -> str:
-        """E.g. ``[ddex-otel] CRITICAL parse.duration = 12.3 (threshold > 5) — ingest``."""
+        """E.g. ``[ddex-otel] CRITICAL parse.duration = 12.3 (threshold > 5) on ingest`` (ASCII only)."""
         service = alert.labels.get("service")
-        tail = f" — {service}" if service else ""
+        tail = f" on {service}" if service else ""
         return f"{self.subject_prefix} {alert.summary}{tail}".strip()
 
     def message(self, alert: Alert) -> EmailMessage:
