@@ -349,6 +349,24 @@ def test_hung_handler_cannot_stall_check(caplog: pytest.LogCaptureFixture) -> No
         al.close(timeout=5)
 
 
+def test_idle_worker_threads_end_and_restart_on_demand() -> None:
+    al = Alerting(cooldown=0, worker_idle=0.05)
+    al.add_threshold("m", 1, "gt")
+    rec = Recorder()
+    al.add_handler(rec)
+    [worker] = al._workers
+    assert not worker.running  # nothing to deliver yet: no thread
+    al.check({"m": 2})
+    rec.wait_for(1)
+    deadline = time.monotonic() + 5
+    while worker.running and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    assert not worker.running, "idle worker thread did not end"
+    al.check({"m": 3})
+    assert [a.value for a in rec.wait_for(2)] == [2, 3]
+    al.close()
+
+
 def test_add_handler_rejects_non_callables() -> None:
     with pytest.raises(TypeError, match="callable"):
         Alerting().add_handler("not a handler")  # type: ignore[arg-type]

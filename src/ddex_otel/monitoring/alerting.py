@@ -216,25 +216,42 @@ class _RateLimitedLog:
 
 
 class _HandlerWorker:
-    """One daemon thread delivering alerts to one handler, in order, from a bounded queue."""
+    """Delivers alerts to one handler, in order, from a bounded queue, on its own daemon thread.
 
-    def __init__(self, handler: AlertHandler, name: str, max_queue: int, log: _RateLimitedLog) -> None:
+    The thread starts with the first alert and ends after ``idle`` seconds without work (or when
+    the handler raised a ``BaseException`` that killed it); the next alert starts a new one.
+    """
+
+    def __init__(
+        self, handler: AlertHandler, name: str, max_queue: int, log: _RateLimitedLog, idle: float = 30.0
+    ) -> None:
         self.handler = handler
         self.name = name
+        self.idle = idle
         self._log = log
         self._queue: queue.Queue[tuple[Alert, threading.Event] | None] = queue.Queue(maxsize=max_queue)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
-        self._thread = threading.Thread(target=self._run, name=f"ddex-otel-alert-handler[{name}]", daemon=True)
-        self._thread.start()
 
     def submit(self, alert: Alert) -> threading.Event | None:
         done = threading.Event()
-        try:
-            self._queue.put_nowait((alert, done))
-        except queue.Full:
-            self.dropped += 1
+        with self._lock:
+            try:
+                self._queue.put_nowait((alert, done))
+            except queue.Full:
+                self.dropped += 1
+                queued = False
+            else:
+                queued = True
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name=f"ddex-otel-alert-handler[{self.name}]", daemon=True
+                    )
+                    self._thread.start()
+        if not queued:
             self._log.warning(
                 f"drop:{self.name}",
                 "alert handler %s is still busy (queue of %d full); dropped %s",
@@ -245,7 +262,14 @@ class _HandlerWorker:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self.idle)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
             if item is None:
                 return
             alert, done = item
@@ -262,12 +286,22 @@ class _HandlerWorker:
             finally:
                 done.set()
 
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def close(self, timeout: float) -> None:
-        try:
-            self._queue.put(None, timeout=max(timeout, 0.001))
-        except queue.Full:
-            return
-        self._thread.join(timeout)
+        """Let the queued alerts go out (up to ``timeout`` s), then end the thread."""
+        with self._lock:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                return
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                return
+        thread.join(max(timeout, 0.0))
 
 
 def _handler_name(handler: Any) -> str:
@@ -302,6 +336,7 @@ class Alerting:
         labels: Mapping[str, str] | None = None,
         max_queue: int = 100,
         log_interval: float = 300.0,
+        worker_idle: float = 30.0,
         history: int = 1000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -312,6 +347,7 @@ class Alerting:
         self.service = service or os.environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE
         self.labels: dict[str, str] = {"service": self.service, **dict(labels or {})}
         self._max_queue = max_queue
+        self._worker_idle = worker_idle
         self._clock = clock
         self._log = _RateLimitedLog(log_interval)
         self._lock = threading.RLock()
@@ -370,7 +406,7 @@ class Alerting:
         """Deliver notifications to ``handler`` (any callable taking an ``Alert``); returns it."""
         if not callable(handler):
             raise TypeError(f"alert handler must be callable, got {type(handler).__name__}")
-        worker = _HandlerWorker(handler, _handler_name(handler), self._max_queue, self._log)
+        worker = _HandlerWorker(handler, _handler_name(handler), self._max_queue, self._log, self._worker_idle)
         with self._lock:
             self._workers.append(worker)
         return handler
