@@ -367,6 +367,14 @@ def test_idle_worker_threads_end_and_restart_on_demand() -> None:
     al.close()
 
 
+def test_handlers_with_the_same_name_are_told_apart() -> None:
+    al = Alerting()
+    al.add_handler(lambda alert: None)
+    al.add_handler(lambda alert: None)
+    assert sorted(al.handler_stats()) == ["test_handlers_with_the_same_name_are_told_apart.<locals>.<lambda>",
+                                          "test_handlers_with_the_same_name_are_told_apart.<locals>.<lambda>#2"]
+
+
 def test_add_handler_rejects_non_callables() -> None:
     with pytest.raises(TypeError, match="callable"):
         Alerting().add_handler("not a handler")  # type: ignore[arg-type]

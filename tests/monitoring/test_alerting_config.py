@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ddex_otel.monitoring import EmailNotifier, SlackNotifier, WebhookNotifier, load_alerts
-from ddex_otel.monitoring.alerts_config import AlertsConfigError
+from ddex_otel.monitoring import AlertsConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "alerts.yml"
 SECRET_ENV = {

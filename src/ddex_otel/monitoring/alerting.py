@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+__all__ = ["Alert", "AlertHandler", "Alerting", "DEFAULT_THRESHOLDS", "Threshold"]
+
 _logger = logging.getLogger(__name__)
 
 Comparison = Literal["gt", "ge", "lt", "le", "eq"]
@@ -321,8 +323,11 @@ class Alerting:
     ``handler_timeout``: how long ``check()`` waits for the handlers in total (they run in
     parallel); a handler still running after that goes on in the background and is logged.
     ``service`` / ``labels``: put on every alert (``service`` defaults to ``OTEL_SERVICE_NAME`` or
-    ``"ddex-otel"``). ``every`` / ``window``: defaults for ``watch()``. ``clock`` is the monotonic
-    clock used for cooldowns (tests pass a fake one).
+    ``"ddex-otel"``). ``every`` / ``window``: defaults for ``watch()``. ``max_queue``: alerts
+    waiting per handler before new ones are dropped; ``log_interval``: seconds between two WARNING
+    logs of the same handler problem; ``worker_idle``: seconds before an idle handler thread ends;
+    ``history``: notifications kept in ``self.history``. ``clock`` is the monotonic clock used for
+    cooldowns (tests pass a fake one).
     """
 
     def __init__(
@@ -406,9 +411,13 @@ class Alerting:
         """Deliver notifications to ``handler`` (any callable taking an ``Alert``); returns it."""
         if not callable(handler):
             raise TypeError(f"alert handler must be callable, got {type(handler).__name__}")
-        worker = _HandlerWorker(handler, _handler_name(handler), self._max_queue, self._log, self._worker_idle)
         with self._lock:
-            self._workers.append(worker)
+            name, taken = _handler_name(handler), {w.name for w in self._workers}
+            unique, n = name, 1
+            while unique in taken:
+                n += 1
+                unique = f"{name}#{n}"
+            self._workers.append(_HandlerWorker(handler, unique, self._max_queue, self._log, self._worker_idle))
         return handler
 
     def remove_handler(self, handler: AlertHandler) -> None:
