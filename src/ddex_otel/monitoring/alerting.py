@@ -237,6 +237,9 @@ class _HandlerWorker:
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
+        #: set when check() gave up waiting for this handler, cleared when it completes a delivery:
+        #: while set, check() does not wait for it again.
+        self.late = False
 
     def submit(self, alert: Alert) -> threading.Event | None:
         done = threading.Event()
@@ -286,7 +289,16 @@ class _HandlerWorker:
                     self.name, type(exc).__name__, exc,
                 )
             finally:
-                done.set()
+                with self._lock:
+                    self.late = False
+                    done.set()
+
+    def mark_late(self, done: threading.Event) -> bool:
+        """After a timed-out wait: flag the handler late unless the delivery finished meanwhile."""
+        with self._lock:
+            if not done.is_set():
+                self.late = True
+            return self.late
 
     @property
     def running(self) -> bool:
@@ -504,10 +516,10 @@ class Alerting:
                 if done is not None:
                     waits.append((worker, done))
         deadline = time.monotonic() + self.handler_timeout
-        late: set[str] = set()
         for worker, done in waits:
-            if not done.wait(max(0.0, deadline - time.monotonic())) and worker.name not in late:
-                late.add(worker.name)
+            if worker.late:  # still stuck since an earlier check(): do not wait for it again
+                continue
+            if not done.wait(max(0.0, deadline - time.monotonic())) and worker.mark_late(done):
                 self._log.warning(
                     f"slow:{worker.name}",
                     "alert handler %s did not finish within %.3g s; it goes on in the background",
