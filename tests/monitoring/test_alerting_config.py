@@ -217,3 +217,15 @@ channels:
     headers, plain = by_path["/plain"]
     assert headers["Authorization"] == "Bearer tkn"
     assert (plain["metric"], plain["severity"], plain["labels"]["service"]) == ("error.rate", "critical", "loaded")
+
+
+def test_the_yaml_in_the_docs_loads(tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "monitoring.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## Alerts"):]
+    yaml_block = section[section.index("```yaml\n") + len("```yaml\n"):]
+    yaml_block = yaml_block[: yaml_block.index("```")]
+    (tmp_path / "private-ca.pem").write_text("placeholder", encoding="utf-8")  # the cafile it names
+    al = load_alerts(write(tmp_path, yaml_block), env=SECRET_ENV)
+    assert len(al.thresholds) == 5
+    assert [type(h).__name__ for h in al.handlers] == ["EmailNotifier", "SlackNotifier", "WebhookNotifier"]
+    assert al.handlers[0]._cafile == str(tmp_path / "private-ca.pem")
