@@ -290,6 +290,29 @@ def test_resolved_notice_when_back_within_threshold(clock: FakeClock) -> None:
     assert [a.state for a in al.history] == ["firing", "resolved", "firing"]
 
 
+def test_concurrent_checks_reach_handlers_in_state_order() -> None:
+    al = Alerting(cooldown=300)
+    al.add_threshold("m", 5, "gt")
+    rec = Recorder()
+    al.add_handler(rec)
+
+    def hammer(values: tuple[float, float]) -> None:
+        for i in range(300):
+            al.check({"m": values[i % 2]})
+
+    threads = [threading.Thread(target=hammer, args=(v,)) for v in ((6, 1), (1, 6))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    expected = [a.state for a in al.history]
+    states = [a.state for a in rec.wait_for(len(expected))]
+    assert states == expected
+    assert states[0] == "firing"
+    assert all(a != b for a, b in zip(states, states[1:]))  # strictly firing, resolved, firing, ...
+    al.close()
+
+
 # --------------------------------------------------------------------------- handler isolation
 
 

@@ -484,8 +484,10 @@ class Alerting:
                 else:
                     state.last = alert
             self.history.extend(notify)
-        if notify:
-            self._dispatch(notify)
+            # queued under the lock, so concurrent check() calls reach each handler in state order
+            waits = self._submit(notify) if notify else []
+        if waits:
+            self._wait(waits)
         return firing
 
     def active(self) -> list[Alert]:
@@ -506,15 +508,16 @@ class Alerting:
             labels={**self.labels, **rule.labels},
         )
 
-    def _dispatch(self, alerts: Iterable[Alert]) -> None:
-        with self._lock:
-            workers = list(self._workers)
+    def _submit(self, alerts: Iterable[Alert]) -> list[tuple[_HandlerWorker, threading.Event]]:
         waits: list[tuple[_HandlerWorker, threading.Event]] = []
         for alert in alerts:
-            for worker in workers:
+            for worker in self._workers:
                 done = worker.submit(alert)
                 if done is not None:
                     waits.append((worker, done))
+        return waits
+
+    def _wait(self, waits: list[tuple[_HandlerWorker, threading.Event]]) -> None:
         deadline = time.monotonic() + self.handler_timeout
         for worker, done in waits:
             if worker.late:  # still stuck since an earlier check(): do not wait for it again
