@@ -222,6 +222,7 @@ class LocalStack:
                     f"--config.file={configs['prometheus']}",
                     f"--storage.tsdb.path={data}",
                     f"--web.listen-address={HOST}:{p.prometheus}",
+                    f"--web.external-url={e.prometheus}",  # the "source" links in alert notifications
                     "--storage.tsdb.retention.time=2d",
                     "--enable-feature=exemplar-storage",
                 ],
