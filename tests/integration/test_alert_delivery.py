@@ -211,6 +211,7 @@ def test_alerts_fire_to_email_slack_and_webhook_then_resolve(alert_stack, receiv
         fired_after = time.monotonic() - started
         work.stop()
     assert work.failed > 0 and work.ok > 0
+    assert work.handle.export_failures == 0, f"telemetry export failed: {work.handle.failures.first_error}"
 
     assert mail["Subject"] == f"[FIRING:1] {ERROR_ALERT} (critical) {service}"  # one series: parse
     text = mail.get_body(("plain",)).get_content()

@@ -29,9 +29,9 @@ import yaml
 
 from . import paths
 from .errors import StackError
+from .links import ENV_JAEGER_URL as FALLBACK_JAEGER_ENV  # the CLI's trace links read it too
 
 ENV_PREFIX = "DDEX_ALERT_"
-FALLBACK_JAEGER_ENV = "DDEX_OTEL_JAEGER_URL"  # the CLI's trace links use it too (stack/links.py)
 
 _DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 _ENV_MARK = re.compile(r"[ \t]# ddex-env: ([A-Z_][A-Z0-9_]*)[ \t]*$")
