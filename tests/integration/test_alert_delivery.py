@@ -261,3 +261,18 @@ def test_alerts_fire_to_email_slack_and_webhook_then_resolve(alert_stack, receiv
     total = time.monotonic() - started
     print(f"alert e2e: fired after {fired_after:.1f}s, resolved after {total:.1f}s")
     assert total < 150, f"alert round trip took {total:.0f}s"
+
+
+def test_session_stack_runs_alertmanager_and_prometheus_sends_to_it(local_stack):
+    """The default stack (no receivers configured) has a healthy Alertmanager that Prometheus uses."""
+    from ddex_otel.stack.query import get_json, poll
+
+    status = {s.name: s for s in local_stack.status()}
+    assert status["alertmanager"].healthy and status["alertmanager"].url == local_stack.endpoints.alertmanager
+    answer = poll(lambda: get_json(f"{local_stack.endpoints.prometheus}/api/v1/alertmanagers"),
+                  lambda a: a["data"]["activeAlertmanagers"], 30, "Prometheus' active Alertmanager")
+    assert [a["url"] for a in answer["data"]["activeAlertmanagers"]] == [
+        f"{local_stack.endpoints.alertmanager}/api/v2/alerts"]
+    am_status = get_json(f"{local_stack.endpoints.alertmanager}/api/v2/status")
+    assert am_status["cluster"]["status"] == "disabled"
+    assert am_status["versionInfo"]["version"].startswith("0.25.")
