@@ -36,7 +36,8 @@ from ddex_otel.stack.cli import main as cli_main
 
 HOST = "127.0.0.1"
 SLACK_TOKEN = "e2e-s3cr3t-slack-token"  # must never show in logs, state or `stack status`
-MALFORMED = b"<?xml version='1.0'?><NewReleaseMessage xmlns='http://ddex.net/xml/ern/43'><MessageHeader></NewReleaseMessage>"
+MALFORMED = (b"<?xml version='1.0'?><NewReleaseMessage xmlns='http://ddex.net/xml/ern/43'>"
+             b"<MessageHeader></NewReleaseMessage>")
 FIRE_TIMEOUT = 60.0
 RESOLVE_TIMEOUT = 60.0
 ERROR_ALERT, LATENCY_ALERT = "DDEXErrorRatioHigh", "DDEXParseLatencyHigh"

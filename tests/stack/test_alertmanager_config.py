@@ -76,7 +76,8 @@ def test_rendered_config_holds_the_given_receivers_and_timings():
 
 
 def test_unset_receivers_are_left_out_not_sent_to_example_addresses():
-    config = yaml.safe_load(render_marked(SHIPPED.read_text(), AlertSettings(email_to="a@example.org").template_values()))
+    values = AlertSettings(email_to="a@example.org").template_values()
+    config = yaml.safe_load(render_marked(SHIPPED.read_text(), values))
     assert integrations(config) == {"ddex-critical": {"email_configs"}, "ddex-warning": set()}
     assert "smtp_auth_password" not in config["global"] and "smtp_auth_username" not in config["global"]
     assert config["route"]["group_wait"] == "30s"  # shipped default kept
