@@ -117,7 +117,7 @@ def test_options_win_over_environment_and_bad_values_are_named():
 def test_cli_rejects_a_bad_alert_option_in_one_line(tmp_path, capsys):
     assert cli_main(["stack", "up", "--run-dir", str(tmp_path), "--free-ports", "--alert-for", "later"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == "ddex-otel stack: error: DDEX_ALERT_FOR: 'later' is not a duration like 30s, 5m, 1h"
+    assert err == "ddex-otel stack: error: --alert-for / DDEX_ALERT_FOR: 'later' is not a duration like 30s, 5m, 1h"
 
 
 def test_alertmanager_command_line(tmp_path):
@@ -175,3 +175,22 @@ def test_routes_by_severity(amtool, labels, receiver):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == receiver
 
+
+
+def test_stack_up_options_become_alert_settings(monkeypatch):
+    import argparse
+
+    from ddex_otel.stack import cli
+
+    monkeypatch.setenv("DDEX_ALERT_SMTP_PASSWORD", "from-env")
+    monkeypatch.setenv("DDEX_ALERT_EMAIL_TO", "env@example.com")
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["stack", "up", "--alert-email-to", "opt@example.com", "--alert-error-ratio", "0.2",
+                              "--alert-for", "10s", "--slack-webhook-url", "http://127.0.0.1:1/s"])
+    settings = cli._alert_settings(args)
+    assert (settings.email_to, settings.error_ratio, settings.rule_for) == ("opt@example.com", 0.2, "10s")
+    assert (settings.slack_webhook_url, settings.smtp_password) == ("http://127.0.0.1:1/s", "from-env")
+    assert settings.receivers == ["email", "slack"]
+    with pytest.raises(SystemExit):  # the password is never an option (command lines are visible)
+        parser.parse_args(["stack", "up", "--smtp-password", "x"])

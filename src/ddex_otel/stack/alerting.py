@@ -47,8 +47,11 @@ class AlertConfigError(StackError):
     """An alert setting is invalid (the message names the setting, never a secret value)."""
 
 
-def _setting(env: str, kind: str = "str", secret: bool = False, default: Any = "") -> Any:
-    return field(default=default, repr=not secret, metadata={"env": ENV_PREFIX + env, "kind": kind, "secret": secret})
+def _setting(env: str, flag: str | None, kind: str = "str", secret: bool = False, default: Any = "") -> Any:
+    """A field read from DDEX_ALERT_<env> or the `stack up` option flag (None: variable only)."""
+    name = f"{flag} / {ENV_PREFIX}{env}" if flag else ENV_PREFIX + env
+    return field(default=default, repr=not secret,
+                 metadata={"env": ENV_PREFIX + env, "flag": flag, "name": name, "kind": kind, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -56,31 +59,31 @@ class AlertSettings:
     """Where alerts go and when they fire. Empty strings mean "the shipped default"."""
 
     # receivers: each integration is configured only when its destination is given
-    email_to: str = _setting("EMAIL_TO")
-    smtp_smarthost: str = _setting("SMTP_SMARTHOST")  # host:port
-    smtp_from: str = _setting("SMTP_FROM")
-    smtp_username: str = _setting("SMTP_USERNAME")
-    smtp_password: str = _setting("SMTP_PASSWORD", secret=True)
-    smtp_require_tls: str = _setting("SMTP_REQUIRE_TLS", kind="bool")  # "true" / "false"
-    slack_webhook_url: str = _setting("SLACK_WEBHOOK_URL", kind="url", secret=True)
-    webhook_url: str = _setting("WEBHOOK_URL", kind="url", secret=True)
+    email_to: str = _setting("EMAIL_TO", "--alert-email-to")
+    smtp_smarthost: str = _setting("SMTP_SMARTHOST", "--smtp-smarthost")  # host:port
+    smtp_from: str = _setting("SMTP_FROM", "--smtp-from")
+    smtp_username: str = _setting("SMTP_USERNAME", "--smtp-username")
+    smtp_password: str = _setting("SMTP_PASSWORD", None, secret=True)
+    smtp_require_tls: str = _setting("SMTP_REQUIRE_TLS", "--smtp-require-tls", kind="bool")  # "true" / "false"
+    slack_webhook_url: str = _setting("SLACK_WEBHOOK_URL", "--slack-webhook-url", kind="url", secret=True)
+    webhook_url: str = _setting("WEBHOOK_URL", "--alert-webhook-url", kind="url", secret=True)
     # Alertmanager grouping and timing
-    group_wait: str = _setting("GROUP_WAIT", kind="duration")
-    group_interval: str = _setting("GROUP_INTERVAL", kind="duration")
-    repeat_interval: str = _setting("REPEAT_INTERVAL", kind="duration")
-    resolve_timeout: str = _setting("RESOLVE_TIMEOUT", kind="duration")
+    group_wait: str = _setting("GROUP_WAIT", "--alert-group-wait", kind="duration")
+    group_interval: str = _setting("GROUP_INTERVAL", "--alert-group-interval", kind="duration")
+    repeat_interval: str = _setting("REPEAT_INTERVAL", "--alert-repeat-interval", kind="duration")
+    resolve_timeout: str = _setting("RESOLVE_TIMEOUT", "--alert-resolve-timeout", kind="duration")
     # the alert rules: thresholds (seed defaults), pending time, rate window, Jaeger link base
-    parse_p95_seconds: float = _setting("PARSE_P95_SECONDS", kind="number", default=5.0)
-    build_p95_seconds: float = _setting("BUILD_P95_SECONDS", kind="number", default=10.0)
-    error_ratio: float = _setting("ERROR_RATIO", kind="number", default=0.05)
-    memory_bytes: float = _setting("MEMORY_BYTES", kind="number", default=1073741824.0)
-    rule_for: str = _setting("FOR", kind="duration", default="5m")
-    rule_window: str = _setting("WINDOW", kind="duration", default=DEFAULT_WINDOW)
-    jaeger_url: str = _setting("JAEGER_URL", kind="url")  # default: the stack's own Jaeger
+    parse_p95_seconds: float = _setting("PARSE_P95_SECONDS", "--alert-parse-p95", kind="number", default=5.0)
+    build_p95_seconds: float = _setting("BUILD_P95_SECONDS", "--alert-build-p95", kind="number", default=10.0)
+    error_ratio: float = _setting("ERROR_RATIO", "--alert-error-ratio", kind="number", default=0.05)
+    memory_bytes: float = _setting("MEMORY_BYTES", "--alert-memory-bytes", kind="number", default=1073741824.0)
+    rule_for: str = _setting("FOR", "--alert-for", kind="duration", default="5m")
+    rule_window: str = _setting("WINDOW", "--alert-window", kind="duration", default=DEFAULT_WINDOW)
+    jaeger_url: str = _setting("JAEGER_URL", "--alert-jaeger-url", kind="url")  # default: the stack's own Jaeger
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value, kind, env = getattr(self, f.name), f.metadata["kind"], f.metadata["env"]
+            value, kind, env = getattr(self, f.name), f.metadata["kind"], f.metadata["name"]
             if kind == "number":
                 if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                     raise AlertConfigError(f"{env}: a threshold must be a finite number >= 0")
@@ -97,7 +100,8 @@ class AlertSettings:
                 shown = "" if f.metadata["secret"] else f" ({value!r})"
                 raise AlertConfigError(f"{env}: must be an http:// or https:// URL{shown}")
         if self.smtp_smarthost and not re.match(r"^[^\s:]+:\d+$", self.smtp_smarthost):
-            raise AlertConfigError(f"{ENV_PREFIX}SMTP_SMARTHOST: {self.smtp_smarthost!r} is not host:port")
+            raise AlertConfigError(f"--smtp-smarthost / {ENV_PREFIX}SMTP_SMARTHOST: {self.smtp_smarthost!r} "
+                                   "is not host:port")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "AlertSettings":
@@ -143,7 +147,7 @@ def _parse(f: Any, raw: str) -> Any:
         try:
             return float(raw)
         except ValueError:
-            raise AlertConfigError(f"{f.metadata['env']}: {raw!r} is not a number") from None
+            raise AlertConfigError(f"{f.metadata['name']}: {raw!r} is not a number") from None
     if f.metadata["kind"] == "bool":
         return raw.lower()
     return raw

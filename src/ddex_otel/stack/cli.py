@@ -58,42 +58,46 @@ def _run_dir_arg(parser: argparse.ArgumentParser) -> None:
                         help=f"configs, logs and state (default {paths.default_run_dir()})")
 
 
-# (flag, AlertSettings field, metavar, help); every one also reads DDEX_ALERT_<NAME> (see docs/alerts-stack.md).
-_ALERT_OPTIONS = (
-    ("--alert-email-to", "email_to", "ADDRS", "e-mail critical alerts to these addresses (comma-separated)"),
-    ("--smtp-smarthost", "smtp_smarthost", "HOST:PORT", "SMTP server for e-mail (default localhost:25)"),
-    ("--smtp-from", "smtp_from", "ADDR", "sender address (default ddex-otel-alerts@localhost)"),
-    ("--smtp-username", "smtp_username", "USER", "SMTP login (the password: DDEX_ALERT_SMTP_PASSWORD only)"),
-    ("--smtp-require-tls", "smtp_require_tls", "true|false", "require STARTTLS (default true)"),
-    ("--slack-webhook-url", "slack_webhook_url", "URL",
-     "Slack incoming webhook (a secret: prefer DDEX_ALERT_SLACK_WEBHOOK_URL, command lines are visible)"),
-    ("--alert-webhook-url", "webhook_url", "URL", "generic webhook receiving Alertmanager's JSON"),
-    ("--alert-jaeger-url", "jaeger_url", "URL", "Jaeger UI the alerts link to (default this stack's Jaeger)"),
-    ("--alert-parse-p95", "parse_p95_seconds", "SECONDS", "parse p95 latency threshold (default 5)"),
-    ("--alert-build-p95", "build_p95_seconds", "SECONDS", "build p95 latency threshold (default 10)"),
-    ("--alert-error-ratio", "error_ratio", "RATIO", "failed/all operations threshold (default 0.05)"),
-    ("--alert-memory-bytes", "memory_bytes", "BYTES", "process memory threshold (default 1073741824)"),
-    ("--alert-for", "rule_for", "DURATION", "how long a condition holds before it fires (default 5m)"),
-    ("--alert-window", "rule_window", "DURATION", "rate window of the rules (default 5m)"),
-    ("--alert-group-wait", "group_wait", "DURATION", "Alertmanager group_wait (default 30s)"),
-    ("--alert-group-interval", "group_interval", "DURATION", "Alertmanager group_interval (default 5m)"),
-    ("--alert-repeat-interval", "repeat_interval", "DURATION", "Alertmanager repeat_interval (default 4h)"),
-    ("--alert-resolve-timeout", "resolve_timeout", "DURATION", "Alertmanager resolve_timeout (default 5m)"),
-)
-_NUMERIC = {"parse_p95_seconds", "build_p95_seconds", "error_ratio", "memory_bytes"}
+# AlertSettings field -> (metavar, help); the flag and the DDEX_ALERT_* variable are the field's (alerting.py).
+_ALERT_HELP = {
+    "email_to": ("ADDRS", "e-mail critical alerts to these addresses (comma-separated)"),
+    "smtp_smarthost": ("HOST:PORT", "SMTP server for e-mail (default localhost:25)"),
+    "smtp_from": ("ADDR", "sender address (default ddex-otel-alerts@localhost)"),
+    "smtp_username": ("USER", "SMTP login (the password: DDEX_ALERT_SMTP_PASSWORD only)"),
+    "smtp_require_tls": ("true|false", "require STARTTLS (default true)"),
+    "slack_webhook_url": ("URL", "Slack incoming webhook (a secret: prefer DDEX_ALERT_SLACK_WEBHOOK_URL, "
+                                 "command lines are visible)"),
+    "webhook_url": ("URL", "generic webhook receiving Alertmanager's JSON"),
+    "jaeger_url": ("URL", "Jaeger UI the alerts link to (default this stack's Jaeger)"),
+    "parse_p95_seconds": ("SECONDS", "parse p95 latency threshold (default 5)"),
+    "build_p95_seconds": ("SECONDS", "build p95 latency threshold (default 10)"),
+    "error_ratio": ("RATIO", "failed/all operations threshold (default 0.05)"),
+    "memory_bytes": ("BYTES", "process memory threshold (default 1073741824)"),
+    "rule_for": ("DURATION", "how long a condition holds before it fires (default 5m)"),
+    "rule_window": ("DURATION", "rate window of the rules (default 5m)"),
+    "group_wait": ("DURATION", "Alertmanager group_wait (default 30s)"),
+    "group_interval": ("DURATION", "Alertmanager group_interval (default 5m)"),
+    "repeat_interval": ("DURATION", "Alertmanager repeat_interval (default 4h)"),
+    "resolve_timeout": ("DURATION", "Alertmanager resolve_timeout (default 5m)"),
+}
+
+
+def _alert_fields() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(AlertSettings) if f.metadata["flag"]]
 
 
 def _alert_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "alerts", "where Alertmanager sends alerts and when they fire; each option also reads "
                   "DDEX_ALERT_<NAME> (e.g. DDEX_ALERT_EMAIL_TO), the option wins")
-    for flag, dest, metavar, help_text in _ALERT_OPTIONS:
-        group.add_argument(flag, dest=f"alert_{dest}", metavar=metavar, help=help_text,
-                           type=float if dest in _NUMERIC else str)
+    for f in sorted(_alert_fields(), key=lambda f: list(_ALERT_HELP).index(f.name)):
+        metavar, help_text = _ALERT_HELP[f.name]
+        group.add_argument(f.metadata["flag"], dest=f"alert_{f.name}", metavar=metavar, help=help_text,
+                           type=float if f.metadata["kind"] == "number" else str)
 
 
 def _alert_settings(args: argparse.Namespace) -> AlertSettings:
-    return AlertSettings.from_env(**{dest: getattr(args, f"alert_{dest}") for _, dest, _, _ in _ALERT_OPTIONS})
+    return AlertSettings.from_env(**{f.name: getattr(args, f"alert_{f.name}") for f in _alert_fields()})
 
 
 def _dispatch_error(parser: argparse.ArgumentParser):
@@ -152,7 +156,7 @@ def _status(args: argparse.Namespace) -> int:
 def _print_status(stack: LocalStack, statuses=None) -> None:
     for s in statuses or stack.status():
         state = "healthy" if s.healthy else ("running, not healthy" if s.running else "stopped")
-        print(f"{s.name:<11} {state:<21} pid {s.pid or '-':<8} {s.url}")
+        print(f"{s.name:<12} {state:<21} pid {s.pid or '-':<8} {s.url}")
 
 
 if __name__ == "__main__":
