@@ -3,6 +3,7 @@
 #   ddex-otelcol  OpenTelemetry Collector from collector/otelcol (Go module, go.sum pinned)
 #   jaeger        Jaeger v2 from collector/jaeger (wrapper module around jaeger v1.76.0 = 2.13)
 #   prometheus    + promtool from Debian's `prometheus` package (apt-get if missing)
+#   alertmanager  + amtool from Debian's `prometheus-alertmanager` package (0.25; apt-get if missing)
 # Binaries land in ${DDEX_OTEL_CACHE:-$HOME/.cache/ddex-otel}/bin, keyed by a hash of the module
 # files and the Go version: a second run finds them and returns at once. Idempotent; fails loudly.
 # Usage: scripts/build-stack.sh [--print-bin-dir]
@@ -69,9 +70,32 @@ install_prometheus() {
     say "prometheus: $("$BIN/prometheus" --version 2>&1 | head -n1)"
 }
 
+install_alertmanager() {
+    # Debian names the server prometheus-alertmanager; an upstream install names it alertmanager.
+    local server
+    server="$(command -v alertmanager || command -v prometheus-alertmanager || true)"
+    if [[ -z "$server" ]] || ! command -v amtool >/dev/null 2>&1; then
+        say "alertmanager: not installed, installing Debian package 'prometheus-alertmanager' (~11 MB) ..."
+        command -v apt-get >/dev/null 2>&1 || die "alertmanager missing and apt-get unavailable: install alertmanager + amtool (0.25+)"
+        local sudo=""
+        [[ "$(id -u)" == 0 ]] || sudo="sudo"
+        $sudo apt-get update -qq || die "apt-get update failed"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus-alertmanager \
+            || die "apt-get install prometheus-alertmanager failed"
+        # The package enables a system service on :9093; the stack runs its own instance instead.
+        $sudo service prometheus-alertmanager stop >/dev/null 2>&1 || true
+        server="$(command -v alertmanager || command -v prometheus-alertmanager)" \
+            || die "prometheus-alertmanager installed but no alertmanager binary on PATH"
+    fi
+    ln -sfn "$server" "$BIN/alertmanager"
+    ln -sfn "$(command -v amtool)" "$BIN/amtool"
+    say "alertmanager: $("$BIN/alertmanager" --version 2>&1 | head -n1)"
+}
+
 build_go ddex-otelcol collector/otelcol .
 build_go jaeger collector/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 install_prometheus
+install_alertmanager
 
 if [[ "${1:-}" == "--print-bin-dir" ]]; then
     printf '%s\n' "$BIN"

@@ -23,6 +23,7 @@ class Ports:
     jaeger_otlp_grpc: int = 14317
     jaeger_otlp_http: int = 14318
     prometheus: int = 9090
+    alertmanager: int = 9093  # clustering disabled: no cluster port
 
     @classmethod
     def free(cls) -> "Ports":
