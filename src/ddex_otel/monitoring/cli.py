@@ -1,0 +1,224 @@
+"""``ddex-otel batch`` and ``ddex-otel profile``: the operator's toolkit on the command line.
+
+Registered into the top-level ``ddex-otel`` command by ``register(subparsers)``. Exit status:
+0 all files succeeded, 1 some failed, 2 usage error (no inputs, bad option, bad alerts file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from typing import Any
+
+from ddex_otel.telemetry.clisetup import add_telemetry_arguments, cli_telemetry
+
+_BATCH_DESCRIPTION = """\
+Process a delivery folder on a pool of worker processes: each file is parsed and validated, and
+with --to-version V --out DIR also built to ERN version V and written to DIR/<name>.xml.
+A failing file is recorded (error span, a row in the summary) and the batch goes on.
+
+The whole run is ONE trace (ddex.batch) across all processes: each file is a ddex.file span
+holding its ddex.parse / ddex.validate / ddex.build spans. Shows a progress bar with a live
+summary, then a summary table, the failed files and the Jaeger link of the batch trace.
+
+Inputs: directories (their *.xml), files, or glob patterns (quote them: 'in/**/*.xml').
+Exit status: 0 all files ok, 1 some failed, 2 usage error.
+"""
+
+_PROFILE_DESCRIPTION = """\
+Profile parse (and build) of each FILE --runs times with the resource monitor sampling CPU and
+memory. Prints a summary table; writes the results as CSV / JSON, and with --html ONE
+self-contained HTML report (plots of durations, CPU and memory; slowest messages with links to
+their traces in Jaeger).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``batch`` and ``profile`` to the ``ddex-otel`` command."""
+    p = subparsers.add_parser(
+        "batch", help="process a delivery folder on a process pool: one trace, progress, summary",
+        description=_BATCH_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="DIR|GLOB|FILE", help="what to process")
+    p.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1), metavar="N",
+                   help="worker processes (default: CPU count; 0 runs in this process)")
+    p.add_argument("--to-version", metavar="V", help="also build each message to ERN version V (needs --out)")
+    p.add_argument("--out", metavar="DIR", help="where built messages go, as DIR/<name>.xml")
+    p.add_argument("--alerts", metavar="FILE",
+                   help="alert rules (YAML, see docs/monitoring.md) checked against the batch's aggregates")
+    p.add_argument("--name", default="batch", help="ddex.batch.name of the trace (default: batch)")
+    p.add_argument("--json", action="store_true", help="print a machine-readable result instead of tables")
+    add_telemetry_arguments(p)
+    p.set_defaults(func=run_batch_command)
+
+
+def _error(message: str) -> int:
+    print(f"ddex-otel: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if not console.is_terminal:  # piped or captured: rich would assume 80 columns
+        console = Console(stderr=stderr, width=120)
+    return console
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    from ddex_otel.monitoring import batch as B
+
+    try:
+        paths = B.find_inputs(args.inputs)
+        options = B.BatchOptions(workers=args.workers, to_version=args.to_version, out_dir=args.out, name=args.name)
+        B.check_options(paths, options)
+    except B.BatchUsageError as exc:
+        return _error(str(exc))
+    alerting = None
+    if args.alerts:
+        try:
+            from ddex_otel.monitoring import load_alerts
+
+            alerting = load_alerts(args.alerts)
+        except (OSError, ValueError) as exc:
+            return _error(f"alerts file {args.alerts}: {exc}")
+
+    handle = cli_telemetry(args, always=True)
+    settings = B.WorkerTelemetry(
+        enabled=handle is not None and handle.enabled,
+        endpoint=args.endpoint, protocol=args.protocol, service_name=args.service_name,
+        offline_dir=str(handle.offline_files.directory) if handle is not None and handle.offline_files else None,
+    )
+    options = B.BatchOptions(workers=args.workers, to_version=args.to_version, out_dir=args.out,
+                             name=args.name, telemetry=settings)
+    monitor = _performance_monitor() if alerting is not None else None
+    try:
+        result = _run_with_progress(B, paths, options, monitor, quiet=args.json)
+    except OSError as exc:  # the output directory cannot be made
+        return _error(str(exc))
+    finally:
+        if handle is not None:
+            handle.shutdown()  # the batch span ends before its link is printed
+    alerts = alerting.check(monitor.aggregates()) if alerting is not None and monitor is not None else []
+    from ddex_otel.stack.links import jaeger_trace_url
+
+    url = jaeger_trace_url(result.trace_id) if result.trace_id else None
+    destinations = _destinations(handle)
+    if args.json:
+        data = result.to_dict()
+        data.update(jaeger_url=url, telemetry=destinations, alerts=[_alert_dict(a) for a in alerts])
+        print(json.dumps(data, indent=2))
+    else:
+        _print_summary(result, url, destinations, alerts, handle)
+    return 0 if result.failed == 0 else 1
+
+
+def _performance_monitor() -> Any:
+    from ddex_otel.monitoring import PerformanceMonitor
+
+    return PerformanceMonitor()
+
+
+def _record(monitor: Any, result: Any) -> None:
+    """The worker's measurements into the main process's PerformanceMonitor (for --alerts)."""
+    for op in result.operations:
+        monitor.record(op.name, op.duration_s, success=op.success, memory_delta=op.memory_delta,
+                       file=result.path)
+    monitor.record("file", result.seconds, success=result.ok, file=result.path)
+
+
+def _run_with_progress(B: Any, paths: list, options: Any, monitor: Any, *, quiet: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = _console(stderr=True)
+    durations: list[float] = []
+    counts = {"ok": 0, "failed": 0}
+    t0 = time.perf_counter()
+
+    def live() -> str:
+        elapsed = max(time.perf_counter() - t0, 1e-9)
+        done = counts["ok"] + counts["failed"]
+        p95 = B.percentile(durations, 95)
+        p95_text = "—" if math.isnan(p95) else f"{p95 * 1000:.0f} ms"
+        return (f"[green]ok {counts['ok']}[/green]  [red]failed {counts['failed']}[/red]  "
+                f"{done / elapsed:.1f} files/s  p95 {p95_text}")
+
+    with Progress(
+        TextColumn("[bold]batch[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[live]}"),
+        console=console, disable=quiet or not console.is_terminal, transient=False,
+    ) as progress:
+        task = progress.add_task("batch", total=len(paths), live=live())
+
+        def on_result(result: Any) -> None:
+            counts["ok" if result.ok else "failed"] += 1
+            if result.seconds > 0:
+                durations.append(result.seconds)
+            if monitor is not None:
+                _record(monitor, result)
+            progress.update(task, advance=1, live=live())
+
+        return B.run_batch(paths, options, on_result=on_result)
+
+
+def _destinations(handle: Any) -> list[str]:
+    if handle is None or not handle.enabled:
+        return ["nowhere: telemetry is off for this run"]
+    from ddex_otel.telemetry.setup import describe
+
+    return describe(handle)
+
+
+def _alert_dict(alert: Any) -> dict[str, Any]:
+    fields = ("metric", "value", "threshold", "comparison", "severity", "description", "state", "timestamp", "labels")
+    return {f: getattr(alert, f, None) for f in fields}
+
+
+def _ms(seconds: float) -> str:
+    return "—" if seconds is None or math.isnan(seconds) else f"{seconds * 1000:.1f}"
+
+
+def _print_summary(result: Any, url: str | None, destinations: list[str], alerts: list, handle: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    rate = len(result.files) / result.seconds if result.seconds > 0 else 0.0
+    console.print(
+        f"[bold]files[/bold] {len(result.files)}  [green]ok {result.ok}[/green]  "
+        f"[red]failed {result.failed}[/red]  in {result.seconds:.2f} s ({rate:.1f} files/s, "
+        f"{result.workers} worker{'s' if result.workers != 1 else ''})"
+    )
+    table = Table(title="operations (from the workers' spans)", title_justify="left")
+    table.add_column("operation", no_wrap=True)
+    for column in ("count", "p50 ms", "p95 ms", "max ms"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for name, stats in result.operations().items():
+        table.add_row(name, str(stats["count"]), _ms(stats["p50"]), _ms(stats["p95"]), _ms(stats["max"]))
+    console.print(table)
+    failed = [f for f in result.files if not f.ok]
+    if failed:
+        errors = Table(title="failed files", title_justify="left")
+        errors.add_column("file", overflow="fold")
+        errors.add_column("error", overflow="fold")
+        for f in failed:
+            errors.add_row(escape(f.path), escape(f.error or ""))
+        console.print(errors)
+    if result.pool_restarts:
+        console.print(f"[yellow]worker crashes: the pool was restarted {result.pool_restarts} time(s)[/yellow]")
+    for alert in alerts:
+        console.print(f"[bold red]alert[/bold red] {escape(str(getattr(alert, 'description', '') or alert))} "
+                      f"({alert.metric} = {alert.value:.4g}, threshold {alert.comparison} {alert.threshold})")
+    console.print("[bold]telemetry went to:[/bold]")
+    for line in destinations:
+        console.print(f"  {escape(line)}", overflow="fold")
+    if handle is not None and handle.export_failures:
+        console.print(f"[yellow]{handle.export_failures} telemetry export(s) failed in this process[/yellow] "
+                      f"(first: {escape(str(handle.failures.first_error))})")
+    if url:
+        console.print(f"[bold]batch trace:[/bold] {url}", overflow="ignore", crop=False, soft_wrap=True)
