@@ -104,7 +104,10 @@ def run_batch_command(args: argparse.Namespace) -> int:
     finally:
         if handle is not None:
             handle.shutdown()  # the batch span ends before its link is printed
-    alerts = alerting.check(monitor.aggregates()) if alerting is not None and monitor is not None else []
+    alerts: list = []
+    if alerting is not None and monitor is not None:
+        with alerting:  # close() lets the notifiers finish sending
+            alerts = alerting.check(monitor.aggregates())
     from ddex_otel.stack.links import jaeger_trace_url
 
     url = jaeger_trace_url(result.trace_id) if result.trace_id else None
@@ -175,8 +178,7 @@ def _destinations(handle: Any) -> list[str]:
 
 
 def _alert_dict(alert: Any) -> dict[str, Any]:
-    fields = ("metric", "value", "threshold", "comparison", "severity", "description", "state", "timestamp", "labels")
-    return {f: getattr(alert, f, None) for f in fields}
+    return alert.to_dict()
 
 
 def _ms(seconds: float) -> str:
@@ -212,8 +214,8 @@ def _print_summary(result: Any, url: str | None, destinations: list[str], alerts
     if result.pool_restarts:
         console.print(f"[yellow]worker crashes: the pool was restarted {result.pool_restarts} time(s)[/yellow]")
     for alert in alerts:
-        console.print(f"[bold red]alert[/bold red] {escape(str(getattr(alert, 'description', '') or alert))} "
-                      f"({alert.metric} = {alert.value:.4g}, threshold {alert.comparison} {alert.threshold})")
+        detail = f": {alert.description}" if alert.description else ""
+        console.print(f"[bold red]alert[/bold red] {escape(alert.summary)}{escape(detail)}")
     console.print("[bold]telemetry went to:[/bold]")
     for line in destinations:
         console.print(f"  {escape(line)}", overflow="fold")
