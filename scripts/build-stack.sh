@@ -69,9 +69,25 @@ install_prometheus() {
     say "prometheus: $("$BIN/prometheus" --version 2>&1 | head -n1)"
 }
 
+# Headless chromium for the tests that open generated pages (HTML reports) in a real browser,
+# driven by Playwright with the system browser (never a browser download).
+install_chromium() {
+    if ! command -v chromium >/dev/null 2>&1; then
+        say "chromium: not installed, installing Debian package 'chromium' ..."
+        command -v apt-get >/dev/null 2>&1 || die "chromium missing and apt-get unavailable: install chromium"
+        local sudo=""
+        [[ "$(id -u)" == 0 ]] || sudo="sudo"
+        $sudo apt-get update -qq || die "apt-get update failed"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium \
+            || die "apt-get install chromium failed"
+    fi
+    say "chromium: $(chromium --version 2>/dev/null | head -n1)"
+}
+
 build_go ddex-otelcol collector/otelcol .
 build_go jaeger collector/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 install_prometheus
+install_chromium
 
 if [[ "${1:-}" == "--print-bin-dir" ]]; then
     printf '%s\n' "$BIN"

@@ -55,6 +55,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_telemetry_arguments(p)
     p.set_defaults(func=run_batch_command)
 
+    p = subparsers.add_parser(
+        "profile", help="profile parse/build of files N times; tables, CSV/JSON and an HTML report",
+        description=_PROFILE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="ERN messages to profile")
+    p.add_argument("--runs", type=int, default=5, metavar="N", help="times to process each file (default: 5)")
+    p.add_argument("--to-version", metavar="V",
+                   help="build target (default: the message's own version when it can be written, else 4.3)")
+    p.add_argument("--no-build", action="store_true", help="profile parse only")
+    p.add_argument("--interval", type=float, default=0.05, metavar="S",
+                   help="resource monitor sampling interval in seconds (default: 0.05)")
+    p.add_argument("--csv", metavar="OUT", help="write every profiled operation as CSV")
+    p.add_argument("--json", metavar="OUT", help="write every profiled operation as JSON")
+    p.add_argument("--html", metavar="OUT", help="write one self-contained HTML report")
+    add_telemetry_arguments(p)
+    p.set_defaults(func=run_profile_command)
+
 
 def _error(message: str) -> int:
     print(f"ddex-otel: error: {message}", file=sys.stderr)
@@ -224,3 +241,121 @@ def _print_summary(result: Any, url: str | None, destinations: list[str], alerts
                       f"(first: {escape(str(handle.failures.first_error))})")
     if url:
         console.print(f"[bold]batch trace:[/bold] {url}", overflow="ignore", crop=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------------- profile
+
+
+def _build_target(message: Any, requested: str | None) -> str:
+    from ddex_otel.ern.builder import BUILD_VERSIONS, DEFAULT_VERSION
+
+    if requested:
+        return requested
+    return message.ern_version if message.ern_version in BUILD_VERSIONS else DEFAULT_VERSION
+
+
+def run_profile_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        return _error(f"no such file: {missing[0]}")
+    if args.runs < 1:
+        return _error("--runs must be at least 1")
+    if not args.interval > 0:
+        return _error("--interval must be a positive number of seconds")
+    if args.to_version:
+        from ddex_otel.ern.builder import normalize_version
+        from ddex_otel.ern.errors import UnsupportedVersionError
+
+        try:
+            normalize_version(args.to_version)
+        except UnsupportedVersionError as exc:
+            return _error(str(exc))
+    for option in ("csv", "json", "html"):
+        target = getattr(args, option)
+        if target and not Path(target).resolve().parent.is_dir():
+            return _error(f"--{option}: directory of {target} does not exist")
+
+    from ddex_otel.monitoring import Profiler, ResourceMonitor
+
+    handle = cli_telemetry(args, always=True)
+    profiler = Profiler()
+    try:
+        with ResourceMonitor(interval=args.interval, window=86_400.0) as resources:
+            _profile_files(profiler, args)
+        snapshots = resources.snapshots()
+    finally:
+        if handle is not None:
+            handle.shutdown()  # the traces are in Jaeger before the report links to them
+    results = profiler.results
+    _print_profile(results, handle)
+    written = []
+    if args.csv:
+        profiler.export_csv(args.csv)
+        written.append(args.csv)
+    if args.json:
+        profiler.export_json(args.json)
+        written.append(args.json)
+    if args.html:
+        from ddex_otel.monitoring.report import write_report
+
+        runs = f"{len(args.files)} file(s) × {args.runs} run(s)"
+        write_report(args.html, results, snapshots, notes=[runs, *(_destinations(handle))])
+        written.append(args.html)
+    console = _console()
+    for path in written:
+        console.print(f"wrote {path}")
+    return 0 if all(r.success for r in results) else 1
+
+
+def _profile_files(profiler: Any, args: argparse.Namespace) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ddex_otel import ern
+
+    console = _console(stderr=True)
+    with Progress(TextColumn("[bold]profile[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task("", total=args.runs * len(args.files))
+        for run in range(args.runs):
+            for path in args.files:
+                progress.update(task, description=os.path.basename(path))
+                message = None
+                try:
+                    with profiler.profile("parse", file=path, run=run):
+                        message = ern.parse(path)
+                except ern.DDEXError:
+                    pass  # recorded as a failed profile; the other files go on
+                if message is not None and not args.no_build:
+                    try:
+                        with profiler.profile("build", file=path, run=run):
+                            ern.build(message, _build_target(message, args.to_version))
+                    except ern.DDEXError:
+                        pass
+                progress.advance(task)
+
+
+def _print_profile(results: list, handle: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ddex_otel.monitoring.report import summary_rows
+
+    console = _console()
+    table = Table(title="profile", title_justify="left")
+    table.add_column("operation", no_wrap=True)
+    for column in ("runs", "failed", "p50 ms", "p95 ms", "max ms", "avg CPU %", "peak RSS MiB"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in summary_rows(results):
+        table.add_row(row.name, str(row.runs), str(row.failed), _ms(row.p50), _ms(row.p95), _ms(row.max),
+                      "—" if math.isnan(row.cpu_avg) else f"{row.cpu_avg:.0f}",
+                      "—" if row.memory_peak is None else f"{row.memory_peak / 1048576:.1f}")
+    console.print(table)
+    for r in results:
+        if not r.success:
+            console.print(f"[red]failed[/red] {escape(str((r.metadata or {}).get('file', '')))} ({r.name}): "
+                          f"{escape(r.error or '')}", overflow="fold")
+    console.print("[bold]telemetry went to:[/bold]")
+    for line in _destinations(handle):
+        console.print(f"  {escape(line)}", overflow="fold")
