@@ -27,7 +27,6 @@ import multiprocessing.util
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -37,14 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry import propagate, trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.trace import SpanKind
 
+from ddex_otel.monitoring import spanfeed
 from ddex_otel.telemetry import attributes as A
 
-#: Operation spans whose durations a worker sends back with each file's result.
-_OPERATION_SPANS = frozenset(A.SPAN_NAMES.values())
 #: Pool restarts after worker crashes before the remaining files are given up as failed.
 MAX_POOL_RESTARTS = 3
 CRASH_ERROR_TYPE = "BrokenProcessPool"
@@ -257,20 +254,20 @@ def check_options(paths: Sequence[Path], options: BatchOptions) -> None:
 # ------------------------------------------------------------------------------ worker side
 
 
-class OperationCollector(SpanProcessor):
-    """Keeps the ``ddex.*`` operation spans that end in this process until ``take()``."""
+class OperationLog:
+    """The ``ddex.*`` operation spans that end in this process, until ``take()``.
+
+    Subscribed to the monitoring span feed (``spanfeed``): the PerformanceMonitor's and the
+    Profiler's measurement path, so a worker's numbers are read exactly as theirs are.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ended: list[ReadableSpan] = []
 
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if span.name in _OPERATION_SPANS:
-            with self._lock:
-                self._ended.append(span)
+    def __call__(self, span: ReadableSpan) -> None:
+        with self._lock:
+            self._ended.append(span)
 
     def take(self, trace_id: int) -> list[OperationTiming]:
         """Timings of the operation spans of ``trace_id`` ended since the last call (others are kept)."""
@@ -283,89 +280,67 @@ class OperationCollector(SpanProcessor):
             memory = attrs.get(A.RESOURCE_MEMORY_DELTA)
             error_type = attrs.get(A.ERROR_TYPE)
             timings.append(OperationTiming(
-                name=str(attrs.get(A.OPERATION_NAME, span.name.removeprefix("ddex."))),
-                duration_s=((span.end_time or 0) - (span.start_time or 0)) / 1e9,
-                success=span.status.status_code is not StatusCode.ERROR,
+                name=spanfeed.operation_name(span),
+                duration_s=spanfeed.duration_s(span),
+                success=not spanfeed.failed(span),
                 memory_delta=memory if isinstance(memory, int) else None,
                 error_type=str(error_type) if error_type is not None else None,
             ))
         return timings
 
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
 
 @dataclass
 class _WorkerState:
     tracer_provider: Any
-    collector: OperationCollector
+    log: OperationLog
+    subscription: Any
     handle: Any = None
 
 
 _state: _WorkerState | None = None
 _state_lock = threading.Lock()
-#: Collectors already added to a provider (the SDK cannot remove a span processor).
-_collectors: "weakref.WeakKeyDictionary[TracerProvider, OperationCollector]" = weakref.WeakKeyDictionary()
 
 
-def _collector_for(provider: TracerProvider) -> OperationCollector:
-    collector = _collectors.get(provider)
-    if collector is None:
-        collector = _collectors[provider] = OperationCollector()
-        provider.add_span_processor(collector)
-    return collector
+def _subscribe(tracer_provider: Any, handle: Any = None) -> _WorkerState:
+    """Operation spans of ``tracer_provider`` (None: the global SDK provider, installed without
+    exporters when there is none, the engine instrumented if nobody did) into a fresh log."""
+    log = OperationLog()
+    subscription = spanfeed.subscribe(log, tracer_provider)
+    return _WorkerState(subscription.provider, log, subscription, handle)
 
 
 def init_worker(settings: WorkerTelemetry) -> None:
-    """Pool initializer: this process's telemetry, its span collector, and a flush at exit."""
+    """Pool initializer: this process's telemetry, its operation log, and a flush at exit."""
     global _state
     with _state_lock:
         if _state is not None:
             return
         handle = None
-        provider: Any = trace.get_tracer_provider()
-        if settings.enabled and not isinstance(provider, TracerProvider):
+        if settings.enabled and not isinstance(trace.get_tracer_provider(), TracerProvider):
             from ddex_otel.telemetry.setup import configure
 
             try:
                 handle = configure(endpoint=settings.endpoint, protocol=settings.protocol,
                                    service_name=settings.service_name, offline_dir=settings.offline_dir)
-                provider = handle.tracer_provider
             except (ValueError, OSError):
                 handle = None  # the parent already warned about the same settings
-        if not isinstance(provider, TracerProvider):
-            provider = _untelemetered_provider()
-        _state = _WorkerState(provider, _collector_for(provider), handle)
+        # Without telemetry (OTEL_SDK_DISABLED, bad settings) the feed still times the operations.
+        _state = _subscribe(handle.tracer_provider if handle is not None and handle.enabled else None, handle)
         if handle is not None:
             # Pool workers leave through os._exit: atexit never runs, multiprocessing's finalizers do.
             multiprocessing.util.Finalize(None, handle.shutdown, exitpriority=10)
 
 
-def _untelemetered_provider() -> TracerProvider:
-    """No telemetry wanted (or possible): a provider without exporters still times the operations."""
-    from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
-
-    provider = TracerProvider()
-    instrumentor = DDEXInstrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=provider)
-    return provider
-
-
 @contextmanager
 def _in_process(provider: Any) -> Iterator[None]:
-    """``workers=0``: tasks run here, on ``provider`` (the caller's), with their own collector."""
+    """``workers=0``: tasks run here, on ``provider`` (the caller's), with their own log."""
     global _state
-    if not isinstance(provider, TracerProvider):
-        provider = _untelemetered_provider()
     saved = _state
-    _state = _WorkerState(provider, _collector_for(provider))
+    _state = _subscribe(provider if isinstance(provider, TracerProvider) else None)
     try:
         yield
     finally:
+        _state.subscription.close()
         _state = saved
 
 
@@ -408,7 +383,7 @@ def process_file(task: FileTask) -> FileResult:
     if ctx.is_valid:
         result.trace_id = format(ctx.trace_id, "032x")
         result.span_id = format(ctx.span_id, "016x")
-    result.operations = _state.collector.take(ctx.trace_id)
+    result.operations = _state.log.take(ctx.trace_id)
     if _state.handle is not None:
         # Spans first, then the result: once the parent has the result, the spans are exported.
         _state.tracer_provider.force_flush(10_000)

@@ -352,10 +352,13 @@ def _print_profile(results: list, handle: Any) -> None:
                       "—" if math.isnan(row.cpu_avg) else f"{row.cpu_avg:.0f}",
                       "—" if row.memory_peak is None else f"{row.memory_peak / 1048576:.1f}")
     console.print(table)
+    failures: dict[tuple[str, str, str], int] = {}
     for r in results:
         if not r.success:
-            console.print(f"[red]failed[/red] {escape(str((r.metadata or {}).get('file', '')))} ({r.name}): "
-                          f"{escape(r.error or '')}", overflow="fold")
+            key = (str((r.metadata or {}).get("file", "")), r.name, r.error or "")
+            failures[key] = failures.get(key, 0) + 1
+    for (path, name, error), times in failures.items():
+        console.print(f"[red]failed[/red] {escape(path)} ({name}, {times}×): {escape(error)}", overflow="fold")
     console.print("[bold]telemetry went to:[/bold]")
     for line in _destinations(handle):
         console.print(f"  {escape(line)}", overflow="fold")

@@ -123,7 +123,8 @@ def duration_plot(results: Sequence[Any]) -> str | None:
     ax.boxplot(list(groups.values()), vert=False, showmeans=True)
     ax.set_yticks(range(1, len(groups) + 1), list(groups))
     ax.invert_yaxis()  # first operation on top, as in the tables
-    ax.set_xlabel("duration (ms)")
+    ax.set_xscale("log")  # one slow outlier (a cold first parse) would squash the boxes
+    ax.set_xlabel("duration (ms, log scale)")
     ax.set_title("duration per operation")
     ax.grid(axis="x", alpha=0.3)
     return _png_data_uri(fig)
@@ -158,11 +159,12 @@ def resource_plot(snapshots: Sequence[Any]) -> str | None:
     times = [s.time - t0 for s in snapshots]
     fig = _figure(7.5, 4.2)
     cpu_ax, mem_ax = fig.subplots(2, 1, sharex=True)
-    cpu_ax.plot(times, [s.cpu_percent for s in snapshots], color="tab:red", linewidth=1.2)
+    marker = "." if len(snapshots) < 60 else None
+    cpu_ax.plot(times, [s.cpu_percent for s in snapshots], color="tab:red", linewidth=1.2, marker=marker)
     cpu_ax.set_ylabel("CPU %")
     cpu_ax.set_title("process CPU and memory over time")
     cpu_ax.grid(alpha=0.3)
-    mem_ax.plot(times, [s.rss / _MIB for s in snapshots], color="tab:blue", linewidth=1.2)
+    mem_ax.plot(times, [s.rss / _MIB for s in snapshots], color="tab:blue", linewidth=1.2, marker=marker)
     mem_ax.set_ylabel("RSS (MiB)")
     mem_ax.set_xlabel("seconds since start")
     mem_ax.grid(alpha=0.3)
@@ -179,7 +181,7 @@ table { border-collapse: collapse; margin: .5em 0; }
 th, td { padding: .25em .7em; border-bottom: 1px solid #eee; text-align: right; }
 th:first-child, td:first-child, .text { text-align: left; }
 td.mono, .mono { font-family: ui-monospace, monospace; font-size: .9em; }
-.failed { color: #b00020; } .meta { color: #666; } img { max-width: 100%; }
+.failed { color: #b00020; } .meta { color: #666; } ul.meta { padding-left: 1.2em; } img { max-width: 100%; }
 """
 
 
@@ -222,7 +224,8 @@ def render_report(
         f"<h1>{e(title)}</h1>",
         f'<p class="meta">{len(results)} profiled operations, {len(failed)} failed; generated {generated}.</p>',
     ]
-    parts.extend(f'<p class="meta">{e(n)}</p>' for n in notes)
+    if notes:
+        parts.append('<ul class="meta">' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     parts += ["<h2>Summary</h2>", "<table><thead><tr><th>operation</th><th>runs</th><th>failed</th>"
               "<th>p50 ms</th><th>p95 ms</th><th>max ms</th><th>mean ms</th><th>avg CPU %</th>"
               "<th>peak RSS MiB</th></tr></thead><tbody>"]
