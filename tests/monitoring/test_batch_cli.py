@@ -86,3 +86,55 @@ def test_usage_errors_exit_2_with_one_line(argv: list[str], message: str, delive
     assert main([a.format(delivery=delivery) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ddex-otel: error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A real HTTP server on loopback that keeps the JSON bodies POSTed to it."""
+    import http.server
+    import threading
+
+    received: list[dict] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_alerts_are_checked_on_the_batch_aggregates_and_sent(delivery: Path, tmp_path: Path, webhook_receiver) -> None:
+    url, received = webhook_receiver
+    rules = tmp_path / "alerts.yml"
+    rules.write_text(
+        "thresholds:\n"
+        "  - {metric: error.rate, threshold: 0.05, description: too many failures}\n"
+        "  - {metric: parse.duration, threshold: 60, description: parse p95 above a minute}\n"
+        f"channels:\n  webhook: {{url: '{url}'}}\n"
+    )
+    done = _run(["batch", str(delivery), "--workers", "2", "--alerts", str(rules), "--json"], cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    # one file of four failed: its parse and its file record failed, out of 4 + 3 + 4 records
+    (alert,) = data["alerts"]
+    assert alert["metric"] == "error.rate" and alert["state"] == "firing"
+    assert alert["value"] == pytest.approx(2 / 11)
+    assert [(a["metric"], a["value"]) for a in received] == [("error.rate", alert["value"])]
+
+
+def test_a_bad_alerts_file_is_a_usage_error(delivery: Path, tmp_path: Path, capsys) -> None:
+    rules = tmp_path / "alerts.yml"
+    rules.write_text("thresholds: [{metric: error.rate}]\n")
+    assert main(["batch", str(delivery), "--alerts", str(rules)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ddex-otel: error: --alerts: {rules}: thresholds[0]") and err.count("\n") == 1

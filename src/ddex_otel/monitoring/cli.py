@@ -103,7 +103,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
             alerting = load_alerts(args.alerts)
         except (OSError, ValueError) as exc:
-            return _error(f"alerts file {args.alerts}: {exc}")
+            return _error(f"--alerts: {exc}")
 
     handle = cli_telemetry(args, always=True)
     settings = B.WorkerTelemetry(
