@@ -129,6 +129,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
     url = jaeger_trace_url(result.trace_id) if result.trace_id else None
     destinations = _destinations(handle)
+    workers = {f.pid for f in result.files if f.pid is not None and f.pid != os.getpid()}
+    if workers and handle is not None and handle.enabled:
+        destinations.append(f"{len(workers)} worker process(es) exported their spans and metrics the same way")
     if args.json:
         data = result.to_dict()
         data.update(jaeger_url=url, telemetry=destinations, alerts=[_alert_dict(a) for a in alerts])
