@@ -204,7 +204,8 @@ def test_a_crashed_worker_fails_its_files_and_the_batch_goes_on(local_tracing, d
     for i in range(6):  # enough files after the crash to need a fresh pool
         shutil.copy(delivery / SAMPLES[1], delivery / f"zz-later-{i}.xml")
     paths = B.find_inputs([str(delivery)])
-    options = B.BatchOptions(workers=1, telemetry=B.WorkerTelemetry(offline_dir=str(tmp_path / "telemetry")))
+    offline = tmp_path / "telemetry"
+    options = B.BatchOptions(workers=1, telemetry=B.WorkerTelemetry(offline_dir=str(offline)))
     result = B.run_batch(paths, options, worker=crash_on_marked_files, tracer_provider=provider)
 
     assert len(result.files) == len(paths)
@@ -216,3 +217,10 @@ def test_a_crashed_worker_fails_its_files_and_the_batch_goes_on(local_tracing, d
     (batch_span,) = [s for s in exporter.get_finished_spans() if s.name == A.SPAN_BATCH]
     events = [e for e in batch_span.events if e.name == A.EVENT_BATCH_FAILURE]
     assert {e.attributes[A.FILE_PATH] for e in events} == {f.path for f in result.files if not f.ok}
+    # Nothing lost: the crashed worker had flushed the spans of every file it reported before dying.
+    # (one worker, files in order: the first file was reported by the worker that later died)
+    first = next(f for f in result.files if f.path.endswith("AudiusProject__01_delivery.xml"))
+    assert first.ok and first.pid not in {f.pid for f in later}
+    exported = {s.span_id.hex() for pid, s in _offline_spans(offline) if s.name == A.SPAN_FILE}
+    assert first.span_id in exported
+    assert {f.span_id for f in result.files if f.ok} <= exported
