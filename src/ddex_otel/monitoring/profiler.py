@@ -8,8 +8,9 @@
 
 While a profile runs, a background thread samples the process CPU % and RSS every
 ``sample_interval`` seconds (psutil, like the ``process.*`` gauges). ``cpu_percent_avg`` is exact
-for any block length: process CPU seconds spent during the block / its wall time (× 100, so it can
-exceed 100 with several busy threads). ``memory_peak`` is the highest RSS seen: the samples, the
+for any block length: process CPU seconds spent during the block (``time.process_time``, a
+nanosecond clock; psutil's CPU times tick in 10 ms) / its wall time (× 100, so it can exceed 100
+with several busy threads). ``memory_peak`` is the highest RSS seen: the samples, the
 readings at start and end, and the process's peak RSS (``ru_maxrss``) when that rose during the
 block.
 
@@ -221,7 +222,7 @@ class Profiler:
         top = _hotspot_count(self.hotspots if hotspots is None else hotspots)
         maxrss_before = _maxrss()
         result.memory_before = int(proc.memory_info().rss)
-        cpu_before = _process_cpu(proc)
+        cpu_before = time.process_time()
         result.start = time.time()
         t0 = time.perf_counter()
         sampler = _Sampler(psutil.Process(), self.sample_interval, t0, result.samples)
@@ -239,7 +240,7 @@ class Profiler:
             if cprofile is not None:
                 cprofile.disable()
             result.duration_s = time.perf_counter() - t0
-            cpu_after = _process_cpu(proc)
+            cpu_after = time.process_time()
             sampler.stop()
             with self._lock:
                 open_profiles = self._active.get(thread, [])
@@ -344,11 +345,6 @@ class Profiler:
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def _process_cpu(proc: Any) -> float:
-    times = proc.cpu_times()
-    return float(times.user + times.system)
 
 
 def _maxrss() -> int:
