@@ -173,6 +173,7 @@ class Profiler:
         self._subscription: spanfeed.Subscription | None = None
         self._lock = threading.Lock()
         self._active: dict[int, list[ProfileResult]] = {}  # thread id -> open profiles
+        self._no_spans = False  # set when there is no SDK provider to read spans from
 
     # -- span capture ------------------------------------------------------------------------
     def attach(self, tracer_provider: Any = None) -> "Profiler":
@@ -182,6 +183,16 @@ class Profiler:
                 provider = tracer_provider if tracer_provider is not None else self._tracer_provider
                 self._subscription = spanfeed.subscribe(self._on_span, provider)
         return self
+
+    def _attach_quietly(self) -> None:
+        """``attach()`` for ``profile``: without an SDK provider to read, profile without spans."""
+        if self._subscription is not None or self._no_spans:
+            return
+        try:
+            self.attach()
+        except TypeError as exc:
+            self._no_spans = True
+            _logger.warning("profiling without DDEX operation spans: %s", exc)
 
     def close(self) -> None:
         """Stop capturing spans (and undo the instrumentation the subscription did)."""
@@ -213,7 +224,7 @@ class Profiler:
 
         A failing block is recorded (``success=False``, ``error="Type: message"``) and re-raised.
         """
-        self.attach()
+        self._attach_quietly()
         import psutil
 
         proc = psutil.Process()  # own objects: psutil keeps cpu_percent / oneshot state per object
