@@ -207,3 +207,13 @@ def test_concurrent_profiles_on_two_threads_keep_their_own_operations(prof: Prof
     assert [op["name"] for op in results["parse"].operations] == ["parse"]
     assert [op["name"] for op in results["parse+build"].operations] == ["parse", "build"]
     assert results["parse"].trace_id != results["parse+build"].trace_id
+
+
+def test_max_results_keeps_the_newest() -> None:
+    from opentelemetry.trace import NoOpTracerProvider
+
+    prof = Profiler(max_results=2, tracer_provider=NoOpTracerProvider())  # no spans needed here
+    for name in ("a", "b", "c"):
+        with prof.profile(name):
+            pass
+    assert [r.name for r in prof.results] == ["b", "c"]

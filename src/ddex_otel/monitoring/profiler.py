@@ -159,13 +159,26 @@ class _Sampler(threading.Thread):
 
 
 class Profiler:
-    """Profiles blocks of work; keeps every ``ProfileResult`` in ``results`` (see module doc)."""
+    """Profiles blocks of work; keeps each ``ProfileResult`` in ``results`` (see module doc).
+
+    ``results`` keeps every profile unless ``max_results`` is set (then the oldest are dropped);
+    ``clear()`` empties it. ``tracer_provider``: the SDK provider whose spans to capture (the
+    global one if None).
+    """
 
     def __init__(
-        self, sample_interval: float = 0.1, hotspots: bool | int = False, tracer_provider: Any = None
+        self,
+        sample_interval: float = 0.1,
+        hotspots: bool | int = False,
+        tracer_provider: Any = None,
+        *,
+        max_results: int | None = None,
     ) -> None:
         if sample_interval <= 0:
             raise ValueError("sample_interval must be positive")
+        if max_results is not None and max_results < 1:
+            raise ValueError("max_results must be at least 1 (or None: keep every result)")
+        self.max_results = max_results
         self.sample_interval = sample_interval
         self.hotspots = hotspots
         self.results: list[ProfileResult] = []
@@ -238,10 +251,11 @@ class Profiler:
         t0 = time.perf_counter()
         sampler = _Sampler(psutil.Process(), self.sample_interval, t0, result.samples)
         sampler.start()
-        with self._lock:
-            self._active.setdefault(thread, []).append(result)
-        cprofile = _start_cprofile() if top else None
+        cprofile = None
         try:
+            with self._lock:
+                self._active.setdefault(thread, []).append(result)
+            cprofile = _start_cprofile() if top else None
             yield result
         except BaseException as exc:
             result.success = False
@@ -272,6 +286,8 @@ class Profiler:
                 result.hotspots = _top_functions(cprofile, top)
             with self._lock:
                 self.results.append(result)
+                if self.max_results is not None and len(self.results) > self.max_results:
+                    del self.results[: len(self.results) - self.max_results]
 
     def profile_parse(self, source: Any, *, raise_errors: bool = True, **metadata: Any) -> ProfileResult:
         """Profile ``ern.parse(source)``. ``raise_errors=False`` returns a failed result instead of raising."""
