@@ -311,3 +311,25 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_span_attributes_read_the_same_through_the_fast_path_and_the_public_api(
+    traces: Traces, sample: Path
+) -> None:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    from ddex_otel.monitoring.spanfeed import attributes_of, describe_operation
+
+    ern.parse(sample)
+    span = traces.spans("ddex.parse")[0]
+    assert dict(attributes_of(span)) == dict(span.attributes)
+    # a ReadableSpan built by hand keeps a plain mapping: the public property is used
+    copy = ReadableSpan(name=span.name, context=span.context, attributes=dict(span.attributes),
+                        start_time=span.start_time, end_time=span.end_time, status=span.status)
+    assert dict(attributes_of(copy)) == dict(span.attributes)
+    assert describe_operation(copy) == describe_operation(span)
+    mon = PerformanceMonitor()
+    mon._on_span(copy)  # noqa: SLF001 - what the span feed calls
+    mon._on_span(span)  # noqa: SLF001
+    first, second = mon.records("parse")
+    assert first == second

@@ -8,6 +8,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from ddex_otel.monitoring.profiler import CSV_COLUMNS
 
 
 @pytest.fixture
-def prof(traces: Traces) -> Profiler:
+def prof(traces: Traces) -> Iterator[Profiler]:
     profiler = Profiler(sample_interval=0.02, tracer_provider=traces.tracer_provider)
     yield profiler
     profiler.close()
@@ -171,3 +172,48 @@ def test_csv_and_json_round_trip(prof: Profiler, sample: Path, tmp_path: Path) -
     assert first["trace_id"] == prof.results[0].trace_id
     assert first["operations"][0]["stages"] == prof.results[0].operations[0]["stages"]
     assert doc["summary"]["parse"]["count"] == 2 and doc["summary"]["parse"]["errors"] == 1
+
+
+def test_profiles_without_spans_when_the_provider_is_not_the_sdk(sample: Path) -> None:
+    from opentelemetry.trace import NoOpTracerProvider
+
+    prof = Profiler(tracer_provider=NoOpTracerProvider())
+    with pytest.raises(TypeError):
+        prof.attach()
+    with prof.profile("parse") as p:
+        ern.parse(sample)
+    assert p.success and p.operations == [] and p.duration_s > 0
+
+
+def test_concurrent_profiles_on_two_threads_keep_their_own_operations(prof: Profiler, sample: Path) -> None:
+    barrier = threading.Barrier(2)
+    results: dict[str, ProfileResult] = {}
+
+    def work(kind: str) -> None:
+        with prof.profile(kind) as p:
+            barrier.wait(timeout=10)  # both profiles open at once
+            message = ern.parse(sample)
+            if kind == "parse+build":
+                ern.build(message)
+            barrier.wait(timeout=10)
+        results[kind] = p
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in ("parse", "parse+build")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+        assert not t.is_alive()
+    assert [op["name"] for op in results["parse"].operations] == ["parse"]
+    assert [op["name"] for op in results["parse+build"].operations] == ["parse", "build"]
+    assert results["parse"].trace_id != results["parse+build"].trace_id
+
+
+def test_max_results_keeps_the_newest() -> None:
+    from opentelemetry.trace import NoOpTracerProvider
+
+    prof = Profiler(max_results=2, tracer_provider=NoOpTracerProvider())  # no spans needed here
+    for name in ("a", "b", "c"):
+        with prof.profile(name):
+            pass
+    assert [r.name for r in prof.results] == ["b", "c"]

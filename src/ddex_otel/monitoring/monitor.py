@@ -41,6 +41,7 @@ from ddex_otel.telemetry import resources
 T = TypeVar("T")
 
 _ERROR = StatusCode.ERROR
+_attributes_of = spanfeed.attributes_of
 _OP_NAME, _MEMORY, _FILE, _ERROR_TYPE = A.OPERATION_NAME, A.RESOURCE_MEMORY_DELTA, A.FILE_PATH, A.ERROR_TYPE
 
 
@@ -121,7 +122,7 @@ class PerformanceMonitor:
         self.max_names = max_names
         self._clock = clock
         self._lock = threading.Lock()
-        self._series: dict[str, deque[Record]] = {}
+        self._series: dict[str, deque[tuple[Any, ...]]] = {}  # plain tuples in Record order
         self._dropped = {"cap": 0, "age": 0, "names": 0}
         self._subscription: spanfeed.Subscription | None = None
         self._process: Any = None
@@ -152,12 +153,11 @@ class PerformanceMonitor:
         self.detach()
 
     def _on_span(self, span: ReadableSpan) -> None:
-        """Hot path (runs as each operation span ends): build one tuple, append it."""
-        attrs = span.attributes or {}
-        name = attrs.get(_OP_NAME) or span.name[5:]  # "ddex.parse" -> "parse"
+        """Hot path (runs as each operation span ends): build one plain tuple, append it."""
+        get = _attributes_of(span).get
         end = span.end_time or 0
-        file_path = attrs.get(_FILE)
-        error_type = attrs.get(_ERROR_TYPE)
+        file_path = get(_FILE)
+        error_type = get(_ERROR_TYPE)
         metadata = None
         if file_path is not None or error_type is not None:
             metadata = {}
@@ -166,12 +166,12 @@ class PerformanceMonitor:
             if error_type is not None:
                 metadata[_ERROR_TYPE] = error_type
         self._append(
-            str(name),
-            Record(
+            get(_OP_NAME) or span.name[5:],  # "ddex.parse" -> "parse"
+            (
                 end / 1e9,
                 (end - (span.start_time or end)) / 1e9,
                 span.status.status_code is not _ERROR,
-                attrs.get(_MEMORY),
+                get(_MEMORY),
                 metadata,
             ),
         )
@@ -181,7 +181,7 @@ class PerformanceMonitor:
         self, name: str, duration_s: float, success: bool = True, memory_delta: int | None = None, **metadata: Any
     ) -> None:
         """Add one measurement of ``name`` (``duration_s`` seconds) ending now."""
-        self._append(name, Record(self._clock(), float(duration_s), bool(success), memory_delta, metadata or None))
+        self._append(name, (self._clock(), float(duration_s), bool(success), memory_delta, metadata or None))
 
     def measure(self, name: str, fn: Callable[..., T] | None = None, /, *args: Any, **metadata: Any) -> Any:
         """Time a block or a call under ``name``.
@@ -199,8 +199,9 @@ class PerformanceMonitor:
         with Measurement(self, name, metadata):
             return fn(*args)
 
-    def _append(self, name: str, record: Record) -> None:
-        horizon = record.time - self.max_age if self.max_age is not None else None
+    def _append(self, name: str, record: tuple[float, float, bool, int | None, dict[str, Any] | None]) -> None:
+        """Store one record (a plain tuple in ``Record`` field order: cheaper to build)."""
+        horizon = record[0] - self.max_age if self.max_age is not None else None
         with self._lock:
             series = self._series.get(name)
             if series is None:
@@ -213,7 +214,7 @@ class PerformanceMonitor:
                 self._dropped["cap"] += 1
             series.append(record)
             if horizon is not None:
-                while series[0].time < horizon:
+                while series[0][0] < horizon:
                     series.popleft()
                     self._dropped["age"] += 1
 
@@ -224,7 +225,7 @@ class PerformanceMonitor:
             return
         horizon = now - self.max_age
         for series in self._series.values():
-            while series and series[0].time < horizon:
+            while series and series[0][0] < horizon:
                 series.popleft()
                 self._dropped["age"] += 1
 
@@ -249,6 +250,10 @@ class PerformanceMonitor:
 
     def records(self, name: str, start: float | None = None, end: float | None = None) -> list[Record]:
         """Records of ``name`` with ``start <= time <= end`` (either bound optional), oldest first."""
+        return [Record._make(r) for r in self._raw(name, start, end)]
+
+    def _raw(self, name: str, start: float | None, end: float | None) -> list[tuple[Any, ...]]:
+        """Like ``records`` but the stored tuples themselves (no Record objects built)."""
         with self._lock:
             self._expire(self._clock())
             series = self._series.get(name)
@@ -258,19 +263,19 @@ class PerformanceMonitor:
                 return list(series)
             lo = -math.inf if start is None else start
             hi = math.inf if end is None else end
-            return [r for r in series if lo <= r.time <= hi]
+            return [r for r in series if lo <= r[0] <= hi]
 
     def _durations(self, name: str, start: float | None, end: float | None) -> list[float]:
-        return [r.duration_s for r in self.records(name, start, end)]
+        return [r[1] for r in self._raw(name, start, end)]
 
     # -- queries -------------------------------------------------------------------------------
     def count(self, name: str, start: float | None = None, end: float | None = None) -> int:
-        return len(self.records(name, start, end))
+        return len(self._raw(name, start, end))
 
     def error_rate(self, name: str, start: float | None = None, end: float | None = None) -> float:
         """Failed / all records in range (0..1; 0.0 when there are none)."""
-        records = self.records(name, start, end)
-        return sum(1 for r in records if not r.success) / len(records) if records else 0.0
+        records = self._raw(name, start, end)
+        return sum(1 for r in records if not r[2]) / len(records) if records else 0.0
 
     def mean(self, name: str, start: float | None = None, end: float | None = None) -> float:
         values = self._durations(name, start, end)
@@ -292,9 +297,9 @@ class PerformanceMonitor:
 
     def stats(self, name: str, start: float | None = None, end: float | None = None) -> dict[str, Any]:
         """count, errors, error_rate, mean, min, max, p50, p95, p99 of ``name`` in one pass."""
-        records = self.records(name, start, end)
-        values = sorted(r.duration_s for r in records)
-        errors = sum(1 for r in records if not r.success)
+        records = self._raw(name, start, end)
+        values = sorted(r[1] for r in records)
+        errors = sum(1 for r in records if not r[2])
         n = len(values)
         return {
             "count": n,

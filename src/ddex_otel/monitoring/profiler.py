@@ -8,8 +8,9 @@
 
 While a profile runs, a background thread samples the process CPU % and RSS every
 ``sample_interval`` seconds (psutil, like the ``process.*`` gauges). ``cpu_percent_avg`` is exact
-for any block length: process CPU seconds spent during the block / its wall time (× 100, so it can
-exceed 100 with several busy threads). ``memory_peak`` is the highest RSS seen: the samples, the
+for any block length: process CPU seconds spent during the block (``time.process_time``, a
+nanosecond clock; psutil's CPU times tick in 10 ms) / its wall time (× 100, so it can exceed 100
+with several busy threads). ``memory_peak`` is the highest RSS seen: the samples, the
 readings at start and end, and the process's peak RSS (``ru_maxrss``) when that rose during the
 block.
 
@@ -158,13 +159,26 @@ class _Sampler(threading.Thread):
 
 
 class Profiler:
-    """Profiles blocks of work; keeps every ``ProfileResult`` in ``results`` (see module doc)."""
+    """Profiles blocks of work; keeps each ``ProfileResult`` in ``results`` (see module doc).
+
+    ``results`` keeps every profile unless ``max_results`` is set (then the oldest are dropped);
+    ``clear()`` empties it. ``tracer_provider``: the SDK provider whose spans to capture (the
+    global one if None).
+    """
 
     def __init__(
-        self, sample_interval: float = 0.1, hotspots: bool | int = False, tracer_provider: Any = None
+        self,
+        sample_interval: float = 0.1,
+        hotspots: bool | int = False,
+        tracer_provider: Any = None,
+        *,
+        max_results: int | None = None,
     ) -> None:
         if sample_interval <= 0:
             raise ValueError("sample_interval must be positive")
+        if max_results is not None and max_results < 1:
+            raise ValueError("max_results must be at least 1 (or None: keep every result)")
+        self.max_results = max_results
         self.sample_interval = sample_interval
         self.hotspots = hotspots
         self.results: list[ProfileResult] = []
@@ -172,6 +186,7 @@ class Profiler:
         self._subscription: spanfeed.Subscription | None = None
         self._lock = threading.Lock()
         self._active: dict[int, list[ProfileResult]] = {}  # thread id -> open profiles
+        self._no_spans = False  # set when there is no SDK provider to read spans from
 
     # -- span capture ------------------------------------------------------------------------
     def attach(self, tracer_provider: Any = None) -> "Profiler":
@@ -181,6 +196,16 @@ class Profiler:
                 provider = tracer_provider if tracer_provider is not None else self._tracer_provider
                 self._subscription = spanfeed.subscribe(self._on_span, provider)
         return self
+
+    def _attach_quietly(self) -> None:
+        """``attach()`` for ``profile``: without an SDK provider to read, profile without spans."""
+        if self._subscription is not None or self._no_spans:
+            return
+        try:
+            self.attach()
+        except TypeError as exc:
+            self._no_spans = True
+            _logger.warning("profiling without DDEX operation spans: %s", exc)
 
     def close(self) -> None:
         """Stop capturing spans (and undo the instrumentation the subscription did)."""
@@ -212,7 +237,7 @@ class Profiler:
 
         A failing block is recorded (``success=False``, ``error="Type: message"``) and re-raised.
         """
-        self.attach()
+        self._attach_quietly()
         import psutil
 
         proc = psutil.Process()  # own objects: psutil keeps cpu_percent / oneshot state per object
@@ -221,15 +246,16 @@ class Profiler:
         top = _hotspot_count(self.hotspots if hotspots is None else hotspots)
         maxrss_before = _maxrss()
         result.memory_before = int(proc.memory_info().rss)
-        cpu_before = _process_cpu(proc)
+        cpu_before = time.process_time()
         result.start = time.time()
         t0 = time.perf_counter()
         sampler = _Sampler(psutil.Process(), self.sample_interval, t0, result.samples)
         sampler.start()
-        with self._lock:
-            self._active.setdefault(thread, []).append(result)
-        cprofile = _start_cprofile() if top else None
+        cprofile = None
         try:
+            with self._lock:
+                self._active.setdefault(thread, []).append(result)
+            cprofile = _start_cprofile() if top else None
             yield result
         except BaseException as exc:
             result.success = False
@@ -239,7 +265,7 @@ class Profiler:
             if cprofile is not None:
                 cprofile.disable()
             result.duration_s = time.perf_counter() - t0
-            cpu_after = _process_cpu(proc)
+            cpu_after = time.process_time()
             sampler.stop()
             with self._lock:
                 open_profiles = self._active.get(thread, [])
@@ -260,6 +286,8 @@ class Profiler:
                 result.hotspots = _top_functions(cprofile, top)
             with self._lock:
                 self.results.append(result)
+                if self.max_results is not None and len(self.results) > self.max_results:
+                    del self.results[: len(self.results) - self.max_results]
 
     def profile_parse(self, source: Any, *, raise_errors: bool = True, **metadata: Any) -> ProfileResult:
         """Profile ``ern.parse(source)``. ``raise_errors=False`` returns a failed result instead of raising."""
@@ -344,11 +372,6 @@ class Profiler:
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def _process_cpu(proc: Any) -> float:
-    times = proc.cpu_times()
-    return float(times.user + times.system)
 
 
 def _maxrss() -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,10 +217,24 @@ def reports_to(provider: TracerProvider) -> bool:
 # ------------------------------------------------------------------------------ reading a span
 
 
+def attributes_of(span: ReadableSpan) -> Mapping[str, Any]:
+    """The ended span's attributes, read-only.
+
+    Fast path: the SDK keeps them in a ``BoundedAttributes`` (immutable once the span ended)
+    around a plain dict; reading that dict makes a lookup ~10x cheaper than the public
+    ``span.attributes`` proxy, whose ``get`` of a missing key raises and catches a KeyError
+    inside. Any other shape falls back to the public property.
+    """
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return inner
+    return span.attributes or {}
+
+
+
 def operation_name(span: ReadableSpan) -> str:
     """``parse`` / ``build`` … from ``ddex.operation.name`` (the span name without ``ddex.`` else)."""
-    attrs = span.attributes
-    name = attrs.get(A.OPERATION_NAME) if attrs else None
+    name = attributes_of(span).get(A.OPERATION_NAME)
     return str(name) if name is not None else span.name.removeprefix("ddex.")
 
 
@@ -238,7 +252,7 @@ def failed(span: ReadableSpan) -> bool:
 def stage_durations(span: ReadableSpan) -> dict[str, float]:
     """``{stage: seconds}`` from the ``ddex.stage.<stage>.duration`` attributes."""
     out: dict[str, float] = {}
-    for key, value in (span.attributes or {}).items():
+    for key, value in attributes_of(span).items():
         if key.startswith(_STAGE_PREFIX) and key.endswith(_STAGE_SUFFIX) and isinstance(value, (int, float)):
             out[key[len(_STAGE_PREFIX):-len(_STAGE_SUFFIX)]] = float(value)
     return out
@@ -246,7 +260,7 @@ def stage_durations(span: ReadableSpan) -> dict[str, float]:
 
 def describe_operation(span: ReadableSpan) -> dict[str, Any]:
     """A plain dict of one operation span (what the profiler keeps per operation)."""
-    attrs = span.attributes or {}
+    attrs = attributes_of(span)
     ctx = span.context
     return {
         "name": operation_name(span),
