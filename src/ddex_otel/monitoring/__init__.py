@@ -27,7 +27,9 @@ _EXPORTS: dict[str, str] = {
     "EmailNotifier": "notifiers",
     "SlackNotifier": "notifiers",
     "WebhookNotifier": "notifiers",
+    "NotificationError": "notifiers",
     "load_alerts": "alerts_config",
+    "AlertsConfigError": "alerts_config",
 }
 
 __all__ = sorted(_EXPORTS)

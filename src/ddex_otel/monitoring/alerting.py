@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+__all__ = ["Alert", "AlertHandler", "Alerting", "DEFAULT_THRESHOLDS", "Threshold"]
+
 _logger = logging.getLogger(__name__)
 
 Comparison = Literal["gt", "ge", "lt", "le", "eq"]
@@ -185,7 +187,8 @@ class Threshold:
 @dataclass
 class _Firing:
     severity: str
-    notified_at: float
+    notified_at: float  # clock() of the last notification
+    last: Alert  # the latest firing alert (updated on every check)
 
 
 class _RateLimitedLog:
@@ -215,25 +218,45 @@ class _RateLimitedLog:
 
 
 class _HandlerWorker:
-    """One daemon thread delivering alerts to one handler, in order, from a bounded queue."""
+    """Delivers alerts to one handler, in order, from a bounded queue, on its own daemon thread.
 
-    def __init__(self, handler: AlertHandler, name: str, max_queue: int, log: _RateLimitedLog) -> None:
+    The thread starts with the first alert and ends after ``idle`` seconds without work (or when
+    the handler raised a ``BaseException`` that killed it); the next alert starts a new one.
+    """
+
+    def __init__(
+        self, handler: AlertHandler, name: str, max_queue: int, log: _RateLimitedLog, idle: float = 30.0
+    ) -> None:
         self.handler = handler
         self.name = name
+        self.idle = idle
         self._log = log
         self._queue: queue.Queue[tuple[Alert, threading.Event] | None] = queue.Queue(maxsize=max_queue)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
-        self._thread = threading.Thread(target=self._run, name=f"ddex-otel-alert-handler[{name}]", daemon=True)
-        self._thread.start()
+        #: set when check() gave up waiting for this handler, cleared when it completes a delivery:
+        #: while set, check() does not wait for it again.
+        self.late = False
 
     def submit(self, alert: Alert) -> threading.Event | None:
         done = threading.Event()
-        try:
-            self._queue.put_nowait((alert, done))
-        except queue.Full:
-            self.dropped += 1
+        with self._lock:
+            try:
+                self._queue.put_nowait((alert, done))
+            except queue.Full:
+                self.dropped += 1
+                queued = False
+            else:
+                queued = True
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name=f"ddex-otel-alert-handler[{self.name}]", daemon=True
+                    )
+                    self._thread.start()
+        if not queued:
             self._log.warning(
                 f"drop:{self.name}",
                 "alert handler %s is still busy (queue of %d full); dropped %s",
@@ -244,7 +267,14 @@ class _HandlerWorker:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self.idle)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
             if item is None:
                 return
             alert, done = item
@@ -259,14 +289,33 @@ class _HandlerWorker:
                     self.name, type(exc).__name__, exc,
                 )
             finally:
-                done.set()
+                with self._lock:
+                    self.late = False
+                    done.set()
+
+    def mark_late(self, done: threading.Event) -> bool:
+        """After a timed-out wait: flag the handler late unless the delivery finished meanwhile."""
+        with self._lock:
+            if not done.is_set():
+                self.late = True
+            return self.late
+
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     def close(self, timeout: float) -> None:
-        try:
-            self._queue.put(None, timeout=max(timeout, 0.001))
-        except queue.Full:
-            return
-        self._thread.join(timeout)
+        """Let the queued alerts go out (up to ``timeout`` s), then end the thread."""
+        with self._lock:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                return
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                return
+        thread.join(max(timeout, 0.0))
 
 
 def _handler_name(handler: Any) -> str:
@@ -286,8 +335,11 @@ class Alerting:
     ``handler_timeout``: how long ``check()`` waits for the handlers in total (they run in
     parallel); a handler still running after that goes on in the background and is logged.
     ``service`` / ``labels``: put on every alert (``service`` defaults to ``OTEL_SERVICE_NAME`` or
-    ``"ddex-otel"``). ``every`` / ``window``: defaults for ``watch()``. ``clock`` is the monotonic
-    clock used for cooldowns (tests pass a fake one).
+    ``"ddex-otel"``). ``every`` / ``window``: defaults for ``watch()``. ``max_queue``: alerts
+    waiting per handler before new ones are dropped; ``log_interval``: seconds between two WARNING
+    logs of the same handler problem; ``worker_idle``: seconds before an idle handler thread ends;
+    ``history``: notifications kept in ``self.history``. ``clock`` is the monotonic clock used for
+    cooldowns (tests pass a fake one).
     """
 
     def __init__(
@@ -301,6 +353,7 @@ class Alerting:
         labels: Mapping[str, str] | None = None,
         max_queue: int = 100,
         log_interval: float = 300.0,
+        worker_idle: float = 30.0,
         history: int = 1000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -311,6 +364,7 @@ class Alerting:
         self.service = service or os.environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE
         self.labels: dict[str, str] = {"service": self.service, **dict(labels or {})}
         self._max_queue = max_queue
+        self._worker_idle = worker_idle
         self._clock = clock
         self._log = _RateLimitedLog(log_interval)
         self._lock = threading.RLock()
@@ -369,9 +423,13 @@ class Alerting:
         """Deliver notifications to ``handler`` (any callable taking an ``Alert``); returns it."""
         if not callable(handler):
             raise TypeError(f"alert handler must be callable, got {type(handler).__name__}")
-        worker = _HandlerWorker(handler, _handler_name(handler), self._max_queue, self._log)
         with self._lock:
-            self._workers.append(worker)
+            name, taken = _handler_name(handler), {w.name for w in self._workers}
+            unique, n = name, 1
+            while unique in taken:
+                n += 1
+                unique = f"{name}#{n}"
+            self._workers.append(_HandlerWorker(handler, unique, self._max_queue, self._log, self._worker_idle))
         return handler
 
     def remove_handler(self, handler: AlertHandler) -> None:
@@ -421,20 +479,21 @@ class Alerting:
                 alert = self._alert(rule, value, severity, "firing", now_wall)
                 firing.append(alert)
                 if state is None or state.severity != severity or now - state.notified_at >= self.cooldown:
-                    self._firing[key] = _Firing(severity, now)
+                    self._firing[key] = _Firing(severity, now, alert)
                     notify.append(alert)
+                else:
+                    state.last = alert
             self.history.extend(notify)
-        if notify:
-            self._dispatch(notify)
+            # queued under the lock, so concurrent check() calls reach each handler in state order
+            waits = self._submit(notify) if notify else []
+        if waits:
+            self._wait(waits)
         return firing
 
     def active(self) -> list[Alert]:
-        """The rules currently firing (as last notified), without values: ``value`` is NaN."""
+        """The alerts currently firing, each as of the latest ``check()`` that saw it."""
         with self._lock:
-            return [
-                self._alert(self._thresholds[key], math.nan, state.severity, "firing", time.time())
-                for key, state in self._firing.items()
-            ]
+            return [state.last for state in self._firing.values()]
 
     def _alert(self, rule: Threshold, value: float, severity: str, state: str, timestamp: float) -> Alert:
         return Alert(
@@ -449,20 +508,21 @@ class Alerting:
             labels={**self.labels, **rule.labels},
         )
 
-    def _dispatch(self, alerts: Iterable[Alert]) -> None:
-        with self._lock:
-            workers = list(self._workers)
+    def _submit(self, alerts: Iterable[Alert]) -> list[tuple[_HandlerWorker, threading.Event]]:
         waits: list[tuple[_HandlerWorker, threading.Event]] = []
         for alert in alerts:
-            for worker in workers:
+            for worker in self._workers:
                 done = worker.submit(alert)
                 if done is not None:
                     waits.append((worker, done))
+        return waits
+
+    def _wait(self, waits: list[tuple[_HandlerWorker, threading.Event]]) -> None:
         deadline = time.monotonic() + self.handler_timeout
-        late: set[str] = set()
         for worker, done in waits:
-            if not done.wait(max(0.0, deadline - time.monotonic())) and worker.name not in late:
-                late.add(worker.name)
+            if worker.late:  # still stuck since an earlier check(): do not wait for it again
+                continue
+            if not done.wait(max(0.0, deadline - time.monotonic())) and worker.mark_late(done):
                 self._log.warning(
                     f"slow:{worker.name}",
                     "alert handler %s did not finish within %.3g s; it goes on in the background",

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -32,6 +32,8 @@ _EMAIL_KEYS = {
 }
 _SLACK_KEYS = {"webhook_url", "timeout", "channel", "username"}
 _WEBHOOK_KEYS = {"url", "headers", "timeout"}
+
+_T = TypeVar("_T")
 
 _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 
@@ -205,7 +207,7 @@ class _Reader:
             timeout=self.number(spec.get("timeout", 10.0), f"{key}.timeout", minimum=0.0, strict=True),
         ))
 
-    def build(self, key: str, make: Callable[[], Any]) -> Any:
+    def build(self, key: str, make: Callable[[], _T]) -> _T:
         try:
             return make()
         except AlertsConfigError:

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from .alerting import Alert, _num
 
+__all__ = ["EmailNotifier", "NotificationError", "SlackNotifier", "WebhookNotifier", "alert_text", "mask_url"]
+
 MASK = "***"
 
 
@@ -48,7 +50,7 @@ def _origin(url: str) -> str:
     """``scheme://host:port`` for error messages."""
     parts = urlsplit(url)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = str(parts.port or (443 if parts.scheme == "https" else 80))
     except ValueError:
         port = "?"
     return f"{parts.scheme}://{parts.hostname}:{port}"
@@ -146,9 +148,9 @@ class EmailNotifier(_Notifier):
         self._cafile = cafile
 
     def subject(self, alert: Alert) -> str:
-        """E.g. ``[ddex-otel] CRITICAL parse.duration = 12.3 (threshold > 5) — ingest``."""
+        """E.g. ``[ddex-otel] CRITICAL parse.duration = 12.3 (threshold > 5) on ingest`` (ASCII only)."""
         service = alert.labels.get("service")
-        tail = f" — {service}" if service else ""
+        tail = f" on {service}" if service else ""
         return f"{self.subject_prefix} {alert.summary}{tail}".strip()
 
     def message(self, alert: Alert) -> EmailMessage:
