@@ -81,9 +81,9 @@ def _error(message: str) -> int:
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    console = Console(stderr=stderr)
+    console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:  # piped or captured: rich would assume 80 columns
-        console = Console(stderr=stderr, width=120)
+        console = Console(stderr=stderr, width=120, highlight=False)
     return console
 
 
