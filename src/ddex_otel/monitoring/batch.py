@@ -40,6 +40,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind
 
 from ddex_otel.monitoring import spanfeed
+from ddex_otel.monitoring.monitor import nearest_rank
 from ddex_otel.telemetry import attributes as A
 
 #: Pool restarts after worker crashes before the remaining files are given up as failed.
@@ -129,12 +130,9 @@ class FileResult:
         return data
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (``sorted[ceil(q/100*n)-1]``, as the PerformanceMonitor); nan if empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+def percentile(values: Iterable[float], q: float) -> float:
+    """Nearest-rank percentile of unsorted ``values``, as the PerformanceMonitor's; nan if empty."""
+    return nearest_rank(sorted(values), q)
 
 
 def timing_stats(values: Sequence[float]) -> dict[str, float]:

@@ -158,8 +158,10 @@ def _record(monitor: Any, result: Any) -> None:
 def _run_with_progress(B: Any, paths: list, options: Any, monitor: Any, *, quiet: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from collections import deque
+
     console = _console(stderr=True)
-    durations: list[float] = []
+    durations: deque[float] = deque(maxlen=1000)  # live p95 of the last 1000 files: O(1000) per update
     counts = {"ok": 0, "failed": 0}
     t0 = time.perf_counter()
 

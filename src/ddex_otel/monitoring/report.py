@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ddex_otel.monitoring.monitor import nearest_rank
+
 #: How many of the slowest profiled operations the report lists.
 SLOWEST = 10
 _MIB = 1024 * 1024
@@ -45,12 +47,6 @@ class SummaryRow:
     memory_peak: int | None
 
 
-def _percentile(ordered: Sequence[float], q: float) -> float:
-    if not ordered:
-        return math.nan
-    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
-
-
 def summary_rows(results: Sequence[Any]) -> list[SummaryRow]:
     """One row per operation name, in first-seen order (nearest-rank percentiles)."""
     groups: dict[str, list[Any]] = {}
@@ -63,7 +59,7 @@ def summary_rows(results: Sequence[Any]) -> list[SummaryRow]:
         peaks = [r.memory_peak for r in items if isinstance(getattr(r, "memory_peak", None), int)]
         rows.append(SummaryRow(
             name=name, runs=len(items), failed=sum(1 for r in items if not r.success),
-            p50=_percentile(durations, 50), p95=_percentile(durations, 95), max=durations[-1],
+            p50=nearest_rank(durations, 50), p95=nearest_rank(durations, 95), max=durations[-1],
             mean=sum(durations) / len(durations),
             cpu_avg=sum(cpus) / len(cpus) if cpus else math.nan,
             memory_peak=max(peaks) if peaks else None,
