@@ -138,3 +138,37 @@ def test_a_bad_alerts_file_is_a_usage_error(delivery: Path, tmp_path: Path, caps
     assert main(["batch", str(delivery), "--alerts", str(rules)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"ddex-otel: error: --alerts: {rules}: thresholds[0]") and err.count("\n") == 1
+
+
+def test_ctrl_c_keeps_the_results_so_far_and_exits_130(tmp_path: Path, sample_paths: list[Path]) -> None:
+    import signal
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(150):  # ~2700 hard links: far more than the batch gets through before the signal
+        for sample in sample_paths:
+            os.link(sample, folder / f"{sample.stem}-{i}.xml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DDEX_OTEL_"))}
+    proc = subprocess.Popen([str(CLI), "batch", str(folder), "--workers", "2", "--json"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        # a worker has exported its first file's spans: the batch is under way
+        while not any(p.stat().st_size > 0 for p in (tmp_path / "telemetry").glob("traces-*.jsonl")
+                      if (tmp_path / "telemetry").is_dir()):
+            assert time.monotonic() < deadline and proc.poll() is None, "the batch never started"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert err.strip() == "ddex-otel: interrupted"  # no traceback from any worker
+    data = json.loads(out)
+    totals = data["totals"]
+    assert totals["interrupted"] is True and totals["files"] == 150 * len(sample_paths)
+    interrupted = [f for f in data["files"] if f["error_type"] == "Interrupted"]
+    assert 0 < totals["ok"] and interrupted
+    assert totals["ok"] + len(interrupted) == totals["files"]

@@ -25,6 +25,7 @@ import math
 import multiprocessing
 import multiprocessing.util
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,6 +47,7 @@ from ddex_otel.telemetry import attributes as A
 #: Pool restarts after worker crashes before the remaining files are given up as failed.
 MAX_POOL_RESTARTS = 3
 CRASH_ERROR_TYPE = "BrokenProcessPool"
+INTERRUPTED_ERROR_TYPE = "Interrupted"
 
 
 class BatchUsageError(ValueError):
@@ -153,6 +155,8 @@ class BatchResult:
     workers: int
     trace_id: str | None = None
     pool_restarts: int = 0
+    #: Ctrl-C stopped the batch: files without a result are failed with error type "Interrupted".
+    interrupted: bool = False
 
     @property
     def ok(self) -> int:
@@ -183,6 +187,7 @@ class BatchResult:
                 "files_per_second": len(self.files) / self.seconds if self.seconds > 0 else None,
                 "workers": self.workers,
                 "pool_restarts": self.pool_restarts,
+                "interrupted": self.interrupted,
             },
             "operations": {k: {s: (None if isinstance(v, float) and math.isnan(v) else v) for s, v in d.items()}
                            for k, d in self.operations().items()},
@@ -310,6 +315,10 @@ def _subscribe(tracer_provider: Any, handle: Any = None) -> _WorkerState:
 def init_worker(settings: WorkerTelemetry) -> None:
     """Pool initializer: this process's telemetry, its operation log, and a flush at exit."""
     global _state
+    if multiprocessing.parent_process() is not None:
+        # Ctrl-C reaches the whole process group: the parent stops the batch, workers finish
+        # their file and exit normally (flushing) instead of dying with a traceback each.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     with _state_lock:
         if _state is not None:
             return
@@ -453,28 +462,41 @@ def run_batch(
         carrier: dict[str, str] = {}
         propagate.inject(carrier)  # the batch span is current: its traceparent goes to every task
 
-        def finish(result: FileResult) -> None:
+        def finish(result: FileResult, event: bool = True) -> None:
             results[result.path] = result
             if result.ok:
                 b.succeeded()
-            else:
+            elif event:
                 b.record_failure(result.error_type or "Error", result.error or "", result.path)
+            else:
+                b.record_failure_count()
             if on_result is not None:
                 on_result(result)
 
         pending = list(files)
-        while pending:
-            executor = _executor(options)
-            try:
-                pending = _drain(executor, pending, carrier, options, worker, finish)
-            finally:
-                executor.shutdown(wait=True, cancel_futures=True)
-            if pending:
-                restarts += 1
-                if restarts > MAX_POOL_RESTARTS:
-                    for path in pending:
-                        finish(_crashed(path, RuntimeError("too many worker crashes; gave up")))
-                    pending = []
+        interrupted = False
+        try:
+            while pending:
+                executor = _executor(options)
+                try:
+                    pending = _drain(executor, pending, carrier, options, worker, finish)
+                finally:
+                    executor.shutdown(wait=True, cancel_futures=True)
+                if pending:
+                    restarts += 1
+                    if restarts > MAX_POOL_RESTARTS:
+                        for path in pending:
+                            finish(_crashed(path, RuntimeError("too many worker crashes; gave up")))
+                        pending = []
+        except KeyboardInterrupt:
+            # Ctrl-C: the files done so far keep their results; the others are reported as such.
+            interrupted = True
+            b.span.add_event(A.EVENT_BATCH_INTERRUPTED, {A.BATCH_MESSAGE_COUNT: len(results)})
+            for path in files:
+                if path not in results:
+                    finish(FileResult(path=path, status=A.FILE_OUTCOME_FAILED, error_type=INTERRUPTED_ERROR_TYPE,
+                                      error=f"{INTERRUPTED_ERROR_TYPE}: the batch was interrupted before this file finished"),
+                           event=False)
         span_context = b.span.get_span_context()
     return BatchResult(
         files=[results[p] for p in files],
@@ -482,6 +504,7 @@ def run_batch(
         workers=options.workers,
         trace_id=format(span_context.trace_id, "032x") if span_context.is_valid else None,
         pool_restarts=restarts,
+        interrupted=interrupted,
     )
 
 

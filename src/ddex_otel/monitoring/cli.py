@@ -138,6 +138,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
     else:
         _print_summary(result, url, destinations, alerts, handle)
+    if result.interrupted:
+        print("ddex-otel: interrupted", file=sys.stderr)
+        return 130
     return 0 if result.failed == 0 else 1
 
 
@@ -209,6 +212,8 @@ def _ms(seconds: float) -> str:
 
 def _print_summary(result: Any, url: str | None, destinations: list[str], alerts: list, handle: Any) -> None:
     from rich.markup import escape
+
+    from ddex_otel.monitoring import batch as B
     from rich.table import Table
 
     console = _console()
@@ -225,7 +230,9 @@ def _print_summary(result: Any, url: str | None, destinations: list[str], alerts
     for name, stats in result.operations().items():
         table.add_row(name, str(stats["count"]), _ms(stats["p50"]), _ms(stats["p95"]), _ms(stats["max"]))
     console.print(table)
-    failed = [f for f in result.files if not f.ok]
+    failed = [f for f in result.files if not f.ok and f.error_type != B.INTERRUPTED_ERROR_TYPE]
+    if result.interrupted:
+        console.print(f"[yellow]interrupted: {len(result.files) - result.ok - len(failed)} file(s) not processed[/yellow]")
     if failed:
         errors = Table(title="failed files", title_justify="left")
         errors.add_column("file", overflow="fold")

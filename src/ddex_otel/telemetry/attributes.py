@@ -90,6 +90,8 @@ EVENT_VALIDATION_WARNING: Final = "ddex.validation.warning"
 EVENT_VALIDATION_ERROR: Final = "ddex.validation.error"
 EVENT_STREAM_PROGRESS: Final = "ddex.stream.progress"
 EVENT_BATCH_FAILURE: Final = "ddex.batch.failure"
+#: The batch was stopped (Ctrl-C) before every message was processed.
+EVENT_BATCH_INTERRUPTED: Final = "ddex.batch.interrupted"
 FINDING_CODE: Final = "ddex.finding.code"
 FINDING_MESSAGE: Final = "ddex.finding.message"
 FINDING_PATH: Final = "ddex.finding.path"
