@@ -3,6 +3,7 @@
 #   ddex-otelcol  OpenTelemetry Collector from collector/otelcol (Go module, go.sum pinned)
 #   jaeger        Jaeger v2 from collector/jaeger (wrapper module around jaeger v1.76.0 = 2.13)
 #   prometheus    + promtool from Debian's `prometheus` package (apt-get if missing)
+#   chromium      Debian's `chromium` (apt-get if missing), for the tests that open HTML reports
 # Binaries land in ${DDEX_OTEL_CACHE:-$HOME/.cache/ddex-otel}/bin, keyed by a hash of the module
 # files and the Go version: a second run finds them and returns at once. Idempotent; fails loudly.
 # Usage: scripts/build-stack.sh [--print-bin-dir]
