@@ -1,8 +1,8 @@
 """`ddex-otel batch --workers 3` into the real stack: ONE trace in Jaeger, connected across processes.
 
 The console script runs in a child process (no OTEL_* set) over copies of real samples plus one
-corrupt file, exporting over OTLP gRPC to the local collector; the assertions read what the real
-Jaeger query API returns for the trace whose link the command printed.
+corrupt file, exporting over OTLP (gRPC, then HTTP) to the local collector; the assertions read
+what the real Jaeger query API returns for the trace whose link the command printed.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ def _tags(items: list[dict]) -> dict:
     return {t["key"]: t["value"] for t in items}
 
 
-@pytest.fixture(scope="module")
-def batch_run(tmp_path_factory, local_stack, jaeger, sample_paths):
-    """Run the batch; return (inputs, corrupt path, completed process, service, Jaeger trace)."""
+@pytest.fixture(scope="module", params=["grpc", "http/protobuf"])
+def batch_run(request, tmp_path_factory, local_stack, jaeger, sample_paths):
+    """Run the batch over one OTLP protocol; return (inputs, corrupt path, completed process, service, traces)."""
+    protocol = request.param
+    endpoint = local_stack.endpoints.otlp_grpc if protocol == "grpc" else local_stack.endpoints.otlp_http
     folder = tmp_path_factory.mktemp("delivery")
     inputs = []
     for i in range(COPIES):
@@ -43,12 +45,12 @@ def batch_run(tmp_path_factory, local_stack, jaeger, sample_paths):
     corrupt.write_bytes(data[: len(data) // 2])
     inputs.append(corrupt)
 
-    service = f"ddex-batch-{uuid.uuid4().hex[:8]}"
+    service = f"ddex-batch-{protocol.split('/')[0]}-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DDEX_OTEL_"))}
     env.update(DDEX_OTEL_JAEGER_URL=local_stack.endpoints.jaeger, COLUMNS="200")
     done = subprocess.run(
-        [str(CLI), "batch", str(folder), "--workers", "3", "--endpoint", local_stack.endpoints.otlp_grpc,
-         "--protocol", "grpc", "--service-name", service],
+        [str(CLI), "batch", str(folder), "--workers", "3", "--endpoint", endpoint,
+         "--protocol", protocol, "--service-name", service],
         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path_factory.mktemp("cwd"),
     )
     # 1 batch span + per file: ddex.file and ddex.parse, + ddex.validate for the files that parse
