@@ -106,12 +106,17 @@ def test_samples_cpu_and_memory_peak(prof: Profiler) -> None:
 
 
 def test_hotspots(prof: Profiler, sample: Path) -> None:
+    def outer() -> ern.Message:
+        return ern.parse(sample)
+
     with prof.profile("parse", hotspots=5) as p:
-        ern.parse(sample)
+        outer()
     assert len(p.hotspots) == 5
     cumulative = [h["cumulative_s"] for h in p.hotspots]
     assert cumulative == sorted(cumulative, reverse=True)
-    assert any("parse" in h["function"] for h in p.hotspots)
+    assert p.hotspots[0]["function"].endswith("(outer)")  # everything in the block ran inside it
+    assert p.hotspots[0]["calls"] == 1
+    assert p.hotspots[0]["cumulative_s"] <= p.duration_s
     assert all(set(h) == {"function", "calls", "cumulative_s", "total_s"} for h in p.hotspots)
     assert prof.profile_parse(sample).hotspots == []  # off by default
 

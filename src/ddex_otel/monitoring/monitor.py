@@ -17,8 +17,8 @@ Percentiles use the nearest-rank rule on the sorted durations: ``sorted[ceil(p/1
 Memory is bounded: at most ``max_per_name`` records per name (a ring buffer: the oldest is
 dropped), records older than ``max_age`` seconds are dropped, and at most ``max_names`` names are
 kept (records under further names are dropped). ``dropped`` counts what was dropped, by reason
-(``"cap"``, ``"age"``, ``"names"``). A record is a small tuple (~150 bytes with its floats), so the
-defaults hold ≈ 1.5 MB per name at most.
+(``"cap"``, ``"age"``, ``"names"``). A record is a small tuple (~150–300 bytes with its values),
+so the defaults hold ≈ 3 MB per name at most.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class PerformanceMonitor:
         self.max_names = max_names
         self._clock = clock
         self._lock = threading.Lock()
-        self._series: dict[str, deque[tuple[Any, ...]]] = {}  # plain tuples in Record order
+        self._series: dict[str, deque[tuple[Any, ...]]] = {}  # plain tuples (see _append)
         self._dropped = {"cap": 0, "age": 0, "names": 0}
         self._subscription: spanfeed.Subscription | None = None
         self._process: Any = None
@@ -158,13 +158,12 @@ class PerformanceMonitor:
         end = span.end_time or 0
         file_path = get(_FILE)
         error_type = get(_ERROR_TYPE)
-        metadata = None
-        if file_path is not None or error_type is not None:
-            metadata = {}
-            if file_path is not None:
-                metadata[_FILE] = file_path
-            if error_type is not None:
-                metadata[_ERROR_TYPE] = error_type
+        if error_type is None:
+            metadata = None if file_path is None else ((_FILE, file_path),)
+        elif file_path is None:
+            metadata = ((_ERROR_TYPE, error_type),)
+        else:
+            metadata = ((_FILE, file_path), (_ERROR_TYPE, error_type))
         self._append(
             get(_OP_NAME) or span.name[5:],  # "ddex.parse" -> "parse"
             (
@@ -181,7 +180,10 @@ class PerformanceMonitor:
         self, name: str, duration_s: float, success: bool = True, memory_delta: int | None = None, **metadata: Any
     ) -> None:
         """Add one measurement of ``name`` (``duration_s`` seconds) ending now."""
-        self._append(name, (self._clock(), float(duration_s), bool(success), memory_delta, metadata or None))
+        self._append(
+            name,
+            (self._clock(), float(duration_s), bool(success), memory_delta, tuple(metadata.items()) or None),
+        )
 
     def measure(self, name: str, fn: Callable[..., T] | None = None, /, *args: Any, **metadata: Any) -> Any:
         """Time a block or a call under ``name``.
@@ -199,8 +201,10 @@ class PerformanceMonitor:
         with Measurement(self, name, metadata):
             return fn(*args)
 
-    def _append(self, name: str, record: tuple[float, float, bool, int | None, dict[str, Any] | None]) -> None:
-        """Store one record (a plain tuple in ``Record`` field order: cheaper to build)."""
+    def _append(self, name: str, record: tuple[Any, ...]) -> None:
+        """Store one record: a plain tuple in ``Record`` field order, metadata as a tuple of
+        (key, value) pairs. Tuples of atomic values are cheap to build and, unlike dicts, are
+        untracked by the garbage collector, so 10 000s of stored records do not slow its passes."""
         horizon = record[0] - self.max_age if self.max_age is not None else None
         with self._lock:
             series = self._series.get(name)
@@ -250,7 +254,7 @@ class PerformanceMonitor:
 
     def records(self, name: str, start: float | None = None, end: float | None = None) -> list[Record]:
         """Records of ``name`` with ``start <= time <= end`` (either bound optional), oldest first."""
-        return [Record._make(r) for r in self._raw(name, start, end)]
+        return [Record(t, d, ok, mem, dict(meta) if meta else None) for t, d, ok, mem, meta in self._raw(name, start, end)]
 
     def _raw(self, name: str, start: float | None, end: float | None) -> list[tuple[Any, ...]]:
         """Like ``records`` but the stored tuples themselves (no Record objects built)."""

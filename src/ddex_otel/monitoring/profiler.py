@@ -146,9 +146,8 @@ class _Sampler(threading.Thread):
         try:
             proc.cpu_percent(None)  # starts psutil's CPU % interval
             while not self._stop_event.wait(self._interval):
-                with proc.oneshot():
-                    cpu = proc.cpu_percent(None)
-                    rss = proc.memory_info().rss
+                cpu = proc.cpu_percent(None)
+                rss = proc.memory_info().rss
                 self.samples.append((time.perf_counter() - self._t0, cpu, int(rss)))
         except Exception:  # noqa: BLE001 - the profiled work must go on
             _logger.debug("profiler sampler failed", exc_info=True)

@@ -118,12 +118,11 @@ class ResourceMonitor:
     # -- sampling ----------------------------------------------------------------------------
     def read(self) -> ResourceSnapshot:
         """A snapshot of the process now (not stored)."""
-        proc = self._process
-        with proc.oneshot():
-            rss = int(proc.memory_info().rss)
-            cpu = float(proc.cpu_percent(None))
-            threads = int(proc.num_threads())
-            fds = int(proc.num_fds()) if self._has_fds else len(proc.open_files())
+        proc = self._process  # no oneshot(): these read different /proc files, caching only adds cost
+        rss = int(proc.memory_info().rss)
+        cpu = float(proc.cpu_percent(None))
+        threads = int(proc.num_threads())
+        fds = int(proc.num_fds()) if self._has_fds else len(proc.open_files())
         counts = tuple(int(g.get("collections", 0)) for g in gc.get_stats())
         return ResourceSnapshot(self._clock(), rss, cpu, threads, fds, counts)
 
