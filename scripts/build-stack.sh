@@ -4,6 +4,7 @@
 #   jaeger        Jaeger v2 from collector/jaeger (wrapper module around jaeger v1.76.0 = 2.13)
 #   prometheus    + promtool from Debian's `prometheus` package (apt-get if missing)
 #   alertmanager  + amtool from Debian's `prometheus-alertmanager` package (0.25; apt-get if missing)
+#   chromium      Debian's `chromium` (apt-get if missing), for the tests that open HTML reports
 # Binaries land in ${DDEX_OTEL_CACHE:-$HOME/.cache/ddex-otel}/bin, keyed by a hash of the module
 # files and the Go version: a second run finds them and returns at once. Idempotent; fails loudly.
 # Usage: scripts/build-stack.sh [--print-bin-dir]
@@ -53,17 +54,28 @@ build_go() {
     ln -sfn "$(basename "$target")" "$BIN/$name"
 }
 
+# apt_install PACKAGE [SERVICE]: install one Debian package (apt-get update once per run); stop the
+# system SERVICE the package starts, since the stack runs its own instances.
+APT_UPDATED=""
+apt_install() {
+    local package="$1" service="${2:-}" sudo=""
+    command -v apt-get >/dev/null 2>&1 || die "$package missing and apt-get unavailable: install it by hand"
+    [[ "$(id -u)" == 0 ]] || sudo="sudo"
+    if [[ -z "$APT_UPDATED" ]]; then
+        $sudo apt-get update -qq || die "apt-get update failed"
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$package" \
+        || die "apt-get install $package failed"
+    if [[ -n "$service" ]]; then
+        $sudo service "$service" stop >/dev/null 2>&1 || true
+    fi
+}
+
 install_prometheus() {
     if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
         say "prometheus: not installed, installing Debian package 'prometheus' ..."
-        command -v apt-get >/dev/null 2>&1 || die "prometheus missing and apt-get unavailable: install prometheus + promtool (2.42+)"
-        local sudo=""
-        [[ "$(id -u)" == 0 ]] || sudo="sudo"
-        $sudo apt-get update -qq || die "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus \
-            || die "apt-get install prometheus failed"
-        # The package enables a system service; the stack runs its own instance instead.
-        $sudo service prometheus stop >/dev/null 2>&1 || true
+        apt_install prometheus prometheus
     fi
     ln -sfn "$(command -v prometheus)" "$BIN/prometheus"
     ln -sfn "$(command -v promtool)" "$BIN/promtool"
@@ -76,14 +88,7 @@ install_alertmanager() {
     server="$(command -v alertmanager || command -v prometheus-alertmanager || true)"
     if [[ -z "$server" ]] || ! command -v amtool >/dev/null 2>&1; then
         say "alertmanager: not installed, installing Debian package 'prometheus-alertmanager' (~11 MB) ..."
-        command -v apt-get >/dev/null 2>&1 || die "alertmanager missing and apt-get unavailable: install alertmanager + amtool (0.25+)"
-        local sudo=""
-        [[ "$(id -u)" == 0 ]] || sudo="sudo"
-        $sudo apt-get update -qq || die "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus-alertmanager \
-            || die "apt-get install prometheus-alertmanager failed"
-        # The package enables a system service on :9093; the stack runs its own instance instead.
-        $sudo service prometheus-alertmanager stop >/dev/null 2>&1 || true
+        apt_install prometheus-alertmanager prometheus-alertmanager
         server="$(command -v alertmanager || command -v prometheus-alertmanager)" \
             || die "prometheus-alertmanager installed but no alertmanager binary on PATH"
     fi
@@ -92,10 +97,21 @@ install_alertmanager() {
     say "alertmanager: $("$BIN/alertmanager" --version 2>&1 | head -n1)"
 }
 
+# Headless chromium for the tests that open pages (HTML reports, the Jaeger UI) in a real browser,
+# driven by Playwright with the system browser (never a browser download).
+install_chromium() {
+    if ! command -v chromium >/dev/null 2>&1; then
+        say "chromium: not installed, installing Debian package 'chromium' ..."
+        apt_install chromium
+    fi
+    say "chromium: $(chromium --version 2>/dev/null | head -n1)"
+}
+
 build_go ddex-otelcol collector/otelcol .
 build_go jaeger collector/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 install_prometheus
 install_alertmanager
+install_chromium
 
 if [[ "${1:-}" == "--print-bin-dir" ]]; then
     printf '%s\n' "$BIN"
