@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
+
+from support import tcp_time_wait_ports
 
 from ddex_otel.stack.ports import HOST, port_is_free
 
@@ -39,15 +40,9 @@ def _time_wait_on_server_port() -> int:
     return port
 
 
-def _time_wait_ports() -> set[int]:
-    """Local ports of IPv4 TCP sockets in TIME_WAIT (state 06 in /proc/net/tcp)."""
-    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
-    return {int(row[1].rsplit(":", 1)[1], 16) for row in rows if row[3] == "06"}
-
-
 def test_port_in_time_wait_is_reported_free():
     port = _time_wait_on_server_port()
-    assert port in _time_wait_ports(), "the test did not leave the port in TIME_WAIT"
+    assert port in tcp_time_wait_ports(), "the test did not leave the port in TIME_WAIT"
     assert not _plain_bind_works(port), "a bind without SO_REUSEADDR should trip on TIME_WAIT here"
     assert port_is_free(port)
 
