@@ -59,3 +59,11 @@ def tcp_time_wait_ports() -> set[int]:
     """Local ports of IPv4 TCP connections in TIME_WAIT (state 06 in /proc/net/tcp)."""
     rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
     return {int(row[1].rsplit(":", 1)[1], 16) for row in rows if row[3] == "06"}
+
+
+def artifacts_dir() -> Path:
+    """Where tests keep files worth looking at afterwards (screenshots): env ``DDEX_OTEL_TEST_ARTIFACTS``,
+    else ``<repo>/.artifacts`` (git-ignored)."""
+    path = Path(os.environ.get("DDEX_OTEL_TEST_ARTIFACTS") or REPO_ROOT / ".artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

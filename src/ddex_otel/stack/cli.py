@@ -126,7 +126,7 @@ def endpoint_urls(e: Endpoints) -> dict[str, str]:
         "collector health": e.collector_health,
         "collector metrics (DDEX, scraped)": e.collector_prometheus,
         "collector own metrics": e.collector_metrics,
-        "Jaeger OTLP gRPC (collector → Jaeger)": e.jaeger_otlp_grpc,
+        "Jaeger OTLP gRPC (the collector exports here)": e.jaeger_otlp_grpc,
     }
 
 
