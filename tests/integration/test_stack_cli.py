@@ -122,6 +122,7 @@ def test_status_lists_every_url_and_the_installed_ui(cli_stack):
                    for line in text.stdout.splitlines()), f"{label} {url} not in:\n{text.stdout}"
         assert url in up.stdout, f"`stack up` does not print {url}"
     assert "Jaeger UI: installed" in text.stdout
+    assert f"export DDEX_OTEL_JAEGER_URL=http://{HOST}:{p.jaeger_query}\n" in up.stdout  # for demo links
     answer = json.loads(stack.status("--json").stdout)
     assert urls.items() <= answer["urls"].items()
     ui = answer["jaeger_ui"]

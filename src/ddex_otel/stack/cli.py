@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import jaegerui, paths
 from .errors import StackError
+from .links import ENV_JAEGER_URL
 from .local import Endpoints, LocalStack
 from .ports import Ports
 
@@ -80,6 +81,8 @@ def _up(args: argparse.Namespace) -> int:
         _print_status(stack)
         print(f"run dir: {stack.run_dir}  (stop with: ddex-otel stack down"
               + (f" --run-dir {stack.run_dir}" if args.run_dir else "") + ")")
+        if args.run_dir:  # trace links (demo, batch) find the default run dir's Jaeger by themselves
+            print(f"for Jaeger trace links: export {ENV_JAEGER_URL}={stack.endpoints.jaeger}")
         return 0
     return _guard(action)
 
@@ -135,8 +138,10 @@ def _print_status(stack: LocalStack, statuses=None) -> None:
         state = "healthy" if s.healthy else ("running, not healthy" if s.running else "stopped")
         print(f"{s.name:<11} {state:<21} pid {s.pid or '-':<8} {s.url}")
     print("URLs:")
-    for label, url in endpoint_urls(stack.endpoints).items():
-        print(f"  {label + ':':<40} {url}")
+    urls = endpoint_urls(stack.endpoints)
+    width = max(map(len, urls)) + 1
+    for label, url in urls.items():
+        print(f"  {label + ':':<{width}} {url}")
     ui = stack.jaeger_ui
     print(f"Jaeger UI: {ui.describe() if ui else 'unknown (stack started by an older ddex-otel)'}")
 
