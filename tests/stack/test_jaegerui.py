@@ -43,6 +43,9 @@ def test_config_reads_assets_path_from_the_environment_with_an_empty_default():
     ui = yaml.safe_load(JAEGER_CONFIG.read_text())["extensions"]["jaeger_query"]["ui"]
     # empty → the binary's embedded UI: the real one in the official image, which compose runs
     assert ui == {"assets_path": "${env:DDEX_JAEGER_UI_ASSETS_PATH:-}"}
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["jaeger"]
+    assert compose["image"] == "jaegertracing/jaeger:2.13.0"
+    assert "DDEX_JAEGER_UI_ASSETS_PATH" not in compose.get("environment", {})
 
 
 def test_jaeger_env_sets_the_assets_path_only_for_an_installed_ui(tmp_path):
