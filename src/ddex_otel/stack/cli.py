@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import paths
+from . import jaegerui, paths
 from .alerting import AlertSettings
 from .errors import StackError
-from .local import LocalStack
+from .links import ENV_JAEGER_URL
+from .local import Endpoints, LocalStack
 from .ports import Ports
 
 
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     _run_dir_arg(down)
     down.set_defaults(func=_down)
 
-    status = sub.add_parser("status", help="show each component, its pid, health and URL")
+    status = sub.add_parser("status", help="show each component, its pid and health, every URL, and the Jaeger UI")
     _run_dir_arg(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_status)
@@ -128,6 +129,8 @@ def _up(args: argparse.Namespace) -> int:
         print(f"alerts go to: {', '.join(alerting.receivers) or 'no receiver (set --alert-email-to, ...)'}")
         print(f"run dir: {stack.run_dir}  (stop with: ddex-otel stack down"
               + (f" --run-dir {stack.run_dir}" if args.run_dir else "") + ")")
+        if args.run_dir:  # trace links (demo, batch) find the default run dir's Jaeger by themselves
+            print(f"for Jaeger trace links: export {ENV_JAEGER_URL}={stack.endpoints.jaeger}")
         return 0
     return _guard(action)
 
@@ -146,17 +149,50 @@ def _status(args: argparse.Namespace) -> int:
         stack = LocalStack.from_run_dir(args.run_dir)
         statuses = stack.status()
         if args.json:
-            print(json.dumps([{**dataclasses.asdict(s), "log": str(s.log)} for s in statuses], indent=2))
+            ui = stack.jaeger_ui
+            print(json.dumps({
+                "components": [{**dataclasses.asdict(s), "log": str(s.log)} for s in statuses],
+                "urls": endpoint_urls(stack.endpoints),
+                "jaeger_ui": {
+                    "installed": bool(ui and ui.installed),
+                    "path": str(ui.path) if ui and ui.path else None,
+                    "note": ui.note if ui else "unknown (stack started by an older ddex-otel)",
+                    "served": jaegerui.served(stack.endpoints.jaeger),
+                },
+            }, indent=2))
         else:
             _print_status(stack, statuses)
         return 0 if all(s.healthy for s in statuses) else 1
     return _guard(action)
 
 
+def endpoint_urls(e: Endpoints) -> dict[str, str]:
+    """Every URL of the stack a user may open or point a client at, by what it is."""
+    return {
+        "Jaeger UI": f"{e.jaeger}/search",
+        "Jaeger API": f"{e.jaeger}/api/services",
+        "Prometheus": e.prometheus,
+        "Alertmanager": e.alertmanager,
+        "collector OTLP gRPC": e.otlp_grpc,
+        "collector OTLP HTTP": e.otlp_http,
+        "collector health": e.collector_health,
+        "collector metrics (DDEX, scraped)": e.collector_prometheus,
+        "collector own metrics": e.collector_metrics,
+        "Jaeger OTLP gRPC (the collector exports here)": e.jaeger_otlp_grpc,
+    }
+
+
 def _print_status(stack: LocalStack, statuses=None) -> None:
     for s in statuses or stack.status():
         state = "healthy" if s.healthy else ("running, not healthy" if s.running else "stopped")
         print(f"{s.name:<12} {state:<21} pid {s.pid or '-':<8} {s.url}")
+    print("URLs:")
+    urls = endpoint_urls(stack.endpoints)
+    width = max(map(len, urls)) + 1
+    for label, url in urls.items():
+        print(f"  {label + ':':<{width}} {url}")
+    ui = stack.jaeger_ui
+    print(f"Jaeger UI: {ui.describe() if ui else 'unknown (stack started by an older ddex-otel)'}")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths, process, render
+from . import jaegerui, paths, process, render
 from .alerting import AlertSettings
 from .errors import StackError
+from .jaegerui import JaegerUI
 from .ports import HOST, Ports
 
 STATE_FILE = "state.json"
@@ -81,6 +82,7 @@ class LocalStack:
         self.alerting = alerting
         self._state: dict = {}
         self._procs: dict = {}
+        self.jaeger_ui: JaegerUI | None = None  # found at start(), recorded in state.json
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -102,6 +104,8 @@ class LocalStack:
             raise StackError(f"no stack state in {stack.run_dir} (is it up? try `ddex-otel stack up`)")
         stack._state = json.loads(stack.state_path.read_text())
         stack.ports = Ports(**stack._state["ports"])
+        if ui := stack._state.get("jaeger_ui"):
+            stack.jaeger_ui = JaegerUI(Path(ui["path"]) if ui["path"] else None, ui["note"])
         return stack
 
     def _save(self) -> None:
@@ -126,8 +130,10 @@ class LocalStack:
         if busy:
             listed = ", ".join(f"{name}={port}" for name, port in busy)
             raise StackError(f"ports already in use: {listed} (stop what uses them or use --free-ports)")
+        self.jaeger_ui = jaegerui.find()
         specs = self._specs()
-        self._state = {"run_dir": str(self.run_dir), "ports": self.ports.as_dict(), "components": {}}
+        self._state = {"run_dir": str(self.run_dir), "ports": self.ports.as_dict(), "components": {},
+                       "jaeger_ui": {"path": str(self.jaeger_ui.path or ""), "note": self.jaeger_ui.note}}
         try:
             for name in ORDER:
                 argv, env, health, url = specs[name]
@@ -193,7 +199,7 @@ class LocalStack:
         return {
             "jaeger": (
                 [binaries["jaeger"], "--config", str(configs["jaeger"])],
-                render.jaeger_env(p),
+                render.jaeger_env(p, self.jaeger_ui.path if self.jaeger_ui else None),
                 f"{e.jaeger}/api/services",
                 e.jaeger,
             ),

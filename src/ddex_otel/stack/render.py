@@ -62,12 +62,13 @@ def collector_env(ports: Ports) -> dict[str, str]:
     }
 
 
-def jaeger_env(ports: Ports) -> dict[str, str]:
-    """Environment that points collector/jaeger/jaeger-config.yaml at this stack's ports."""
+def jaeger_env(ports: Ports, ui_dir: Path | None = None) -> dict[str, str]:
+    """Environment that points collector/jaeger/jaeger-config.yaml at this stack's ports and UI files."""
     return {
         "DDEX_JAEGER_HOST": HOST,
         "DDEX_JAEGER_QUERY_PORT": str(ports.jaeger_query),
         "DDEX_JAEGER_QUERY_GRPC_PORT": str(ports.jaeger_query_grpc),
         "DDEX_JAEGER_OTLP_GRPC_PORT": str(ports.jaeger_otlp_grpc),
         "DDEX_JAEGER_OTLP_HTTP_PORT": str(ports.jaeger_otlp_http),
+        "DDEX_JAEGER_UI_ASSETS_PATH": str(ui_dir) if ui_dir else "",  # empty: the binary's own page
     }
