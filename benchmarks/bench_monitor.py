@@ -9,6 +9,7 @@ on a 1 KB message (where the fixed cost per operation dominates).
 
   baseline   not instrumented
   default    instrumented, SDK providers exporting to discarding exporters (default options)
+  default-bis  the same as default again: the difference between the two is the run's noise
   monitored  default + a PerformanceMonitor attached to the same TracerProvider
   floor      not instrumented; one hand-written span + one histogram record per parse
              (the contract's cost-budget reference)
@@ -103,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         variants = [
             Variant("baseline", instrument=False, sdk=False),
             Variant("default"),
+            Variant("default-bis"),  # control: a second, identical default shows the run's noise
             MonitoredVariant("monitored"),
             Variant("floor", instrument=False, floor=True),
         ]
@@ -114,13 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio = medians["monitored"] / medians["default"]
         extra_us = (medians["monitored"] - medians["default"]) * 1e6
         floor_us = (medians["floor"] - base) * 1e6
-        print(f"  monitored / default = {ratio:.4f} ({(ratio - 1) * 100:+.2f}%), {extra_us:+.1f} µs/parse "
-              f"(the floor's span + histogram: {floor_us:.1f} µs/parse)")
+        noise_us = (medians["default-bis"] - medians["default"]) * 1e6
+        print(f"  monitored / default = {ratio:.4f} ({(ratio - 1) * 100:+.2f}%), {extra_us:+.1f} µs/parse; "
+              f"control default-bis − default: {noise_us:+.1f} µs/parse; "
+              f"the floor's span + histogram: {floor_us:.1f} µs/parse")
         results[source.name] = {
             "us_per_parse": {k: v * 1e6 for k, v in medians.items()},
             "monitored_over_default": ratio,
             "extra_us_per_parse": extra_us,
             "floor_us_per_parse": floor_us,
+            "control_noise_us_per_parse": noise_us,
         }
 
     span = real_parse_span(str(sample))

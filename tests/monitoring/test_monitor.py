@@ -333,3 +333,24 @@ def test_span_attributes_read_the_same_through_the_fast_path_and_the_public_api(
     mon._on_span(span)  # noqa: SLF001
     first, second = mon.records("parse")
     assert first == second
+
+
+def test_attaching_to_a_provider_the_engine_does_not_report_to_warns(
+    traces: Traces, sample: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    other = TracerProvider()
+    with caplog.at_level("WARNING", logger="ddex_otel.monitoring.spanfeed"):
+        mon = PerformanceMonitor().attach(other)
+    try:
+        assert "instrumented with another tracer provider" in caplog.text
+        ern.parse(sample)
+        assert mon.count("parse") == 0 and len(traces.spans("ddex.parse")) == 1
+    finally:
+        mon.detach()
+        other.shutdown()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ddex_otel.monitoring.spanfeed"):
+        PerformanceMonitor().attach(traces.tracer_provider).detach()
+    assert caplog.text == ""

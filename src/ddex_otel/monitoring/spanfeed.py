@@ -208,10 +208,12 @@ def reports_to(provider: TracerProvider) -> bool:
         return True
     tracer = tel.tracer
     real = getattr(tracer, "_tracer", tracer) if isinstance(tracer, trace.ProxyTracer) else tracer
-    processor = getattr(real, "_span_processor", None)  # SDK Tracer: its provider's processor
-    if processor is None:
-        return True
-    return processor is getattr(provider, "_active_span_processor", processor)
+    # An SDK Tracer holds its provider's (multi) span processor; the provider keeps the same object.
+    processor = getattr(real, "span_processor", None) or getattr(real, "_span_processor", None)
+    ours = getattr(provider, "_active_span_processor", None)
+    if processor is None or ours is None:
+        return True  # cannot tell: don't warn
+    return processor is ours
 
 
 # ------------------------------------------------------------------------------ reading a span
