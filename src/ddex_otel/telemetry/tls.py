@@ -86,11 +86,14 @@ class OTLPSession(requests.Session):
         except requests.exceptions.SSLError as exc:
             reason = _ssl_reason(exc)
             raise OTLPTransportError(f"TLS with {where} failed: {reason} ({_tls_hint(str(url), self.verify)})") from None
-        except requests.exceptions.ConnectionError as exc:
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             if "wrong version number" in str(exc).lower() or "record layer failure" in str(exc).lower():
                 raise OTLPTransportError(
                     f"TLS with {where} failed: the server does not speak TLS (use http:// for it)"
                 ) from None
+            if str(url).lower().startswith("http://") and _speaks_tls(str(url)):
+                # A TLS server answers plain HTTP with a 400 and closes; a large body makes that a reset.
+                raise OTLPTransportError(f"{where} expects TLS: use https:// in the endpoint") from None
             raise
         if response.status_code == 400 and _PLAIN_HTTP_TO_TLS in (response.text or "").lower():
             raise OTLPTransportError(f"{where} expects TLS: use https:// in the endpoint")
@@ -100,6 +103,25 @@ class OTLPSession(requests.Session):
                 "in OTEL_EXPORTER_OTLP_HEADERS / configure(headers=...)"
             )
         return response
+
+
+def _speaks_tls(url: str, timeout: float = 2.0) -> bool:
+    """True if host:port of ``url`` completes a TLS handshake (certificate not checked: a probe only)."""
+    import socket
+    import ssl
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return False
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=parts.hostname):
+                return True
+    except (OSError, ssl.SSLError):
+        return False
 
 
 def _ssl_reason(exc: BaseException) -> str:
