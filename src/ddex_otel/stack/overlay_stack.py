@@ -79,6 +79,8 @@ class OverlayStack(LocalStack):
         env = {**env, **overlay.env}
         e = self.endpoints
         url = f"{e.otlp_grpc} (OTLP gRPC), {e.otlp_http} (OTLP HTTP)"
+        if self.ingest and self.ingest.token_env:
+            url += f", bearer token from ${self.ingest.token_env} required"
         if self.vendor is not None:
             from ddex_otel.telemetry.secrets import mask_url
 
