@@ -381,3 +381,16 @@ def test_vendor_outage_and_collector_restart_lose_nothing(otelcol, certs, token,
               f"delivered {delivered_after:.1f}s after the vendor came back; sent={sent:.0f} accepted={accepted:.0f}")
     finally:
         fake.stop()
+
+
+
+def test_grpc_wrong_ca_names_the_endpoint_and_the_certificate_failure(vendor, certs, token):
+    """gRPC reports TLS failures itself (as UNAVAILABLE, retried): the SDK's line must still be clear."""
+    env = vendor_env(vendor, certs, token)
+    env["OTEL_EXPORTER_OTLP_CERTIFICATE"] = str(certs.other_ca_file)
+    done = run_demo(vendor.grpc_endpoint, "grpc", f"grpc-wrong-ca-{uuid.uuid4().hex[:6]}", env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    sdk_lines = [line for line in done.stderr.splitlines() if "exporting traces to" in line]
+    assert sdk_lines and f"127.0.0.1:{vendor.grpc_port}" in sdk_lines[0], done.stderr
+    assert "CERTIFICATE_VERIFY_FAILED" in sdk_lines[0], sdk_lines[0]
+    assert token not in done.stdout + done.stderr
