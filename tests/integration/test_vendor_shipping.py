@@ -357,8 +357,8 @@ def test_vendor_outage_and_collector_restart_lose_nothing(otelcol, certs, token,
         accepted_after_restart = poll("spans accepted by the restarted collector",
                                       lambda: scrape_sum(own_metrics, "otelcol_receiver_accepted_spans"),
                                       lambda v: v >= count - half)
-        poll("the restarted collector retrying (3 times) while the vendor is down", lambda: log.read_text(),
-             lambda text: text.count(retrying) >= 3)
+        poll("the restarted collector retrying (5 times) while the vendor is down", lambda: log.read_text(),
+             lambda text: text.count(retrying) >= 5)
         fake.start()  # the vendor is back
         back_at = time.monotonic()
         outage = back_at - outage_started
