@@ -91,13 +91,23 @@ def test_ingest_overlay_requires_token_and_tls_on_both_protocols(tls_files):
     (lambda: VendorOptions("https://v.test", protocol="zipkin"), "vendor protocol"),
     (lambda: VendorOptions("https://v.test", cert_file="/x.pem"), "go together"),
     (lambda: VendorOptions("https://v.test", ca_file="/no/such/ca.pem"), "no such file"),
-    (lambda: IngestOptions(token_env="not a name"), "variable NAME"),
+    (lambda: IngestOptions(token_env="not a name"), "NAME of the variable"),
     (lambda: IngestOptions(tls_cert="/x.pem"), "both a certificate and a key"),
     (lambda: render_overlay(base(), None, None), "nothing to render"),
 ])
 def test_bad_options_are_clear_errors(bad, message):
     with pytest.raises(StackError, match=message):
         bad()
+
+
+def test_malformed_options_never_echo_what_may_be_a_secret():
+    for text in ("sk-live-abcdef123456", "bad name=sk-live-abcdef123456", "x-api-key="):
+        with pytest.raises(StackError) as info:
+            parse_header(text)
+        assert "sk-live" not in str(info.value)
+    with pytest.raises(StackError) as info:
+        IngestOptions(token_env="sk-live-abcdef123456")
+    assert "sk-" not in str(info.value)
 
 
 def test_options_from_environment(monkeypatch, tls_files):

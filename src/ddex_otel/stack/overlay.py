@@ -62,7 +62,9 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name or not _HEADER_NAME.match(name) or not value.strip():
-        raise StackError(f"vendor header must be NAME=VALUE (e.g. 'x-api-key=${{env:API_KEY}}'), got {name or text[:20]!r}=…")
+        # Never echo the text: a malformed header may be the key itself.
+        shown = f"a header named {name!r}" if sep and _HEADER_NAME.match(name) else "a value without NAME="
+        raise StackError(f"vendor header must be NAME=VALUE (e.g. 'x-api-key=${{env:API_KEY}}'), got {shown}")
     return name, value.strip()
 
 
@@ -127,7 +129,7 @@ class IngestOptions:
 
     def __post_init__(self) -> None:
         if self.token_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.token_env):
-            raise StackError(f"--ingest-token-env takes a variable NAME, got {self.token_env[:3]!r}…")
+            raise StackError("--ingest-token-env takes the NAME of the variable holding the token, not the token")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise StackError("ingest TLS needs both a certificate and a key (--tls-cert and --tls-key)")
         object.__setattr__(self, "tls_cert", _file(self.tls_cert, "ingest TLS certificate"))
