@@ -8,6 +8,7 @@ machines where those are set: the CA given by OTEL_EXPORTER_OTLP_CERTIFICATE mus
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import subprocess
@@ -394,3 +395,42 @@ def test_grpc_wrong_ca_names_the_endpoint_and_the_certificate_failure(vendor, ce
     assert sdk_lines and f"127.0.0.1:{vendor.grpc_port}" in sdk_lines[0], done.stderr
     assert "CERTIFICATE_VERIFY_FAILED" in sdk_lines[0], sdk_lines[0]
     assert token not in done.stdout + done.stderr
+
+
+# ----------------------------------------------------------------------------------- mTLS
+
+
+@pytest.fixture(scope="module")
+def mtls_vendor(otelcol, certs, token, tmp_path_factory):
+    fake = VendorCollector(otelcol, tmp_path_factory.mktemp("mtls-vendor"), certs, token, mtls=True)
+    try:
+        fake.start()
+    except StackError as exc:
+        pytest.fail(f"mTLS vendor collector did not start: {exc}\n{exc.log_tail()}", pytrace=False)
+    yield fake
+    fake.stop()
+
+
+def test_app_client_certificate_reaches_an_mtls_vendor_and_its_absence_is_a_tls_error(mtls_vendor, certs, token):
+    service = f"mtls-{uuid.uuid4().hex[:6]}"
+    with_cert = vendor_env(mtls_vendor, certs, token, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=str(certs.client_cert),
+                           OTEL_EXPORTER_OTLP_CLIENT_KEY=str(certs.client_key))
+    done = run_demo(mtls_vendor.http_endpoint, "http/protobuf", service, with_cert)
+    assert done.returncode == 0 and "export(s) failed" not in done.stdout, done.stdout + done.stderr
+    assert_ddex_spans(mtls_vendor, service)
+
+    without = run_demo(mtls_vendor.http_endpoint, "http/protobuf", f"no-cert-{service}",
+                       vendor_env(mtls_vendor, certs, token))
+    assert without.returncode == 0, without.stdout + without.stderr
+    assert f"TLS with {mtls_vendor.http_endpoint}/v1/traces failed" in without.stderr, without.stderr
+    assert "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE" in without.stderr, without.stderr
+
+
+def test_bundled_collector_ships_with_a_client_certificate(mtls_vendor, certs, token, vendor_stack_factory):
+    options = dataclasses.replace(vendor_options(mtls_vendor, certs, "http"), cert_file=str(certs.client_cert),
+                                  key_file=str(certs.client_key))
+    stack = vendor_stack_factory(options, token)
+    service = f"mtls-collector-{uuid.uuid4().hex[:6]}"
+    done = run_demo(stack.endpoints.otlp_grpc, "grpc", service, app_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_ddex_spans(mtls_vendor, service)

@@ -61,7 +61,11 @@ class TransportOptions:
             raise ValueError(f"unknown OTLP compression {self.compression!r}; use one of {', '.join(COMPRESSIONS)}")
 
 
-def _tls_hint(url: str, verify: Any) -> str:
+def _tls_hint(url: str, verify: Any, reason: str = "", has_client_cert: bool = False) -> str:
+    client_side = ("certificate required", "bad certificate", "unknown ca", "closed the connection")
+    if any(marker in reason for marker in client_side) and not has_client_cert:
+        return ("the server wants a client certificate it trusts: set OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE "
+                "and OTEL_EXPORTER_OTLP_CLIENT_KEY (or configure(client_certificate_file=..., client_key_file=...))")
     if url.lower().startswith("http://"):
         return "the endpoint does not speak plain HTTP here or a proxy interfered"
     if isinstance(verify, str):
@@ -85,7 +89,8 @@ class OTLPSession(requests.Session):
             response = super().request(method, url, *args, **kwargs)
         except requests.exceptions.SSLError as exc:
             reason = _ssl_reason(exc)
-            raise OTLPTransportError(f"TLS with {where} failed: {reason} ({_tls_hint(str(url), self.verify)})") from None
+            raise OTLPTransportError(
+                f"TLS with {where} failed: {reason} ({_tls_hint(str(url), self.verify, reason, bool(self.cert))})") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             if "wrong version number" in str(exc).lower() or "record layer failure" in str(exc).lower():
                 raise OTLPTransportError(
@@ -127,8 +132,10 @@ def _speaks_tls(url: str, timeout: float = 2.0) -> bool:
 def _ssl_reason(exc: BaseException) -> str:
     """The innermost SSL reason ("certificate verify failed: unable to get local issuer certificate")."""
     text = str(exc)
+    if "eof occurred in violation of protocol" in text.lower():  # TLS 1.3: a rejected client, no alert
+        return "the server closed the connection during the handshake"
     for marker in ("certificate verify failed", "wrong version number", "record layer failure",
-                   "tlsv1 alert", "sslv3 alert", "handshake failure", "hostname mismatch"):
+                   "tlsv13 alert", "tlsv1 alert", "sslv3 alert", "handshake failure", "hostname mismatch"):
         start = text.lower().find(marker)
         if start >= 0:
             end = text.find(")", start)
