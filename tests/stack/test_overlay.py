@@ -135,6 +135,13 @@ def test_overlay_command_prints_env_references_only():
                              capture_output=True, text=True, timeout=60, env=env)
     assert literal.returncode == 1 and "literal-key-1" not in literal.stdout + literal.stderr
     assert "${env:VAR} references" in literal.stderr
+    in_container = subprocess.run([str(CLI), "stack", "overlay", "--ingest-token-env", "TOK",
+                                   "--tls-cert", "/etc/otelcol-contrib/tls/server.pem",
+                                   "--tls-key", "/etc/otelcol-contrib/tls/server.key"],
+                                  capture_output=True, text=True, timeout=60, env=env)
+    assert in_container.returncode == 0, in_container.stderr
+    grpc = yaml.safe_load(in_container.stdout)["receivers"]["otlp"]["protocols"]["grpc"]
+    assert grpc["tls"]["cert_file"] == "/etc/otelcol-contrib/tls/server.pem"
 
 
 # ------------------------------------------------------------------ validate with the collector
