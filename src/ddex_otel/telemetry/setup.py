@@ -347,10 +347,7 @@ def configure(
     own_traces = not set_global or _is_unset(current_tp, ProxyTracerProvider)
     own_metrics = not set_global or _is_unset(current_mp, _ProxyMeterProvider)
     header_map = _headers_dict(headers)
-    transport = tls.TransportOptions(
-        *(os.fspath(f) if f is not None else None for f in (certificate_file, client_certificate_file, client_key_file)),
-        compression=compression,
-    )
+    transport = tls.TransportOptions.of(certificate_file, client_certificate_file, client_key_file, compression)
     # Before any exporter can log: every header value and URL password is masked from here on.
     redactor = secrets.SecretRedactor(secrets.secrets_from(
         header_map, [endpoint, env_endpoint("traces"), env_endpoint("metrics")]))

@@ -50,6 +50,15 @@ class TransportOptions:
     client_key_file: str | None = None
     compression: str | None = None
 
+    @classmethod
+    def of(cls, certificate_file: Any = None, client_certificate_file: Any = None, client_key_file: Any = None,
+           compression: str | None = None) -> "TransportOptions":
+        """From ``configure()``'s arguments (paths may be ``os.PathLike``)."""
+        def path(value: Any) -> str | None:
+            return os.fspath(value) if value is not None else None
+
+        return cls(path(certificate_file), path(client_certificate_file), path(client_key_file), compression)
+
     def __post_init__(self) -> None:
         for name in ("certificate_file", "client_certificate_file", "client_key_file"):
             value = getattr(self, name)
