@@ -158,7 +158,8 @@ def test_configure_arguments_ship_to_the_vendor(vendor, certs, token, sample_pat
     assert token not in shown and "authorization=***" in shown
 
 
-def test_sdk_alone_loses_the_ca_to_requests_ca_bundle_and_our_session_fixes_it(vendor, certs, token):
+def test_sdk_alone_loses_the_ca_to_requests_ca_bundle_and_our_session_fixes_it(vendor, certs, token,
+                                                                                 monkeypatch):
     """The upstream problem (docs/vendors.md), shown against the real vendor, and our workaround."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
@@ -168,8 +169,7 @@ def test_sdk_alone_loses_the_ca_to_requests_ca_bundle_and_our_session_fixes_it(v
 
     def export(**kwargs) -> SpanExportResult:
         exporter = OTLPSpanExporter(endpoint=f"{vendor.http_endpoint}/v1/traces", certificate_file=str(certs.ca_file),
-                                    headers={"authorization": f"Bearer {token}"}, compression=None, timeout=5,
-                                    **kwargs)
+                                    headers={"authorization": f"Bearer {token}"}, timeout=5, **kwargs)
         results = []
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(_Recorder(exporter, results)))
@@ -177,12 +177,9 @@ def test_sdk_alone_loses_the_ca_to_requests_ca_bundle_and_our_session_fixes_it(v
         provider.shutdown()
         return results[0]
 
-    os.environ["OTEL_EXPORTER_OTLP_COMPRESSION"] = "gzip"
-    try:
-        assert export() is SpanExportResult.FAILURE  # REQUESTS_CA_BUNDLE (set) replaced the CA
-        assert export(session=OTLPSession()) is SpanExportResult.SUCCESS
-    finally:
-        del os.environ["OTEL_EXPORTER_OTLP_COMPRESSION"]
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")  # the vendor takes gzip only
+    assert export() is SpanExportResult.FAILURE  # REQUESTS_CA_BUNDLE (set) replaced the CA
+    assert export(session=OTLPSession()) is SpanExportResult.SUCCESS
 
 
 class _Recorder:
