@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import jaegerui, paths
+from . import jaegerui, overlay_stack, paths
 from .alerting import AlertSettings
 from .errors import StackError
 from .links import ENV_JAEGER_URL
@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         flag = "--" + field.name.replace("_", "-") + "-port"
         up.add_argument(flag, dest=field.name, type=int, metavar="PORT", help=f"default {field.default}")
     _alert_args(up)
+    overlay_stack.add_arguments(up)
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop the processes `stack up` started")
@@ -42,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     _run_dir_arg(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_status)
+    overlay_stack.register_overlay_command(sub)
     stack.set_defaults(func=_dispatch_error(stack))
     return stack
 
@@ -122,8 +124,8 @@ def _up(args: argparse.Namespace) -> int:
                 raise StackError(f"{script} failed (see its output above)")
         overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Ports) if getattr(args, f.name)}
         alerting = _alert_settings(args)
-        stack = LocalStack(args.run_dir, Ports(**overrides), free_ports=args.free_ports, timeout=args.timeout,
-                           alerting=alerting)
+        stack = overlay_stack.make_stack(args, run_dir=args.run_dir, ports=Ports(**overrides),
+                                         free_ports=args.free_ports, timeout=args.timeout, alerting=alerting)
         stack.start()
         _print_status(stack)
         print(f"alerts go to: {', '.join(alerting.receivers) or 'no receiver (set --alert-email-to, ...)'}")
