@@ -400,8 +400,8 @@ class DeliverySpanProcessor(SpanProcessor):
             while queue:  # popleft, not clear(): a racing append is either counted here or stranded
                 queue.popleft()
                 self._cleared += 1
-        bounded(self._exporter.shutdown, max(0.05, min(0.5, deadline - time.monotonic())), "span exporter shutdown")
         self._report_drops(final=True)
+        bounded(self._exporter.shutdown, 0.1, "span exporter shutdown")
 
 
 def bounded(fn: Callable[[], Any], seconds: float, what: str) -> bool:

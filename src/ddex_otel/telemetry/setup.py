@@ -331,6 +331,8 @@ class TelemetryHandle:
             self._shut_down = True
         budget = self.settings.shutdown_timeout if timeout is None else max(0.0, timeout)
         deadline = time.monotonic() + budget
+        # Exports get the budget minus a reserve for counting and reporting what did not make it.
+        export_deadline = deadline - min(0.3, budget / 4)
         try:
             atexit.unregister(self.shutdown)
         except Exception:  # noqa: BLE001  # pragma: no cover
@@ -357,9 +359,9 @@ class TelemetryHandle:
 
         if self.owns_tracer_provider:
             for processor in self.span_processors:
-                start(lambda p=processor: p.shutdown(max(0.0, deadline - time.monotonic())), "span-shutdown")
+                start(lambda p=processor: p.shutdown(max(0.0, export_deadline - time.monotonic())), "span-shutdown")
         if self.owns_meter_provider and self.meter_provider is not None:
-            millis = max(1.0, budget * 1000)
+            millis = max(1.0, (export_deadline - time.monotonic()) * 1000)
             start(lambda: self.meter_provider.shutdown(timeout_millis=millis), "metric-shutdown")
         for thread in steps:
             thread.join(max(0.0, deadline - time.monotonic()))
