@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ddex_otel.telemetry import sdkimport  # noqa: F401 - first: tolerate a bad span limit variable
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -61,6 +62,17 @@ def _count_value(counter: itertools.count) -> int:  # type: ignore[type-arg]
     return int(repr(counter)[6:-1])
 
 
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_env(name: str, raw: str, message: str, *args: Any) -> None:
+    """One WARNING per bad (variable, value) per process, however often it is read."""
+    if (name, raw) in _warned:
+        return
+    _warned.add((name, raw))
+    _logger.warning(message, *args)
+
+
 def env_number(name: str, default: float, *, minimum: float = 0.0) -> float:
     """A number >= ``minimum`` from the environment; a bad value is one warning and the default."""
     raw = os.environ.get(name, "").strip()
@@ -71,7 +83,7 @@ def env_number(name: str, default: float, *, minimum: float = 0.0) -> float:
     except ValueError:
         value = float("nan")
     if not value >= minimum:  # also catches nan
-        _logger.warning("ignoring %s=%r: not a number >= %g; using %g", name, raw, minimum, default)
+        warn_env(name, raw, "ignoring %s=%r: not a number >= %g; using %g", name, raw, minimum, default)
         return default
     return value
 

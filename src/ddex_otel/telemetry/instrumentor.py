@@ -86,6 +86,9 @@ def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name, "").strip().lower()
     if not value:
         return default
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        _logger.warning("ignoring %s=%r: use true or false; using %s", name, value, str(default).lower())
+        return default
     return value in ("1", "true", "yes", "on")
 
 

@@ -92,13 +92,16 @@ def parse_bytes(text: str) -> int:
 
 def rotation_settings() -> tuple[int, int]:
     """(max bytes per file, files kept per signal) from the environment; bad values warn."""
+    from ddex_otel.telemetry.delivery import warn_env
+
     max_bytes, keep = DEFAULT_MAX_BYTES, DEFAULT_KEEP_FILES
     raw = os.environ.get(ENV_MAX_BYTES, "").strip()
     if raw:
         try:
             max_bytes = parse_bytes(raw)
         except (ValueError, KeyError):
-            _logger.warning("ignoring %s=%r: not a size like 64MiB; using %d bytes", ENV_MAX_BYTES, raw, max_bytes)
+            warn_env(ENV_MAX_BYTES, raw, "ignoring %s=%r: not a size like 64MiB; using %d bytes", ENV_MAX_BYTES, raw,
+                     max_bytes)
     raw = os.environ.get(ENV_KEEP_FILES, "").strip()
     if raw:
         try:
@@ -107,7 +110,7 @@ def rotation_settings() -> tuple[int, int]:
                 raise ValueError(raw)
         except ValueError:
             keep = DEFAULT_KEEP_FILES
-            _logger.warning("ignoring %s=%r: not a whole number >= 1; using %d", ENV_KEEP_FILES, raw, keep)
+            warn_env(ENV_KEEP_FILES, raw, "ignoring %s=%r: not a whole number >= 1; using %d", ENV_KEEP_FILES, raw, keep)
     return max_bytes, keep
 
 

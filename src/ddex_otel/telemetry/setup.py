@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ddex_otel.telemetry import sdkimport  # noqa: F401 - first: tolerate a bad span limit variable
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
@@ -49,6 +50,7 @@ from ddex_otel.telemetry.delivery import (
     bounded,
     register_delivery_metrics,
     total_stats,
+    warn_env,
 )
 from ddex_otel.telemetry.exporters import (
     ExportFailures,
@@ -113,13 +115,14 @@ def resolve_protocol(signal: str, protocol: str | None = None) -> str:
     chosen = protocol or _env(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
     chosen = (chosen or DEFAULT_PROTOCOL).strip().lower()
     if chosen == "http/json":
-        _logger.warning("OTLP http/json is not supported by the Python exporters; using http/protobuf")
+        warn_env("OTEL_EXPORTER_OTLP_PROTOCOL", chosen,
+                 "OTLP http/json is not supported by the Python exporters; using http/protobuf")
         chosen = "http/protobuf"
     if chosen not in PROTOCOLS:
         if protocol:  # an explicit argument is a programming error
             raise ValueError(f"unknown OTLP protocol {chosen!r}; use one of {', '.join(PROTOCOLS)}")
-        _logger.warning("ignoring OTLP protocol %r from the environment (use one of %s); using %s",
-                        chosen, ", ".join(PROTOCOLS), DEFAULT_PROTOCOL)
+        warn_env("OTEL_EXPORTER_OTLP_PROTOCOL", chosen, "ignoring OTLP protocol %r from the environment "
+                 "(use one of %s); using %s", chosen, ", ".join(PROTOCOLS), DEFAULT_PROTOCOL)
         chosen = DEFAULT_PROTOCOL
     return chosen
 
@@ -150,7 +153,7 @@ def otlp_exporter(
     ``endpoint`` is a base URL like OTEL_EXPORTER_OTLP_ENDPOINT: for http/protobuf the signal
     path (``/v1/traces``) is appended here, since the exporters' ``endpoint=`` takes a full URL.
     """
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = _exporter_options(signal, protocol)
     if headers is not None:
         kwargs["headers"] = headers
     if timeout is not None:
@@ -212,7 +215,8 @@ def _exporter_names(signal: str) -> list[str] | None:
         elif list(entry_points(group=f"opentelemetry_{signal}_exporter", name=name)):
             valid.append(name)
         else:
-            _logger.warning("ignoring unknown exporter %r in OTEL_%s_EXPORTER", name, signal.upper())
+            warn_env(f"OTEL_{signal.upper()}_EXPORTER", name, "ignoring unknown exporter %r in OTEL_%s_EXPORTER",
+                     name, signal.upper())
     return valid or None
 
 
@@ -267,6 +271,64 @@ def wants_offline_files(signal: str, endpoint: str | None) -> bool:
     if names is not None and any(n in _FILE_EXPORTER_NAMES for n in names):
         return True
     return not (endpoint or names is not None or env_endpoint(signal))
+
+
+# --------------------------------------------------------------------- tolerant OTEL_* variables
+
+#: SpanLimits argument for each limit variable the SDK reads (it raises ValueError on a bad one).
+_SPAN_LIMIT_VARS = {
+    "OTEL_ATTRIBUTE_COUNT_LIMIT": "max_attributes",
+    "OTEL_SPAN_EVENT_COUNT_LIMIT": "max_events",
+    "OTEL_SPAN_LINK_COUNT_LIMIT": "max_links",
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "max_span_attributes",
+    "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": "max_event_attributes",
+    "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT": "max_link_attributes",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "max_attribute_length",
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "max_span_attribute_length",
+}
+
+
+def _span_limits() -> Any:
+    """SpanLimits from the environment; a bad value is a warning and the SDK default."""
+    from opentelemetry.sdk.trace import SpanLimits
+
+    explicit: dict[str, int] = {}
+    for name, argument in _SPAN_LIMIT_VARS.items():
+        raw = os.environ.get(name, "").strip()
+        if raw and not (raw.isdigit()):
+            fallback = SpanLimits.UNSET if "length" in argument else 128
+            if name != "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT":  # sdkimport already said so
+                warn_env(name, raw, "ignoring %s=%r: not a non-negative integer; using the SDK default", name, raw)
+            explicit[argument] = fallback
+    return SpanLimits(**explicit)
+
+
+def _exporter_options(signal: str, protocol: str) -> dict[str, Any]:
+    """Keyword arguments that replace bad OTEL_EXPORTER_OTLP_* timeout/compression values."""
+    options: dict[str, Any] = {}
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"):
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            try:
+                if float(raw) <= 0:
+                    raise ValueError(raw)
+            except ValueError:
+                warn_env(name, raw, "ignoring %s=%r: not a positive number of seconds; using 10", name, raw)
+                options["timeout"] = 10.0
+            break
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"):
+        raw = os.environ.get(name, "").strip().lower()
+        if raw:
+            valid = ("gzip", "none") if protocol == "grpc" else ("gzip", "deflate", "none")
+            if raw not in valid:
+                warn_env(name, raw, "ignoring %s=%r: use one of %s; sending uncompressed", name, raw, ", ".join(valid))
+                if protocol == "grpc":
+                    from grpc import Compression
+                else:
+                    from opentelemetry.exporter.otlp.proto.http import Compression  # type: ignore[assignment]
+                options["compression"] = Compression.NoCompression
+            break
+    return options
 
 
 # -------------------------------------------------------------------------------------- handle
@@ -481,9 +543,13 @@ def configure(
     keyword arguments raise ``ValueError``.
     """
     handle = TelemetryHandle()
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower()
+    if disabled == "true":
         handle.enabled = False
         return handle
+    if disabled not in ("", "false"):
+        warn_env("OTEL_SDK_DISABLED", disabled, "ignoring OTEL_SDK_DISABLED=%r: use true or false; telemetry stays on",
+                 disabled)
     from opentelemetry.metrics._internal import _ProxyMeterProvider
     from opentelemetry.trace import ProxyTracerProvider
 
@@ -505,7 +571,7 @@ def configure(
     plan = dict(endpoint=endpoint, protocol=protocol, headers=header_map, timeout=export_timeout)
 
     if own_traces:
-        tp = TracerProvider(resource=resource, shutdown_on_exit=False)
+        tp = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=_span_limits())
         for factory, where in _plan_exporters(
             "traces", offline_files=files if wants_files["traces"] else None, **plan
         ):
