@@ -191,3 +191,21 @@ def _instrument_suite(kwargs: dict[str, Any]) -> Any:
     options = {k: v for k, v in kwargs.items() if k in ("tracer_provider", "meter_provider")}
     suite.instrument(**options)
     return suite if suite.is_instrumented_by_opentelemetry else None
+
+
+def pre_instrument() -> None:
+    """``opentelemetry_pre_instrument`` hook (runs before ``opentelemetry-instrument`` loads instrumentors).
+
+    With ``OTEL_PYTHON_DDEX_PROCESS_METRICS=true``, system-metrics is started here with our
+    configuration, before the distro would start it with its defaults: otherwise
+    ``process.cpu.time`` would be emitted twice (two scopes, ``type`` and ``cpu.mode`` labels) and
+    ``process.thread.count`` without a unit.
+    """
+    if not _env_bool(ENV_PROCESS_METRICS, False):
+        return
+    try:
+        from ddex_otel.telemetry.resources import start_system_metrics
+
+        start_system_metrics()
+    except Exception:  # noqa: BLE001 - never break the host's start-up
+        _logger.debug("could not pre-start system metrics", exc_info=True)
