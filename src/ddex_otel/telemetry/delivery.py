@@ -279,7 +279,7 @@ class DeliverySpanProcessor(SpanProcessor):
             next(self._queue_full)
             return
         queue.append(span)
-        if len(queue) >= self._batch_size:
+        if len(queue) >= self._batch_size and not self._wake._flag:  # noqa: SLF001 - is_set() without the call
             self._wake.set()
 
     # -- accounting ------------------------------------------------------------------------
