@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     handle.shutdown()
     shutdown_s = time.monotonic() - started
-    spans_per_parse = 8 if args.stage_spans else 1
+    spans_per_parse = 5 if args.stage_spans else 1  # ddex.parse + 4 stage spans
     expected = (per_worker * args.workers if args.workers else args.parses) * spans_per_parse
     print(json.dumps({"delivery": handle.delivery.as_dict(), "shutdown_s": shutdown_s, "expected_spans": expected,
                       "pid": os.getpid()}), flush=True)
