@@ -1,4 +1,4 @@
-"""One telemetry workload in its own process, for bench_delivery.py and tests/integration/test_delivery.py.
+"""One telemetry workload in its own process, for bench_delivery.py and tests/integration/test_delivery_faults.py.
 
     python benchmarks/delivery_workload.py --endpoint URL [--protocol grpc] [--parses 400] [--rate 400]
         [--stage-spans] [--workers N --mode fork|os-fork|pool]
