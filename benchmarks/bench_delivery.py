@@ -121,7 +121,8 @@ def cli_live(col: CollectorOnly, tmp: Path) -> dict[str, Any]:
     out = {}
     for name, argv in {"parse": ["parse", str(SAMPLE)], "stream": ["stream", str(SAMPLE)],
                        "validate": ["validate", str(SAMPLE)],
-                       "build": ["build", str(SAMPLE), "-o", str(tmp / "out.xml")]}.items():
+                       "build": ["build", str(SAMPLE), "-o", str(tmp / "out.xml")],
+                       "generate": ["generate", str(tmp / "g.xml"), "--size", "5KB"]}.items():
         before = col.accepted_spans()
         started = time.monotonic()
         subprocess.run([sys.executable, "-m", "ddex_otel.cli", *argv], env=env, capture_output=True, timeout=120)

@@ -106,6 +106,7 @@ def test_short_cli_runs_lose_nothing(collector: CollectorOnly, sample: Path, tmp
         "stream": ["stream", str(sample)],
         "validate": ["validate", str(sample)],
         "build": ["build", str(sample), "-o", str(tmp_path / "out.xml")],
+        "generate": ["generate", str(tmp_path / "g.xml"), "--size", "5KB"],
     }
     for name, argv in commands.items():
         before = collector.accepted_spans()

@@ -21,6 +21,9 @@ SPAN_STREAM: Final = "ddex.stream"
 SPAN_BUILD: Final = "ddex.build"
 SPAN_VALIDATE: Final = "ddex.validate"
 SPAN_BATCH: Final = "ddex.batch"
+#: A synthetic message written by ``generator.write_message`` (``ddex-otel generate``): span only, no metrics.
+SPAN_GENERATE: Final = "ddex.generate"
+OP_GENERATE: Final = "generate"
 
 # -- operation names (values of ddex.operation.name) ------------------------------------------
 OP_PARSE: Final = "parse"

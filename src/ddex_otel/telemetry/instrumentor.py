@@ -55,6 +55,7 @@ from ddex_otel.telemetry.version import __version__
 from ddex_otel.telemetry.wrappers import (
     STAGE_WRAPPERS,
     build_wrapper,
+    generate_wrapper,
     open_input_wrapper,
     parse_wrapper,
     stream_wrapper,
@@ -142,6 +143,7 @@ class DDEXInstrumentor(BaseInstrumentor):
             for name, wrapper in functions.items():
                 wrapped.append(self._wrap(module, name, wrapper))
         wrapped.append(self._wrap("ddex_otel.ern.streaming", "open_input", open_input_wrapper))
+        wrapped.append(self._wrap("ddex_otel.ern.generator", "write_message", generate_wrapper(tel)))
         type(self)._wrapped = [item for item in wrapped if item is not None]
 
         if kwargs.get("process_metrics", _env_bool(ENV_PROCESS_METRICS, False)):
