@@ -182,3 +182,14 @@ def test_bad_settings_from_the_environment_fall_back(monkeypatch: pytest.MonkeyP
     settings = DeliverySettings.from_env()
     assert settings == DeliverySettings()
     assert len([r for r in caplog.records if r.getMessage().startswith("ignoring")]) == 3
+
+
+def test_shutdown_retries_a_failed_batch_within_its_budget() -> None:
+    exporter = FlakyExporter(failures=1)
+    processor = DeliverySpanProcessor(exporter, DeliverySettings(schedule_delay=3600))
+    _end_spans(_provider(processor), 5)
+    started = time.monotonic()
+    processor.shutdown(timeout_seconds=2.0)  # first attempt fails, the retry (after <= 0.3 s) succeeds
+    assert time.monotonic() - started < 1.5
+    stats = processor.stats()
+    assert (stats.spans_exported, stats.spans_dropped, exporter.calls) == (5, 0, 2)

@@ -236,6 +236,7 @@ class DeliverySpanProcessor(SpanProcessor):
         self._cleared = 0  # still queued at the shutdown deadline
         self._closed = False
         self._stopping = False
+        self._deadline = 0.0  # monotonic; set by shutdown
         self._abandoned = False
         self._wake = threading.Event()
         self._retry_wake = threading.Event()
@@ -347,13 +348,15 @@ class DeliverySpanProcessor(SpanProcessor):
                     self._inflight = 0
                     return
                 first_failure = first_failure or now
-                if self._stopping or now - first_failure >= self.settings.retry_seconds:
+                backoff = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**attempt) * random.uniform(0.8, 1.2)
+                out_of_time = self._stopping and now + backoff >= self._deadline
+                if out_of_time or now - first_failure >= self.settings.retry_seconds:
                     self._failed += len(batch)
                     self._inflight = 0
                     return
-            backoff = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**attempt) * random.uniform(0.8, 1.2)
             attempt += 1
-            self._retry_wake.wait(backoff)
+            if self._retry_wake.wait(backoff):  # shutdown began: retry now, then until its deadline
+                self._retry_wake.clear()
 
     def _export_once(self, batch: list[ReadableSpan]) -> bool:
         try:
@@ -396,6 +399,7 @@ class DeliverySpanProcessor(SpanProcessor):
             return
         budget = self.settings.shutdown_timeout if timeout_seconds is None else timeout_seconds
         deadline = time.monotonic() + budget
+        self._deadline = deadline
         self._closed = True
         self._stopping = True
         self._wake.set()
