@@ -154,3 +154,9 @@ h.shutdown()
     assert done.returncode == 0, done.stderr
     counts = sorted(_assert_replayable(tmp_path / "t", p.name) for p in (tmp_path / "t").glob("traces-*.jsonl"))
     assert counts == [1, 2]  # the parent's one parse, the child's two: no duplicates, no interleaving
+    for path in (tmp_path / "t").glob("*.jsonl"):  # each file's resource is its own process
+        pid = int(path.stem.rsplit("-", 1)[1])
+        for request in offline.read_requests(path):
+            for rs in list(getattr(request, "resource_spans", [])) + list(getattr(request, "resource_metrics", [])):
+                attrs = {kv.key: kv.value.int_value for kv in rs.resource.attributes if kv.key == "process.pid"}
+                assert attrs == {"process.pid": pid}, path.name

@@ -440,6 +440,16 @@ class TelemetryHandle:
         self._lock = threading.Lock()
         for counters in self.metric_delivery:
             counters.reset()
+        # The SDK gives the child a new service.instance.id; process.pid & co. must be the child's too.
+        try:
+            process = ProcessResourceDetector().detect()
+            for owned, provider in ((self.owns_tracer_provider, self.tracer_provider),
+                                    (self.owns_meter_provider, self.meter_provider)):
+                update = getattr(provider, "_update_resource", None)  # the SDK's own after-fork hook
+                if owned and update is not None:
+                    update(process)
+        except Exception:  # noqa: BLE001 - never break the child
+            _logger.debug("could not refresh the resource after fork", exc_info=True)
         if self.process_metrics is not None:
             reinit = getattr(self.process_metrics, "after_fork", None)
             if reinit is not None:
