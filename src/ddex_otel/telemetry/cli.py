@@ -199,6 +199,11 @@ def run_demo(args: argparse.Namespace) -> int:
     console.print("[bold]telemetry went to:[/bold]")
     for line in describe(handle):
         console.print(f"  {line}")
+    delivery = handle.delivery
+    if delivery.spans_ended:
+        dropped = ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in delivery.dropped_by_reason.items() if n)
+        console.print(f"spans: {delivery.spans_ended} ended, {delivery.spans_exported} exported, "
+                      f"{delivery.spans_dropped} dropped{f' ({dropped})' if dropped else ''}")
     if batch_context.trace_flags.sampled and any(d.startswith("traces → OTLP") for d in handle.destinations):
         from ddex_otel.stack.links import jaeger_trace_url
 
