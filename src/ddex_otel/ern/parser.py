@@ -7,6 +7,7 @@ these names and signatures):
     parse_xml(data: bytes, *, huge_tree) -> root    stage "xml"
     detect_version(root) -> tuple[str, str]          stage "detect"  (ern_version, message_type)
     extract_message(root, ern_version, message_type) -> Message   stage "extract"
+When a stage observer is set (``stages.OBSERVER``), each stage is timed and reported to it.
 
 Sources: ``bytes``/``bytearray``/``memoryview``; ``str`` holding XML text (it starts with ``<``
 after optional whitespace or BOM) or a file path; ``os.PathLike``; a binary file object.
@@ -24,6 +25,7 @@ from typing import BinaryIO, Union
 from lxml import etree
 
 from ddex_otel.ern import safexml
+from ddex_otel.ern.stages import OBSERVER, StageObserver, timed
 from ddex_otel.ern.extract import (
     Context,
     extract_header,
@@ -179,8 +181,19 @@ def parse(source: Source, *, huge_tree: bool = False) -> Message:
     ``huge_tree=True`` lifts libxml2's size/depth limits for trusted, very large documents (prefer
     ``stream`` for those). Raises a DDEXError subclass for bad content; see ``errors``.
     """
+    observe = OBSERVER.get()
+    if observe is not None:
+        return _parse_observed(source, huge_tree, observe)
     inp = read_input(source)
     root = parse_xml(inp.data, huge_tree=huge_tree)
     ern_version, message_type = detect_version(root)
     return extract_message(root, ern_version, message_type)
+
+
+def _parse_observed(source: Source, huge_tree: bool, observe: StageObserver) -> Message:
+    """``parse`` with every stage timed and reported to ``observe``."""
+    inp = timed(observe, "read", read_input, source)
+    root = timed(observe, "xml", parse_xml, inp.data, huge_tree=huge_tree)
+    ern_version, message_type = timed(observe, "detect", detect_version, root)
+    return timed(observe, "extract", extract_message, root, ern_version, message_type)
 

@@ -53,7 +53,7 @@ from ddex_otel.telemetry.metrics import Instruments
 from ddex_otel.telemetry.package import _instruments
 from ddex_otel.telemetry.version import __version__
 from ddex_otel.telemetry.wrappers import (
-    STAGE_WRAPPERS,
+    STAGE_SPAN_WRAPPERS,
     build_wrapper,
     open_input_wrapper,
     parse_wrapper,
@@ -122,7 +122,10 @@ class DDEXInstrumentor(BaseInstrumentor):
             A.SCOPE_NAME, __version__, kwargs.get("tracer_provider"), schema_url=A.SCHEMA_URL
         )
         meter = get_meter(A.SCOPE_NAME, __version__, kwargs.get("meter_provider"), schema_url=A.SCHEMA_URL)
-        tel = spans.Telemetry(tracer, Instruments.create(meter), settings)
+        instruments = Instruments.create(
+            meter, stage_metrics=settings.stage_metrics, resource_usage=settings.resource_usage
+        )
+        tel = spans.Telemetry(tracer, instruments, settings)
         type(self)._telemetry = tel
         spans.set_active(tel)
 
@@ -135,9 +138,10 @@ class DDEXInstrumentor(BaseInstrumentor):
         wrapped: list[tuple[Any, str]] = []
         for module, name, operation in _PUBLIC_TARGETS:
             wrapped.append(self._wrap(module, name, factories[operation]))
-        for module, functions in STAGE_WRAPPERS.items():
-            for name, wrapper in functions.items():
-                wrapped.append(self._wrap(module, name, wrapper))
+        if settings.stage_spans:  # timings come from the stage observer; spans need wrappers
+            for module, functions in STAGE_SPAN_WRAPPERS.items():
+                for name, wrapper in functions.items():
+                    wrapped.append(self._wrap(module, name, wrapper))
         wrapped.append(self._wrap("ddex_otel.ern.streaming", "open_input", open_input_wrapper))
         type(self)._wrapped = [item for item in wrapped if item is not None]
 
