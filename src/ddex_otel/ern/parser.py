@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import os
 import re
+from time import perf_counter
 from dataclasses import dataclass
 from typing import BinaryIO, Union
 
 from lxml import etree
 
 from ddex_otel.ern import safexml
-from ddex_otel.ern.stages import OBSERVER, StageObserver, timed
+from ddex_otel.ern.stages import OBSERVER, StageObserver
 from ddex_otel.ern.extract import (
     Context,
     extract_header,
@@ -191,9 +192,22 @@ def parse(source: Source, *, huge_tree: bool = False) -> Message:
 
 
 def _parse_observed(source: Source, huge_tree: bool, observe: StageObserver) -> Message:
-    """``parse`` with every stage timed and reported to ``observe``."""
-    inp = timed(observe, "read", read_input, source)
-    root = timed(observe, "xml", parse_xml, inp.data, huge_tree=huge_tree)
-    ern_version, message_type = timed(observe, "detect", detect_version, root)
-    return timed(observe, "extract", extract_message, root, ern_version, message_type)
-
+    """``parse`` with every stage timed and reported to ``observe`` (inline: this runs per message)."""
+    stage = "read"
+    start = perf_counter()
+    try:
+        inp = read_input(source)
+        observe(stage, perf_counter() - start, inp)
+        stage, start = "xml", perf_counter()
+        root = parse_xml(inp.data, huge_tree=huge_tree)
+        observe(stage, perf_counter() - start, root)
+        stage, start = "detect", perf_counter()
+        ern_version, message_type = found = detect_version(root)
+        observe(stage, perf_counter() - start, found)
+        stage, start = "extract", perf_counter()
+        message = extract_message(root, ern_version, message_type)
+    except BaseException:
+        observe(stage, perf_counter() - start, None)
+        raise
+    observe(stage, perf_counter() - start, message)
+    return message

@@ -333,10 +333,14 @@ class Operation:
         duration = perf_counter() - self.t0
         tel = self.tel
         name = self.name
-        version = tel.known_version(self.version)
-        tel.instruments.operation_duration.record(
-            duration, tel.version_attrs(name, version, self.error_type), context=self.ctx
-        )
+        version = self.version
+        if version not in tel._known_versions:  # noqa: SLF001 - inlined known_version (hot path)
+            version = None
+        attrs_key = (name, version, self.error_type)
+        metric_attrs = tel._version_attrs.get(attrs_key)  # noqa: SLF001
+        if metric_attrs is None:
+            metric_attrs = tel.version_attrs(name, version, self.error_type)
+        tel.instruments.operation_duration.record(duration, metric_attrs, context=self.ctx)
         recording = self.recording
         attrs = self.attrs
         cpu = memory = None
@@ -414,7 +418,8 @@ def run_operation(
     after: Callable[["Operation", Any], None] | None = None,
 ) -> Any:
     """Run ``wrapped`` as one operation: span current during the call, metrics at the end."""
-    op = tel.start(operation)
+    op = Operation(tel, operation, tel.tracer.start_span(
+        A.SPAN_NAMES[operation], kind=_INTERNAL, attributes=tel.op_attrs(operation)))
     ctx_token = otel_context.attach(op.ctx)
     op_token = CURRENT_OPERATION.set(op)
     observer_token = STAGE_OBSERVER.set(op.observe_stage) if op.stage_set else None
