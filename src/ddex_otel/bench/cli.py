@@ -73,7 +73,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         print(text)
     else:
-        out = Console()
+        out = Console(width=max(Console().width, 130))
         print_run(run, out)
         if baseline is not None:
             print_comparison(comparisons, args.threshold, out)

@@ -34,7 +34,8 @@ def results_table(run: dict[str, Any]) -> Table:
         if s is None:
             suite_cell = "" if run.get("ddex_suite_installed") else "not installed"
         elif "error" in s:
-            suite_cell = "error: " + s["error"][:40] + ("…" if len(s["error"]) > 40 else "")
+            message = s["error"].split(": ", 1)[-1]
+            suite_cell = "error: " + message[:48] + ("…" if len(message) > 48 else "")
         else:
             suite_cell = f"{_ms(s['median_s'])} ms ({s['median_s'] / r['median_s']:.2f}×)"
         spread = f"{_ms(r.get('p25_s'))}–{_ms(r.get('p75_s'))}" if "p25_s" in r else ""

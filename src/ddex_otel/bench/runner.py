@@ -151,7 +151,13 @@ items = 0
 for _ in stream(sys.argv[1]):
     items += 1
 seconds = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+# VmHWM is this process's own peak; ru_maxrss also counts the parent's memory when the child was
+# started by vfork/fork (Linux keeps the pre-exec high-water mark), so it is only the fallback.
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 print(json.dumps({"seconds": seconds, "items": items, "peak_rss_bytes": peak}))
 """
 
