@@ -1,7 +1,7 @@
 """DDEX Suite (``ddex_parser`` / ``ddex_builder``, Rust) as a second column of the same table.
 
 Optional: absent packages mean no column. The Suite prints debug lines on stdout from Rust, so
-its calls run with file descriptor 1 pointed at /dev/null.
+its calls run with file descriptors 1 and 2 pointed at /dev/null.
 """
 
 from __future__ import annotations
@@ -22,16 +22,20 @@ def _iso(seconds: float | None) -> str | None:
 
 @contextlib.contextmanager
 def quiet_stdout() -> Iterator[None]:
-    """Silence fd 1 (Rust's println!) for the duration of the block."""
+    """Silence fds 1 and 2 (the Suite's Rust println!/eprintln! debug lines) for the block."""
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
         os.close(devnull)
 
 

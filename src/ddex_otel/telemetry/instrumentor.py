@@ -19,12 +19,12 @@ auto-instrumentation can set it):
 
 ``stage_spans`` (``OTEL_PYTHON_DDEX_STAGE_SPANS``, default false)
     emit ``ddex.parse.read`` … child spans; stage timings are always recorded as
-    ``ddex.stage.<stage>.duration`` span attributes (and the histogram, see below).
+    ``ddex.stage.<stage>.duration`` span attributes (and counters, see below).
 ``stage_metrics`` (``OTEL_PYTHON_DDEX_STAGE_METRICS``, default true)
-    record the ``ddex.stage.duration`` histogram (false keeps stage timings as span attributes
-    only: one histogram record less per stage, for very high message rates).
+    the ``ddex.stage.duration`` / ``ddex.stage.calls`` observable counters (false keeps stage
+    timings as span attributes only).
 ``resource_usage`` (``OTEL_PYTHON_DDEX_RESOURCE_USAGE``, default true)
-    per-operation CPU time and memory growth (span attributes and histograms).
+    per-operation CPU time and memory growth (span attributes and observable counters).
 ``stream_progress_every`` (``OTEL_PYTHON_DDEX_STREAM_PROGRESS_EVERY``, default 100)
     a ``ddex.stream.progress`` span event every N releases of a stream (0: none).
 ``process_metrics`` (``OTEL_PYTHON_DDEX_PROCESS_METRICS``, default false)
