@@ -109,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             Variant("floor", instrument=False, floor=True),
         ]
         print(f"\n{source.name} ({source.stat().st_size} B), {ops} parses/round")
-        medians = run_variants(variants, str(source), args.rounds, ops, time.process_time)
+        samples = run_variants(variants, str(source), args.rounds, ops, time.process_time)
+        medians = {name: statistics.median(values) for name, values in samples.items()}
         base = medians["baseline"]
         for name, seconds in medians.items():
             print(f"  {name:<10} {seconds * 1e6:>9.1f} µs/parse  {(seconds / base - 1) * 100:+6.2f}% vs baseline")

@@ -236,8 +236,8 @@ def test_process_metrics_present(workload, prometheus, metric):
 
 
 @pytest.mark.parametrize("metric", [
-    "ddex_stage_duration_seconds_bucket", "ddex_message_size_bytes_bucket", "ddex_operations_active",
-    "ddex_operation_cpu_time_seconds_bucket", "ddex_operation_memory_delta_bytes_bucket",
+    "ddex_stage_duration_seconds_total", "ddex_stage_calls_total", "ddex_message_size_bytes_total",
+    "ddex_operations_active", "ddex_operation_cpu_time_seconds_total", "ddex_operation_memory_delta_bytes_total",
 ])
 def test_contract_metrics_present(workload, prometheus, metric):
     prometheus.wait(f'{metric}{{job="{workload.service}"}}')

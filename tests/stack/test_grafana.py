@@ -16,8 +16,9 @@ DATASOURCES = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "dataso
 # Prometheus names of the telemetry contract (after the collector's translation), spanmetrics, alerts.
 KNOWN_METRICS = {
     "ddex_operation_duration_seconds_bucket", "ddex_operation_duration_seconds_sum",
-    "ddex_operation_duration_seconds_count", "ddex_stage_duration_seconds_bucket",
-    "ddex_message_size_bytes_bucket", "ddex_releases_processed_total", "ddex_operations_active",
+    "ddex_operation_duration_seconds_count", "ddex_stage_duration_seconds_total", "ddex_stage_calls_total",
+    "ddex_message_size_bytes_total", "ddex_releases_processed_total", "ddex_operations_active",
+    "ddex_operation_cpu_time_seconds_total", "ddex_operation_memory_delta_bytes_total",
     "process_cpu_time_seconds_total", "process_cpu_utilization_ratio", "process_memory_usage_bytes",
     "process_memory_virtual_bytes", "process_thread_count", "process_unix_file_descriptor_count",
     "cpython_gc_collections_total", "traces_span_metrics_calls_total",

@@ -1,4 +1,8 @@
-"""The contract's metrics: names, kinds, units, attributes, bucket boundaries, exemplars."""
+"""The contract's metrics: names, kinds, units, attributes, bucket boundaries, exemplars.
+
+Only ``ddex.operation.duration`` is a per-operation histogram; the others are observable sums of
+in-process totals (the contract's cost budget), so their values are checked as sums.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,18 @@ from opentelemetry.sdk.metrics.export import Histogram, Sum
 
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
-from ddex_otel.telemetry.metrics import DURATION_BUCKETS, SIZE_BUCKETS, STAGE_BUCKETS
+from ddex_otel.telemetry.metrics import DURATION_BUCKETS
 
 EXPECTED = {
     # name: (kind, unit, monotonic)
     "ddex.operation.duration": (Histogram, "s", None),
-    "ddex.stage.duration": (Histogram, "s", None),
-    "ddex.message.size": (Histogram, "By", None),
+    "ddex.stage.duration": (Sum, "s", True),
+    "ddex.stage.calls": (Sum, "{call}", True),
+    "ddex.message.size": (Sum, "By", True),
     "ddex.releases.processed": (Sum, "{release}", True),
     "ddex.operations.active": (Sum, "{operation}", False),
-    "ddex.operation.cpu.time": (Histogram, "s", None),
-    "ddex.operation.memory.delta": (Histogram, "By", None),
+    "ddex.operation.cpu.time": (Sum, "s", True),
+    "ddex.operation.memory.delta": (Sum, "By", True),
 }
 
 
@@ -51,11 +56,18 @@ def test_every_contract_metric(tel, sample: Path) -> None:
     stages = _points(metrics["ddex.stage.duration"])
     assert {dict(k)["ddex.stage.name"] for k in stages} == {
         "read", "xml", "detect", "extract", "validate", "assemble", "serialize"}
-    assert all(tuple(p.explicit_bounds) == STAGE_BUCKETS for p in stages.values())
+    assert all(p.value > 0 for p in stages.values())
+    calls = _points(metrics["ddex.stage.calls"])
+    assert set(calls) == set(stages) and all(p.value == 1 for p in calls.values())
+    span_stages = tel.span("ddex.parse").attributes
+    for key, point in stages.items():
+        if dict(key)["ddex.operation.name"] == "parse":
+            assert point.value == span_stages[f"ddex.stage.{dict(key)['ddex.stage.name']}.duration"]
     size = _points(metrics["ddex.message.size"])
     parse_size = size[(("ddex.ern.version", "4.3"), ("ddex.operation.name", "parse"))]
-    assert parse_size.sum == sample.stat().st_size
-    assert tuple(parse_size.explicit_bounds) == SIZE_BUCKETS
+    assert parse_size.value == sample.stat().st_size
+    build_size = size[(("ddex.ern.version", "4.3"), ("ddex.operation.name", "build"))]
+    assert build_size.value == tel.span("ddex.build").attributes["ddex.output.size"]
     releases = _points(metrics["ddex.releases.processed"])
     assert releases[(("ddex.ern.version", "4.3"), ("ddex.operation.name", "parse"))].value == len(message.releases)
     assert releases[(("ddex.ern.version", "4.3"), ("ddex.operation.name", "build"))].value == len(message.releases)
@@ -63,8 +75,27 @@ def test_every_contract_metric(tel, sample: Path) -> None:
     assert {dict(k)["ddex.operation.name"]: p.value for k, p in active.items()} == {"parse": 0, "build": 0}
     cpu = _points(metrics["ddex.operation.cpu.time"])
     assert set(cpu) == {(("ddex.operation.name", "parse"),), (("ddex.operation.name", "build"),)}
-    assert all(p.sum > 0 for p in cpu.values())
-    assert set(_points(metrics["ddex.operation.memory.delta"])) == set(cpu)
+    assert all(p.value > 0 for p in cpu.values())
+    parse_cpu = cpu[(("ddex.operation.name", "parse"),)].value
+    assert parse_cpu == tel.span("ddex.parse").attributes["ddex.resource.cpu_time"]
+    memory = _points(metrics["ddex.operation.memory.delta"])
+    assert set(memory) == set(cpu)
+    assert memory[(("ddex.operation.name", "parse"),)].value == tel.span("ddex.parse").attributes[
+        "ddex.resource.memory.delta"]
+
+
+def test_totals_accumulate_over_operations(tel, sample: Path) -> None:
+    for _ in range(3):
+        ern.parse(str(sample))
+    metrics = tel.metrics()
+    spans = tel.spans("ddex.parse")
+    key = (("ddex.ern.version", "4.3"), ("ddex.operation.name", "parse"))
+    assert _points(metrics["ddex.message.size"])[key].value == 3 * sample.stat().st_size
+    assert _points(metrics["ddex.operation.duration"])[key].count == 3
+    cpu = _points(metrics["ddex.operation.cpu.time"])[(("ddex.operation.name", "parse"),)].value
+    assert cpu == pytest.approx(sum(s.attributes["ddex.resource.cpu_time"] for s in spans))
+    calls = _points(metrics["ddex.stage.calls"])
+    assert calls[(("ddex.operation.name", "parse"), ("ddex.stage.name", "extract"))].value == 3
 
 
 def test_active_counts_while_running(tel, sample: Path) -> None:
@@ -100,8 +131,7 @@ def test_exemplars_point_at_the_span(tel, sample: Path) -> None:
     ern.parse(str(sample))
     span = tel.span("ddex.parse")
     metrics = tel.metrics()
-    for name in ("ddex.operation.duration", "ddex.message.size", "ddex.stage.duration",
-                 "ddex.operation.cpu.time", "ddex.operation.memory.delta"):
+    for name in ("ddex.operation.duration",):
         exemplars = [e for p in metrics[name].data.data_points for e in p.exemplars]
         assert exemplars, name
         for exemplar in exemplars:
@@ -114,7 +144,8 @@ def test_exemplars_point_at_the_span(tel, sample: Path) -> None:
 def test_stage_metrics_option(instrument, sample: Path) -> None:
     tel = instrument(stage_metrics=False)
     ern.parse(str(sample))
-    assert "ddex.stage.duration" not in tel.metrics()
+    metrics = tel.metrics()
+    assert "ddex.stage.duration" not in metrics and "ddex.stage.calls" not in metrics
     assert "ddex.stage.extract.duration" in tel.span("ddex.parse").attributes
 
 

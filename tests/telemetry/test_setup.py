@@ -24,7 +24,7 @@ from ddex_otel.telemetry.setup import build_resource, configure, resolve_protoco
 
 CONTRACT_METRICS = {
     "ddex.operation.duration", "ddex.stage.duration", "ddex.message.size", "ddex.releases.processed",
-    "ddex.operations.active", "ddex.operation.cpu.time", "ddex.operation.memory.delta",
+    "ddex.operations.active", "ddex.operation.cpu.time", "ddex.operation.memory.delta", "ddex.stage.calls",
 }
 PROCESS_METRICS = {
     "process.cpu.utilization", "process.cpu.time", "process.memory.usage", "process.memory.virtual",

@@ -107,4 +107,4 @@ def test_stream_metrics(tel) -> None:
     processed = metrics["ddex.releases.processed"].data.data_points
     assert [p.value for p in processed] == [releases]
     size = metrics["ddex.message.size"].data.data_points
-    assert size[0].sum == len(data)
+    assert size[0].value == len(data)

@@ -7,6 +7,7 @@ STAGE CONTRACT (wrapped from outside by telemetry): ``build`` calls, through mod
 and raises DDEXValidationError when the report has errors; otherwise it returns a
 ``BuiltMessage`` (a ``bytes`` subclass carrying ``.findings``, the warnings).
 (``check`` also gets ``target_version=version`` so it reports what that version needs.)
+When a stage observer is set (``stages.OBSERVER``), each stage is timed and reported to it.
 
 Targets: ERN 4.3, 4.2, 4.1.1 and 3.8.2. The output is byte-for-byte deterministic (UTF-8, an
 XML declaration, 2-space indentation, attributes in a fixed order, the ``ern`` prefix, no
@@ -50,6 +51,7 @@ from lxml import etree
 from ddex_otel.ern import validation, versions
 from ddex_otel.ern.durations import format_duration
 from ddex_otel.ern.errors import DDEXValidationError, Finding, UnsupportedVersionError
+from ddex_otel.ern.stages import OBSERVER, timed
 from ddex_otel.ern.model import Deal, Identifiers, Line, Message, MessageHeader, Party, Release, Resource
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -86,11 +88,18 @@ def build(message: Message, version: str = DEFAULT_VERSION, *, validation: str =
     """
     version = normalize_version(version)
     checker = globals()["validation"]  # the module: the ``validation`` argument shadows its name here
-    report = checker.check(message, validation, target_version=version)
-    if report.errors:
-        raise DDEXValidationError(report.findings)
-    root = assemble(message, version)
-    data = serialize(root)
+    observe = OBSERVER.get()
+    if observe is None:
+        report = checker.check(message, validation, target_version=version)
+        if report.errors:
+            raise DDEXValidationError(report.findings)
+        data = serialize(assemble(message, version))
+    else:
+        report = timed(observe, "validate", checker.check, message, validation, target_version=version)
+        if report.errors:
+            raise DDEXValidationError(report.findings)
+        root = timed(observe, "assemble", assemble, message, version)
+        data = timed(observe, "serialize", serialize, root)
     return BuiltMessage(data, report.warnings)
 
 
@@ -109,7 +118,8 @@ def normalize_version(version: str) -> str:
 def serialize(root: etree._Element) -> bytes:
     """UTF-8 bytes with a fixed XML declaration and 2-space pretty printing."""
     etree.indent(root, space="  ")
-    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False) + b"\n"
+    # One join, not two concatenations: each ``+`` copies the whole document (14 MB for 1000 releases).
+    return b"".join((XML_DECLARATION, etree.tostring(root, encoding="UTF-8", xml_declaration=False), b"\n"))
 
 
 def assemble(message: Message, version: str) -> etree._Element:
@@ -126,7 +136,7 @@ _SubElement = etree.SubElement
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, attrib: dict[str, str] | None = None) -> etree._Element:
-    el = _SubElement(parent, tag, attrib) if attrib else _SubElement(parent, tag)
+    el = _SubElement(parent, tag, attrib)  # attrib None or {}: no attributes
     if text is not None:
         el.text = text
     return el
@@ -404,10 +414,11 @@ class _Writer4x(_Writer):
             _sub(el, "ReleaseDate", r.release_date)
         _sub(el, "ParentalWarningType", PARENTAL_WARNING_DEFAULT)
         group = _sub(el, "ResourceGroup")
+        sub = _SubElement  # the track list is the biggest loop of a build: no helper call per element
         for i, ref in enumerate(r.resource_refs, start=1):
-            item = _sub(group, "ResourceGroupContentItem")
-            _sub(item, "SequenceNumber", str(i))
-            _sub(item, "ReleaseResourceReference", ref)
+            item = sub(group, "ResourceGroupContentItem")
+            sub(item, "SequenceNumber").text = str(i)
+            sub(item, "ReleaseResourceReference").text = ref
 
     def track_release(self, parent: etree._Element, r: Release, kind: str) -> None:
         el = _sub(parent, kind)

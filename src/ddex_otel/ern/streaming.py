@@ -162,6 +162,10 @@ class _Streamer:
         self._group_refs: tuple[etree._Element | None, list[str]] = (None, [])
         self._deal_refs: tuple[etree._Element | None, list[str]] = (None, [])
         self._out: list[StreamItem] = []
+        #: (parent of the last piece, its top-level item): pieces come in runs under one parent
+        self._piece_parent: tuple[etree._Element | None, etree._Element | None] = (None, None)
+        #: the list whose earlier siblings were already dropped (once per list, not per item)
+        self._dropped_for: etree._Element | None = None
         self._handlers: dict[str, Callable[[etree._Element], None]] = {
             "ResourceList": self._resource,
             "ReleaseList": self._release,
@@ -323,7 +327,9 @@ class _Streamer:
         self._last_done = element
         _discard(element)
         _drop_previous(element)
-        _drop_previous(parent)
+        if parent is not self._dropped_for:
+            _drop_previous(parent)
+            self._dropped_for = parent
 
     def _unreported_before(self, element: etree._Element, handler: Callable[[etree._Element], None]) -> None:
         """Siblings the tag filter did not report (unknown resource kinds, …), in document order."""
@@ -355,7 +361,12 @@ class _Streamer:
 
     def _content_item(self, element: etree._Element) -> None:
         """A track-list entry of a release: keep its references, free the element."""
-        owner = _top_level_item(element, "ReleaseList")
+        group = element.getparent()
+        if group is not None and group is self._piece_parent[0]:
+            owner = self._piece_parent[1]  # the same ResourceGroup as the previous entry
+        else:
+            owner = _top_level_item(element, "ReleaseList")
+            self._piece_parent = (group, owner)
         if owner is None:
             return
         if self._group_refs[0] is not owner:
@@ -369,7 +380,14 @@ class _Streamer:
         self, element: etree._Element, parent: etree._Element, grandparent: etree._Element | None
     ) -> None:
         """A DealReleaseReference of a top-level ReleaseDeal: keep its text, free the element."""
-        if grandparent is None or _top_level_item(element, "DealList") is not parent:
+        if grandparent is None:
+            return
+        if parent is self._piece_parent[0]:
+            owner = self._piece_parent[1]  # the same ReleaseDeal as the previous reference
+        else:
+            owner = _top_level_item(element, "DealList")
+            self._piece_parent = (parent, owner)
+        if owner is not parent:
             return
         if self._deal_refs[0] is not parent:
             self._deal_refs = (parent, [])

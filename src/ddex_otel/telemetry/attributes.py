@@ -102,6 +102,8 @@ FINDING_PATH: Final = "ddex.finding.path"
 # -- metrics ----------------------------------------------------------------------------------
 METRIC_OPERATION_DURATION: Final = "ddex.operation.duration"
 METRIC_STAGE_DURATION: Final = "ddex.stage.duration"
+#: Added by this package: stage runs, the count that goes with ``ddex.stage.duration``'s seconds.
+METRIC_STAGE_CALLS: Final = "ddex.stage.calls"
 METRIC_MESSAGE_SIZE: Final = "ddex.message.size"
 METRIC_RELEASES_PROCESSED: Final = "ddex.releases.processed"
 METRIC_OPERATIONS_ACTIVE: Final = "ddex.operations.active"

@@ -19,12 +19,12 @@ auto-instrumentation can set it):
 
 ``stage_spans`` (``OTEL_PYTHON_DDEX_STAGE_SPANS``, default false)
     emit ``ddex.parse.read`` … child spans; stage timings are always recorded as
-    ``ddex.stage.<stage>.duration`` span attributes (and the histogram, see below).
+    ``ddex.stage.<stage>.duration`` span attributes (and counters, see below).
 ``stage_metrics`` (``OTEL_PYTHON_DDEX_STAGE_METRICS``, default true)
-    record the ``ddex.stage.duration`` histogram (false keeps stage timings as span attributes
-    only: one histogram record less per stage, for very high message rates).
+    the ``ddex.stage.duration`` / ``ddex.stage.calls`` observable counters (false keeps stage
+    timings as span attributes only).
 ``resource_usage`` (``OTEL_PYTHON_DDEX_RESOURCE_USAGE``, default true)
-    per-operation CPU time and memory growth (span attributes and histograms).
+    per-operation CPU time and memory growth (span attributes and observable counters).
 ``stream_progress_every`` (``OTEL_PYTHON_DDEX_STREAM_PROGRESS_EVERY``, default 100)
     a ``ddex.stream.progress`` span event every N releases of a stream (0: none).
 ``process_metrics`` (``OTEL_PYTHON_DDEX_PROCESS_METRICS``, default false)
@@ -53,7 +53,7 @@ from ddex_otel.telemetry.metrics import Instruments
 from ddex_otel.telemetry.package import _instruments
 from ddex_otel.telemetry.version import __version__
 from ddex_otel.telemetry.wrappers import (
-    STAGE_WRAPPERS,
+    STAGE_SPAN_WRAPPERS,
     build_wrapper,
     generate_wrapper,
     open_input_wrapper,
@@ -126,7 +126,10 @@ class DDEXInstrumentor(BaseInstrumentor):
             A.SCOPE_NAME, __version__, kwargs.get("tracer_provider"), schema_url=A.SCHEMA_URL
         )
         meter = get_meter(A.SCOPE_NAME, __version__, kwargs.get("meter_provider"), schema_url=A.SCHEMA_URL)
-        tel = spans.Telemetry(tracer, Instruments.create(meter), settings)
+        instruments = Instruments.create(
+            meter, stage_metrics=settings.stage_metrics, resource_usage=settings.resource_usage
+        )
+        tel = spans.Telemetry(tracer, instruments, settings)
         type(self)._telemetry = tel
         spans.set_active(tel)
 
@@ -139,9 +142,10 @@ class DDEXInstrumentor(BaseInstrumentor):
         wrapped: list[tuple[Any, str]] = []
         for module, name, operation in _PUBLIC_TARGETS:
             wrapped.append(self._wrap(module, name, factories[operation]))
-        for module, functions in STAGE_WRAPPERS.items():
-            for name, wrapper in functions.items():
-                wrapped.append(self._wrap(module, name, wrapper))
+        if settings.stage_spans:  # timings come from the stage observer; spans need wrappers
+            for module, functions in STAGE_SPAN_WRAPPERS.items():
+                for name, wrapper in functions.items():
+                    wrapped.append(self._wrap(module, name, wrapper))
         wrapped.append(self._wrap("ddex_otel.ern.streaming", "open_input", open_input_wrapper))
         wrapped.append(self._wrap("ddex_otel.ern.generator", "write_message", generate_wrapper(tel)))
         type(self)._wrapped = [item for item in wrapped if item is not None]

@@ -1,8 +1,27 @@
-"""The contract's instruments, created once per meter with explicit bucket boundaries.
+"""The contract's instruments: one synchronous histogram, the rest observable.
 
-The SDK's default histogram buckets (0, 5, 10, … 10000) are sized for milliseconds; ours are in
-seconds and bytes, so the boundaries go in as ``explicit_bucket_boundaries_advisory``: a view
-configured by the application still wins over them.
+Cost is what decides the form (contract, "Cost budget"): a synchronous SDK record costs
+~10–30 µs (attribute hashing, exemplar filter and reservoir, aggregation lock), about as much as
+the span itself. So exactly one measurement per operation goes through the SDK:
+``ddex.operation.duration``, a histogram with exemplars (the trace of a slow bucket). Everything
+else is summed in process by ``OperationTotals`` (one lock, a few dict updates: ~2 µs per
+operation) and read by observable instruments when a metric reader collects:
+
+==============================  =========================  ====  ================================
+instrument                      kind                       unit  value
+==============================  =========================  ====  ================================
+ddex.operation.duration         histogram                  s     per operation (exemplars)
+ddex.stage.duration             observable counter         s     seconds spent in each stage
+ddex.stage.calls                observable counter         {call} stage runs (the count to the sum)
+ddex.message.size               observable counter         By    bytes read (parse, stream) or written (build)
+ddex.releases.processed         observable counter         {release} releases read or written
+ddex.operations.active          observable up-down counter {operation} operations in progress
+ddex.operation.cpu.time         observable counter         s     CPU seconds spent in operations
+ddex.operation.memory.delta     observable counter         By    peak-RSS growth during operations
+==============================  =========================  ====  ================================
+
+The duration histogram's boundaries go in as ``explicit_bucket_boundaries_advisory`` (seconds,
+not the SDK's millisecond-sized defaults), so a View configured by the application still wins.
 """
 
 from __future__ import annotations
@@ -20,91 +39,154 @@ DURATION_BUCKETS: tuple[float, ...] = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
     1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 )
-#: Stage durations are shorter: start lower.
-STAGE_BUCKETS: tuple[float, ...] = (
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
-)
-#: CPU seconds of one operation.
-CPU_BUCKETS: tuple[float, ...] = DURATION_BUCKETS
-#: Bytes: 1 KiB … 1 GiB in ×4 steps (messages from a few KB to multi-GB streams).
-SIZE_BUCKETS: tuple[float, ...] = tuple(float(1024 * 4**i) for i in range(11))
-#: Memory growth: 0 is the common case, then 64 KiB … 1 GiB.
-MEMORY_BUCKETS: tuple[float, ...] = (0.0,) + tuple(float(65536 * 4**i) for i in range(8))
+
+#: Keys of the totals: an operation name, (operation, version or None), (operation, stage).
+OpKey = str
+VersionKey = tuple[str, "str | None"]
+StageKey = tuple[str, str]
 
 
-class _ObservedTotals:
-    """Per-attribute-set running totals behind an observable instrument.
+class OperationTotals:
+    """Running totals behind the observable instruments, updated once per operation.
 
-    ``ddex.operations.active`` (up-down counter) and ``ddex.releases.processed`` (counter) are
-    observable: the hot path only updates a dict under a lock (~0.5 µs), the SDK reads the totals
-    when a reader collects. A synchronous ``add`` costs ~10 µs per call with the SDK (attribute
-    cleaning, hashing, exemplar reservoir) and these two would take three calls per operation.
-    The price: no exemplars on these two (the histograms carry them).
+    The hot path takes one lock per operation start (``enter``) and one per end (``finish``);
+    collection copies the dicts under the same lock. Values only grow (except ``active``), so the
+    observable counters report them as cumulative sums, which is what their synchronous forms
+    would have exported too.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._totals: dict[tuple[tuple[str, str], ...], int] = {}
-        self._attrs: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        self.active: dict[OpKey, int] = {}
+        self.releases: dict[VersionKey, int] = {}
+        self.size: dict[VersionKey, int] = {}
+        self.cpu: dict[OpKey, float] = {}
+        self.memory: dict[OpKey, int] = {}
+        #: operation → stage → seconds / runs (nested: no key tuple to build per stage)
+        self.stage_seconds: dict[OpKey, dict[str, float]] = {}
+        self.stage_calls: dict[OpKey, dict[str, int]] = {}
 
-    def add(self, attrs: dict[str, str], amount: int) -> None:
-        key = tuple(attrs.items())
+    def enter(self, op: OpKey) -> None:
         with self._lock:
-            total = self._totals.get(key)
-            if total is None:
-                self._attrs[key] = dict(attrs)
-                total = 0
-            self._totals[key] = total + amount
+            self.active[op] = self.active.get(op, 0) + 1
 
-    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+    def add_releases(self, key: VersionKey, count: int) -> None:
         with self._lock:
-            items = list(self._totals.items())
-        return [Observation(value, self._attrs[key]) for key, value in items]
+            self.releases[key] = self.releases.get(key, 0) + count
+
+    def finish(
+        self,
+        op: OpKey,
+        version_key: VersionKey,
+        size: int | None,
+        releases: int,
+        cpu: float | None,
+        memory: int | None,
+        stages: list[tuple[str, float]] | None,
+    ) -> None:
+        """One operation ended: leave ``active`` and add its figures, under one lock."""
+        with self._lock:
+            self.active[op] = self.active.get(op, 0) - 1
+            if size is not None:
+                self.size[version_key] = self.size.get(version_key, 0) + size
+            if releases:
+                self.releases[version_key] = self.releases.get(version_key, 0) + releases
+            if cpu is not None:
+                self.cpu[op] = self.cpu.get(op, 0.0) + cpu
+            if memory is not None:
+                self.memory[op] = self.memory.get(op, 0) + memory
+            if stages:
+                seconds = self.stage_seconds.get(op)
+                if seconds is None:
+                    seconds = self.stage_seconds[op] = {}
+                    self.stage_calls[op] = {}
+                calls = self.stage_calls[op]
+                for stage, spent in stages:
+                    seconds[stage] = seconds.get(stage, 0.0) + spent
+                    calls[stage] = calls.get(stage, 0) + 1
+
+    # -- collection (called by the SDK's reader thread) -------------------------------------------
+    def _snapshot(self, table: dict) -> list:
+        with self._lock:
+            return list(table.items())
+
+    def observe_active(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(v, {A.OPERATION_NAME: op}) for op, v in self._snapshot(self.active)]
+
+    def observe_releases(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(v, _version_attrs(k)) for k, v in self._snapshot(self.releases)]
+
+    def observe_size(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(v, _version_attrs(k)) for k, v in self._snapshot(self.size)]
+
+    def observe_cpu(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(v, {A.OPERATION_NAME: op}) for op, v in self._snapshot(self.cpu)]
+
+    def observe_memory(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(v, {A.OPERATION_NAME: op}) for op, v in self._snapshot(self.memory)]
+
+    def _stage_snapshot(self, table: dict[OpKey, dict[str, float]] | dict[OpKey, dict[str, int]]) -> list:
+        with self._lock:
+            return [((op, stage), value) for op, stages in table.items() for stage, value in stages.items()]
+
+    def observe_stage_seconds(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(v, _stage_attrs(k)) for k, v in self._stage_snapshot(self.stage_seconds)]
+
+    def observe_stage_calls(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(v, _stage_attrs(k)) for k, v in self._stage_snapshot(self.stage_calls)]
 
 
-class ActiveOperations(_ObservedTotals):
-    """Operations in progress per ``ddex.operation.name`` (``ddex.operations.active``)."""
-
-    def enter(self, attrs: dict[str, str]) -> None:
-        self.add(attrs, 1)
-
-    def leave(self, attrs: dict[str, str]) -> None:
-        self.add(attrs, -1)
+def _version_attrs(key: VersionKey) -> dict[str, str]:
+    op, version = key
+    if version is None:
+        return {A.OPERATION_NAME: op}
+    return {A.OPERATION_NAME: op, A.ERN_VERSION: version}
 
 
-class ReleaseTotals(_ObservedTotals):
-    """Releases read or written per operation and version (``ddex.releases.processed``)."""
+def _stage_attrs(key: StageKey) -> dict[str, str]:
+    return {A.OPERATION_NAME: key[0], A.STAGE_NAME: key[1]}
 
 
 @dataclass
 class Instruments:
-    """The synchronous instruments plus the active-operations state behind the observable one."""
+    """The one synchronous instrument and the totals the observable ones read."""
 
     operation_duration: Histogram
-    stage_duration: Histogram
-    message_size: Histogram
-    cpu_time: Histogram
-    memory_delta: Histogram
-    active: ActiveOperations
-    releases: ReleaseTotals
+    totals: OperationTotals
 
     @classmethod
-    def create(cls, meter: Meter) -> "Instruments":
-        active = ActiveOperations()
+    def create(cls, meter: Meter, *, stage_metrics: bool = True, resource_usage: bool = True) -> "Instruments":
+        totals = OperationTotals()
         meter.create_observable_up_down_counter(
-            A.METRIC_OPERATIONS_ACTIVE,
-            callbacks=[active.observe],
-            unit="{operation}",
+            A.METRIC_OPERATIONS_ACTIVE, callbacks=[totals.observe_active], unit="{operation}",
             description="DDEX operations in progress.",
         )
-        releases = ReleaseTotals()
         meter.create_observable_counter(
-            A.METRIC_RELEASES_PROCESSED,
-            callbacks=[releases.observe],
-            unit="{release}",
+            A.METRIC_RELEASES_PROCESSED, callbacks=[totals.observe_releases], unit="{release}",
             description="Releases read or written.",
         )
+        meter.create_observable_counter(
+            A.METRIC_MESSAGE_SIZE, callbacks=[totals.observe_size], unit="By",
+            description="Bytes of DDEX messages read (parse, stream) or written (build).",
+        )
+        if stage_metrics:
+            meter.create_observable_counter(
+                A.METRIC_STAGE_DURATION, callbacks=[totals.observe_stage_seconds], unit="s",
+                description="Seconds spent in each stage of DDEX operations (read, xml, extract, …).",
+            )
+            meter.create_observable_counter(
+                A.METRIC_STAGE_CALLS, callbacks=[totals.observe_stage_calls], unit="{call}",
+                description="Stage runs of DDEX operations (divide ddex.stage.duration by it for a mean).",
+            )
+        if resource_usage:
+            meter.create_observable_counter(
+                A.METRIC_OPERATION_CPU_TIME, callbacks=[totals.observe_cpu], unit="s",
+                description="CPU seconds the calling threads spent in DDEX operations.",
+            )
+            meter.create_observable_counter(
+                A.METRIC_OPERATION_MEMORY_DELTA, callbacks=[totals.observe_memory], unit="By",
+                description="Growth of the process's peak resident memory during DDEX operations.",
+            )
         return cls(
             operation_duration=meter.create_histogram(
                 A.METRIC_OPERATION_DURATION,
@@ -112,30 +194,5 @@ class Instruments:
                 description="Duration of DDEX operations (parse, stream, build, validate).",
                 explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
             ),
-            stage_duration=meter.create_histogram(
-                A.METRIC_STAGE_DURATION,
-                unit="s",
-                description="Duration of one stage of a DDEX operation (read, xml, extract, …).",
-                explicit_bucket_boundaries_advisory=STAGE_BUCKETS,
-            ),
-            message_size=meter.create_histogram(
-                A.METRIC_MESSAGE_SIZE,
-                unit="By",
-                description="Size of DDEX messages read (parse, stream) or written (build).",
-                explicit_bucket_boundaries_advisory=SIZE_BUCKETS,
-            ),
-            cpu_time=meter.create_histogram(
-                A.METRIC_OPERATION_CPU_TIME,
-                unit="s",
-                description="CPU time of the calling thread spent in one DDEX operation.",
-                explicit_bucket_boundaries_advisory=CPU_BUCKETS,
-            ),
-            memory_delta=meter.create_histogram(
-                A.METRIC_OPERATION_MEMORY_DELTA,
-                unit="By",
-                description="Growth of the process's peak resident memory during one DDEX operation.",
-                explicit_bucket_boundaries_advisory=MEMORY_BUCKETS,
-            ),
-            active=active,
-            releases=releases,
+            totals=totals,
         )

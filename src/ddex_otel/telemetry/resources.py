@@ -43,6 +43,19 @@ except ImportError:  # pragma: no cover - Windows
     _resource = None  # type: ignore[assignment]
 
 
+def _peak_rss_posix() -> int:
+    """The process's peak resident set size in bytes (``getrusage().ru_maxrss``)."""
+    return _getrusage(_RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT
+
+
+def _peak_rss_portable() -> int:  # pragma: no cover - platforms without resource
+    return 0
+
+
+#: ``peak_rss() -> bytes``; the growth between two reads is an operation's memory delta.
+peak_rss: Callable[[], int] = _peak_rss_posix if _resource is not None else _peak_rss_portable
+
+
 def _sample_posix() -> tuple[float, int]:
     """(calling thread's CPU seconds, process peak RSS bytes)."""
     return thread_time(), _getrusage(_RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT

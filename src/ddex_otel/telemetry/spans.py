@@ -25,9 +25,10 @@ from opentelemetry.metrics import NoOpHistogram
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from ddex_otel.ern import model
+from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry import resources
+from ddex_otel.telemetry.resources import peak_rss, thread_time
 from ddex_otel.telemetry.metrics import Instruments
 
 _logger = logging.getLogger(__name__)
@@ -66,9 +67,11 @@ class Telemetry:
         self.tracer = tracer
         self.instruments = instruments
         self.settings = settings
+        self.totals = instruments.totals
+        self.resource_usage = settings.resource_usage
+        self.stage_metrics = settings.stage_metrics
         self._op_attrs: dict[str, dict[str, str]] = {}
         self._version_attrs: dict[tuple[str, str | None, str | None], dict[str, str]] = {}
-        self._stage_attrs: dict[tuple[str, str], dict[str, str]] = {}
         self._stage_sets = {op: frozenset(stages) for op, stages in A.STAGES.items()}
         self._known_versions = frozenset(READABLE_VERSIONS)
         self._live: bool | None = None
@@ -97,9 +100,13 @@ class Telemetry:
             attrs = self._op_attrs[operation] = {A.OPERATION_NAME: operation}
         return attrs
 
+    def known_version(self, version: str | None) -> str | None:
+        """``version`` if the engine knows it, else None: a caller's arbitrary string must not become
+        a metric label."""
+        return version if version in self._known_versions else None
+
     def version_attrs(self, operation: str, version: str | None, error_type: str | None = None) -> dict[str, str]:
-        if version is not None and version not in self._known_versions:
-            version = None  # a caller's arbitrary string must not become a metric label
+        version = self.known_version(version)
         key = (operation, version, error_type)
         attrs = self._version_attrs.get(key)
         if attrs is None:
@@ -110,13 +117,6 @@ class Telemetry:
                 attrs[A.ERROR_TYPE] = error_type
             if len(self._version_attrs) < 1000:
                 self._version_attrs[key] = attrs
-        return attrs
-
-    def stage_attrs(self, operation: str, stage: str) -> dict[str, str]:
-        key = (operation, stage)
-        attrs = self._stage_attrs.get(key)
-        if attrs is None:
-            attrs = self._stage_attrs[key] = {A.OPERATION_NAME: operation, A.STAGE_NAME: stage}
         return attrs
 
     def stages_of(self, operation: str) -> frozenset[str]:
@@ -160,7 +160,7 @@ class Operation:
     __slots__ = (
         "tel", "name", "span", "recording", "ctx", "t0", "cpu0", "rss0", "thread", "version",
         "input_size", "output_size", "releases", "releases_reported", "stages", "attrs",
-        "error_type", "finished", "stage_set", "stream_input", "_tokens",
+        "error_type", "finished", "stage_set", "stage_spans", "stream_input", "_counted",
     )
 
     def __init__(self, tel: Telemetry, name: str, span: trace.Span) -> None:
@@ -181,22 +181,15 @@ class Operation:
         self.error_type: str | None = None
         self.finished = False
         self.stage_set = tel.stages_of(name)
-        self._tokens: list[Any] = []
-        tel.instruments.active.enter(tel.op_attrs(name))
-        if tel.settings.resource_usage:
+        #: Stage child spans for this operation (option on and the span sampled).
+        self.stage_spans = self.recording and tel.settings.stage_spans
+        self._counted = False  # added to the totals (and left ``active``)
+        tel.totals.enter(name)
+        if tel.resource_usage:  # inlined resources.sample(): this runs once per operation
             self.thread = get_ident()
-            self.cpu0, self.rss0 = resources.sample()
+            self.cpu0 = thread_time()
+            self.rss0 = peak_rss()
         self.t0 = perf_counter()
-
-    # -- context ---------------------------------------------------------------------------------
-    def attach(self) -> None:
-        """Make this operation (and its span) current in this context."""
-        self._tokens.append((otel_context.attach(self.ctx), CURRENT_OPERATION.set(self)))
-
-    def detach(self) -> None:
-        ctx_token, op_token = self._tokens.pop()
-        CURRENT_OPERATION.reset(op_token)
-        otel_context.detach(ctx_token)
 
     # -- facts about the message -----------------------------------------------------------------
     def note_input(self, data: Any) -> None:
@@ -271,24 +264,35 @@ class Operation:
         self.attrs[A.VALIDATION_WARNING_COUNT] = warnings
 
     # -- stages ----------------------------------------------------------------------------------
-    def run_stage(self, stage: str, wrapped: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        """Time one stage call; as a child span too when stage spans are on (and sampled)."""
-        span = None
-        if self.recording and self.tel.settings.stage_spans:
-            span = self.tel.tracer.start_span(
-                A.stage_span_name(self.name, stage), context=self.ctx, kind=_INTERNAL
-            )
-        t0 = perf_counter()
+    def observe_stage(self, stage: str, seconds: float, detail: Any) -> None:
+        """The engine's stage observer (``ern.stages``): called right after each stage."""
+        try:
+            self.stages.append((stage, seconds))
+            if detail is None:
+                return
+            if stage == "read":  # parser.InputData
+                self.input_size = len(detail.data)
+                if detail.path and self.recording:
+                    self.attrs[A.FILE_PATH] = detail.path
+            elif stage == "detect":  # (ern_version, message_type)
+                self.version = detail[0]
+                if self.recording:
+                    self.attrs[A.ERN_VERSION], self.attrs[A.MESSAGE_TYPE] = detail
+        except Exception:  # pragma: no cover - never break the engine's call
+            _logger.debug("ddex_otel: stage bookkeeping failed", exc_info=True)
+
+    def run_stage_span(self, stage: str, wrapped: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        """Run one stage with its ``ddex.<operation>.<stage>`` child span current."""
+        span = self.tel.tracer.start_span(A.stage_span_name(self.name, stage), context=self.ctx, kind=_INTERNAL)
+        token = otel_context.attach(trace.set_span_in_context(span, self.ctx))
         try:
             return wrapped(*args, **kwargs)
         except Exception as exc:
-            if span is not None:
-                mark_error(span, exc)
+            mark_error(span, exc)
             raise
         finally:
-            self.stages.append((stage, perf_counter() - t0))
-            if span is not None:
-                span.end()
+            otel_context.detach(token)
+            span.end()
 
     # -- end -------------------------------------------------------------------------------------
     def fail(self, exc: BaseException) -> None:
@@ -304,7 +308,7 @@ class Operation:
             _logger.debug("ddex_otel: failed to record an error", exc_info=True)
 
     def finish(self) -> None:
-        """Record the metrics (with this span as exemplar context) and end the span."""
+        """Record the duration (with this span as exemplar context), add the totals, end the span."""
         if self.finished:
             return
         self.finished = True
@@ -313,61 +317,78 @@ class Operation:
         except Exception:  # pragma: no cover
             _logger.debug("ddex_otel: failed to record an operation", exc_info=True)
         finally:
-            self.tel.instruments.active.leave(self.tel.op_attrs(self.name))
+            if not self._counted:  # never leave an operation "active" forever
+                self._counted = True
+                self.tel.totals.finish(self.name, (self.name, None), None, 0, None, None, None)
             self.span.end()
 
-    def report_releases(self, attrs: dict[str, str] | None = None) -> None:
+    def report_releases(self) -> None:
         """Add the releases not yet counted to ``ddex.releases.processed`` (streams report as they go)."""
         new = self.releases - self.releases_reported
         if new > 0 and self.name != A.OP_VALIDATE:  # validation neither reads nor writes them
-            if attrs is None:
-                attrs = self.tel.version_attrs(self.name, self.version)
-            self.tel.instruments.releases.add(attrs, new)
+            self.tel.totals.add_releases((self.name, self.tel.known_version(self.version)), new)
             self.releases_reported = self.releases
 
     def _record(self) -> None:
         duration = perf_counter() - self.t0
         tel = self.tel
-        inst = tel.instruments
         name = self.name
-        ctx = self.ctx
-        version_attrs = tel.version_attrs(name, self.version)
-        inst.operation_duration.record(
-            duration,
-            version_attrs if self.error_type is None else tel.version_attrs(name, self.version, self.error_type),
-            context=ctx,
-        )
-        size = self.output_size if name == A.OP_BUILD else self.input_size
-        if size is not None:
-            inst.message_size.record(size, version_attrs, context=ctx)
-        self.report_releases(version_attrs)
+        version = self.version
+        if version not in tel._known_versions:  # noqa: SLF001 - inlined known_version (hot path)
+            version = None
+        attrs_key = (name, version, self.error_type)
+        metric_attrs = tel._version_attrs.get(attrs_key)  # noqa: SLF001
+        if metric_attrs is None:
+            metric_attrs = tel.version_attrs(name, version, self.error_type)
+        tel.instruments.operation_duration.record(duration, metric_attrs, context=self.ctx)
+        recording = self.recording
         attrs = self.attrs
-        if tel.settings.resource_usage:
-            cpu1, rss1 = resources.sample()
-            op_attrs = tel.op_attrs(name)
+        cpu = memory = None
+        if tel.resource_usage:
+            cpu1 = thread_time()
+            rss1 = peak_rss()
             # Thread CPU means nothing if the operation ended on another thread (a stream handed
             # over, or closed by the garbage collector): leave it out rather than lie.
             if self.thread == get_ident():
-                cpu = max(0.0, cpu1 - self.cpu0)
-                inst.cpu_time.record(cpu, op_attrs, context=ctx)
-                if self.recording:
+                cpu = cpu1 - self.cpu0
+                if cpu < 0.0:
+                    cpu = 0.0
+                if recording:
                     attrs[A.RESOURCE_CPU_TIME] = cpu
-            memory = max(0, rss1 - self.rss0)
-            inst.memory_delta.record(memory, op_attrs, context=ctx)
-            if self.recording:
+            memory = rss1 - self.rss0
+            if memory < 0:
+                memory = 0
+            if recording:
                 attrs[A.RESOURCE_MEMORY_DELTA] = memory
-        if tel.settings.stage_metrics:
+        releases = 0
+        if name != A.OP_VALIDATE:
+            releases = self.releases - self.releases_reported
+            self.releases_reported = self.releases
+        size = self.output_size if name == A.OP_BUILD else self.input_size
+        self._counted = True
+        tel.totals.finish(
+            name, (name, version), size, releases, cpu, memory, self.stages if tel.stage_metrics else None
+        )
+        if recording:
+            stage_attr = _STAGE_ATTRS
             for stage, seconds in self.stages:
-                inst.stage_duration.record(seconds, tel.stage_attrs(name, stage), context=ctx)
-        if self.recording:
-            for stage, seconds in self.stages:
-                attrs[A.stage_duration_attribute(stage)] = seconds
-        if self.recording:
+                attrs[stage_attr[stage]] = seconds
             if self.input_size is not None and name != A.OP_BUILD:
                 attrs[A.INPUT_SIZE] = self.input_size
             if self.output_size is not None:
                 attrs[A.OUTPUT_SIZE] = self.output_size
             self.span.set_attributes(attrs)
+
+
+class _StageAttributeNames(dict):
+    """``ddex.stage.<stage>.duration`` per stage name, computed once."""
+
+    def __missing__(self, stage: str) -> str:
+        name = self[stage] = A.stage_duration_attribute(stage)
+        return name
+
+
+_STAGE_ATTRS = _StageAttributeNames()
 
 
 def _pick_dpid(party_ids: Sequence[str]) -> str:
@@ -397,21 +418,33 @@ def run_operation(
     after: Callable[["Operation", Any], None] | None = None,
 ) -> Any:
     """Run ``wrapped`` as one operation: span current during the call, metrics at the end."""
-    op = tel.start(operation)
-    op.attach()
+    op = Operation(tel, operation, tel.tracer.start_span(
+        A.SPAN_NAMES[operation], kind=_INTERNAL, attributes=tel.op_attrs(operation)))
+    ctx_token = otel_context.attach(op.ctx)
+    op_token = CURRENT_OPERATION.set(op)
+    observer_token = STAGE_OBSERVER.set(op.observe_stage) if op.stage_set else None
     try:
         if before is not None:
-            _guarded(before, op, args, kwargs)
+            try:
+                before(op, args, kwargs)
+            except Exception:  # pragma: no cover - bookkeeping must never break the call
+                _logger.debug("ddex_otel: bookkeeping failed before %s", operation, exc_info=True)
         try:
             result = wrapped(*args, **kwargs)
         except Exception as exc:
             op.fail(exc)
             raise
         if after is not None:
-            _guarded(after, op, result)
+            try:
+                after(op, result)
+            except Exception:  # pragma: no cover
+                _logger.debug("ddex_otel: bookkeeping failed after %s", operation, exc_info=True)
         return result
     finally:
-        op.detach()
+        if observer_token is not None:
+            STAGE_OBSERVER.reset(observer_token)
+        CURRENT_OPERATION.reset(op_token)
+        otel_context.detach(ctx_token)
         op.finish()
 
 

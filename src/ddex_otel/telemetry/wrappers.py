@@ -1,9 +1,10 @@
 """wrapt wrappers for the engine's public functions and its stage functions.
 
 Factories close over the ``Telemetry`` object (tracer, instruments, options), in the style of the
-contrib instrumentations. Public-function wrappers check ``is_instrumentation_enabled()`` first;
-stage wrappers only act inside one of our operations (``CURRENT_OPERATION``), so calling a stage
-function directly, or from an uninstrumented path, costs one context-variable read.
+contrib instrumentations. Public-function wrappers check ``is_instrumentation_enabled()`` first.
+Stage timings need no wrapper: the operation observes the engine's stages (``ern.stages``).
+Stage-span wrappers (only with ``stage_spans=True``) act only inside one of our operations
+(``CURRENT_OPERATION``), so calling a stage function directly costs one context-variable read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import wrapt
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from ddex_otel.ern import model
+from ddex_otel.ern.builder import normalize_version
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.spans import (
     CURRENT_OPERATION,
@@ -70,8 +72,12 @@ def parse_wrapper(tel: Telemetry) -> Wrapper:
 def _before_build(op: Operation, args: tuple, kwargs: dict) -> None:
     op.note_message(_arg(args, kwargs, 0, "message"), with_version=False)
     version = _arg(args, kwargs, 1, "version", None)
-    if version is not None:  # the assemble/validate stages replace it with the normalised one
-        op.note_version(str(version))
+    if version is not None:
+        try:
+            version = normalize_version(version)  # "43" → "4.3", as the builder will
+        except Exception:  # the builder raises it again, as the operation's error
+            version = str(version)
+        op.note_version(version)
 
 
 def _after_build(op: Operation, result: Any) -> None:
@@ -118,57 +124,36 @@ def validate_wrapper(tel: Telemetry) -> Wrapper:
 
 
 # ------------------------------------------------------------------------------------------- stages
+# Stage timings come from the engine's stage observer (``ern.stages``, see ``Operation.observe_stage``).
+# Stage *spans* (opt-in) must be current while their stage runs, so for them the stage functions
+# are wrapped too.
 
 
-def stage_wrapper(stage: str, after: Callable[[Operation, tuple, dict, Any], None] | None = None) -> Wrapper:
-    """Time ``stage`` when it runs inside an operation that has it; otherwise a plain call."""
+def stage_span_wrapper(stage: str) -> Wrapper:
+    """Make ``ddex.<operation>.<stage>`` current while ``stage`` runs inside an operation that has it."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         op = CURRENT_OPERATION.get()
-        if op is None or op.finished or stage not in op.stage_set:
+        if op is None or op.finished or not op.stage_spans or stage not in op.stage_set:
             return wrapped(*args, **kwargs)
-        result = op.run_stage(stage, wrapped, args, kwargs)
-        if after is not None:
-            _guarded(after, op, args, kwargs, result)
-        return result
+        return op.run_stage_span(stage, wrapped, args, kwargs)
 
     return wrapper
 
 
-def _after_read(op: Operation, args: tuple, kwargs: dict, result: Any) -> None:
-    op.note_input(result)
-
-
-def _after_detect(op: Operation, args: tuple, kwargs: dict, result: Any) -> None:
-    version, message_type = result
-    op.note_version(version, message_type)
-
-
-def _after_check(op: Operation, args: tuple, kwargs: dict, result: Any) -> None:
-    target = kwargs.get("target_version")
-    if target is not None:
-        op.note_version(str(target))
-
-
-def _after_assemble(op: Operation, args: tuple, kwargs: dict, result: Any) -> None:
-    version = _arg(args, kwargs, 1, "version")
-    if version is not None:
-        op.note_version(str(version))
-
-
-STAGE_WRAPPERS: dict[str, dict[str, Wrapper]] = {
+STAGE_SPAN_WRAPPERS: dict[str, dict[str, Wrapper]] = {
     "ddex_otel.ern.parser": {
-        "read_input": stage_wrapper("read", _after_read),
-        "parse_xml": stage_wrapper("xml"),
-        "detect_version": stage_wrapper("detect", _after_detect),
-        "extract_message": stage_wrapper("extract"),
+        "read_input": stage_span_wrapper("read"),
+        "parse_xml": stage_span_wrapper("xml"),
+        "detect_version": stage_span_wrapper("detect"),
+        "extract_message": stage_span_wrapper("extract"),
     },
     "ddex_otel.ern.validation": {
-        "check": stage_wrapper("validate", _after_check),
+        "check": stage_span_wrapper("validate"),
     },
     "ddex_otel.ern.builder": {
-        "assemble": stage_wrapper("assemble", _after_assemble),
-        "serialize": stage_wrapper("serialize"),
+        "assemble": stage_span_wrapper("assemble"),
+        "serialize": stage_span_wrapper("serialize"),
     },
 }
 
