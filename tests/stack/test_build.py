@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
+import pty
+import select
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
+from rich.console import Console
 
 from ddex_otel.stack import build
 
@@ -73,3 +79,69 @@ def test_alertmanager_and_amtool_are_installed_0_25(stack_bin_dir):
         assert link.is_symlink() and os.access(link, os.X_OK), name
         version = subprocess.run([str(link), "--version"], capture_output=True, text=True, timeout=30)
         assert f"{name}, version 0.25." in version.stdout + version.stderr
+
+
+def _on_a_terminal(argv: list[str], env: dict[str, str], answer: bytes, timeout: float = 60) -> tuple[int, str]:
+    """Run argv with a pseudo-terminal as stdin/stdout/stderr, type answer once it asks; (status, output)."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, env=env, close_fds=True)
+    os.close(child)
+    output, answered, deadline = b"", False, time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(main, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                if not answered and b"Build them now?" in output:
+                    os.write(main, answer)
+                    answered = True
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=max(1.0, deadline - time.monotonic())), output.decode(errors="replace")
+    finally:
+        os.close(main)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_stack_up_on_a_terminal_offers_to_build_and_respects_no(tmp_path):
+    env = _scrubbed(tmp_path, DDEX_OTEL_BIN_DIR=str(tmp_path / "empty-bin"), TERM="dumb")
+    status, output = _on_a_terminal([str(CLI), "stack", "up", "--free-ports", "--run-dir", str(tmp_path / "run")],
+                                    env, b"n\n")
+    assert "not built yet" in output and "Build them now?" in output, output
+    assert status == 1 and "run `ddex-otel stack build` when you are ready" in output, output
+
+
+def test_stack_up_on_a_terminal_builds_when_told_yes(tmp_path):
+    # Yes on a machine without Go: the build starts and says exactly what is missing.
+    env = _scrubbed(tmp_path, DDEX_OTEL_BIN_DIR=str(tmp_path / "empty-bin"), TERM="dumb")
+    status, output = _on_a_terminal([str(CLI), "stack", "up", "--free-ports", "--run-dir", str(tmp_path / "run")],
+                                    env, b"y\n")
+    assert status == 1 and "cannot build the local stack" in output and "go: not on PATH" in output, output
+
+
+@pytest.mark.integration  # needs Go, like the stack build itself
+def test_a_failing_go_build_shows_the_tail_of_its_log(tmp_path, monkeypatch):
+    """A real go build of a broken module: the error names the log and quotes the compiler."""
+    module = tmp_path / "assets" / "broken"
+    module.mkdir(parents=True)
+    (module / "go.mod").write_text("module example.test/broken\n\ngo 1.21\n")
+    (module / "go.sum").write_text("")
+    (module / "main.go").write_text("package main\n\nfunc main() { undefinedName() }\n")
+    monkeypatch.setattr(build.paths, "assets_dir", lambda: tmp_path / "assets")
+    monkeypatch.setenv("DDEX_OTEL_CACHE", str(tmp_path / "cache"))
+    bin_dir = tmp_path / "cache" / "bin"
+    bin_dir.mkdir(parents=True)
+    target = build.GoTarget("broken", "broken", ".")
+    with pytest.raises(build.BuildError) as info:
+        build._build_go(target, build.go_version(), bin_dir, build.Reporter(Console(file=io.StringIO())))
+    message = str(info.value)
+    assert "broken: go build failed" in message and "undefined: undefinedName" in message
+    assert info.value.log == tmp_path / "cache" / "logs" / "go-build-broken.log"
+    assert list(bin_dir.iterdir()) == []  # no half-written binary left behind

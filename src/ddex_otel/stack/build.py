@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,16 +164,18 @@ class Reporter:
         self.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     @contextmanager
-    def phase(self, description: str) -> Iterator[None]:
-        """Show description with a spinner and elapsed time until the block ends."""
+    def phase(self, description: str) -> Iterator[Callable[[str], None]]:
+        """Show description with a spinner, the elapsed time and a detail line (set by the callable
+        yielded, e.g. the latest line of a build log) until the block ends."""
         if not self.live:
             self.say(f"{description} ...")
-            yield
+            yield lambda _detail: None
             return
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      TextColumn("[dim]{task.fields[detail]}"),
                       console=self.console, transient=True) as progress:
-            progress.add_task(description, total=None)
-            yield
+            task = progress.add_task(description, total=None, detail="")
+            yield lambda detail: progress.update(task, detail=detail[: max(10, self.console.width - 60)])
 
 
 @contextmanager
@@ -226,13 +228,17 @@ def _build_go(target: GoTarget, version: str, bin_dir: Path, reporter: Reporter)
         env = {**os.environ, "GOTOOLCHAIN": "local", "GOWORK": "off",
                "GOFLAGS": "-trimpath -buildvcs=false -mod=readonly"}
         start = time.monotonic()
-        with reporter.phase(f"{target.name}: go build with {version} (several minutes on 2 cores the first time; "
-                            f"output in {log})"), log.open("wb") as out:
-            done = subprocess.run(["go", "build", "-ldflags=-s -w", "-o", str(tmp), target.package],
-                                  cwd=module, stdout=out, stderr=subprocess.STDOUT, env=env)
-        if done.returncode != 0:
+        reporter.say(f"{target.name}: building with {version} (several minutes on 2 cores the first time; "
+                     f"go's output goes to {log})")
+        with reporter.phase(f"{target.name}: go build") as show, log.open("wb") as out:
+            proc = subprocess.Popen(["go", "build", "-v", "-ldflags=-s -w", "-o", str(tmp), target.package],
+                                    cwd=module, stdout=out, stderr=subprocess.STDOUT, env=env)
+            while proc.poll() is None:  # the latest package go compiles, on a terminal
+                show(_last_line(log))
+                time.sleep(0.5)
+        if proc.returncode != 0:
             tmp.unlink(missing_ok=True)
-            raise BuildError(f"{target.name}: go build failed (status {done.returncode}):\n"
+            raise BuildError(f"{target.name}: go build failed (status {proc.returncode}):\n"
                              f"{_tail(log)}\nfull output", log)
         tmp.replace(binary)
         reporter.say(f"{target.name}: built in {time.monotonic() - start:.0f}s -> {binary}")
@@ -295,6 +301,16 @@ def _link(link: Path, target: str) -> None:
 def _first_line(argv: list[str]) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     return ((done.stdout or done.stderr).splitlines() or ["?"])[0]
+
+
+def _last_line(log: Path) -> str:
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 512))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
 
 
 def _tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:

@@ -151,7 +151,9 @@ def _ensure_built(asked: bool) -> None:
         raise StackError(f"{what}: run `ddex-otel stack build` first, or `ddex-otel stack up --build`")
     from rich.prompt import Confirm
 
-    if not Confirm.ask(f"{what}. Build them now? The first build takes several minutes", default=True):
+    print(f"ddex-otel stack: {what}.")
+    if not Confirm.ask("Build them now? (`ddex-otel stack build`; the first build takes several minutes)",
+                       default=True):
         raise StackError(f"{what}: run `ddex-otel stack build` when you are ready")
     build.build()
 
