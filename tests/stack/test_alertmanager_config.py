@@ -1,4 +1,4 @@
-"""collector/alertmanager/alertmanager.yml: valid as shipped and as rendered (amtool 0.25), routed by
+"""assets/alertmanager/alertmanager.yml: valid as shipped and as rendered (amtool 0.25), routed by
 severity, rendered the same by the local stack (Python) and by the compose entrypoint (sh + awk), and
 private: the rendered file is 0600 and no secret shows in a repr, an error or the stack's state."""
 
