@@ -30,8 +30,9 @@ $(TEST_STAMP): $(STAMP)
 demo: venv
 	$(VENV)/bin/ddex-otel demo
 
-stack-bins:
-	bash scripts/build-stack.sh
+# The stack's binaries (`ddex-otel stack build`; cached, seconds when built) and chromium for the browser tests.
+stack-bins: venv
+	$(VENV)/bin/ddex-otel stack build --browser
 
 test: test-venv stack-bins
 	$(PY) -m pytest

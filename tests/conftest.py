@@ -52,7 +52,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def chromium_browser() -> Iterator[Any]:
     """Headless Debian chromium driven by Playwright (sync API), shared by the session.
 
-    A missing /usr/bin/chromium is installed by scripts/build-stack.sh; if it still cannot start,
+    A missing /usr/bin/chromium is installed by `ddex-otel stack build --browser`; if it still cannot start,
     the test fails loudly (never skips).
     """
     if not CHROMIUM.exists():

@@ -43,7 +43,7 @@ def walk_json(node: Any) -> Iterator[dict]:
 
 # -- real headless browser (Debian's chromium, driven by Playwright; never a browser download) -------
 
-CHROMIUM = Path("/usr/bin/chromium")  # installed by scripts/build-stack.sh (install_chromium)
+CHROMIUM = Path("/usr/bin/chromium")  # installed by `ddex-otel stack build --browser`
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",

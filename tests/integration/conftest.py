@@ -1,6 +1,6 @@
 """Session fixture: the real local stack (collector, Jaeger, Prometheus) on free ports.
 
-Builds the binaries via scripts/build-stack.sh if needed (cached after the first run) and fails the
+Builds the binaries via `ddex-otel stack build` (ensure_binaries) if needed (cached after the first run) and fails the
 session loudly, with the failing component's log tail, if anything cannot start. Never skips.
 """
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from support import walk_json
 
-COLLECTOR = Path(__file__).resolve().parents[2] / "collector"
+COLLECTOR = Path(__file__).resolve().parents[2] / "src" / "ddex_otel" / "stack" / "assets"
 DASHBOARD = json.loads((COLLECTOR / "grafana" / "dashboards" / "ddex-pipeline.json").read_text())
 RULES = yaml.safe_load((COLLECTOR / "prometheus" / "alert-rules.yml").read_text())
 THRESHOLDS = yaml.safe_load((COLLECTOR / "prometheus" / "alert-thresholds.yml").read_text())

@@ -18,7 +18,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def stack_bin_dir() -> Path:
-    """scripts/build-stack.sh's bin dir (first run builds for several minutes, then cached)."""
+    """`ddex-otel stack build`'s bin dir (first run builds for several minutes, then cached)."""
     try:
         return ensure_binaries()
     except StackError as exc:

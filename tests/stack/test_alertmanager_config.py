@@ -1,4 +1,4 @@
-"""collector/alertmanager/alertmanager.yml: valid as shipped and as rendered (amtool 0.25), routed by
+"""assets/alertmanager/alertmanager.yml: valid as shipped and as rendered (amtool 0.25), routed by
 severity, rendered the same by the local stack (Python) and by the compose entrypoint (sh + awk), and
 private: the rendered file is 0600 and no secret shows in a repr, an error or the stack's state."""
 
@@ -19,7 +19,7 @@ from ddex_otel.stack.cli import main as cli_main
 from ddex_otel.stack.render import render_run_dir
 
 REPO = Path(__file__).resolve().parents[2]
-AM_DIR = REPO / "collector" / "alertmanager"
+AM_DIR = REPO / "src" / "ddex_otel" / "stack" / "assets" / "alertmanager"
 SHIPPED = AM_DIR / "alertmanager.yml"
 ENTRYPOINT = AM_DIR / "entrypoint.sh"
 

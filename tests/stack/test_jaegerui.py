@@ -1,6 +1,6 @@
-"""Where the local Jaeger's UI comes from: scripts/build-stack.sh unpacks it, jaegerui.find() locates it.
+"""Where the local Jaeger's UI comes from: `ddex-otel stack build` installs it, jaegerui.find() locates it.
 
-The script runs for real against a scratch cache whose bin/ links to the built binaries (so nothing
+The command runs for real against a scratch cache whose bin/ links to the built binaries (so nothing
 is rebuilt), with the official UI build from ../shared/jaeger-ui/.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -20,9 +21,9 @@ from ddex_otel.stack.ports import Ports
 from ddex_otel.stack.render import jaeger_env
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "build-stack.sh"
+CLI = Path(sys.executable).parent / "ddex-otel"
 SHARED_TGZ = REPO.parent / "shared" / "jaeger-ui" / "jaeger-ui-v1.76.0-build.tgz"
-JAEGER_CONFIG = REPO / "collector" / "jaeger" / "jaeger-config.yaml"
+JAEGER_CONFIG = REPO / "src" / "ddex_otel" / "stack" / "assets" / "jaeger" / "jaeger-config.yaml"
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_nothing_installed_says_how_to_add_the_ui(cache):
     assert not ui.installed and ui.path is None
     text = ui.describe()
     assert text.startswith("not installed") and "placeholder" in text
-    assert "../shared/jaeger-ui/jaeger-ui-v1.76.0-build.tgz" in text and jaegerui.ENV_JAEGER_UI in text
+    assert "ddex-otel stack build --jaeger-ui PATH" in text and "../shared/jaeger-ui/" in text
 
 
 def test_env_directory_is_used_in_place(cache, tmp_path, monkeypatch):
@@ -85,15 +86,16 @@ def test_unpacked_name_matches_the_script():
     assert jaegerui.unpacked_name(Path("ui.tar.gz")) == "ui"
 
 
-# -- scripts/build-stack.sh, for real ---------------------------------------------------------------
+# -- `ddex-otel stack build`, for real ------------------------------------------------------------------
 
-def _run_script(cache: Path, bin_dir: Path, **env: str) -> subprocess.CompletedProcess:
+def _run_script(cache: Path, bin_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     cache.mkdir(parents=True, exist_ok=True)
     if not (cache / "bin").exists():
         (cache / "bin").symlink_to(bin_dir)  # the built binaries: found cached, nothing rebuilt
     full_env = {k: v for k, v in os.environ.items() if k != jaegerui.ENV_JAEGER_UI}
     full_env.update(DDEX_OTEL_CACHE=str(cache), **env)
-    result = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, env=full_env, timeout=120)
+    result = subprocess.run([str(CLI), "stack", "build", *args], capture_output=True, text=True, env=full_env,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
     return result
 
@@ -135,3 +137,19 @@ def test_script_never_fails_for_the_ui(cache, tmp_path, stack_bin_dir, given):
     result = _run_script(cache, stack_bin_dir, **{jaegerui.ENV_JAEGER_UI: given})
     assert "jaeger-ui: WARNING:" in result.stderr and "placeholder page" in result.stderr
     assert "ready:" in result.stderr
+
+
+def test_a_ui_given_by_path_is_remembered(cache, tmp_path, stack_bin_dir):
+    archive = tmp_path / "given-ui-build.tgz"
+    shutil.copyfile(SHARED_TGZ, archive)
+    first = _run_script(cache, stack_bin_dir, "--jaeger-ui", str(archive))
+    assert f"jaeger-ui: unpacked {archive}" in first.stderr, first.stderr
+    assert jaegerui.find().path == (cache / "given-ui").resolve()
+    # No path, no variable: the remembered UI is kept (not replaced by the checkout's shared one).
+    again = _run_script(cache, stack_bin_dir)
+    assert f"jaeger-ui: cached ({cache / 'given-ui'})" in again.stderr, again.stderr
+    # A directory is remembered too, used in place.
+    ui_dir = _ui_dir(tmp_path / "my-ui")
+    _run_script(cache, stack_bin_dir, "--jaeger-ui", str(ui_dir))
+    assert jaegerui.find().path == ui_dir.resolve()
+    assert "installed by ddex-otel stack build" in jaegerui.find().note

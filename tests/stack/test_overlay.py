@@ -28,7 +28,7 @@ from ddex_otel.stack.overlay import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-BASE = REPO / "collector" / "otelcol-config.yaml"
+BASE = REPO / "src" / "ddex_otel" / "stack" / "assets" / "otelcol-config.yaml"
 DOCS = REPO / "docs" / "vendors.md"
 CLI = Path(sys.executable).parent / "ddex-otel"
 
@@ -122,7 +122,7 @@ def test_options_from_environment(monkeypatch, tls_files):
 
 
 def test_overlay_command_prints_env_references_only():
-    env = {**os.environ, "DDEX_OTEL_REPO": str(REPO)}
+    env = dict(os.environ)
     done = subprocess.run([str(CLI), "stack", "overlay", "--vendor-endpoint", "https://v.test",
                            "--vendor-header", "x-api-key=${env:KEY}", "--ingest-token-env", "TOK"],
                           capture_output=True, text=True, timeout=60, env=env)
@@ -218,5 +218,5 @@ def test_compose_override_matches_the_spec_and_mounts_the_overlay():
     jsonschema.Draft201909Validator(schema).validate(override)
     collector = override["services"]["otel-collector"]
     assert "--config=/etc/otelcol-contrib/overlay.yaml" in collector["command"]
-    assert any(v.startswith("./collector/otelcol-overlay.yaml:") for v in collector["volumes"])
+    assert any(v.startswith("./otelcol-overlay.yaml:") for v in collector["volumes"])
     assert any(v.startswith("otelcol-queue:/var/lib/otelcol") for v in collector["volumes"])

@@ -1,10 +1,10 @@
 """Alert settings of a local stack (receivers, secrets, thresholds, timings) and the files they render.
 
 Alertmanager 0.25 does not read environment variables, and a rule's ``for:`` cannot be a series, so the
-local stack renders into its run dir, from the shipped files in collector/:
+local stack renders into its run dir, from the shipped files in assets/ (package data):
 
 * ``alertmanager.yml`` (mode 0600: it holds the SMTP password and webhook URLs) from
-  collector/alertmanager/alertmanager.yml and its two markers (see that file; entrypoint.sh applies the
+  assets/alertmanager/alertmanager.yml and its two markers (see that file; entrypoint.sh applies the
   same rules for docker compose), plus the notification templates beside it;
 * ``alert-thresholds.yml``: the ``ddex_alert_threshold{alert=...}`` series the rules compare with, and
   the Jaeger base URL the alerts link to;
@@ -38,7 +38,7 @@ _ENV_MARK = re.compile(r"[ \t]# ddex-env: ([A-Z_][A-Z0-9_]*)[ \t]*$")
 _IF_MARK = re.compile(r"^[ \t]*# ddex-if: ([A-Z_][A-Z0-9_]*)[ \t]*$")
 _END_MARK = re.compile(r"^[ \t]*# ddex-end[ \t]*$")
 
-# Exact text in collector/prometheus/alert-rules.yml that the rule renderer replaces, and how often.
+# Exact text in assets/prometheus/alert-rules.yml that the rule renderer replaces, and how often.
 _RULE_TOKENS = {"for": ("for: 5m\n", 4), "window": ("[5m]", 4), "said": ("over the last 5m.", 3)}
 DEFAULT_WINDOW = "5m"
 
@@ -128,7 +128,7 @@ class AlertSettings:
                                          ("webhook", self.webhook_url)) if value]
 
     def template_values(self) -> dict[str, str]:
-        """DDEX_ALERT_* name -> value for the markers of collector/alertmanager/alertmanager.yml."""
+        """DDEX_ALERT_* name -> value for the markers of assets/alertmanager/alertmanager.yml."""
         return {f.metadata["env"]: getattr(self, f.name) for f in fields(self)
                 if f.metadata["kind"] != "number" and getattr(self, f.name)}
 
@@ -214,7 +214,7 @@ def write_private(path: Path, text: str) -> None:
 def render_alerting(run_dir: Path, src: Path, settings: AlertSettings) -> Path:
     """Write alertmanager.yml (0600) + templates/, alert-thresholds.yml and alert-rules.yml into run_dir.
 
-    src is the collector/ directory; returns the Alertmanager config path."""
+    src is the assets/ directory; returns the Alertmanager config path."""
     shipped = src / paths.ALERTMANAGER_CONFIG
     config = run_dir / "alertmanager.yml"
     write_private(config, render_marked(shipped.read_text(), settings.template_values()))

@@ -1,15 +1,14 @@
-"""`ddex-otel stack up|down|status`: run the local collector, Jaeger, Prometheus and Alertmanager."""
+"""`ddex-otel stack build|up|down|status`: build and run the local collector, Jaeger, Prometheus, Alertmanager."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-from . import jaegerui, overlay_stack, paths
+from . import build, jaegerui, overlay_stack, paths
 from .alerting import AlertSettings
 from .errors import StackError
 from .links import ENV_JAEGER_URL
@@ -23,10 +22,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "stack", help="run the local telemetry stack (collector, Jaeger, Prometheus, Alertmanager)")
     sub = stack.add_subparsers(dest="stack_command", required=True)
 
+    make = sub.add_parser(
+        "build", help="build or find the stack's binaries (Go builds of the collector and Jaeger, Debian's "
+                      "prometheus and alertmanager, the Jaeger UI); cached, a second run returns at once")
+    make.add_argument("--jaeger-ui", type=Path, metavar="PATH",
+                      help="an official Jaeger UI build (a directory with index.html, or its .tgz); remembered")
+    make.add_argument("--browser", action="store_true",
+                      help="also install Debian's chromium (the browser tests use it)")
+    make.add_argument("--print-bin-dir", action="store_true", help="print the bin dir on stdout at the end")
+    make.set_defaults(func=_build)
+
     up = sub.add_parser("up", help="start the stack and wait until every component is healthy")
     _run_dir_arg(up)
     up.add_argument("--free-ports", action="store_true", help="pick free ports instead of the defaults")
-    up.add_argument("--build", action="store_true", help="run scripts/build-stack.sh first")
+    up.add_argument("--build", action="store_true", help="run `ddex-otel stack build` first, without asking")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each component")
     for field in dataclasses.fields(Ports):
         flag = "--" + field.name.replace("_", "-") + "-port"
@@ -116,12 +125,42 @@ def _guard(action):
         return 1
 
 
+def _build(args: argparse.Namespace) -> int:
+    def action() -> int:
+        bin_dir = build.build(jaeger_ui=args.jaeger_ui, browser=args.browser)
+        if args.print_bin_dir:
+            print(bin_dir)
+        return 0
+    return _guard(action)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _ensure_built(asked: bool) -> None:
+    """Build when asked to, or when binaries are missing and the user says yes at the prompt."""
+    if asked:
+        build.build()
+        return
+    missing = paths.missing_binaries()
+    if not missing:
+        return
+    what = f"the stack's binaries are not built yet (missing: {', '.join(missing)} in {paths.bin_dir()})"
+    if not _interactive():
+        raise StackError(f"{what}: run `ddex-otel stack build` first, or `ddex-otel stack up --build`")
+    from rich.prompt import Confirm
+
+    print(f"ddex-otel stack: {what}.")
+    if not Confirm.ask("Build them now? (`ddex-otel stack build`; the first build takes several minutes)",
+                       default=True):
+        raise StackError(f"{what}: run `ddex-otel stack build` when you are ready")
+    build.build()
+
+
 def _up(args: argparse.Namespace) -> int:
     def action() -> int:
-        if args.build:
-            script = paths.build_script()
-            if subprocess.run(["bash", str(script)]).returncode != 0:
-                raise StackError(f"{script} failed (see its output above)")
+        _ensure_built(args.build)
         overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Ports) if getattr(args, f.name)}
         alerting = _alert_settings(args)
         stack = overlay_stack.make_stack(args, run_dir=args.run_dir, ports=Ports(**overrides),

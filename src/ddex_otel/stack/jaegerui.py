@@ -1,13 +1,14 @@
-"""Which Jaeger UI the local Jaeger serves: the official UI build that scripts/build-stack.sh unpacked.
+"""Which Jaeger UI the local Jaeger serves: the official UI build that `ddex-otel stack build` installed.
 
 A Jaeger built with ``go build`` embeds only a placeholder page; pointing its
 ``extensions.jaeger_query.ui.assets_path`` at the official static build gives the real UI. Where the
 build comes from, first match wins:
 
 1. ``$DDEX_OTEL_JAEGER_UI``: a directory holding ``index.html`` (used in place), or a ``.tgz`` that
-   scripts/build-stack.sh unpacked into the cache;
-2. ``${DDEX_OTEL_CACHE:-~/.cache/ddex-otel}/jaeger-ui``: the link build-stack.sh makes to the UI it
-   unpacked from ``../shared/jaeger-ui/``.
+   `ddex-otel stack build` unpacked into the cache;
+2. ``${DDEX_OTEL_CACHE:-~/.cache/ddex-otel}/jaeger-ui``: the link `stack build` makes to the UI it
+   installed (given with ``--jaeger-ui PATH``, or a checkout's ``../shared/jaeger-ui/`` archive) and
+   remembers.
 
 No UI is not an error: Jaeger then serves its placeholder page and its HTTP API works as before.
 """
@@ -24,12 +25,12 @@ from pathlib import Path
 from . import paths
 
 ENV_JAEGER_UI = "DDEX_OTEL_JAEGER_UI"
-INSTALL_LINK = "jaeger-ui"  # $CACHE/jaeger-ui -> jaeger-ui-v1.76.0 (made by scripts/build-stack.sh)
+INSTALL_LINK = "jaeger-ui"  # $CACHE/jaeger-ui -> jaeger-ui-v1.76.0 (made by `ddex-otel stack build`)
 SOURCE_STAMP = ".source-sha256"  # sha256 of the archive a cached UI was unpacked from
 HOW_TO_ADD = (
-    "put ../shared/jaeger-ui/jaeger-ui-v1.76.0-build.tgz beside the repository, or set "
-    f"{ENV_JAEGER_UI} to a Jaeger UI build (a directory with index.html, or its .tgz), "
-    "then run scripts/build-stack.sh and restart the stack"
+    "run `ddex-otel stack build --jaeger-ui PATH` with an official Jaeger UI build (a directory with "
+    "index.html, or its .tgz such as jaeger-ui-v1.76.0-build.tgz; a ddex-otel checkout finds "
+    "../shared/jaeger-ui/ by itself), then restart the stack"
 )
 
 
@@ -58,8 +59,8 @@ def find() -> JaegerUI:
         return _from_env(Path(env).expanduser())
     link = paths.cache_dir() / INSTALL_LINK
     if (link / "index.html").is_file():
-        return JaegerUI(link.resolve(), "unpacked by scripts/build-stack.sh")
-    return JaegerUI(None, "scripts/build-stack.sh found no Jaeger UI build")
+        return JaegerUI(link.resolve(), "installed by ddex-otel stack build")
+    return JaegerUI(None, "ddex-otel stack build found no Jaeger UI build")
 
 
 def _from_env(given: Path) -> JaegerUI:
@@ -75,20 +76,21 @@ def _from_env(given: Path) -> JaegerUI:
         stamp = (unpacked / SOURCE_STAMP).read_text().strip()
     except OSError:
         stamp = ""
-    if (unpacked / "index.html").is_file() and stamp == _sha256(given):
-        return JaegerUI(unpacked.resolve(), f"unpacked from {given} by scripts/build-stack.sh")
-    return JaegerUI(None, f"{name} is not unpacked yet (run scripts/build-stack.sh)")
+    if (unpacked / "index.html").is_file() and stamp == sha256(given):
+        return JaegerUI(unpacked.resolve(), f"unpacked from {given} by ddex-otel stack build")
+    return JaegerUI(None, f"{name} is not unpacked yet (run `ddex-otel stack build`)")
 
 
 def unpacked_name(archive: Path) -> str:
-    """Cache folder of an archive, as build-stack.sh names it: jaeger-ui-v1.76.0-build.tgz → jaeger-ui-v1.76.0."""
+    """Cache folder of an archive, as `stack build` names it: jaeger-ui-v1.76.0-build.tgz → jaeger-ui-v1.76.0."""
     name = archive.name
     for suffix in (".tgz", ".tar.gz", "-build"):
         name = name.removesuffix(suffix)
     return name
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file: the stamp that tells whether a cached UI came from this archive."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

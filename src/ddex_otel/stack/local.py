@@ -68,7 +68,7 @@ class LocalStack:
         *,
         free_ports: bool = False,
         bin_dir: Path | None = None,
-        collector_dir: Path | None = None,
+        assets_dir: Path | None = None,
         timeout: float = 60.0,
         alerting: AlertSettings | None = None,
     ) -> None:
@@ -76,7 +76,7 @@ class LocalStack:
         self.ports = ports or Ports()
         self.free_ports = free_ports
         self.bin_dir = bin_dir
-        self.collector_dir = collector_dir
+        self.assets_dir = assets_dir  # None: the installed package's assets/
         self.timeout = timeout
         # Receivers, secrets and thresholds: given, else DDEX_ALERT_* variables (read when rendering).
         self.alerting = alerting
@@ -190,7 +190,7 @@ class LocalStack:
         binaries = {"collector": find("ddex-otelcol"), "jaeger": find("jaeger"), "prometheus": find("prometheus"),
                      "alertmanager": find("alertmanager")}
         alerting = self.alerting or AlertSettings.from_env()
-        configs = render.render_run_dir(self.run_dir, self.ports, self.collector_dir, alerting)
+        configs = render.render_run_dir(self.run_dir, self.ports, self.assets_dir, alerting)
         data = self.run_dir / "prometheus-data"
         shutil.rmtree(data, ignore_errors=True)
         am_data = self.run_dir / "alertmanager-data"  # silences and the notification log

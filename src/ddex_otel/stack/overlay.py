@@ -1,6 +1,6 @@
 """Optional collector pipelines as a second config file: ship to a vendor APM, secure OTLP ingest.
 
-collector/otelcol-config.yaml stays the one base config. When a vendor endpoint or ingest auth is
+assets/otelcol-config.yaml stays the one base config. When a vendor endpoint or ingest auth is
 asked for, ``render_overlay`` writes a second file that the collector merges over it
 (``--config base.yaml --config overlay.yaml``; maps merge, lists are replaced, so the overlay
 restates ``service.extensions`` from the base plus its own):

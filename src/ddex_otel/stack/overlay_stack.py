@@ -63,7 +63,7 @@ class OverlayStack(LocalStack):
                                    otlp_http=plain.otlp_http.replace("http://", "https://", 1))
 
     def render(self) -> Overlay:
-        base = load_base((self.collector_dir or paths.collector_dir()) / paths.COLLECTOR_CONFIG)
+        base = load_base((self.assets_dir or paths.assets_dir()) / paths.COLLECTOR_CONFIG)
         return render_overlay(base, self.vendor, self.ingest, self.queue_dir)
 
     def _specs(self):  # type: ignore[override]
@@ -170,7 +170,7 @@ def register_overlay_command(sub: argparse._SubParsersAction) -> None:
 def _overlay_command(args: argparse.Namespace) -> int:
     try:
         vendor, ingest = options_from_args(args, check_files=False)  # paths as the container sees them
-        overlay = render_overlay(load_base(paths.collector_dir() / paths.COLLECTOR_CONFIG), vendor, ingest,
+        overlay = render_overlay(load_base(paths.assets_dir() / paths.COLLECTOR_CONFIG), vendor, ingest,
                                  args.queue_dir)
         if overlay.env:
             raise StackError("for compose, give vendor header values as ${env:VAR} references, not literals")

@@ -1,30 +1,42 @@
-"""Where the stack's files live: shipped configs (collector/), built binaries, run dirs."""
+"""Where the stack's files live: shipped configs (package data in assets/), built binaries, run dirs."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from importlib import resources
 from pathlib import Path
 
 from .errors import StackError
 
+# Relative to assets_dir(); the same files docker-compose*.yml mount from the source tree.
 COLLECTOR_CONFIG = "otelcol-config.yaml"
 JAEGER_CONFIG = "jaeger/jaeger-config.yaml"
 PROMETHEUS_CONFIG = "prometheus/prometheus.yml"
 ALERT_RULES = "prometheus/alert-rules.yml"
 ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yml"
-# Debian names the Alertmanager binary prometheus-alertmanager; build-stack.sh links it as alertmanager.
+# Debian names the Alertmanager binary prometheus-alertmanager; `stack build` links it as alertmanager.
 _FROM_PATH = {"prometheus": ("prometheus",), "promtool": ("promtool",),
               "alertmanager": ("alertmanager", "prometheus-alertmanager"), "amtool": ("amtool",)}
+BUILD_HINT = "run `ddex-otel stack build` (or `ddex-otel stack up --build`)"
+
+
+def assets_dir() -> Path:
+    """The stack's shipped files (configs, rules, templates, dashboards, Go modules): package data."""
+    root = resources.files("ddex_otel.stack") / "assets"
+    if not isinstance(root, Path) or not (root / COLLECTOR_CONFIG).is_file():
+        # Only a zipped install gets here: pip always installs wheels as files.
+        raise StackError(f"the stack's files are not on disk ({root}): reinstall ddex-otel with pip")
+    return root
 
 
 def cache_dir() -> Path:
-    """${DDEX_OTEL_CACHE:-~/.cache/ddex-otel}: built binaries and the default run dir."""
+    """${DDEX_OTEL_CACHE:-~/.cache/ddex-otel}: built binaries, the Jaeger UI and the default run dir."""
     return Path(os.environ.get("DDEX_OTEL_CACHE") or Path.home() / ".cache" / "ddex-otel")
 
 
 def bin_dir() -> Path:
-    """Where scripts/build-stack.sh puts binaries (override with DDEX_OTEL_BIN_DIR)."""
+    """Where `ddex-otel stack build` puts binaries (override with DDEX_OTEL_BIN_DIR)."""
     env = os.environ.get("DDEX_OTEL_BIN_DIR")
     return Path(env) if env else cache_dir() / "bin"
 
@@ -33,24 +45,19 @@ def default_run_dir() -> Path:
     return cache_dir() / "stack"
 
 
-def repo_root() -> Path:
-    """The checkout holding collector/ and scripts/ (override with DDEX_OTEL_REPO)."""
-    env = os.environ.get("DDEX_OTEL_REPO")
-    candidates = [Path(env)] if env else list(Path(__file__).resolve().parents)
-    for root in candidates:
-        if (root / "collector" / COLLECTOR_CONFIG).is_file():
-            return root
-    raise StackError(
-        "cannot find collector/otelcol-config.yaml: run from a ddex-otel checkout or set DDEX_OTEL_REPO"
-    )
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from (an editable install), None when installed."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "src" / "ddex_otel").is_dir():
+            return parent
+    return None
 
 
-def collector_dir() -> Path:
-    return repo_root() / "collector"
-
-
-def build_script() -> Path:
-    return repo_root() / "scripts" / "build-stack.sh"
+def shared_jaeger_ui(archive: str) -> Path | None:
+    """A checkout's ../shared/jaeger-ui/<archive> (the team's copy of the official UI build), if any."""
+    root = checkout_root()
+    candidate = root.parent / "shared" / "jaeger-ui" / archive if root else None
+    return candidate if candidate and candidate.is_file() else None
 
 
 def find_binary(name: str, directory: Path | None = None) -> Path:
@@ -61,4 +68,19 @@ def find_binary(name: str, directory: Path | None = None) -> Path:
     for on_path in _FROM_PATH.get(name, ()):
         if found := shutil.which(on_path):
             return Path(found)
-    raise StackError(f"{name} binary not found in {candidate.parent}: run scripts/build-stack.sh first")
+    raise MissingBinary(f"{name} binary not found in {candidate.parent}: {BUILD_HINT}")
+
+
+def missing_binaries(directory: Path | None = None) -> list[str]:
+    """Names of the binaries `stack up` needs that find_binary cannot find."""
+    missing = []
+    for name in ("ddex-otelcol", "jaeger", "prometheus", "alertmanager"):
+        try:
+            find_binary(name, directory)
+        except MissingBinary:
+            missing.append(name)
+    return missing
+
+
+class MissingBinary(StackError):
+    """A stack binary is not built/installed yet."""

@@ -10,7 +10,7 @@ from .alerting import AlertSettings, render_alerting
 from .errors import StackError
 from .ports import HOST, Ports
 
-# Addresses written in collector/prometheus/prometheus.yml (the docker-compose form).
+# Addresses written in assets/prometheus/prometheus.yml (the docker-compose form).
 _PROMETHEUS_TARGETS = {
     '"otel-collector:8889"': "collector_prometheus",
     '"otel-collector:8888"': "collector_metrics",
@@ -31,10 +31,10 @@ def render_prometheus_config(source: Path, ports: Ports) -> str:
 
 
 def render_run_dir(
-    run_dir: Path, ports: Ports, collector_dir: Path | None = None, alerting: AlertSettings | None = None
+    run_dir: Path, ports: Ports, assets_dir: Path | None = None, alerting: AlertSettings | None = None
 ) -> dict[str, Path]:
     """Write every config a local stack reads into run_dir; return their paths by component."""
-    src = collector_dir or paths.collector_dir()
+    src = assets_dir or paths.assets_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     # The collector and Jaeger configs take every address from the environment: copied as is.
     collector = run_dir / "otelcol-config.yaml"
@@ -50,7 +50,7 @@ def render_run_dir(
 
 
 def collector_env(ports: Ports) -> dict[str, str]:
-    """Environment that points collector/otelcol-config.yaml at this stack's ports."""
+    """Environment that points assets/otelcol-config.yaml at this stack's ports."""
     return {
         "DDEX_OTELCOL_HOST": HOST,
         "DDEX_OTELCOL_OTLP_GRPC_PORT": str(ports.collector_otlp_grpc),
@@ -63,7 +63,7 @@ def collector_env(ports: Ports) -> dict[str, str]:
 
 
 def jaeger_env(ports: Ports, ui_dir: Path | None = None) -> dict[str, str]:
-    """Environment that points collector/jaeger/jaeger-config.yaml at this stack's ports and UI files."""
+    """Environment that points assets/jaeger/jaeger-config.yaml at this stack's ports and UI files."""
     return {
         "DDEX_JAEGER_HOST": HOST,
         "DDEX_JAEGER_QUERY_PORT": str(ports.jaeger_query),
