@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import paths
+from . import overlay_stack, paths
 from .errors import StackError
 from .local import LocalStack
 from .ports import Ports
@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     for field in dataclasses.fields(Ports):
         flag = "--" + field.name.replace("_", "-") + "-port"
         up.add_argument(flag, dest=field.name, type=int, metavar="PORT", help=f"default {field.default}")
+    overlay_stack.add_arguments(up)
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop the processes `stack up` started")
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     _run_dir_arg(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_status)
+    overlay_stack.register_overlay_command(sub)
     stack.set_defaults(func=_dispatch_error(stack))
     return stack
 
@@ -75,7 +77,8 @@ def _up(args: argparse.Namespace) -> int:
             if subprocess.run(["bash", str(script)]).returncode != 0:
                 raise StackError(f"{script} failed (see its output above)")
         overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Ports) if getattr(args, f.name)}
-        stack = LocalStack(args.run_dir, Ports(**overrides), free_ports=args.free_ports, timeout=args.timeout)
+        stack = overlay_stack.make_stack(args, run_dir=args.run_dir, ports=Ports(**overrides),
+                                         free_ports=args.free_ports, timeout=args.timeout)
         stack.start()
         _print_status(stack)
         print(f"run dir: {stack.run_dir}  (stop with: ddex-otel stack down"

@@ -39,7 +39,7 @@ from opentelemetry.sdk.resources import (
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from ddex_otel.telemetry import offline
+from ddex_otel.telemetry import offline, secrets, tls
 from ddex_otel.telemetry.exporters import (
     ExportFailures,
     ExportLogFilter,
@@ -130,8 +130,12 @@ def otlp_exporter(
     endpoint: str | None = None,
     headers: dict[str, str] | None = None,
     timeout: float | None = None,
+    transport: tls.TransportOptions | None = None,
 ) -> tuple[Any, str]:
     """An OTLP exporter for ``signal``; what is not given is read from OTEL_* by the exporter.
+
+    TLS files and compression come from ``transport`` (see ``tls``); the description names the
+    endpoint with any password or query value masked, and the header names only (``secrets``).
 
     ``endpoint`` is a base URL like OTEL_EXPORTER_OTLP_ENDPOINT: for http/protobuf the signal
     path (``/v1/traces``) is appended here, since the exporters' ``endpoint=`` takes a full URL.
@@ -141,6 +145,10 @@ def otlp_exporter(
         kwargs["headers"] = headers
     if timeout is not None:
         kwargs["timeout"] = timeout
+    kwargs.update(tls.exporter_options(signal, protocol, transport))
+    shown_headers = headers if headers is not None else _headers_dict(_env(
+        f"OTEL_EXPORTER_OTLP_{signal.upper()}_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"))
+    note = f" ({secrets.describe_headers(shown_headers)})" if shown_headers else ""
     if protocol == "grpc":
         if endpoint:
             kwargs["endpoint"] = endpoint
@@ -149,7 +157,7 @@ def otlp_exporter(
         else:
             from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Exp
         where = endpoint or env_endpoint(signal) or "http://localhost:4317"
-        return Exp(**kwargs), f"OTLP gRPC {where}"
+        return Exp(**kwargs), f"OTLP gRPC {secrets.mask_url(where)}{note}"
     if endpoint:
         kwargs["endpoint"] = f"{endpoint.rstrip('/')}/{_SIGNAL_PATHS[signal]}"
     if signal == "traces":
@@ -158,7 +166,7 @@ def otlp_exporter(
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HExp
     exporter = HExp(**kwargs)
     where = getattr(exporter, "_endpoint", None) or kwargs.get("endpoint") or env_endpoint(signal)
-    return exporter, f"OTLP HTTP {where}"
+    return exporter, f"OTLP HTTP {secrets.mask_url(str(where))}{note}"
 
 
 def _named_exporter(signal: str, name: str) -> Any:
@@ -180,22 +188,23 @@ def _plan_exporters(
     headers: dict[str, str] | None,
     timeout: float | None,
     offline_files: offline.OfflineFiles | None,
+    transport: tls.TransportOptions | None = None,
 ) -> list[tuple[Any, str]]:
     """[(exporter, description)] for one signal (see ``configure`` for the rules)."""
     planned: list[tuple[Any, str]] = []
     names_env = _env(f"OTEL_{signal.upper()}_EXPORTER")
     if endpoint:
-        planned.append(otlp_exporter(signal, resolve_protocol(signal, protocol), endpoint, headers, timeout))
+        planned.append(otlp_exporter(signal, resolve_protocol(signal, protocol), endpoint, headers, timeout, transport))
     elif names_env:
         for name in (n.strip().lower() for n in names_env.split(",")):
             if name in ("", "none"):
                 continue
             if name == "otlp":
-                planned.append(otlp_exporter(signal, resolve_protocol(signal, protocol), None, headers, timeout))
+                planned.append(otlp_exporter(signal, resolve_protocol(signal, protocol), None, headers, timeout, transport))
             else:
                 planned.append((_named_exporter(signal, name), name))
     elif env_endpoint(signal):
-        planned.append(otlp_exporter(signal, resolve_protocol(signal, protocol), None, headers, timeout))
+        planned.append(otlp_exporter(signal, resolve_protocol(signal, protocol), None, headers, timeout, transport))
     if offline_files is not None:
         path = offline_files.traces if signal == "traces" else offline_files.metrics
         exporter = offline.span_exporter(path) if signal == "traces" else offline.metric_exporter(path)
@@ -222,7 +231,9 @@ class TelemetryHandle:
     process_metrics: Any = None
     enabled: bool = True
     _log_filter: ExportLogFilter | None = None
+    _redactor: secrets.SecretRedactor | None = field(default=None, repr=False)
     _filtered_loggers: list[logging.Logger] = field(default_factory=list)
+    _redacted_loggers: list[logging.Logger] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _shut_down: bool = False
 
@@ -275,6 +286,8 @@ class TelemetryHandle:
                     _logger.debug("provider shutdown failed", exc_info=True)
         if self._log_filter is not None:
             self._log_filter.uninstall(self._filtered_loggers)
+        if self._redactor is not None:
+            secrets.SecretRedactor.uninstall(self._redacted_loggers, self._redactor)
 
 
 def _is_unset(provider: Any, proxy_type: type) -> bool:
@@ -286,6 +299,10 @@ def configure(
     endpoint: str | None = None,
     protocol: str | None = None,
     headers: Mapping[str, str] | str | None = None,
+    certificate_file: str | os.PathLike[str] | None = None,
+    client_certificate_file: str | os.PathLike[str] | None = None,
+    client_key_file: str | os.PathLike[str] | None = None,
+    compression: str | None = None,
     service_name: str | None = None,
     service_version: str | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
@@ -310,6 +327,11 @@ def configure(
       * else offline OTLP JSON files in ``offline_dir`` / ``$DDEX_OTEL_OFFLINE_DIR`` / ./telemetry.
     ``offline_dir=`` given explicitly adds the files to any of the above.
 
+    ``headers`` (a mapping or ``"k=v,k2=v2"``), ``certificate_file`` (CA), ``client_certificate_file``
+    / ``client_key_file`` (mTLS) and ``compression`` (``gzip``) override the matching
+    ``OTEL_EXPORTER_OTLP_*`` variables; header values and URL passwords never appear in
+    ``handle.destinations``, its repr or the SDK's and our log records (``secrets``).
+
     ``set_global=False`` keeps the providers local (tests, libraries); ``summary=True`` adds a
     ``SummarySpanProcessor`` (``handle.summary``) for the CLI's table.
     """
@@ -325,6 +347,14 @@ def configure(
     own_traces = not set_global or _is_unset(current_tp, ProxyTracerProvider)
     own_metrics = not set_global or _is_unset(current_mp, _ProxyMeterProvider)
     header_map = _headers_dict(headers)
+    transport = tls.TransportOptions(
+        *(os.fspath(f) if f is not None else None for f in (certificate_file, client_certificate_file, client_key_file)),
+        compression=compression,
+    )
+    # Before any exporter can log: every header value and URL password is masked from here on.
+    redactor = secrets.SecretRedactor(secrets.secrets_from(
+        header_map, [endpoint, env_endpoint("traces"), env_endpoint("metrics")]))
+    handle._redactor, handle._redacted_loggers = redactor, redactor.install()
 
     wants_files = {
         sig: offline_dir is not None
@@ -336,7 +366,7 @@ def configure(
         files = offline.plan_files(offline_dir)
     handle.offline_files = files
     resource = build_resource(service_name, service_version, resource_attributes) if (own_traces or own_metrics) else None
-    plan = dict(endpoint=endpoint, protocol=protocol, headers=header_map, timeout=export_timeout)
+    plan = dict(endpoint=endpoint, protocol=protocol, headers=header_map, timeout=export_timeout, transport=transport)
 
     if own_traces:
         tp = TracerProvider(resource=resource, shutdown_on_exit=False)
@@ -384,6 +414,7 @@ def configure(
 
     handle._log_filter = ExportLogFilter()
     handle._filtered_loggers = handle._log_filter.install()
+    handle._redacted_loggers = redactor.install()  # again: exporter modules imported meanwhile
 
     if instrument:
         from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
