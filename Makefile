@@ -20,11 +20,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e .
 	@rm -f $(VENV)/.installed-[0-9a-f]* && touch $@
 
-# ... plus the test tools and the optional DDEX Suite (Rust build the first time, then pip's cache).
+# ... plus the test tools, the optional DDEX Suite (Rust build the first time, then pip's cache) and Celery.
 test-venv: $(TEST_STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[test,ddex-suite]'
+	$(PY) -m pip install -q -e '.[test,ddex-suite,celery]'
 	@rm -f $(VENV)/.installed-test-* && touch $@
 
 demo: venv

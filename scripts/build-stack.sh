@@ -3,6 +3,7 @@
 #   ddex-otelcol  OpenTelemetry Collector from collector/otelcol (Go module, go.sum pinned)
 #   jaeger        Jaeger v2 from collector/jaeger (wrapper module around jaeger v1.76.0 = 2.13)
 #   prometheus    + promtool from Debian's `prometheus` package (apt-get if missing)
+#   redis-server  from Debian's `redis-server` package (apt-get if missing): the Celery broker
 # Binaries land in ${DDEX_OTEL_CACHE:-$HOME/.cache/ddex-otel}/bin, keyed by a hash of the module
 # files and the Go version: a second run finds them and returns at once. Idempotent; fails loudly.
 # Usage: scripts/build-stack.sh [--print-bin-dir]
@@ -69,9 +70,28 @@ install_prometheus() {
     say "prometheus: $("$BIN/prometheus" --version 2>&1 | head -n1)"
 }
 
+# Redis: the Celery broker of the distributed batch (ddex_otel.distributed, docs/scale-out.md). Tests and
+# `ddex-otel stack up --with-queue` start their own redis-server on a free port; the package's own
+# system service is stopped so nothing listens on 6379 unasked.
+install_redis() {
+    if ! command -v redis-server >/dev/null 2>&1; then
+        say "redis: not installed, installing Debian package 'redis-server' ..."
+        command -v apt-get >/dev/null 2>&1 || die "redis-server missing and apt-get unavailable: install redis-server (6+)"
+        local sudo=""
+        [[ "$(id -u)" == 0 ]] || sudo="sudo"
+        $sudo apt-get update -qq || die "apt-get update failed"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server \
+            || die "apt-get install redis-server failed"
+        $sudo service redis-server stop >/dev/null 2>&1 || true
+    fi
+    ln -sfn "$(command -v redis-server)" "$BIN/redis-server"
+    say "redis: $("$BIN/redis-server" --version 2>&1 | head -n1)"
+}
+
 build_go ddex-otelcol collector/otelcol .
 build_go jaeger collector/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 install_prometheus
+install_redis
 
 if [[ "${1:-}" == "--print-bin-dir" ]]; then
     printf '%s\n' "$BIN"
