@@ -154,11 +154,19 @@ class Fleet:
         return self
 
     def stop(self) -> list[str]:
+        """Workers first (they flush to their agents), then the agents, then the rest; each tier at once."""
+        tiers: dict[int, list[Component]] = {}
+        for comp in self.components.values():
+            tier = 0 if comp.name.startswith("worker") else 1 if comp.name.startswith("agent") else 2
+            tiers.setdefault(tier, []).append(comp)
         stopped = []
-        for name in reversed(list(self.components)):
-            proc = self.components[name].proc
-            if proc is not None and process.stop_child(proc):
-                stopped.append(name)
+        for tier in sorted(tiers):
+            live = [c for c in reversed(tiers[tier]) if c.running()]
+            for comp in live:
+                comp.proc.terminate()  # type: ignore[union-attr]
+            for comp in live:
+                process.stop_child(comp.proc)  # type: ignore[arg-type]  # waits, SIGKILL after 10 s
+                stopped.append(comp.name)
         return stopped
 
     def __enter__(self) -> "Fleet":
