@@ -214,7 +214,7 @@ class Fleet:
             "workers": [{"node": self.worker_node(i), "host.name": self.worker_host(i),
                          "pid": self.components[f"worker{i}"].pid} for i in range(self.workers)],
             "service_name": self.service_name,
-            "components": {n: {"pid": c.pid, "log": str(c.log)} for n, c in self.components.items()},
+            "components": {n: {"pid": c.pid, "argv": c.argv, "log": str(c.log)} for n, c in self.components.items()},
         }
 
     # -- internals ---------------------------------------------------------------------------
@@ -372,6 +372,19 @@ class Fleet:
                                      self.components[f"worker{next(iter(nodes.values()))}"].log)
         finally:
             app.close()
+
+
+def stop_recorded(run_dir: Path | str) -> list[str]:
+    """Stop the fleet recorded in run_dir/fleet.json by another process (only pids that still run
+    exactly the recorded command line), workers first."""
+    state_path = Path(run_dir) / STATE_FILE
+    if not state_path.is_file():
+        raise StackError(f"no fleet state in {run_dir} (is it up? try `ddex-otel fleet up`)")
+    comps = json.loads(state_path.read_text())["components"]
+    order = sorted(comps, key=lambda n: 0 if n.startswith("worker") else 1 if n.startswith("agent") else 2)
+    stopped = [n for n in order if comps[n]["pid"] and process.terminate(comps[n]["pid"], comps[n]["argv"])]
+    state_path.unlink()
+    return stopped
 
 
 def env_for_submitter(fleet: Fleet, index: int = 0) -> dict[str, str]:
