@@ -155,8 +155,14 @@ def time_block(parse: Callable[[Any], Any], source: Any, ops: int, clock: Callab
 
 
 def run(source: Any, rounds: int, ops: int, clock: Callable[[], float], seed: int = 1) -> dict[str, float]:
+    return run_variants(variants(), source, rounds, ops, clock, seed)
+
+
+def run_variants(
+    vs: list[Variant], source: Any, rounds: int, ops: int, clock: Callable[[], float], seed: int = 1
+) -> dict[str, float]:
+    """Median over ``rounds`` interleaved rounds of each variant's mean seconds per parse."""
     rng = random.Random(seed)
-    vs = variants()
     samples: dict[str, list[float]] = {v.name: [] for v in vs}
     try:
         for _ in range(rounds):

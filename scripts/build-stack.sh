@@ -3,6 +3,11 @@
 #   ddex-otelcol  OpenTelemetry Collector from collector/otelcol (Go module, go.sum pinned)
 #   jaeger        Jaeger v2 from collector/jaeger (wrapper module around jaeger v1.76.0 = 2.13)
 #   prometheus    + promtool from Debian's `prometheus` package (apt-get if missing)
+#   alertmanager  + amtool from Debian's `prometheus-alertmanager` package (0.25; apt-get if missing)
+#   jaeger-ui     the official Jaeger UI build (static files) for the local Jaeger, unpacked from
+#                 $DDEX_OTEL_JAEGER_UI (a .tgz; a directory is used in place) or ../shared/jaeger-ui/;
+#                 optional: without it the local Jaeger serves a placeholder page (its API works)
+#   chromium      Debian's `chromium` for the browser tests (apt-get if /usr/bin/chromium is missing)
 #   redis-server  from Debian's `redis-server` package (apt-get if missing): the Celery broker
 # Binaries land in ${DDEX_OTEL_CACHE:-$HOME/.cache/ddex-otel}/bin, keyed by a hash of the module
 # files and the Go version: a second run finds them and returns at once. Idempotent; fails loudly.
@@ -53,17 +58,28 @@ build_go() {
     ln -sfn "$(basename "$target")" "$BIN/$name"
 }
 
+# apt_install PACKAGE [SERVICE]: install one Debian package (apt-get update once per run); stop the
+# system SERVICE the package starts, since the stack runs its own instances.
+APT_UPDATED=""
+apt_install() {
+    local package="$1" service="${2:-}" sudo=""
+    command -v apt-get >/dev/null 2>&1 || die "$package missing and apt-get unavailable: install it by hand"
+    [[ "$(id -u)" == 0 ]] || sudo="sudo"
+    if [[ -z "$APT_UPDATED" ]]; then
+        $sudo apt-get update -qq || die "apt-get update failed"
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$package" \
+        || die "apt-get install $package failed"
+    if [[ -n "$service" ]]; then
+        $sudo service "$service" stop >/dev/null 2>&1 || true
+    fi
+}
+
 install_prometheus() {
     if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
         say "prometheus: not installed, installing Debian package 'prometheus' ..."
-        command -v apt-get >/dev/null 2>&1 || die "prometheus missing and apt-get unavailable: install prometheus + promtool (2.42+)"
-        local sudo=""
-        [[ "$(id -u)" == 0 ]] || sudo="sudo"
-        $sudo apt-get update -qq || die "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus \
-            || die "apt-get install prometheus failed"
-        # The package enables a system service; the stack runs its own instance instead.
-        $sudo service prometheus stop >/dev/null 2>&1 || true
+        apt_install prometheus prometheus
     fi
     ln -sfn "$(command -v prometheus)" "$BIN/prometheus"
     ln -sfn "$(command -v promtool)" "$BIN/promtool"
@@ -71,26 +87,90 @@ install_prometheus() {
 }
 
 # Redis: the Celery broker of the distributed batch (ddex_otel.distributed, docs/scale-out.md). Tests and
-# `ddex-otel stack up --with-queue` start their own redis-server on a free port; the package's own
-# system service is stopped so nothing listens on 6379 unasked.
+# `ddex-otel fleet up` start their own redis-server on a free port; the package's system service is
+# stopped so nothing listens on 6379 unasked.
 install_redis() {
     if ! command -v redis-server >/dev/null 2>&1; then
         say "redis: not installed, installing Debian package 'redis-server' ..."
-        command -v apt-get >/dev/null 2>&1 || die "redis-server missing and apt-get unavailable: install redis-server (6+)"
-        local sudo=""
-        [[ "$(id -u)" == 0 ]] || sudo="sudo"
-        $sudo apt-get update -qq || die "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server \
-            || die "apt-get install redis-server failed"
-        $sudo service redis-server stop >/dev/null 2>&1 || true
+        apt_install redis-server redis-server
     fi
     ln -sfn "$(command -v redis-server)" "$BIN/redis-server"
     say "redis: $("$BIN/redis-server" --version 2>&1 | head -n1)"
 }
 
+install_alertmanager() {
+    # Debian names the server prometheus-alertmanager; an upstream install names it alertmanager.
+    local server
+    server="$(command -v alertmanager || command -v prometheus-alertmanager || true)"
+    if [[ -z "$server" ]] || ! command -v amtool >/dev/null 2>&1; then
+        say "alertmanager: not installed, installing Debian package 'prometheus-alertmanager' (~11 MB) ..."
+        apt_install prometheus-alertmanager prometheus-alertmanager
+        server="$(command -v alertmanager || command -v prometheus-alertmanager)" \
+            || die "prometheus-alertmanager installed but no alertmanager binary on PATH"
+    fi
+    ln -sfn "$server" "$BIN/alertmanager"
+    ln -sfn "$(command -v amtool)" "$BIN/amtool"
+    say "alertmanager: $("$BIN/alertmanager" --version 2>&1 | head -n1)"
+}
+
+# Headless chromium for the tests that open pages (HTML reports, the Jaeger UI) in a real browser,
+# driven by Playwright with the system browser (never a browser download).
+install_chromium() {
+    if [[ ! -x /usr/bin/chromium ]]; then
+        say "chromium: not installed, installing Debian package 'chromium' (~125 MB download) ..."
+        apt_install chromium
+    fi
+    say "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+}
+
+# install_jaeger_ui: unpack the Jaeger UI build into $CACHE/jaeger-ui-<version>/ (re-unpacked when the
+# archive changes) and link $CACHE/jaeger-ui to it; `ddex-otel stack up` points Jaeger's
+# extensions.jaeger_query.ui.assets_path there. Never fails the build: it says what is missing.
+JAEGER_UI_TGZ="jaeger-ui-v1.76.0-build.tgz"  # the UI that Jaeger 2.13 (module v1.76.0) pins
+install_jaeger_ui() {
+    local src="${DDEX_OTEL_JAEGER_UI:-}" name dir sum tmp start
+    local hint="the local Jaeger will serve a placeholder page instead of its UI (the API works). To add the UI,"
+    hint+=" put ../shared/jaeger-ui/$JAEGER_UI_TGZ beside the repository or set DDEX_OTEL_JAEGER_UI to a Jaeger UI"
+    hint+=" build (a directory with index.html, or its .tgz), then run scripts/build-stack.sh again"
+    if [[ -n "$src" && -d "$src" ]]; then
+        if [[ -f "$src/index.html" ]]; then say "jaeger-ui: using the directory $src (DDEX_OTEL_JAEGER_UI)"
+        else say "jaeger-ui: WARNING: DDEX_OTEL_JAEGER_UI=$src has no index.html: $hint"; fi
+        return 0
+    fi
+    if [[ -z "$src" ]]; then
+        src="$ROOT/../shared/jaeger-ui/$JAEGER_UI_TGZ"
+        [[ -f "$src" ]] || { say "jaeger-ui: not installed, no $src: $hint"; return 0; }
+    elif [[ ! -f "$src" ]]; then
+        say "jaeger-ui: WARNING: DDEX_OTEL_JAEGER_UI=$src is neither a directory nor a file: $hint"; return 0
+    fi
+    name="$(basename "$src")"; name="${name%.tgz}"; name="${name%.tar.gz}"; name="${name%-build}"
+    dir="$CACHE/$name"
+    sum="$(sha256sum "$src" | cut -c1-64)"
+    if [[ -f "$dir/index.html" && "$(cat "$dir/.source-sha256" 2>/dev/null)" == "$sum" ]]; then
+        say "jaeger-ui: cached ($dir)"
+    else
+        start=$(date +%s%N)
+        tmp="$dir.tmp.$$"
+        rm -rf "$tmp" && mkdir -p "$tmp"
+        if tar -xzf "$src" -C "$tmp" --no-same-owner && [[ -f "$tmp/index.html" ]]; then
+            printf '%s\n' "$sum" >"$tmp/.source-sha256"
+            rm -rf "$dir" && mv "$tmp" "$dir"
+            say "jaeger-ui: unpacked $src in $(( ($(date +%s%N) - start) / 1000000 )) ms -> $dir"
+        else
+            rm -rf "$tmp"
+            say "jaeger-ui: WARNING: $src is not a Jaeger UI build (.tgz with index.html at its root): $hint"
+            return 0
+        fi
+    fi
+    ln -sfn "$name" "$CACHE/jaeger-ui"
+}
+
 build_go ddex-otelcol collector/otelcol .
 build_go jaeger collector/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 install_prometheus
+install_alertmanager
+install_jaeger_ui
+install_chromium
 install_redis
 
 if [[ "${1:-}" == "--print-bin-dir" ]]; then

@@ -39,3 +39,31 @@ def walk_json(node: Any) -> Iterator[dict]:
     elif isinstance(node, list):
         for item in node:
             yield from walk_json(item)
+
+
+# -- real headless browser (Debian's chromium, driven by Playwright; never a browser download) -------
+
+CHROMIUM = Path("/usr/bin/chromium")  # installed by scripts/build-stack.sh (install_chromium)
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Headless system chromium as a Playwright ``Browser`` (``playwright.sync_api``)."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+def tcp_time_wait_ports() -> set[int]:
+    """Local ports of IPv4 TCP connections in TIME_WAIT (state 06 in /proc/net/tcp)."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return {int(row[1].rsplit(":", 1)[1], 16) for row in rows if row[3] == "06"}
+
+
+def artifacts_dir() -> Path:
+    """Where tests keep files worth looking at afterwards (screenshots): env ``DDEX_OTEL_TEST_ARTIFACTS``,
+    else ``<repo>/.artifacts`` (git-ignored)."""
+    path = Path(os.environ.get("DDEX_OTEL_TEST_ARTIFACTS") or REPO_ROOT / ".artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

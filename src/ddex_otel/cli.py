@@ -10,14 +10,14 @@ import sys
 from typing import Sequence
 
 from ddex_otel import __version__
-from ddex_otel.distributed import cli as distributed_cli
 from ddex_otel.ern import cli as ern_cli
+from ddex_otel.monitoring import cli as monitoring_cli
 from ddex_otel.stack import cli as stack_cli
 from ddex_otel.stack import fleet_cli
 from ddex_otel.telemetry import cli as telemetry_cli
 
 # Each module's ``register(subparsers)`` adds its subcommands with ``set_defaults(func=…)``.
-_COMMAND_MODULES = (ern_cli, telemetry_cli, stack_cli, distributed_cli, fleet_cli)
+_COMMAND_MODULES = (ern_cli, telemetry_cli, stack_cli, monitoring_cli, fleet_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from support import walk_json
 COLLECTOR = Path(__file__).resolve().parents[2] / "collector"
 DASHBOARD = json.loads((COLLECTOR / "grafana" / "dashboards" / "ddex-pipeline.json").read_text())
 RULES = yaml.safe_load((COLLECTOR / "prometheus" / "alert-rules.yml").read_text())
+THRESHOLDS = yaml.safe_load((COLLECTOR / "prometheus" / "alert-thresholds.yml").read_text())
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__range": "1h", "$job": ".+", "$ern_version": ".*"}
 # Metrics the SDK-only smoke export produces; everything else needs the ddex_otel instrumentor.
 SMOKE_METRICS = ("ddex_operation_duration_seconds", "traces_span_metrics", "process_memory_usage_bytes")
@@ -30,8 +31,8 @@ ALERT_EXPRS = {r["alert"]: r["expr"] for g in RULES["groups"] for r in g["rules"
 
 
 def _without_threshold(expr: str) -> str:
-    """The alert's measured quantity: its expression minus the trailing `> N` comparison."""
-    stripped = re.sub(r"\s*>\s*[0-9.e+]+\s*$", "", expr.strip())
+    """The alert's measured quantity: its expression minus the trailing comparison with its threshold."""
+    stripped = re.sub(r'\s*>\s*on\(\)\s*group_left\(\)\s*ddex_alert_threshold\{alert="\w+"\}\s*$', "", expr.strip())
     assert stripped != expr.strip(), f"no trailing threshold in {expr}"
     return stripped
 
@@ -68,5 +69,15 @@ def test_alert_rules_loaded_in_prometheus(prometheus, local_stack):
     from ddex_otel.stack.query import get_json
     groups = get_json(f"{local_stack.endpoints.prometheus}/api/v1/rules")["data"]["groups"]
     loaded = {r["name"] for g in groups for r in g["rules"]}
-    assert loaded == set(ALERT_EXPRS)
+    recorded = {r["record"] for g in THRESHOLDS["groups"] for r in g["rules"]}
+    assert loaded == set(ALERT_EXPRS) | recorded
     assert all(r["health"] in ("ok", "unknown") for g in groups for r in g["rules"])
+
+
+def test_every_alert_has_its_threshold_recorded(prometheus, local_stack):
+    """The series the rules compare with exist in the running Prometheus, one per alert, with the
+    local stack's Jaeger as the link base (the session stack uses the seed defaults)."""
+    result = prometheus.wait("ddex_alert_threshold", lambda r: len(r) == len(ALERT_EXPRS), timeout=30)
+    assert {s["metric"]["alert"] for s in result} == set(ALERT_EXPRS)
+    link = prometheus.wait("ddex_alert_link_info", timeout=30)
+    assert [s["metric"]["jaeger_url"] for s in link] == [local_stack.endpoints.jaeger]

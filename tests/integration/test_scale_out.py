@@ -56,10 +56,10 @@ def corrupt_file(tmp_path: Path) -> Path:
 
 
 def celery_batch(fleet: Fleet, *inputs: Path, service: str, wait: bool = True):
-    """``ddex-otel celery-batch … --json`` as a user runs it, exporting to worker host 1's agent."""
-    argv = [sys.executable, "-m", "ddex_otel.cli", "celery-batch", *map(str, inputs), "--celery", fleet.broker_url,
+    """``ddex-otel batch … --celery URL --json`` as a user runs it, exporting to worker host 1's agent."""
+    argv = [sys.executable, "-m", "ddex_otel.cli", "batch", *map(str, inputs), "--celery", fleet.broker_url,
             "--endpoint", fleet.agent_otlp(0), "--service-name", service, "--json",
-            "--timeout", str(BATCH_TIMEOUT)]
+            "--celery-timeout", str(BATCH_TIMEOUT)]
     env = {**os.environ, "OTEL_BSP_SCHEDULE_DELAY": "200"}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     return finish(proc) if wait else proc
@@ -67,7 +67,7 @@ def celery_batch(fleet: Fleet, *inputs: Path, service: str, wait: bool = True):
 
 def finish(proc: subprocess.Popen) -> tuple[int, dict]:
     out, err = proc.communicate(timeout=BATCH_TIMEOUT + 30)
-    assert out.strip(), f"no JSON from celery-batch (status {proc.returncode}): {err[-2000:]}"
+    assert out.strip(), f"no JSON from batch --celery (status {proc.returncode}): {err[-2000:]}"
     return proc.returncode, json.loads(out)
 
 
@@ -129,7 +129,10 @@ def test_batch_is_one_trace_across_workers_and_prometheus_counts_every_file(flee
     failed = [f for f in result["files"] if f["status"] != "ok"]
     assert [Path(f["path"]).name for f in failed] == [bad.name]
     assert failed[0]["error_type"] == "TruncatedInputError"
-    assert set(totals["workers"]) == {fleet.worker_host(0), fleet.worker_host(1)}
+    assert set(result["celery"]["hosts"]) == {fleet.worker_host(0), fleet.worker_host(1)}
+    assert totals["workers"] == 2
+    # The summary's operation table is read from the workers' spans, as for a local batch.
+    assert result["operations"]["parse"]["count"] == files
 
     trace = jaeger_trace(fleet, result["trace_id"], expected_spans(files - 1, 1))
     by_id = check_connected(trace)
@@ -192,7 +195,8 @@ def test_worker_killed_mid_task_its_file_runs_on_the_other_worker(fleet, tmp_pat
     assert status == 0, result["totals"]
     assert result["totals"]["ok"] == 4
     survivor = fleet.worker_host(1 - killed)
-    redelivered = [f for f in result["files"] if f["redelivered"]]
+    assert result["celery"]["redelivered"] == 1
+    redelivered = [f for f in result["celery"]["files"] if f["redelivered"]]
     assert len(redelivered) == 1
     assert redelivered[0]["host"] == survivor
     trace = jaeger_trace(fleet, result["trace_id"], expected_spans(4, 0))

@@ -33,3 +33,8 @@ def otelcol(stack_bin_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def promtool(stack_bin_dir: Path) -> Path:
     return stack_bin_dir / "promtool"
+
+
+@pytest.fixture(scope="session")
+def amtool(stack_bin_dir: Path) -> Path:
+    return stack_bin_dir / "amtool"

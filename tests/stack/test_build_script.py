@@ -32,3 +32,11 @@ def test_missing_go_fails_loudly(tmp_path):
     result = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode != 0
     assert "ERROR: go not found" in result.stderr
+
+
+def test_alertmanager_and_amtool_are_installed_0_25(stack_bin_dir):
+    for name in ("alertmanager", "amtool"):
+        link = stack_bin_dir / name
+        assert link.is_symlink() and os.access(link, os.X_OK), name
+        version = subprocess.run([str(link), "--version"], capture_output=True, text=True, timeout=30)
+        assert f"{name}, version 0.25." in version.stdout + version.stderr

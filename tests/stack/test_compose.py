@@ -43,6 +43,7 @@ def test_every_mounted_config_is_one_we_ship():
     sources = {s for _, s in _bind_mounts()}
     for needed in ("./collector/otelcol-config.yaml", "./collector/jaeger/jaeger-config.yaml",
                    "./collector/prometheus/prometheus.yml", "./collector/prometheus/alert-rules.yml",
+                   "./collector/prometheus/alert-thresholds.yml", "./collector/alertmanager",
                    "./collector/grafana/provisioning", "./collector/grafana/dashboards"):
         assert needed in sources
 
@@ -80,3 +81,31 @@ def test_collector_exports_traces_to_the_compose_jaeger():
     env = COMPOSE["services"]["otel-collector"]["environment"]
     jaeger_env = COMPOSE["services"]["jaeger"]["environment"]
     assert env["DDEX_JAEGER_OTLP_ENDPOINT"] == f"jaeger:{jaeger_env['DDEX_JAEGER_OTLP_GRPC_PORT']}"
+
+
+def test_alertmanager_is_the_0_25_release_the_local_stack_installs():
+    assert COMPOSE["services"]["alertmanager"]["image"] == "prom/alertmanager:v0.25.0"
+    script = (REPO / "scripts" / "build-stack.sh").read_text()
+    assert "prometheus-alertmanager" in script and "(0.25" in script
+
+
+def test_alertmanager_renders_its_config_from_every_variable_the_template_reads():
+    """Compose passes exactly the DDEX_ALERT_* variables alertmanager.yml's markers name (the local stack's
+    option-only settings, thresholds and the Jaeger link, live in Prometheus' files instead)."""
+    service = COMPOSE["services"]["alertmanager"]
+    template = (REPO / "collector" / "alertmanager" / "alertmanager.yml").read_text()
+    markers = set(re.findall(r"# ddex-(?:env|if): (DDEX_ALERT_[A-Z0-9_]+)\s*$", template, re.M))
+    assert set(service["environment"]) == markers
+    for var, value in service["environment"].items():
+        assert value == f"${{{var}:-}}", f"{var} is not taken from the caller's environment"
+    assert service["entrypoint"] == ["/bin/sh", "/etc/alertmanager/ddex/entrypoint.sh"]
+    assert "./collector/alertmanager:/etc/alertmanager/ddex:ro" in service["volumes"]
+    assert "--cluster.listen-address=" in service["command"]
+
+
+def test_prometheus_sends_alerts_to_the_compose_alertmanager():
+    prom = yaml.safe_load((REPO / "collector" / "prometheus" / "prometheus.yml").read_text())
+    targets = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    port = COMPOSE["services"]["alertmanager"]["ports"][0].rsplit(":", 2)[1]
+    assert targets == [f"alertmanager:{port}"]
+    assert "alertmanager" in COMPOSE["services"]["prometheus"]["depends_on"]

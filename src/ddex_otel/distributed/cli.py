@@ -1,123 +1,63 @@
-"""``ddex-otel celery-batch``: submit a delivery batch to the Celery workers and print its summary.
+"""``ddex-otel batch DIR --celery BROKER_URL``: the batch command's runner for Celery workers.
 
-Temporary home of what becomes ``ddex-otel batch DIR --celery BROKER_URL`` once the local batch
-command is merged: the same inputs (directories, files, globs), one trace per batch, a non-zero
-exit status when any file failed or got no outcome.
+``celery_runner(broker)`` returns a callable with the signature of ``monitoring.batch.run_batch``
+(paths, options, on_result) that submits the files with ``submit_batch`` and returns the local
+batch's ``BatchResult``, so the command prints the same progress, summary and JSON; what only a
+distributed run has (which host ran each file, redeliveries, the broker) is in ``details()``.
 """
 
 from __future__ import annotations
 
-import argparse
-import glob
-import json
-import os
-import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from ddex_otel.telemetry.clisetup import add_telemetry_arguments, cli_telemetry
-
-
-class UsageError(ValueError):
-    """Bad arguments: exit status 2."""
+from ddex_otel.distributed.results import DistributedBatchResult, FileOutcome
+from ddex_otel.distributed.submitter import submit_batch
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "celery-batch",
-        help="process a batch of ERN files on Celery workers (one trace per batch)",
-        description="Send one task per file to the Celery workers behind BROKER (start them with "
-        "`celery -A ddex_otel.distributed.worker worker`), wait for every outcome and print the "
-        "summary. Workers must see the same paths (shared storage). See docs/scale-out.md.",
-    )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="a directory (its *.xml), a file or a glob")
-    parser.add_argument("--celery", "--broker", dest="broker", metavar="BROKER_URL",
-                        default=os.environ.get("DDEX_CELERY_BROKER_URL"),
-                        help="Celery broker, e.g. redis://127.0.0.1:6379/0 (default: $DDEX_CELERY_BROKER_URL)")
-    parser.add_argument("--backend", metavar="URL", help="result backend (default: the broker URL)")
-    parser.add_argument("--name", default="batch", help="batch name (ddex.batch.name)")
-    parser.add_argument("--to-version", metavar="V", help="also build each message as ERN V ...")
-    parser.add_argument("--out", metavar="DIR", help="... and write it to DIR (shared with the workers)")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds to wait for the whole batch; files without an outcome are 'lost' (default 600)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    add_telemetry_arguments(parser)
-    parser.set_defaults(func=run)
-    return parser
+class CeleryRunner:
+    """Run a batch on Celery; keeps the distributed result for the command's extra output."""
+
+    def __init__(self, broker_url: str, *, backend_url: str | None = None, timeout: float = 3600.0) -> None:
+        self.broker_url = broker_url
+        self.backend_url = backend_url
+        self.timeout = timeout
+        self.result: DistributedBatchResult | None = None
+
+    def __call__(self, paths: Sequence[Path], options: Any, on_result: Callable[[Any], None] | None = None) -> Any:
+        def each(outcome: FileOutcome) -> None:
+            if on_result is not None:
+                single = DistributedBatchResult([outcome], outcome.seconds).to_batch_result()
+                on_result(single.files[0])
+
+        self.result = submit_batch(
+            paths, self.broker_url, backend_url=self.backend_url, name=options.name,
+            to_version=options.to_version, out_dir=options.out_dir, timeout=self.timeout, on_result=each,
+        )
+        return self.result.to_batch_result()
+
+    def details(self) -> dict[str, Any]:
+        """Per file: host, Celery node, redelivered, latency; totals: hosts, redelivered, lost."""
+        r = self.result
+        if r is None:
+            return {}
+        keep = ("path", "status", "host", "worker", "instance", "redelivered", "latency_s", "task_id")
+        return {
+            "broker": r.broker, "hosts": r.workers, "redelivered": r.redelivered,
+            "lost": sum(1 for f in r.files if f.status == "lost"),
+            "files": [{k: v for k, v in asdict(f).items() if k in keep} for f in r.files],
+        }
+
+    def summary_line(self) -> str:
+        r = self.result
+        if r is None:
+            return ""
+        lost = sum(1 for f in r.files if f.status == "lost")
+        return (f"celery: {len(r.workers)} worker host(s) ({', '.join(r.workers) or '-'}), "
+                f"{r.redelivered} redelivered after a lost worker, {lost} without an outcome; broker {r.broker}")
 
 
-def find_inputs(patterns: list[str]) -> list[Path]:
-    """Each argument names at least one file: a directory's *.xml, a file, or a glob."""
-    found: dict[Path, None] = {}
-    for pattern in patterns:
-        path = Path(pattern)
-        if path.is_dir():
-            matches = sorted(p for p in path.glob("*.xml") if p.is_file())
-        elif path.is_file():
-            matches = [path]
-        else:
-            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
-        if not matches:
-            raise UsageError(f"no input files in {pattern}")
-        found.update(dict.fromkeys(matches))
-    return list(found)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        if not args.broker:
-            raise UsageError("--celery BROKER_URL is required (or set DDEX_CELERY_BROKER_URL)")
-        if (args.to_version is None) != (args.out is None):
-            raise UsageError("--to-version and --out go together")
-        paths = find_inputs(args.inputs)
-    except UsageError as exc:
-        print(f"ddex-otel celery-batch: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        from ddex_otel.distributed.submitter import submit_batch
-    except ImportError as exc:
-        print(f"ddex-otel celery-batch: error: {exc.name or exc} is missing: pip install 'ddex-otel[celery]'",
-              file=sys.stderr)
-        return 2
-    handle = cli_telemetry(args, always=True)
-    try:
-        result = _submit_with_progress(submit_batch, paths, args)
-    except Exception as exc:  # noqa: BLE001 - broker unreachable etc.: one line, no traceback
-        print(f"ddex-otel celery-batch: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if handle is not None:
-            handle.shutdown()
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        _print_summary(result)
-    return 0 if result.failed == 0 else 1
-
-
-def _submit_with_progress(submit_batch, paths: list[Path], args: argparse.Namespace):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    kwargs = dict(backend_url=args.backend, name=args.name, to_version=args.to_version, out_dir=args.out,
-                  timeout=args.timeout)
-    if args.json or not console.is_terminal:
-        return submit_batch(paths, args.broker, **kwargs)
-    with Progress(TextColumn("celery batch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        bar = progress.add_task("files", total=len(paths))
-        return submit_batch(paths, args.broker, on_result=lambda _o: progress.advance(bar), **kwargs)
-
-
-def _print_summary(result) -> None:
-    from ddex_otel.stack.links import jaeger_trace_url
-
-    for f in result.files:
-        if not f.ok:
-            print(f"{f.status:<7} {f.path}: {f.error}")
-    hosts = ", ".join(result.workers) or "-"
-    print(f"files: {len(result.files)}, ok: {result.ok}, failed: {result.failed}, "
-          f"redelivered: {result.redelivered}, {result.seconds:.2f} s ({result.files_per_second:.1f} files/s)")
-    print(f"workers: {hosts}")
-    if result.trace_id:
-        print(f"trace: {jaeger_trace_url(result.trace_id)}")
+def celery_runner(broker_url: str, **kwargs: Any) -> CeleryRunner:
+    return CeleryRunner(broker_url, **kwargs)

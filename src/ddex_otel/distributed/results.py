@@ -31,6 +31,7 @@ class FileOutcome:
     trace_id: str | None = None
     span_id: str | None = None      # the worker's task span
     latency_s: float = 0.0          # submit → result seen by the submitter
+    operations: list[dict[str, Any]] = field(default_factory=list)  # the worker's ddex.* spans' timings
 
     @property
     def ok(self) -> bool:
@@ -72,6 +73,16 @@ class DistributedBatchResult:
     @property
     def files_per_second(self) -> float:
         return len(self.files) / self.seconds if self.seconds > 0 else math.nan
+
+    def to_batch_result(self) -> Any:
+        """The same outcome as the local ``ddex-otel batch`` result (its summary and JSON printing)."""
+        from ddex_otel.monitoring.batch import BatchResult, FileResult, OperationTiming
+
+        files = [FileResult(path=f.path, status=OK if f.ok else FAILED, seconds=f.seconds, error=f.error,
+                            error_type=f.error_type, operations=[OperationTiming(**op) for op in f.operations],
+                            trace_id=f.trace_id, span_id=f.span_id, pid=f.pid, output=f.output)
+                 for f in self.files]
+        return BatchResult(files=files, seconds=self.seconds, workers=len(self.workers), trace_id=self.trace_id)
 
     def to_dict(self) -> dict[str, Any]:
         fps = self.files_per_second

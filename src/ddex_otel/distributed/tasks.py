@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from dataclasses import asdict
 from typing import Any
 
 from celery import Celery, Task
@@ -24,6 +25,10 @@ from ddex_otel.telemetry import attributes as A
 #: Span attribute and result field: this run is a redelivery (the first worker died mid-task).
 REDELIVERED = "ddex.task.redelivered"
 WORKER = "ddex.worker"
+
+#: The worker's ``monitoring.batch.OperationLog`` (set by ``worker.setup_telemetry``): each file's
+#: ``ddex.*`` operation timings go back with its outcome, read from the spans as they end.
+operation_log: Any = None
 
 
 def worker_identity() -> dict[str, Any]:
@@ -69,6 +74,8 @@ def process_file(task: Task, path: str, to_version: str | None = None, out_dir: 
     ctx = span.get_span_context()
     if ctx.is_valid:
         outcome["trace_id"], outcome["span_id"] = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+        if operation_log is not None:
+            outcome["operations"] = [asdict(op) for op in operation_log.take(ctx.trace_id)]
     return outcome
 
 

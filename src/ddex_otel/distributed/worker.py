@@ -57,6 +57,14 @@ def setup_telemetry() -> None:
         except Exception:  # noqa: BLE001 - telemetry never stops the worker
             _logger.warning("ddex-otel worker telemetry is off", exc_info=True)
             return
+        try:  # the operation timings each outcome carries (the local batch's measurement path)
+            from ddex_otel.monitoring import spanfeed
+            from ddex_otel.monitoring.batch import OperationLog
+
+            tasks.operation_log = OperationLog()
+            spanfeed.subscribe(tasks.operation_log)
+        except Exception:  # noqa: BLE001
+            _logger.debug("no operation timings in the outcomes", exc_info=True)
         if os.environ.get("DDEX_CELERY_FLUSH", "1").strip() not in ("0", "false", "no"):
             # Connected after the instrumentation's own task_postrun: the task span has ended.
             signals.task_postrun.connect(_flush, weak=False)

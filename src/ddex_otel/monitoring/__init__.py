@@ -16,7 +16,9 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "PerformanceMonitor": "monitor",
     "Profiler": "profiler",
+    "ProfileResult": "profiler",
     "ResourceMonitor": "resources",
+    "ResourceSnapshot": "resources",
     "monitored": "resources",
     "process_with_monitoring": "resources",
     "Alerting": "alerting",

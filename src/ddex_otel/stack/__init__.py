@@ -1,4 +1,4 @@
-"""The bundled telemetry stack: OpenTelemetry Collector, Jaeger and Prometheus as local processes.
+"""The bundled telemetry stack: OpenTelemetry Collector, Jaeger, Prometheus and Alertmanager as local processes.
 
 `ddex-otel stack up|down|status` on the command line; `LocalStack` from Python::
 
@@ -6,8 +6,9 @@
         print(stack.endpoints.otlp_grpc, stack.endpoints.jaeger, stack.endpoints.prometheus)
 """
 
+from .alerting import AlertSettings
 from .errors import StackError
 from .local import ComponentStatus, Endpoints, LocalStack
 from .ports import Ports
 
-__all__ = ["ComponentStatus", "Endpoints", "LocalStack", "Ports", "StackError"]
+__all__ = ["AlertSettings", "ComponentStatus", "Endpoints", "LocalStack", "Ports", "StackError"]

@@ -1,4 +1,4 @@
-"""`ddex-otel stack up|down|status`: run the local collector, Jaeger and Prometheus."""
+"""`ddex-otel stack up|down|status`: run the local collector, Jaeger, Prometheus and Alertmanager."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import overlay_stack, paths
+from . import jaegerui, overlay_stack, paths
+from .alerting import AlertSettings
 from .errors import StackError
-from .local import LocalStack
+from .links import ENV_JAEGER_URL
+from .local import Endpoints, LocalStack
 from .ports import Ports
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `stack` command (with up/down/status) to the top-level CLI's subparsers."""
-    stack = subparsers.add_parser("stack", help="run the local telemetry stack (collector, Jaeger, Prometheus)")
+    stack = subparsers.add_parser(
+        "stack", help="run the local telemetry stack (collector, Jaeger, Prometheus, Alertmanager)")
     sub = stack.add_subparsers(dest="stack_command", required=True)
 
     up = sub.add_parser("up", help="start the stack and wait until every component is healthy")
@@ -29,13 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         flag = "--" + field.name.replace("_", "-") + "-port"
         up.add_argument(flag, dest=field.name, type=int, metavar="PORT", help=f"default {field.default}")
     overlay_stack.add_arguments(up)
+    _alert_args(up)
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop the processes `stack up` started")
     _run_dir_arg(down)
     down.set_defaults(func=_down)
 
-    status = sub.add_parser("status", help="show each component, its pid, health and URL")
+    status = sub.add_parser("status", help="show each component, its pid and health, every URL, and the Jaeger UI")
     _run_dir_arg(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_status)
@@ -55,6 +59,48 @@ def main(argv: list[str] | None = None) -> int:
 def _run_dir_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", type=Path, default=None,
                         help=f"configs, logs and state (default {paths.default_run_dir()})")
+
+
+# AlertSettings field -> (metavar, help); the flag and the DDEX_ALERT_* variable are the field's (alerting.py).
+_ALERT_HELP = {
+    "email_to": ("ADDRS", "e-mail critical alerts to these addresses (comma-separated)"),
+    "smtp_smarthost": ("HOST:PORT", "SMTP server for e-mail (default localhost:25)"),
+    "smtp_from": ("ADDR", "sender address (default ddex-otel-alerts@localhost)"),
+    "smtp_username": ("USER", "SMTP login (the password: DDEX_ALERT_SMTP_PASSWORD only)"),
+    "smtp_require_tls": ("true|false", "require STARTTLS (default true)"),
+    "slack_webhook_url": ("URL", "Slack incoming webhook (a secret: prefer DDEX_ALERT_SLACK_WEBHOOK_URL, "
+                                 "command lines are visible)"),
+    "webhook_url": ("URL", "generic webhook receiving Alertmanager's JSON"),
+    "jaeger_url": ("URL", "Jaeger UI the alerts link to (default this stack's Jaeger)"),
+    "parse_p95_seconds": ("SECONDS", "parse p95 latency threshold (default 5)"),
+    "build_p95_seconds": ("SECONDS", "build p95 latency threshold (default 10)"),
+    "error_ratio": ("RATIO", "failed/all operations threshold (default 0.05)"),
+    "memory_bytes": ("BYTES", "process memory threshold (default 1073741824)"),
+    "rule_for": ("DURATION", "how long a condition holds before it fires (default 5m)"),
+    "rule_window": ("DURATION", "rate window of the rules (default 5m)"),
+    "group_wait": ("DURATION", "Alertmanager group_wait (default 30s)"),
+    "group_interval": ("DURATION", "Alertmanager group_interval (default 5m)"),
+    "repeat_interval": ("DURATION", "Alertmanager repeat_interval (default 4h)"),
+    "resolve_timeout": ("DURATION", "Alertmanager resolve_timeout (default 5m)"),
+}
+
+
+def _alert_fields() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(AlertSettings) if f.metadata["flag"]]
+
+
+def _alert_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "alerts", "where Alertmanager sends alerts and when they fire; each option also reads "
+                  "DDEX_ALERT_<NAME> (e.g. DDEX_ALERT_EMAIL_TO), the option wins")
+    for f in sorted(_alert_fields(), key=lambda f: list(_ALERT_HELP).index(f.name)):
+        metavar, help_text = _ALERT_HELP[f.name]
+        group.add_argument(f.metadata["flag"], dest=f"alert_{f.name}", metavar=metavar, help=help_text,
+                           type=float if f.metadata["kind"] == "number" else str)
+
+
+def _alert_settings(args: argparse.Namespace) -> AlertSettings:
+    return AlertSettings.from_env(**{f.name: getattr(args, f"alert_{f.name}") for f in _alert_fields()})
 
 
 def _dispatch_error(parser: argparse.ArgumentParser):
@@ -77,12 +123,16 @@ def _up(args: argparse.Namespace) -> int:
             if subprocess.run(["bash", str(script)]).returncode != 0:
                 raise StackError(f"{script} failed (see its output above)")
         overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Ports) if getattr(args, f.name)}
+        alerting = _alert_settings(args)
         stack = overlay_stack.make_stack(args, run_dir=args.run_dir, ports=Ports(**overrides),
-                                         free_ports=args.free_ports, timeout=args.timeout)
+                                         free_ports=args.free_ports, timeout=args.timeout, alerting=alerting)
         stack.start()
         _print_status(stack)
+        print(f"alerts go to: {', '.join(alerting.receivers) or 'no receiver (set --alert-email-to, ...)'}")
         print(f"run dir: {stack.run_dir}  (stop with: ddex-otel stack down"
               + (f" --run-dir {stack.run_dir}" if args.run_dir else "") + ")")
+        if args.run_dir:  # trace links (demo, batch) find the default run dir's Jaeger by themselves
+            print(f"for Jaeger trace links: export {ENV_JAEGER_URL}={stack.endpoints.jaeger}")
         return 0
     return _guard(action)
 
@@ -101,17 +151,50 @@ def _status(args: argparse.Namespace) -> int:
         stack = LocalStack.from_run_dir(args.run_dir)
         statuses = stack.status()
         if args.json:
-            print(json.dumps([{**dataclasses.asdict(s), "log": str(s.log)} for s in statuses], indent=2))
+            ui = stack.jaeger_ui
+            print(json.dumps({
+                "components": [{**dataclasses.asdict(s), "log": str(s.log)} for s in statuses],
+                "urls": endpoint_urls(stack.endpoints),
+                "jaeger_ui": {
+                    "installed": bool(ui and ui.installed),
+                    "path": str(ui.path) if ui and ui.path else None,
+                    "note": ui.note if ui else "unknown (stack started by an older ddex-otel)",
+                    "served": jaegerui.served(stack.endpoints.jaeger),
+                },
+            }, indent=2))
         else:
             _print_status(stack, statuses)
         return 0 if all(s.healthy for s in statuses) else 1
     return _guard(action)
 
 
+def endpoint_urls(e: Endpoints) -> dict[str, str]:
+    """Every URL of the stack a user may open or point a client at, by what it is."""
+    return {
+        "Jaeger UI": f"{e.jaeger}/search",
+        "Jaeger API": f"{e.jaeger}/api/services",
+        "Prometheus": e.prometheus,
+        "Alertmanager": e.alertmanager,
+        "collector OTLP gRPC": e.otlp_grpc,
+        "collector OTLP HTTP": e.otlp_http,
+        "collector health": e.collector_health,
+        "collector metrics (DDEX, scraped)": e.collector_prometheus,
+        "collector own metrics": e.collector_metrics,
+        "Jaeger OTLP gRPC (the collector exports here)": e.jaeger_otlp_grpc,
+    }
+
+
 def _print_status(stack: LocalStack, statuses=None) -> None:
     for s in statuses or stack.status():
         state = "healthy" if s.healthy else ("running, not healthy" if s.running else "stopped")
-        print(f"{s.name:<11} {state:<21} pid {s.pid or '-':<8} {s.url}")
+        print(f"{s.name:<12} {state:<21} pid {s.pid or '-':<8} {s.url}")
+    print("URLs:")
+    urls = endpoint_urls(stack.endpoints)
+    width = max(map(len, urls)) + 1
+    for label, url in urls.items():
+        print(f"  {label + ':':<{width}} {url}")
+    ui = stack.jaeger_ui
+    print(f"Jaeger UI: {ui.describe() if ui else 'unknown (stack started by an older ddex-otel)'}")
 
 
 if __name__ == "__main__":

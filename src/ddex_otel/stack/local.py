@@ -1,4 +1,4 @@
-"""LocalStack: the collector, Jaeger and Prometheus as local processes on 127.0.0.1."""
+"""LocalStack: the collector, Jaeger, Alertmanager and Prometheus as local processes on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths, process, render
+from . import jaegerui, paths, process, render
+from .alerting import AlertSettings
 from .errors import StackError
+from .jaegerui import JaegerUI
 from .ports import HOST, Ports
 
 STATE_FILE = "state.json"
-ORDER = ("jaeger", "collector", "prometheus")  # Jaeger first: the collector exports to it
+# Jaeger first: the collector exports to it; Alertmanager before the Prometheus that sends it alerts.
+ORDER = ("jaeger", "collector", "alertmanager", "prometheus")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Endpoints:
     jaeger: str
     jaeger_otlp_grpc: str
     prometheus: str
+    alertmanager: str
 
     @classmethod
     def for_ports(cls, p: Ports) -> "Endpoints":
@@ -40,6 +44,7 @@ class Endpoints:
             jaeger=f"{u}:{p.jaeger_query}",
             jaeger_otlp_grpc=f"{u}:{p.jaeger_otlp_grpc}",
             prometheus=f"{u}:{p.prometheus}",
+            alertmanager=f"{u}:{p.alertmanager}",
         )
 
 
@@ -65,6 +70,7 @@ class LocalStack:
         bin_dir: Path | None = None,
         collector_dir: Path | None = None,
         timeout: float = 60.0,
+        alerting: AlertSettings | None = None,
     ) -> None:
         self.run_dir = Path(run_dir) if run_dir else paths.default_run_dir()
         self.ports = ports or Ports()
@@ -72,8 +78,11 @@ class LocalStack:
         self.bin_dir = bin_dir
         self.collector_dir = collector_dir
         self.timeout = timeout
+        # Receivers, secrets and thresholds: given, else DDEX_ALERT_* variables (read when rendering).
+        self.alerting = alerting
         self._state: dict = {}
         self._procs: dict = {}
+        self.jaeger_ui: JaegerUI | None = None  # found at start(), recorded in state.json
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -95,6 +104,8 @@ class LocalStack:
             raise StackError(f"no stack state in {stack.run_dir} (is it up? try `ddex-otel stack up`)")
         stack._state = json.loads(stack.state_path.read_text())
         stack.ports = Ports(**stack._state["ports"])
+        if ui := stack._state.get("jaeger_ui"):
+            stack.jaeger_ui = JaegerUI(Path(ui["path"]) if ui["path"] else None, ui["note"])
         return stack
 
     def _save(self) -> None:
@@ -106,7 +117,7 @@ class LocalStack:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "LocalStack":
-        """Start Jaeger, the collector and Prometheus; return once each answers its health URL."""
+        """Start Jaeger, the collector, Alertmanager and Prometheus; return once each answers its health URL."""
         if self.state_path.is_file():
             self._state = json.loads(self.state_path.read_text())
             if alive := self._running():
@@ -119,8 +130,10 @@ class LocalStack:
         if busy:
             listed = ", ".join(f"{name}={port}" for name, port in busy)
             raise StackError(f"ports already in use: {listed} (stop what uses them or use --free-ports)")
+        self.jaeger_ui = jaegerui.find()
         specs = self._specs()
-        self._state = {"run_dir": str(self.run_dir), "ports": self.ports.as_dict(), "components": {}}
+        self._state = {"run_dir": str(self.run_dir), "ports": self.ports.as_dict(), "components": {},
+                       "jaeger_ui": {"path": str(self.jaeger_ui.path or ""), "note": self.jaeger_ui.note}}
         try:
             for name in ORDER:
                 argv, env, health, url = specs[name]
@@ -174,15 +187,19 @@ class LocalStack:
     def _specs(self) -> dict[str, tuple[list[str], dict[str, str], str, str]]:
         """name -> (argv, env, health URL, user-facing URL), configs rendered into run_dir."""
         find = lambda name: str(paths.find_binary(name, self.bin_dir))  # noqa: E731
-        binaries = {"collector": find("ddex-otelcol"), "jaeger": find("jaeger"), "prometheus": find("prometheus")}
-        configs = render.render_run_dir(self.run_dir, self.ports, self.collector_dir)
+        binaries = {"collector": find("ddex-otelcol"), "jaeger": find("jaeger"), "prometheus": find("prometheus"),
+                     "alertmanager": find("alertmanager")}
+        alerting = self.alerting or AlertSettings.from_env()
+        configs = render.render_run_dir(self.run_dir, self.ports, self.collector_dir, alerting)
         data = self.run_dir / "prometheus-data"
         shutil.rmtree(data, ignore_errors=True)
+        am_data = self.run_dir / "alertmanager-data"  # silences and the notification log
+        shutil.rmtree(am_data, ignore_errors=True)
         p, e = self.ports, self.endpoints
         return {
             "jaeger": (
                 [binaries["jaeger"], "--config", str(configs["jaeger"])],
-                render.jaeger_env(p),
+                render.jaeger_env(p, self.jaeger_ui.path if self.jaeger_ui else None),
                 f"{e.jaeger}/api/services",
                 e.jaeger,
             ),
@@ -192,12 +209,26 @@ class LocalStack:
                 e.collector_health,
                 f"{e.otlp_grpc} (OTLP gRPC), {e.otlp_http} (OTLP HTTP)",
             ),
+            "alertmanager": (
+                [
+                    binaries["alertmanager"],
+                    f"--config.file={configs['alertmanager']}",
+                    f"--storage.path={am_data}",
+                    f"--web.listen-address={HOST}:{p.alertmanager}",
+                    f"--web.external-url={e.alertmanager}",
+                    "--cluster.listen-address=",  # empty: no clustering, no gossip port
+                ],
+                {},
+                f"{e.alertmanager}/-/ready",
+                e.alertmanager,
+            ),
             "prometheus": (
                 [
                     binaries["prometheus"],
                     f"--config.file={configs['prometheus']}",
                     f"--storage.tsdb.path={data}",
                     f"--web.listen-address={HOST}:{p.prometheus}",
+                    f"--web.external-url={e.prometheus}",  # the "source" links in alert notifications
                     "--storage.tsdb.retention.time=2d",
                     "--enable-feature=exemplar-storage",
                 ],

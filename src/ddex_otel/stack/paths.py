@@ -12,6 +12,10 @@ COLLECTOR_CONFIG = "otelcol-config.yaml"
 JAEGER_CONFIG = "jaeger/jaeger-config.yaml"
 PROMETHEUS_CONFIG = "prometheus/prometheus.yml"
 ALERT_RULES = "prometheus/alert-rules.yml"
+ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yml"
+# Debian names the Alertmanager binary prometheus-alertmanager; build-stack.sh links it as alertmanager.
+_FROM_PATH = {"prometheus": ("prometheus",), "promtool": ("promtool",),
+              "alertmanager": ("alertmanager", "prometheus-alertmanager"), "amtool": ("amtool",)}
 
 
 def cache_dir() -> Path:
@@ -50,10 +54,11 @@ def build_script() -> Path:
 
 
 def find_binary(name: str, directory: Path | None = None) -> Path:
-    """A stack binary from the build cache (prometheus may also come from PATH)."""
+    """A stack binary from the build cache (the Debian-packaged ones may also come from PATH)."""
     candidate = (directory or bin_dir()) / name
     if candidate.exists() and os.access(candidate, os.X_OK):
         return candidate
-    if name in ("prometheus", "promtool") and (found := shutil.which(name)):
-        return Path(found)
+    for on_path in _FROM_PATH.get(name, ()):
+        if found := shutil.which(on_path):
+            return Path(found)
     raise StackError(f"{name} binary not found in {candidate.parent}: run scripts/build-stack.sh first")

@@ -23,6 +23,7 @@ class Ports:
     jaeger_otlp_grpc: int = 14317
     jaeger_otlp_http: int = 14318
     prometheus: int = 9090
+    alertmanager: int = 9093  # clustering disabled: no cluster port
 
     @classmethod
     def free(cls) -> "Ports":
@@ -45,8 +46,13 @@ class Ports:
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
-    """True if nothing accepts connections on host:port and we could bind it."""
+    """True if nothing listens on host:port, so a server could bind it now.
+
+    SO_REUSEADDR, as the components' servers set it: connections they closed on `stack down` linger
+    in TIME_WAIT for a minute on the old port, and must not block an immediate `stack up`.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

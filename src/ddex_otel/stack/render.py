@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from . import paths
+from .alerting import AlertSettings, render_alerting
 from .errors import StackError
 from .ports import HOST, Ports
 
@@ -14,6 +15,7 @@ _PROMETHEUS_TARGETS = {
     '"otel-collector:8889"': "collector_prometheus",
     '"otel-collector:8888"': "collector_metrics",
     '"localhost:9090"': "prometheus",
+    '"alertmanager:9093"': "alertmanager",
 }
 
 
@@ -28,7 +30,9 @@ def render_prometheus_config(source: Path, ports: Ports) -> str:
     return text
 
 
-def render_run_dir(run_dir: Path, ports: Ports, collector_dir: Path | None = None) -> dict[str, Path]:
+def render_run_dir(
+    run_dir: Path, ports: Ports, collector_dir: Path | None = None, alerting: AlertSettings | None = None
+) -> dict[str, Path]:
     """Write every config a local stack reads into run_dir; return their paths by component."""
     src = collector_dir or paths.collector_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -39,8 +43,10 @@ def render_run_dir(run_dir: Path, ports: Ports, collector_dir: Path | None = Non
     shutil.copyfile(src / paths.JAEGER_CONFIG, jaeger)
     prometheus = run_dir / "prometheus.yml"
     prometheus.write_text(render_prometheus_config(src / paths.PROMETHEUS_CONFIG, ports))
-    shutil.copyfile(src / paths.ALERT_RULES, run_dir / "alert-rules.yml")  # rule_files is relative
-    return {"collector": collector, "jaeger": jaeger, "prometheus": prometheus}
+    # rule_files are relative to prometheus.yml: alert-thresholds.yml and alert-rules.yml land beside it.
+    settings = (alerting or AlertSettings()).with_jaeger_default(f"http://{HOST}:{ports.jaeger_query}")
+    alertmanager = render_alerting(run_dir, src, settings)
+    return {"collector": collector, "jaeger": jaeger, "prometheus": prometheus, "alertmanager": alertmanager}
 
 
 def collector_env(ports: Ports) -> dict[str, str]:
@@ -56,12 +62,13 @@ def collector_env(ports: Ports) -> dict[str, str]:
     }
 
 
-def jaeger_env(ports: Ports) -> dict[str, str]:
-    """Environment that points collector/jaeger/jaeger-config.yaml at this stack's ports."""
+def jaeger_env(ports: Ports, ui_dir: Path | None = None) -> dict[str, str]:
+    """Environment that points collector/jaeger/jaeger-config.yaml at this stack's ports and UI files."""
     return {
         "DDEX_JAEGER_HOST": HOST,
         "DDEX_JAEGER_QUERY_PORT": str(ports.jaeger_query),
         "DDEX_JAEGER_QUERY_GRPC_PORT": str(ports.jaeger_query_grpc),
         "DDEX_JAEGER_OTLP_GRPC_PORT": str(ports.jaeger_otlp_grpc),
         "DDEX_JAEGER_OTLP_HTTP_PORT": str(ports.jaeger_otlp_http),
+        "DDEX_JAEGER_UI_ASSETS_PATH": str(ui_dir) if ui_dir else "",  # empty: the binary's own page
     }

@@ -21,6 +21,8 @@ SPAN_STREAM: Final = "ddex.stream"
 SPAN_BUILD: Final = "ddex.build"
 SPAN_VALIDATE: Final = "ddex.validate"
 SPAN_BATCH: Final = "ddex.batch"
+#: One input file of a ``ddex-otel batch`` run: parent of that file's parse/validate/build spans.
+SPAN_FILE: Final = "ddex.file"
 
 # -- operation names (values of ddex.operation.name) ------------------------------------------
 OP_PARSE: Final = "parse"
@@ -74,12 +76,22 @@ STREAM_ENGINE_TIME: Final = "ddex.stream.engine_time"
 BATCH_NAME: Final = "ddex.batch.name"
 BATCH_MESSAGE_COUNT: Final = "ddex.batch.message.count"
 BATCH_FAILURE_COUNT: Final = "ddex.batch.failure.count"
+#: Files a ``ddex-otel batch`` run was given (set when the batch starts).
+BATCH_INPUT_COUNT: Final = "ddex.batch.input.count"
+#: File name with extension (semantic conventions), on ``ddex.file`` spans next to ``file.path``.
+FILE_NAME: Final = "file.name"
+#: ``ok`` or ``failed``: how the file's processing ended (on ``ddex.file`` spans).
+FILE_OUTCOME: Final = "ddex.file.outcome"
+FILE_OUTCOME_OK: Final = "ok"
+FILE_OUTCOME_FAILED: Final = "failed"
 
 # -- span events ------------------------------------------------------------------------------
 EVENT_VALIDATION_WARNING: Final = "ddex.validation.warning"
 EVENT_VALIDATION_ERROR: Final = "ddex.validation.error"
 EVENT_STREAM_PROGRESS: Final = "ddex.stream.progress"
 EVENT_BATCH_FAILURE: Final = "ddex.batch.failure"
+#: The batch was stopped (Ctrl-C) before every message was processed.
+EVENT_BATCH_INTERRUPTED: Final = "ddex.batch.interrupted"
 FINDING_CODE: Final = "ddex.finding.code"
 FINDING_MESSAGE: Final = "ddex.finding.message"
 FINDING_PATH: Final = "ddex.finding.path"

@@ -50,11 +50,19 @@ class Batch:
 
     def failed(self, exc: BaseException, item: Any = None) -> None:
         """Count a failed message and add a ``ddex.batch.failure`` event naming it."""
+        self.record_failure(type(exc).__qualname__, str(exc), item)
+
+    def record_failure_count(self) -> None:
+        """Count a failed message without an event (when an event per message would be noise)."""
         with self._lock:
             self.messages += 1
             self.failures += 1
+
+    def record_failure(self, error_type: str, message: str, item: Any = None) -> None:
+        """``failed`` for an error known by name only (e.g. reported by a worker process)."""
+        self.record_failure_count()
         if self.span.is_recording():
-            attrs: dict[str, Any] = {A.ERROR_TYPE: type(exc).__qualname__, "exception.message": str(exc)[:512]}
+            attrs: dict[str, Any] = {A.ERROR_TYPE: error_type, "exception.message": message[:512]}
             if isinstance(item, (str, os.PathLike)):
                 attrs[A.FILE_PATH] = os.fspath(item)
             elif item is not None:

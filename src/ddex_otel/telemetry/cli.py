@@ -22,7 +22,9 @@ Run the ERN engine over real DDEX sample messages with OpenTelemetry on: for eac
 parse → build → parse again, plus a few generated messages (one streamed, one deliberately
 truncated to show an error span), all inside one ddex.batch trace. A message that fails is
 counted and shown; the batch goes on. Prints a per-message table, a per-operation / per-stage
-summary (count, p50, p95, max, CPU, memory) and where the telemetry went.
+summary (count, p50, p95, max, CPU, memory) and where the telemetry went: with an OTLP
+endpoint, the link of the batch trace in the Jaeger UI ($DDEX_OTEL_JAEGER_URL, else the
+Jaeger of the running `ddex-otel stack`, else http://127.0.0.1:16686).
 
 Where telemetry goes: with --endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT) to that OTLP collector,
 otherwise to OTLP JSON lines files in --offline-dir ($DDEX_OTEL_OFFLINE_DIR, default ./telemetry)
@@ -170,6 +172,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 b.succeeded()
             except DDEXError as exc:
                 b.failed(exc, "stream of the largest generated message")
+    batch_context = b.span.get_span_context()
     handle.shutdown()
 
     table = Table(title="parse → build → parse", title_justify="left")
@@ -196,6 +199,11 @@ def run_demo(args: argparse.Namespace) -> int:
     console.print("[bold]telemetry went to:[/bold]")
     for line in describe(handle):
         console.print(f"  {line}")
+    if batch_context.trace_flags.sampled and any(d.startswith("traces → OTLP") for d in handle.destinations):
+        from ddex_otel.stack.links import jaeger_trace_url
+
+        # soft_wrap: the link stays on one line, whole, however narrow the terminal
+        console.print(f"trace in Jaeger: {jaeger_trace_url(batch_context.trace_id)}", soft_wrap=True)
     if handle.export_failures:
         console.print(
             f"[yellow]{handle.export_failures} telemetry export(s) failed[/yellow] "
