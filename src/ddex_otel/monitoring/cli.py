@@ -135,7 +135,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - --celery: broker unreachable …: one line, no traceback
         if runner is None:
             raise
-        print(f"ddex-otel: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"ddex-otel: error: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     finally:
         if handle is not None:
@@ -149,7 +149,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
     url = jaeger_trace_url(result.trace_id) if result.trace_id else None
     destinations = _destinations(handle)
     workers = {f.pid for f in result.files if f.pid is not None and f.pid != os.getpid()}
-    if workers and handle is not None and handle.enabled:
+    if runner is not None:
+        destinations.append("Celery workers export by their own OTEL_* settings (their host's agent)")
+    elif workers and handle is not None and handle.enabled:
         destinations.append(f"{len(workers)} worker process(es) exported their spans and metrics the same way")
     if args.json:
         data = result.to_dict()

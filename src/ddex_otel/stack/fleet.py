@@ -382,7 +382,17 @@ def stop_recorded(run_dir: Path | str) -> list[str]:
         raise StackError(f"no fleet state in {run_dir} (is it up? try `ddex-otel fleet up`)")
     comps = json.loads(state_path.read_text())["components"]
     order = sorted(comps, key=lambda n: 0 if n.startswith("worker") else 1 if n.startswith("agent") else 2)
-    stopped = [n for n in order if comps[n]["pid"] and process.terminate(comps[n]["pid"], comps[n]["argv"])]
+    stopped = []
+    for name in order:
+        pid, argv = comps[name]["pid"], comps[name]["argv"]
+        if name == "redis":  # redis-server rewrites its command line to "redis-server HOST:PORT"
+            seen = process.cmdline(pid) or []
+            port = argv[argv.index("--port") + 1]
+            title = " ".join(seen).split()
+            if title and title[0].endswith("redis-server") and title[-1] == f"{HOST}:{port}":
+                argv = seen
+        if pid and process.terminate(pid, argv):
+            stopped.append(name)
     state_path.unlink()
     return stopped
 
