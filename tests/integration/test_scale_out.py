@@ -171,23 +171,38 @@ def test_batch_is_one_trace_across_workers_and_prometheus_counts_every_file(flee
     assert len(per_host) == 2  # two service.instance.id values: two workers reported
 
 
-def test_worker_killed_mid_task_its_file_runs_on_the_other_worker(fleet, tmp_path):
+def big_inputs(tmp_path: Path, count: int) -> Path:
+    """Generated 12 MB messages: ~1-2 s of parse + validate each, long enough to be caught mid-task."""
     inputs = tmp_path / "big"
     inputs.mkdir()
-    for i in range(4):  # ~1-2 s of parse + validate each: long enough to be caught mid-task
+    for i in range(count):
         write_message(inputs / f"catalogue-{i}.xml", target_bytes=12_000_000, seed=i)
-    proc = celery_batch(fleet, inputs, service=f"ddex-batch-{uuid.uuid4().hex[:8]}", wait=False)
+    return inputs
 
+
+def wait_started(fleet: Fleet) -> int:
+    """The pid of a worker in the middle of a task (its STARTED state, task_track_started)."""
     broker = redis.Redis.from_url(fleet.broker_url)
-    def started_pid() -> int | None:  # a task a worker has begun (task_track_started) and not finished
+
+    def started_pid() -> int | None:
         for key in broker.scan_iter("celery-task-meta-*"):
             meta = json.loads(broker.get(key) or "{}")
             if meta.get("status") == "STARTED":
                 return int(meta["result"]["pid"])
         return None
 
-    pid = poll(started_pid, lambda p: p is not None and fleet.worker_index(p) is not None, 30,
-               "a task STARTED on a worker", interval=0.05)
+    try:
+        return poll(started_pid, lambda p: p is not None and fleet.worker_index(p) is not None, 30,
+                    "a task STARTED on a worker", interval=0.05)
+    finally:
+        broker.close()
+
+
+def test_worker_killed_mid_task_its_file_runs_on_the_other_worker(fleet, tmp_path):
+    inputs = big_inputs(tmp_path, 4)
+    proc = celery_batch(fleet, inputs, service=f"ddex-batch-{uuid.uuid4().hex[:8]}", wait=False)
+
+    pid = wait_started(fleet)
     killed = fleet.worker_index(pid)
     fleet.kill_worker(killed)
     status, result = finish(proc)
@@ -233,3 +248,14 @@ def test_gateway_down_and_agents_restarted_nothing_is_lost(fleet, samples_dir, s
     # Jaeger keeps traces in Badger: a restart of Jaeger loses none.
     fleet.restart("jaeger")
     assert len(jaeger_trace(fleet, result["trace_id"], expected_spans(files, 0))["spans"]) == expected_spans(files, 0)
+
+
+def test_broker_restarted_mid_batch_every_file_completes(fleet, tmp_path):
+    inputs = big_inputs(tmp_path, 4)
+    proc = celery_batch(fleet, inputs, service=f"ddex-batch-{uuid.uuid4().hex[:8]}", wait=False)
+    wait_started(fleet)
+    fleet.restart("redis")  # append-only file: queued and unacknowledged tasks survive
+    status, result = finish(proc)
+    assert status == 0, result["totals"]
+    assert result["totals"]["ok"] == 4 and result["celery"]["lost"] == 0
+    check_connected(jaeger_trace(fleet, result["trace_id"], expected_spans(4, 0)))

@@ -117,6 +117,8 @@ def submit_batch(
                 attrs = {FILE_OUTCOME: outcome.status, "ddex.worker": outcome.worker or "",
                          "ddex.worker.host": outcome.host or "", tasks.REDELIVERED: outcome.redelivered}
                 span.set_attributes(attrs)
+                if outcome.redelivered:
+                    span.add_event(tasks.REDELIVERED, {"ddex.worker.host": outcome.host or ""})
                 if not outcome.ok:
                     span.set_attribute(A.ERROR_TYPE, outcome.error_type or outcome.status)
                     span.set_status(Status(StatusCode.ERROR, outcome.error or outcome.status))

@@ -55,6 +55,8 @@ def process_file(task: Task, path: str, to_version: str | None = None, out_dir: 
     }
     if span.is_recording():
         span.set_attributes({A.FILE_PATH: path, WORKER: str(task.request.hostname), REDELIVERED: redelivered})
+        if redelivered:  # the worker that took it first died (or lost the broker) before acknowledging it
+            span.add_event(REDELIVERED, {"message": "a previous worker took this task and never acknowledged it"})
     t0 = time.perf_counter()
     try:
         message = ern.parse(path)

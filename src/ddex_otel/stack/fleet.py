@@ -246,8 +246,10 @@ class Fleet:
         http = lambda url: (lambda: process.http_ok(url))  # noqa: E731
         redis = shutil.which("redis-server") or str(self.bin_dir / "redis-server")
         comps = [
-            Component("redis", [redis, "--bind", HOST, "--port", str(p["redis"]), "--save", "", "--appendonly", "no",
-                                "--protected-mode", "yes"], {}, lambda: redis_ok(p["redis"]), self._log("redis")),
+            # Append-only file, fsync every second: a broker restart keeps queued and unacknowledged tasks.
+            Component("redis", [redis, "--bind", HOST, "--port", str(p["redis"]), "--save", "", "--appendonly", "yes",
+                                "--appendfsync", "everysec", "--dir", str(self._redis_dir()), "--protected-mode", "yes"],
+                      {}, lambda: redis_ok(p["redis"]), self._log("redis")),
             Component("jaeger", [self._binary("jaeger"), "--config", str(self.src / JAEGER_CONFIG)], {
                 "DDEX_JAEGER_HOST": HOST, "DDEX_JAEGER_DATA_DIR": str(run / "jaeger-data"),
                 "DDEX_JAEGER_QUERY_PORT": str(p["jaeger_query"]), "DDEX_JAEGER_QUERY_GRPC_PORT": str(p["jaeger_query_grpc"]),
@@ -276,6 +278,11 @@ class Fleet:
         for i in range(self.workers):
             comps.append(self._worker(i))
         return comps
+
+    def _redis_dir(self) -> Path:
+        path = self.run_dir / "redis"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def _collector_env(self, prefix: str) -> dict[str, str]:
         p = self.ports
