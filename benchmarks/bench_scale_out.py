@@ -1,6 +1,6 @@
 """Scale-out on Celery workers, measured (a benchmark, not a timed test).
 
-    .venv/bin/python benchmarks/bench_scale_out.py [--workers 1 2 4] [--runs 3] [--json out.json]
+    .venv/bin/python benchmarks/bench_scale_out.py [--workers 1 2 4] [--rounds 3] [--no-flush-variant] [--json out.json]
 
 All real, on 127.0.0.1 (``ddex_otel.stack.fleet``): Redis, N Celery worker processes (``--pool
 solo``, each its own host.name and agent collector), the gateway collector, Jaeger on Badger.
@@ -8,8 +8,10 @@ solo``, each its own host.name and agent collector), the gateway collector, Jaeg
 1. throughput: files per second for 1, 2 and 4 worker processes on the same inputs, two
    workloads: ``small`` (the DDEX samples, repeated: 1-75 KB, ~2 ms of engine time each; the
    per-task cost of Celery and telemetry dominates) and ``large`` (generated 2 MB ERN 4.3
-   messages, ~200 ms each; the engine dominates). Median of ``--runs`` batches after a warm-up
-   batch; efficiency = rate(N) / (N x rate(1)).
+   messages, ~80 ms each; the engine dominates). ``--rounds`` rounds, each starting a fresh fleet
+   per worker count in a shuffled order (a shared machine's drifting load hits all alike); one
+   batch per visit after a warm-up batch; the figure is the median over rounds;
+   efficiency = rate(N) / (N x rate(1)).
 2. gateway: spans per second accepted by the gateway during the largest run, and what it
    refused, failed to send or failed to enqueue (its own ``otelcol_*`` metrics): must be zero.
 3. latency: submit of a one-file batch → its worker's task span visible in Jaeger's API (median
@@ -22,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -130,7 +134,7 @@ def _load_process(endpoint: str, spans: int) -> None:
 
     provider = TracerProvider(resource=Resource.create({"service.name": "ddex-bench-load"}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True),
-                                                   max_queue_size=spans + 1, max_export_batch_size=2048,
+                                                   max_queue_size=spans + 1, max_export_batch_size=min(2048, spans),
                                                    schedule_delay_millis=100))
     tracer = provider.get_tracer("bench")
     for i in range(spans):
@@ -157,6 +161,8 @@ def saturate_gateway(fleet: Fleet, spans: int, processes: int = 2) -> dict[str, 
         now = gateway_counters(fleet)
         if now["otelcol_receiver_accepted_spans"] + now["otelcol_receiver_refused_spans"] >= target:
             break
+        if not any(p.is_alive() for p in procs) and any(p.exitcode for p in procs):
+            raise SystemExit("a load process failed (see its traceback above)")
         time.sleep(0.1)
     seconds = time.perf_counter() - t0
     for p in procs:
@@ -185,13 +191,16 @@ def wait_for_span(fleet: Fleet, trace_id: str, name: str, timeout: float = 30.0)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="each worker count once per round (shuffled)")
+    parser.add_argument("--no-flush-variant", action="store_true",
+                        help="also 1 worker with DDEX_CELERY_FLUSH=0 (the cost of the per-task span flush)")
     parser.add_argument("--latency-samples", type=int, default=10)
     parser.add_argument("--load-spans", type=int, default=60_000,
                         help="spans per load process sent straight to the gateway (2 processes)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--bin-dir", type=Path, default=None)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the fleet's processes on the way out
 
     report: dict[str, Any] = {"cpus": os.cpu_count(), "throughput": {}, "gateway": None, "latency": None}
     with tempfile.TemporaryDirectory(prefix="ddex-scale-out-") as tmp:
@@ -199,63 +208,75 @@ def main(argv: list[str] | None = None) -> int:
         inputs = make_inputs(root)
         exporter = SwitchableExporter()
         provider = submitter_provider(exporter)
-        for n in args.workers:
-            with Fleet(root / f"fleet-{n}", workers=n, bin_dir=args.bin_dir, prometheus=False) as fleet:
-                from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        # Rounds: every configuration once per round, in a shuffled order, so that the drift of a shared
+        # machine's load hits them alike; the figure is the median over rounds.
+        configs = [(n, {}) for n in args.workers] + ([(1, {"DDEX_CELERY_FLUSH": "0"})] if args.no_flush_variant else [])
+        samples: dict[str, dict[str, list[float]]] = {}
+        rng = random.Random(7)
+        for round_index in range(args.rounds):
+            order = configs[:]
+            rng.shuffle(order)
+            for n, env in order:
+                key = f"{n}" + ("-noflush" if env else "")
+                with Fleet(root / f"fleet-{key}-{round_index}", workers=n, bin_dir=args.bin_dir, prometheus=False,
+                           worker_env=env) as fleet:
+                    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-                # The submitter's spans (ddex.batch, ddex.file, apply_async) go to host 1's agent.
-                exporter.target = OTLPSpanExporter(endpoint=fleet.agent_otlp(0), insecure=True)
-                per_workload = {}
-                for workload, paths in inputs.items():
-                    run_batch(fleet, paths[: max(4, len(paths) // 4)])  # warm-up: imports, connections
-                    before = gateway_counters(fleet)
-                    rates, busy = [], 0.0
-                    for _ in range(args.runs):
+                    # The submitter's spans (ddex.batch, ddex.file, apply_async) go to host 1's agent.
+                    exporter.target = OTLPSpanExporter(endpoint=fleet.agent_otlp(0), insecure=True)
+                    for workload, paths in inputs.items():
+                        if env and workload != "small":
+                            continue
+                        run_batch(fleet, paths[: max(4, len(paths) // 4)])  # warm-up: imports, connections
                         seconds, result = run_batch(fleet, paths)
-                        rates.append(len(paths) / seconds)
-                        busy += seconds
-                    hosts = sorted({f.host for f in result.files})
-                    per_workload[workload] = {"files": len(paths), "files_per_second": statistics.median(rates),
-                                              "runs": rates, "hosts": hosts}
-                    print(f"workers={n} {workload:<5} {statistics.median(rates):8.1f} files/s "
-                          f"(runs: {', '.join(f'{r:.1f}' for r in rates)}; hosts used: {len(hosts)})", flush=True)
-                    if workload == "small" and n == max(args.workers):
-                        time.sleep(3)  # let the last spans pass the agent's and gateway's batching
-                        after = gateway_counters(fleet)
-                        delta = {k: after[k] - before[k] for k in after}
-                        report["gateway"] = {
-                            "workers": n, "spans_accepted": delta["otelcol_receiver_accepted_spans"],
-                            "batch_seconds": busy,
-                            "spans_per_second": delta["otelcol_receiver_accepted_spans"] / busy,
-                            "refused": delta["otelcol_receiver_refused_spans"],
-                            "send_failed": delta["otelcol_exporter_send_failed_spans"],
-                            "enqueue_failed": delta["otelcol_exporter_enqueue_failed_spans"],
-                            "sent": delta["otelcol_exporter_sent_spans"],
-                        }
-                        print(f"gateway: {report['gateway']}", flush=True)
-                report["throughput"][n] = per_workload
-                if n == max(args.workers):
-                    report["gateway_saturation"] = saturate_gateway(fleet, args.load_spans)
-                    print(f"gateway saturation: {report['gateway_saturation']}", flush=True)
-                provider.force_flush(10_000)
-                if n == args.workers[0]:
-                    latencies = []
-                    one = inputs["small"][:1]
-                    for _ in range(args.latency_samples):
-                        t0 = time.perf_counter()
-                        _seconds, result = run_batch(fleet, one)
-                        seen = wait_for_span(fleet, result.trace_id, "run/ddex_otel.process_file")
-                        latencies.append(seen - t0)
-                    report["latency"] = {"workers": n, "median_s": statistics.median(latencies),
-                                         "max_s": max(latencies), "samples": latencies}
-                    print(f"latency submit → task span in Jaeger: median {statistics.median(latencies):.2f} s, "
-                          f"max {max(latencies):.2f} s", flush=True)
+                        samples.setdefault(key, {}).setdefault(workload, []).append(len(paths) / seconds)
+                        print(f"round {round_index + 1} workers={key:<9} {workload:<5} {len(paths) / seconds:8.1f} files/s"
+                              f" (hosts used: {len({f.host for f in result.files})})", flush=True)
+                    provider.force_flush(10_000)
+        for key, per in samples.items():
+            report["throughput"][key] = {w: {"files": len(inputs[w]), "files_per_second": statistics.median(r),
+                                             "runs": r} for w, r in per.items()}
+        # Gateway (fleet load and saturation) and latency: one fleet of the largest size.
+        n = max(args.workers)
+        with Fleet(root / "fleet-gateway", workers=n, bin_dir=args.bin_dir, prometheus=False) as fleet:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            exporter.target = OTLPSpanExporter(endpoint=fleet.agent_otlp(0), insecure=True)
+            paths = inputs["small"]
+            run_batch(fleet, paths[:20])
+            time.sleep(3)
+            before = gateway_counters(fleet)
+            busy = 0.0
+            for _ in range(3):
+                seconds, _result = run_batch(fleet, paths)
+                busy += seconds
+            provider.force_flush(10_000)
+            time.sleep(3)  # let the last spans pass the agent's and gateway's batching
+            after = gateway_counters(fleet)
+            delta = {k.removeprefix("otelcol_"): after[k] - before[k] for k in after}
+            report["gateway"] = {"workers": n, "batch_seconds": busy,
+                                 "spans_per_second": delta["receiver_accepted_spans"] / busy, **delta}
+            print(f"gateway under the fleet's load: {report['gateway']}", flush=True)
+            report["gateway_saturation"] = saturate_gateway(fleet, args.load_spans)
+            print(f"gateway saturation: {report['gateway_saturation']}", flush=True)
+            latencies = []
+            for _ in range(args.latency_samples):
+                t0 = time.perf_counter()
+                _seconds, result = run_batch(fleet, inputs["small"][:1])
+                seen = wait_for_span(fleet, result.trace_id, "run/ddex_otel.process_file")
+                latencies.append(seen - t0)
+            report["latency"] = {"workers": n, "median_s": statistics.median(latencies),
+                                 "max_s": max(latencies), "samples": latencies}
+            print(f"latency submit → task span in Jaeger: median {statistics.median(latencies):.2f} s, "
+                  f"max {max(latencies):.2f} s", flush=True)
         provider.shutdown()
-    base = report["throughput"].get(1)
+    base = report["throughput"].get("1")
     if base:
-        for n, per in report["throughput"].items():
+        for key, per in report["throughput"].items():
+            n = int(key.split("-")[0])
             for workload, data in per.items():
                 data["efficiency"] = data["files_per_second"] / (n * base[workload]["files_per_second"])
+    report["load_average_after"] = os.getloadavg()
     print(json.dumps(report["throughput"], indent=1, default=str))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
