@@ -9,7 +9,7 @@ KEY    := $(shell sha1sum pyproject.toml | cut -c1-12)
 STAMP  := $(VENV)/.installed-$(KEY)
 TEST_STAMP := $(VENV)/.installed-test-$(KEY)
 
-.PHONY: venv test-venv demo test unit stack-bins bench clean
+.PHONY: venv test-venv demo test unit stack-bins bench bench-scale-out clean
 
 # The package alone (enough for the demo) ...
 venv: $(STAMP)
@@ -44,6 +44,11 @@ bench: test-venv
 	$(PY) benchmarks/bench_parse.py
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_overhead.py
+
+# Celery workers + collector tier on this machine (docs/scale-out.md): figures and the picture.
+bench-scale-out: test-venv stack-bins
+	$(PY) benchmarks/bench_scale_out.py --no-flush-variant --json .benchmarks/scale-out.json
+	$(PY) scripts/draw_scale_out.py --bench .benchmarks/scale-out.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks telemetry .stack

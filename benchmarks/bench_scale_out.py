@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     report["load_average_after"] = os.getloadavg()
     print(json.dumps(report["throughput"], indent=1, default=str))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str))
     return 0
 

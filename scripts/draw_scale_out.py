@@ -42,7 +42,7 @@ def topology(ax) -> None:
     ax.set_ylim(0, 8)
     ax.axis("off")
     ax.set_title("ddex-otel scale-out: one trace per batch across Celery workers", fontsize=11)
-    box(ax, 0.2, 6.4, 2.6, 1.1, "submitter\nddex-otel celery-batch\nddex.batch → ddex.file", "app")
+    box(ax, 0.2, 6.4, 2.6, 1.1, "submitter\nddex-otel batch --celery\nddex.batch → ddex.file", "app")
     box(ax, 0.2, 3.6, 2.6, 1.0, "Redis\nbroker + results\n(acks late, redelivery)", "queue")
     hosts_y = [5.6, 3.4, 1.2]
     for i, y in enumerate(hosts_y):
@@ -66,10 +66,10 @@ def topology(ax) -> None:
 
 
 def results(ax, bench: dict) -> None:
-    data = bench["throughput"]
+    data = {k: v for k, v in bench["throughput"].items() if str(k).isdigit()}
     workers = sorted(int(n) for n in data)
     for workload, marker in (("small", "o"), ("large", "s")):
-        rates = [data[str(n) if str(n) in data else n][workload]["files_per_second"] for n in workers]
+        rates = [data[str(n)][workload]["files_per_second"] for n in workers]
         base = rates[0]
         ax.plot(workers, [r / base for r in rates], marker=marker, label=f"{workload} files (1 worker: {base:.0f}/s)")
     ax.plot(workers, workers, ls=":", color="#64748b", label="linear")
