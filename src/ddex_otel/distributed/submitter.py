@@ -101,13 +101,20 @@ def submit_batch(
                tracer_provider=tracer_provider) as b:
         pending: dict[str, tuple[int, trace.Span, float]] = {}
         results = []
+        submit_error: str | None = None
         for index, path in enumerate(files):
             span = tracer.start_span(SPAN_FILE, context=b.context, kind=SpanKind.INTERNAL,
                                      attributes={A.FILE_PATH: path, "file.name": os.path.basename(path)})
-            with trace.use_span(span, end_on_exit=False):
-                result = task.apply_async(args=(path, to_version, out))
-            pending[result.id] = (index, span, time.perf_counter())
-            results.append(result)
+            key = f"not-submitted-{index}"
+            if submit_error is None:
+                try:
+                    with trace.use_span(span, end_on_exit=False):
+                        result = task.apply_async(args=(path, to_version, out))
+                    key = result.id
+                    results.append(result)
+                except Exception as exc:  # noqa: BLE001 - broker unreachable: this file and the rest fail
+                    submit_error = " ".join(f"SubmitError: {type(exc).__qualname__}: {exc}".split())[:300]
+            pending[key] = (index, span, time.perf_counter())
 
         def finish(task_id: str, outcome: FileOutcome) -> None:
             index, span, submitted = pending.pop(task_id)
@@ -130,11 +137,15 @@ def submit_batch(
             if on_result is not None:
                 on_result(outcome)
 
+        for key in [k for k in pending if k.startswith("not-submitted-")]:
+            finish(key, FileOutcome(path=files[pending[key][0]], status=FAILED, error_type="SubmitError",
+                                    error=submit_error))
         from celery.result import ResultSet
 
         deadline = time.monotonic() + timeout
         try:
-            for task_id, meta in ResultSet(results, app=app).iter_native(timeout=timeout, interval=0.2):
+            for task_id, meta in (ResultSet(results, app=app).iter_native(timeout=timeout, interval=0.2)
+                                  if results else ()):
                 if task_id in pending:
                     finish(task_id, _outcome_from_meta(files[pending[task_id][0]], meta))
                 if not pending or time.monotonic() > deadline:
@@ -148,8 +159,10 @@ def submit_batch(
             finish(task_id, FileOutcome(path=path, status=LOST, error_type="TaskLost",
                                         error=" ".join(f"TaskLost: {reason}".split())[:300]))
         trace_id = format(b.span.get_span_context().trace_id, "032x") if b.span.get_span_context().is_valid else None
+    broker = _masked(app.conf.broker_url)
+    app.close()  # its broker and backend connections: one app per batch
     return DistributedBatchResult([o for o in outcomes if o is not None], time.perf_counter() - t0, trace_id,
-                                  broker=_masked(app.conf.broker_url))
+                                  broker=broker)
 
 
 def _masked(url: str) -> str:
