@@ -75,9 +75,21 @@ class DiscardMetrics(MetricExporter):
         return None
 
 
-def sdk_providers(sampler: Any = ALWAYS_ON) -> tuple[TracerProvider, MeterProvider]:
+#: "batch": the SDK's BatchSpanProcessor; "delivery": ours (what configure() installs). Set by --span-processor.
+SPAN_PROCESSOR = "delivery"
+
+
+def span_processor(kind: str | None = None, queue: int | None = None) -> Any:
+    if (kind or SPAN_PROCESSOR) == "delivery":
+        from ddex_otel.telemetry.delivery import DeliverySettings, DeliverySpanProcessor
+
+        return DeliverySpanProcessor(DiscardSpans(), DeliverySettings(max_queue_size=queue) if queue else None)
+    return BatchSpanProcessor(DiscardSpans(), max_queue_size=queue)
+
+
+def sdk_providers(sampler: Any = ALWAYS_ON, processor: str | None = None) -> tuple[TracerProvider, MeterProvider]:
     tp = TracerProvider(sampler=sampler, shutdown_on_exit=False)
-    tp.add_span_processor(BatchSpanProcessor(DiscardSpans()))
+    tp.add_span_processor(span_processor(processor))
     reader = PeriodicExportingMetricReader(DiscardMetrics(), export_interval_millis=5_000)
     mp = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
     return tp, mp
@@ -93,7 +105,8 @@ class Variant:
         self.floor = floor
         self.instrument = instrument
         if sdk:
-            self.tp, self.mp = sdk_providers(sampler)
+            # The floor is always the SDK's own span + histogram (BatchSpanProcessor): the budget's reference.
+            self.tp, self.mp = sdk_providers(sampler, "batch" if floor else None)
         else:
             self.tp, self.mp = trace_api.NoOpTracerProvider(), metrics_api.NoOpMeterProvider()
         tracer = self.tp.get_tracer("floor")
@@ -193,6 +206,32 @@ def report(title: str, medians: dict[str, float]) -> dict[str, Any]:
     return rows
 
 
+def bench_on_end(spans: int = 20_000, rounds: int = 7) -> dict[str, float]:
+    """ns per ``on_end`` call of each processor, on already-ended sampled spans (the hot-path part we own)."""
+    tp = TracerProvider(shutdown_on_exit=False)
+    tracer = tp.get_tracer("bench")
+    ended = []
+    for _ in range(spans):
+        span = tracer.start_span("s")
+        span.end()
+        ended.append(span)
+    out: dict[str, float] = {}
+    for kind in ("batch", "delivery"):
+        samples = []
+        for _ in range(rounds):
+            processor = span_processor(kind, queue=spans)  # the same room in both: no "queue full" path
+            on_end = processor.on_end
+            t0 = time.perf_counter()
+            for span in ended:
+                on_end(span)
+            samples.append((time.perf_counter() - t0) / spans * 1e9)
+            processor.shutdown()
+        out[kind] = statistics.median(samples)
+    print(f"on_end: BatchSpanProcessor {out['batch']:.0f} ns, DeliverySpanProcessor {out['delivery']:.0f} ns "
+          f"(median of {rounds} rounds of {spans} spans)")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=15)
@@ -203,7 +242,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="cpu: process CPU time (all our threads, immune to other processes on a shared box; default); "
         "wall: perf_counter",
     )
+    parser.add_argument("--span-processor", choices=("delivery", "batch"), default="delivery",
+                        help="processor of the instrumented variants: delivery (ours, configure()'s default) "
+                        "or batch (the SDK's BatchSpanProcessor); the floor always uses batch")
+    parser.add_argument("--on-end-only", action="store_true", help="only the on_end micro-benchmark")
     args = parser.parse_args(argv)
+    global SPAN_PROCESSOR
+    SPAN_PROCESSOR = args.span_processor
+    results_on_end = bench_on_end()
+    if args.on_end_only:
+        return 0
 
     sample = samples_dir() / "daddykev__Samples43_1_Audio.xml"
     tiny = samples_dir() / "AudiusProject__03_delete.xml"
@@ -212,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     print(f"python {sys.version.split()[0]}, rounds={args.rounds}, clock={args.clock}; medians of per-round means")
-    results: dict[str, Any] = {"clock": args.clock}
+    results: dict[str, Any] = {"clock": args.clock, "span_processor": args.span_processor, "on_end": results_on_end}
     results["sample"] = report(f"{sample.name} ({sample.stat().st_size} B), {args.ops} parses/round",
                                run(str(sample), args.rounds, args.ops, clock))
     if tiny.is_file():

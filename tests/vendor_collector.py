@@ -47,6 +47,9 @@ class Certs:
         ca.cert_pem.write_to_path(str(directory / "ca.pem"))
         server.private_key_pem.write_to_path(str(directory / "server.key"))
         server.cert_chain_pems[0].write_to_path(str(directory / "server.pem"))
+        client = ca.issue_cert("ddex-otel-client")  # for mTLS: trustme certificates allow client auth
+        client.private_key_pem.write_to_path(str(directory / "client.key"))
+        client.cert_chain_pems[0].write_to_path(str(directory / "client.pem"))
         other = trustme.CA()  # what REQUESTS_CA_BUNDLE points at: a different, unrelated CA
         other.cert_pem.write_to_path(str(directory / "other-ca.pem"))
         return cls(directory, ca)
@@ -67,12 +70,20 @@ class Certs:
     def server_key(self) -> Path:
         return self.dir / "server.key"
 
+    @property
+    def client_cert(self) -> Path:
+        return self.dir / "client.pem"
+
+    @property
+    def client_key(self) -> Path:
+        return self.dir / "client.key"
+
 
 class VendorCollector:
     """Start/stop the fake vendor; ``token`` is what its bearertokenauth accepts."""
 
-    def __init__(self, binary: Path, workdir: Path, certs: Certs, token: str) -> None:
-        self.binary, self.dir, self.certs, self.token = binary, workdir, certs, token
+    def __init__(self, binary: Path, workdir: Path, certs: Certs, token: str, *, mtls: bool = False) -> None:
+        self.binary, self.dir, self.certs, self.token, self.mtls = binary, workdir, certs, token, mtls
         self.grpc_port, self.http_port = free_port(), free_port()
         self.health_port, self.metrics_port = free_port(), free_port()
         self.proc: subprocess.Popen | None = None
@@ -89,6 +100,8 @@ class VendorCollector:
 
     def config(self) -> dict:
         tls = {"cert_file": str(self.certs.server_cert), "key_file": str(self.certs.server_key)}
+        if self.mtls:  # clients must present a certificate signed by the test CA
+            tls["client_ca_file"] = str(self.certs.ca_file)
         auth = {"authenticator": "bearertokenauth/vendor"}
         return {
             "extensions": {

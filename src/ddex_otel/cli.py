@@ -15,9 +15,14 @@ from ddex_otel.monitoring import cli as monitoring_cli
 from ddex_otel.stack import cli as stack_cli
 from ddex_otel.stack import fleet_cli
 from ddex_otel.telemetry import cli as telemetry_cli
+from ddex_otel.telemetry.clisetup import add_telemetry_arguments, with_cli_telemetry
 
 # Each module's ``register(subparsers)`` adds its subcommands with ``set_defaults(func=…)``.
 _COMMAND_MODULES = (ern_cli, telemetry_cli, stack_cli, monitoring_cli, fleet_cli)
+
+#: Engine commands that export telemetry when --endpoint or the standard OTEL_* variables ask for it.
+#: Wired here, not in ern/cli.py: the engine imports nothing from telemetry.
+TELEMETRY_COMMANDS = ("parse", "stream", "validate", "build", "generate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _COMMAND_MODULES:
         module.register(subparsers)
+    for name in TELEMETRY_COMMANDS:
+        command = subparsers.choices.get(name)
+        if command is not None:
+            add_telemetry_arguments(command)
+            command.set_defaults(func=with_cli_telemetry(command.get_default("func")))
     return parser
 
 

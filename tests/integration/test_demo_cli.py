@@ -66,7 +66,15 @@ def test_demo_is_one_batch_trace_in_jaeger(demo_run, sample_paths):
     # parse → build → parse: each sample file is read once (the second parse reads the built bytes)
     read_paths = Counter(_tags(s).get("file.path") for s in parses)
     assert {str(p): 1 for p in sample_paths} == {p: n for p, n in read_paths.items() if p is not None}
-    assert all(s["references"][0]["spanID"] == roots[0]["spanID"] for s in parses)
+    # batch → one ddex.file span per message (its file.path, or the generated message's label) → its operations
+    files = {s["spanID"]: s for s in trace["spans"] if s["operationName"] == "ddex.file"}
+    assert all(f["references"][0]["spanID"] == roots[0]["spanID"] for f in files.values())
+    assert {_tags(f).get("file.path") for f in files.values()} >= {str(p) for p in sample_paths}
+    assert all(s["references"][0]["spanID"] in files for s in parses)
+    for span in parses:
+        path = _tags(span).get("file.path")
+        if path is not None:
+            assert _tags(files[span["references"][0]["spanID"]])["file.path"] == path
     for span in parses:
         tags = _tags(span)
         if "file.path" in tags:
@@ -75,8 +83,10 @@ def test_demo_is_one_batch_trace_in_jaeger(demo_run, sample_paths):
 
 def test_demo_broken_message_is_an_error_span(demo_run):
     _, trace, _ = demo_run
-    errors = [_tags(s) for s in trace["spans"] if _tags(s).get("otel.status_code") == "ERROR"]
-    assert {t["ddex.operation.name"]: t["error.type"] for t in errors} == {"parse": "TruncatedInputError"}
+    errors = [(s["operationName"], _tags(s)) for s in trace["spans"] if _tags(s).get("otel.status_code") == "ERROR"]
+    # the failed parse, and the ddex.file span of that message
+    assert sorted((name, t["error.type"]) for name, t in errors) == [
+        ("ddex.file", "TruncatedInputError"), ("ddex.parse", "TruncatedInputError")]
     batch = _tags(next(s for s in trace["spans"] if s["operationName"] == "ddex.batch"))
     assert batch["ddex.batch.failure.count"] == 1
 

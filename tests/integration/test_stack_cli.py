@@ -16,10 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
+
 from support import tcp_time_wait_ports
 
 from ddex_otel.stack import Ports, jaegerui
 from ddex_otel.stack.build import ensure_binaries
+from ddex_otel.stack.local import ORDER
 from ddex_otel.stack.ports import HOST
 
 CLI = Path(sys.executable).parent / "ddex-otel"
@@ -97,7 +99,8 @@ def test_down_then_up_at_once_works(cli_stack):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "ports already in use" not in again.stderr
     status = json.loads(stack.status("--json").stdout)
-    assert [c["healthy"] for c in status["components"]] == [True, True, True]
+    assert [c["name"] for c in status["components"]] == list(ORDER)
+    assert all(c["healthy"] for c in status["components"]), status["components"]
     assert time.monotonic() - start < 60
 
 

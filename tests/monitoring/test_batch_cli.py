@@ -140,6 +140,13 @@ def test_a_bad_alerts_file_is_a_usage_error(delivery: Path, tmp_path: Path, caps
     assert err.startswith(f"ddex-otel: error: --alerts: {rules}: thresholds[0]") and err.count("\n") == 1
 
 
+def _exported_file_spans(folder: Path) -> int:
+    """How many ``ddex.file`` spans the offline trace files in ``folder`` hold so far."""
+    if not folder.is_dir():
+        return 0
+    return sum(p.read_bytes().count(b'"ddex.file"') for p in folder.glob("traces-*.jsonl"))
+
+
 def test_ctrl_c_keeps_the_results_so_far_and_exits_130(tmp_path: Path, sample_paths: list[Path]) -> None:
     import signal
     import time
@@ -154,9 +161,9 @@ def test_ctrl_c_keeps_the_results_so_far_and_exits_130(tmp_path: Path, sample_pa
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        # a worker has exported its first file's spans: the batch is under way
-        while not any(p.stat().st_size > 0 for p in (tmp_path / "telemetry").glob("traces-*.jsonl")
-                      if (tmp_path / "telemetry").is_dir()):
+        # workers have exported several files' spans (each is flushed before its result is sent):
+        # the batch is under way and the main process has results to keep
+        while _exported_file_spans(tmp_path / "telemetry") < 6:
             assert time.monotonic() < deadline and proc.poll() is None, "the batch never started"
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group

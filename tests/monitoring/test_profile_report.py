@@ -22,9 +22,6 @@ import pytest
 from ddex_otel.telemetry.offline import read_requests
 
 CLI = Path(sys.executable).parent / "ddex-otel"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SAMPLES = ("daddykev__Samples43_1_Audio.xml", "daddykev__Samples42_Variant_Classical.xml",
            "AudiusProject__01_delivery.xml")
 REPO = Path(__file__).resolve().parents[2]
@@ -66,35 +63,26 @@ def test_profile_prints_a_summary_and_writes_csv_and_json(profile_run):
     assert data  # the profiler's own format; its contents are the profiler's tests' business
 
 
-def test_report_opens_in_chromium_with_plots_tables_and_trace_links(profile_run, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_report_opens_in_chromium_with_plots_tables_and_trace_links(profile_run, tmp_path, browser_page):
     folder, _ = profile_run
     report = folder / "report.html"
     text = report.read_text()
     assert "<script" not in text and "<link" not in text  # self-contained
     exported = _exported_trace_ids(folder)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 1500})
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("requestfailed", lambda r: problems.append(f"failed request {r.url}"))
-            page.goto(report.as_uri())
-            page.wait_for_load_state("load")
-            images = page.eval_on_selector_all(
-                "img", "imgs => imgs.map(i => ({alt: i.alt, w: i.naturalWidth, done: i.complete,"
-                " inline: i.src.startsWith('data:image/png;base64,')}))")
-            headings = page.eval_on_selector_all("h1, h2", "hs => hs.map(h => h.textContent.trim())")
-            links = page.eval_on_selector_all("a", "as => as.map(a => [a.textContent.trim(), a.href])")
-            summary = page.eval_on_selector_all(
-                "table:first-of-type tbody tr", "rows => rows.map(r => Array.from(r.cells, c => c.textContent))")
-            shot = tmp_path / "profile-report.png"
-            page.screenshot(path=str(shot))
-        finally:
-            browser.close()
+    page = browser_page.page
+    page.set_viewport_size({"width": 1000, "height": 1500})
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+    images = page.eval_on_selector_all(
+        "img", "imgs => imgs.map(i => ({alt: i.alt, w: i.naturalWidth, done: i.complete,"
+        " inline: i.src.startsWith('data:image/png;base64,')}))")
+    headings = page.eval_on_selector_all("h1, h2", "hs => hs.map(h => h.textContent.trim())")
+    links = page.eval_on_selector_all("a", "as => as.map(a => [a.textContent.trim(), a.href])")
+    summary = page.eval_on_selector_all(
+        "table:first-of-type tbody tr", "rows => rows.map(r => Array.from(r.cells, c => c.textContent))")
+    shot = tmp_path / "profile-report.png"
+    page.screenshot(path=str(shot))
+    problems = browser_page.problems
 
     assert problems == []
     assert [i["alt"] for i in images] == ["duration per operation", "duration per stage", "CPU and memory over time"]

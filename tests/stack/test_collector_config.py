@@ -41,12 +41,33 @@ def _component_type(name: str) -> str:
     return name.split("/", 1)[0]
 
 
+# Built for the tests' fake vendor and for archiving OTLP JSON, used by no shipped config.
+EXTRA_COMPONENTS = {"exporters": {"file"}}
+
+
+def _everything_the_overlay_can_add() -> dict:
+    """The vendor (http and grpc) + ingest overlay of ddex_otel.stack.overlay, all options on."""
+    from ddex_otel.stack.overlay import IngestOptions, VendorOptions, render_overlay
+
+    base = yaml.safe_load(CONFIG.read_text())
+    combined: dict = {}
+    for protocol in ("http", "grpc"):
+        overlay = render_overlay(base, VendorOptions("https://v.test", protocol=protocol),
+                                 IngestOptions(token_env="TOKEN"), "/tmp/queue").config
+        for kind, section in overlay.items():
+            if kind != "service":
+                combined.setdefault(kind, {}).update(section)
+    return combined
+
+
 def test_binary_has_exactly_the_components_the_config_uses(otelcol):
     config = yaml.safe_load(CONFIG.read_text())
+    overlay = _everything_the_overlay_can_add()
     listed = yaml.safe_load(subprocess.run([str(otelcol), "components"], capture_output=True,
                                            text=True, check=True, timeout=60).stdout)
     for kind in ("receivers", "processors", "exporters", "connectors", "extensions"):
-        used = {_component_type(name) for name in config.get(kind, {})}
+        used = {_component_type(name) for name in [*config.get(kind, {}), *overlay.get(kind, {})]}
+        used |= EXTRA_COMPONENTS.get(kind, set())
         built = {c["name"] for c in listed.get(kind) or []}
         assert used == built, f"{kind}: config uses {sorted(used)}, binary has {sorted(built)}"
 

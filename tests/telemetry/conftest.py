@@ -105,3 +105,13 @@ def sample(samples_dir: Path) -> Path:
     if not path.is_file():
         pytest.fail(f"{path} not found (set DDEX_SAMPLES_DIR)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def fresh_env_warnings() -> Iterator[None]:
+    """Bad-variable warnings are said once per process; each test starts as a new process would."""
+    from ddex_otel.telemetry import delivery
+
+    delivery._warned.clear()
+    yield
+    delivery._warned.clear()

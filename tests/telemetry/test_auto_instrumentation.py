@@ -68,3 +68,31 @@ def test_auto_instrumented_spans_follow_the_contract(sample: Path, tmp_path: Pat
     assert len(failed) == 1
     resource = {kv.key: kv.value.string_value for kv in spans[0][2].resource.attributes}
     assert resource["service.name"] == "auto-app"
+
+
+def test_process_metrics_under_opentelemetry_instrument_are_emitted_once(sample: Path) -> None:
+    """Our pre-instrument hook starts system-metrics with our config before the distro does."""
+    done = _run(
+        {
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "otlp_json_file",  # stdout
+            "OTEL_PYTHON_DDEX_PROCESS_METRICS": "true",
+        },
+        str(sample),
+    )
+    assert done.returncode == 0, done.stderr
+    seen: dict[str, set[tuple[str, str, tuple[str, ...]]]] = {}
+    for line in done.stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        for rm in offline.decode_line(line).resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    points = getattr(metric, metric.WhichOneof("data")).data_points
+                    keys = tuple(sorted({kv.key for p in points for kv in p.attributes}))
+                    seen.setdefault(metric.name, set()).add((sm.scope.name, metric.unit, keys))
+    assert seen["process.cpu.time"] == {("ddex_otel", "s", ("cpu.mode",))}
+    assert seen["process.thread.count"] == {("ddex_otel", "{thread}", ())}
+    duplicated = {name: where for name, where in seen.items() if len({scope for scope, _, _ in where}) > 1}
+    assert not duplicated

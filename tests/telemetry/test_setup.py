@@ -175,13 +175,15 @@ def test_dead_collector_never_breaks_the_host(protocol: str, sample: Path, caplo
     for _ in range(3):
         ern.parse(str(sample))
     started = time.monotonic()
-    handle.force_flush(timeout_millis=5_000)
     handle.shutdown()
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 3  # bounded: DDEX_OTEL_SHUTDOWN_TIMEOUT, 2 s by default
     assert handle.export_failures >= 1
     assert handle.failures.first_error and "127.0.0.1" in handle.failures.first_error
-    ours = [r for r in caplog.records if r.name == "ddex_otel.telemetry" and r.levelno >= logging.WARNING]
-    assert len(ours) == 1, [r.getMessage() for r in ours]
+    delivery = handle.delivery
+    assert (delivery.spans_ended, delivery.spans_exported, delivery.spans_dropped) == (3, 0, 3)
+    ours = [r.getMessage() for r in caplog.records if r.name == "ddex_otel.telemetry" and r.levelno >= logging.WARNING]
+    # the first failure once, then one drop report with the count (never more per 10 s)
+    assert len(ours) == 2 and "export failed" in ours[0] and "3 span(s) not delivered" in ours[1], ours
     handle.shutdown()  # idempotent
 
 

@@ -257,3 +257,20 @@ def test_purged_releases_are_not_release_list_releases(tel, samples_dir: Path) -
     assert "ddex.releases.processed" not in tel.metrics()
     assert sum(1 for _ in ern.stream(str(samples_dir / "AudiusProject__03_delete.xml"))) >= 2
     assert tel.span("ddex.stream").attributes["ddex.release.count"] == 0
+
+
+def test_generate_span(tel, tmp_path: Path) -> None:
+    from ddex_otel.ern.generator import write_message
+
+    out = tmp_path / "g.xml"
+    size = write_message(str(out), releases=2, tracks_per_release=3, version="4.2")
+    span = tel.span("ddex.generate")
+    assert span.attributes["ddex.operation.name"] == "generate"
+    assert span.attributes["ddex.ern.version"] == "4.2"
+    assert span.attributes["ddex.output.size"] == size == out.stat().st_size
+    assert span.attributes["file.path"] == str(out)
+    assert "ddex.operation.duration" not in tel.metrics()  # a span only: generating is not processing a message
+    with pytest.raises(OSError):
+        write_message(str(tmp_path / "missing" / "g.xml"), releases=1)
+    failed = [s for s in tel.spans("ddex.generate") if s.status.status_code is StatusCode.ERROR]
+    assert len(failed) == 1 and failed[0].attributes["error.type"] == "FileNotFoundError"

@@ -129,6 +129,23 @@ def _metrics_data():
     return reader.get_metrics_data()
 
 
+def test_log_filter_never_hides_dropped_data_and_limits_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ddex_otel.telemetry import exporters
+
+    now = [1000.0]
+    monkeypatch.setattr(exporters.time, "monotonic", lambda: now[0])
+    log_filter = ExportLogFilter(interval=30)
+    logger = logging.getLogger("opentelemetry.sdk._shared_internal")
+    queue_full = [logger.makeRecord(logger.name, logging.WARNING, __file__, 1, "Queue full, dropping %s.", ("Span",),
+                                    None) for _ in range(3)]
+    assert all(log_filter.filter(r) for r in queue_full)  # data loss is always said
+    retry = lambda: logger.makeRecord(logger.name, logging.WARNING, __file__, 1, "Transient error, retrying", (), None)  # noqa: E731
+    assert [log_filter.filter(retry()) for _ in range(3)] == [True, False, False]
+    now[0] += 31
+    later = retry()
+    assert log_filter.filter(later) is True and "2 similar message(s) suppressed" in later.getMessage()
+
+
 def test_log_filter_lets_the_first_failure_through_only() -> None:
     log_filter = ExportLogFilter()
     logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")

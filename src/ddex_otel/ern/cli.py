@@ -261,7 +261,7 @@ def _add_build(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", metavar="FILE", help="ERN XML file, or - for standard input")
     p.add_argument("--version", dest="target_version", default="4.3", help="ERN version to write: 4.3, 4.2, 4.1.1, 3.8.2")
-    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output")
+    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output (- also means stdout)")
     p.add_argument("--level", choices=("strict", "warn", "off"), default="warn", help="validation level (default warn)")
     p.add_argument("--huge-tree", action="store_true", help="lift libxml2's size limits (trusted input only)")
     p.set_defaults(func=_run_build)
@@ -285,9 +285,12 @@ def _run_build(args: argparse.Namespace) -> int:
             _print_findings(args.file, tuple(f for f in exc.findings if f.severity == "error"), sys.stderr)
             return 1
         _print_findings(args.file, built.findings, sys.stderr)
-        if args.output:
-            with open(args.output, "wb") as out:
-                out.write(built)
+        if args.output and args.output != "-":
+            try:
+                with open(args.output, "wb") as out:
+                    out.write(built)
+            except OSError as exc:  # the output's fault, not the input's: name the output
+                return fail(args.output, exc)
         else:
             sys.stdout.buffer.write(built)
             sys.stdout.flush()
@@ -340,7 +343,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
         help="write a synthetic, schema-valid ERN message of a given size or release count",
         description="Stream a synthetic ERN message to OUT (deterministic for a seed).",
     )
-    p.add_argument("output", metavar="OUT", help="file to write")
+    p.add_argument("output", metavar="OUT", help="file to write, or - for standard output")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--releases", type=int, help="number of releases (default 1)")
     group.add_argument("--size", type=parse_size, help="about this many bytes: 500KB, 10MB, 1GB, 1GiB, 12345")
@@ -380,15 +383,20 @@ def _run_generate(args: argparse.Namespace) -> int:
             print(f"ddex-otel: generate: {done / 1e6:.1f} of ~{total / 1e6:.0f} MB ({100 * done / total:.0f}%)",
                   file=sys.stderr, flush=True)
 
+    to_stdout = args.output == "-"
+
     def action() -> int:
         try:
-            size = write_message(args.output, target_bytes=args.size, releases=args.releases,
-                                 tracks_per_release=args.tracks, version=args.target_version, seed=args.seed,
-                                 progress=progress)
+            size = write_message(sys.stdout.buffer if to_stdout else args.output, target_bytes=args.size,
+                                 releases=args.releases, tracks_per_release=args.tracks,
+                                 version=args.target_version, seed=args.seed, progress=progress)
         except ValueError as exc:
             return fail(args.output, exc)
+        if to_stdout:
+            sys.stdout.flush()
         elapsed = time.monotonic() - began
-        print(f"wrote {args.output}: {size} bytes, ERN {args.target_version}, in {elapsed:.2f} s", file=sys.stderr)
+        where = "standard output" if to_stdout else args.output
+        print(f"wrote {where}: {size} bytes, ERN {args.target_version}, in {elapsed:.2f} s", file=sys.stderr)
         return 0
 
     return _guarded(args.output, action)

@@ -16,11 +16,12 @@ per cent); the smallest valid message (one track) is a few KB, so smaller target
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 from xml.sax.saxutils import escape
 
 from ddex_otel.ern import identifiers, validation, versions
@@ -360,7 +361,7 @@ def generate_message(releases: int = 1, tracks_per_release: int = 10, version: s
 
 
 def write_message(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | BinaryIO,
     *,
     target_bytes: int | None = None,
     releases: int | None = None,
@@ -369,7 +370,7 @@ def write_message(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> int:
-    """Stream a synthetic message to ``path`` and return its size in bytes.
+    """Stream a synthetic message to ``path`` (or an open binary stream) and return its size in bytes.
 
     Give ``target_bytes`` (about that size) or ``releases`` (default 1). ``progress(written,
     estimated_total)`` is called after every chunk (a few hundred tracks).
@@ -377,7 +378,11 @@ def write_message(
     plan = _make_plan(releases, target_bytes, tracks_per_release, version, seed)
     estimate = target_bytes or 0
     written = 0
-    with open(path, "wb") as out:
+    if hasattr(path, "write"):  # an open binary stream (``sys.stdout.buffer``), not closed here
+        out_cm: Any = contextlib.nullcontext(path)
+    else:
+        out_cm = open(path, "wb")
+    with out_cm as out:
         for chunk in _chunks(plan):
             data = chunk.encode("utf-8")
             out.write(data)

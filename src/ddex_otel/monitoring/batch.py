@@ -38,11 +38,11 @@ from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.trace import SpanKind
 
 from ddex_otel.monitoring import spanfeed
 from ddex_otel.monitoring.monitor import nearest_rank
 from ddex_otel.telemetry import attributes as A
+from ddex_otel.telemetry.batches import file_span
 
 #: Pool restarts after worker crashes before the remaining files are given up as failed.
 MAX_POOL_RESTARTS = 3
@@ -358,17 +358,11 @@ def process_file(task: FileTask) -> FileResult:
     assert _state is not None
     from ddex_otel import ern
     from ddex_otel.telemetry.spans import mark_error
-    from ddex_otel.telemetry.version import __version__
 
-    tracer = trace.get_tracer(A.SCOPE_NAME, __version__, _state.tracer_provider, schema_url=A.SCHEMA_URL)
     parent = propagate.extract(task.carrier)
     result = FileResult(path=task.path, status=A.FILE_OUTCOME_OK, pid=os.getpid())
     t0 = time.perf_counter()
-    with tracer.start_as_current_span(
-        A.SPAN_FILE, context=parent, kind=SpanKind.INTERNAL,
-        attributes={A.FILE_PATH: task.path, A.FILE_NAME: os.path.basename(task.path)},
-        record_exception=False, set_status_on_exception=False,
-    ) as span:
+    with file_span(task.path, context=parent, tracer_provider=_state.tracer_provider) as span:
         try:
             message = ern.parse(task.path)
             report = ern.validate(message)

@@ -31,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     for field in dataclasses.fields(Ports):
         flag = "--" + field.name.replace("_", "-") + "-port"
         up.add_argument(flag, dest=field.name, type=int, metavar="PORT", help=f"default {field.default}")
-    overlay_stack.add_arguments(up)
     _alert_args(up)
+    overlay_stack.add_arguments(up)
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop the processes `stack up` started")

@@ -62,13 +62,15 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name or not _HEADER_NAME.match(name) or not value.strip():
-        raise StackError(f"vendor header must be NAME=VALUE (e.g. 'x-api-key=${{env:API_KEY}}'), got {name or text[:20]!r}=…")
+        # Never echo the text: a malformed header may be the key itself.
+        shown = f"a header named {name!r}" if sep and _HEADER_NAME.match(name) else "a value without NAME="
+        raise StackError(f"vendor header must be NAME=VALUE (e.g. 'x-api-key=${{env:API_KEY}}'), got {shown}")
     return name, value.strip()
 
 
-def _file(path: str | None, what: str) -> str | None:
-    if path is None:
-        return None
+def _file(path: str | None, what: str, check: bool = True) -> str | None:
+    if path is None or not check:  # not checked: a path inside a container (docker compose)
+        return path
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():
         raise StackError(f"{what}: no such file: {path}")
@@ -87,6 +89,7 @@ class VendorOptions:
     key_file: str | None = None
     compression: str = "gzip"
     max_elapsed_time: str = "1h"  # retry a failing batch this long (queued on disk meanwhile)
+    check_files: bool = field(default=True, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.protocol not in VENDOR_EXPORTERS:
@@ -95,12 +98,12 @@ class VendorOptions:
             raise StackError(f"vendor endpoint is not a URL: {self.endpoint!r}")
         if bool(self.cert_file) != bool(self.key_file):
             raise StackError("vendor client certificate and key go together (--vendor-cert and --vendor-key)")
-        object.__setattr__(self, "ca_file", _file(self.ca_file, "vendor CA"))
-        object.__setattr__(self, "cert_file", _file(self.cert_file, "vendor client certificate"))
-        object.__setattr__(self, "key_file", _file(self.key_file, "vendor client key"))
+        object.__setattr__(self, "ca_file", _file(self.ca_file, "vendor CA", self.check_files))
+        object.__setattr__(self, "cert_file", _file(self.cert_file, "vendor client certificate", self.check_files))
+        object.__setattr__(self, "key_file", _file(self.key_file, "vendor client key", self.check_files))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "VendorOptions | None":
+    def from_env(cls, environ: Mapping[str, str] | None = None, check_files: bool = True) -> "VendorOptions | None":
         env = os.environ if environ is None else environ
         endpoint = env.get(VENDOR_ENV["endpoint"], "").strip()
         if not endpoint:
@@ -114,6 +117,7 @@ class VendorOptions:
             cert_file=env.get(VENDOR_ENV["cert_file"]) or None,
             key_file=env.get(VENDOR_ENV["key_file"]) or None,
             compression=env.get(VENDOR_ENV["compression"], "").strip() or "gzip",
+            check_files=check_files,
         )
 
 
@@ -124,14 +128,15 @@ class IngestOptions:
     token_env: str | None = None  # name of the variable holding the bearer token, never the token
     tls_cert: str | None = None
     tls_key: str | None = None
+    check_files: bool = field(default=True, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.token_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.token_env):
-            raise StackError(f"--ingest-token-env takes a variable NAME, got {self.token_env[:3]!r}…")
+            raise StackError("--ingest-token-env takes the NAME of the variable holding the token, not the token")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise StackError("ingest TLS needs both a certificate and a key (--tls-cert and --tls-key)")
-        object.__setattr__(self, "tls_cert", _file(self.tls_cert, "ingest TLS certificate"))
-        object.__setattr__(self, "tls_key", _file(self.tls_key, "ingest TLS key"))
+        object.__setattr__(self, "tls_cert", _file(self.tls_cert, "ingest TLS certificate", self.check_files))
+        object.__setattr__(self, "tls_key", _file(self.tls_key, "ingest TLS key", self.check_files))
 
     @property
     def tls(self) -> bool:
@@ -142,10 +147,10 @@ class IngestOptions:
         return bool(self.token_env or self.tls_cert)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "IngestOptions | None":
+    def from_env(cls, environ: Mapping[str, str] | None = None, check_files: bool = True) -> "IngestOptions | None":
         env = os.environ if environ is None else environ
         values = {key: env.get(name, "").strip() or None for key, name in INGEST_ENV.items()}
-        options = cls(**values)
+        options = cls(**values, check_files=check_files)
         return options if options.enabled else None
 
     def check_token(self, environ: Mapping[str, str] | None = None) -> None:

@@ -79,6 +79,8 @@ class OverlayStack(LocalStack):
         env = {**env, **overlay.env}
         e = self.endpoints
         url = f"{e.otlp_grpc} (OTLP gRPC), {e.otlp_http} (OTLP HTTP)"
+        if self.ingest and self.ingest.token_env:
+            url += f", bearer token from ${self.ingest.token_env} required"
         if self.vendor is not None:
             from ddex_otel.telemetry.secrets import mask_url
 
@@ -126,9 +128,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ingest.add_argument("--tls-key", metavar="FILE", help="... and this key")
 
 
-def options_from_args(args: argparse.Namespace) -> tuple[VendorOptions | None, IngestOptions | None]:
-    """Flags over DDEX_VENDOR_* / DDEX_INGEST_* variables; (None, None) when neither asks for anything."""
-    vendor = VendorOptions.from_env()
+def options_from_args(args: argparse.Namespace, check_files: bool = True
+                      ) -> tuple[VendorOptions | None, IngestOptions | None]:
+    """Flags over DDEX_VENDOR_* / DDEX_INGEST_* variables; (None, None) when neither asks for anything.
+
+    ``check_files=False`` takes file paths as they are (paths inside a container, for compose).
+    """
+    vendor = VendorOptions.from_env(check_files=check_files)
     if args.vendor_endpoint or vendor is not None:
         given = {
             "endpoint": args.vendor_endpoint,
@@ -140,12 +146,14 @@ def options_from_args(args: argparse.Namespace) -> tuple[VendorOptions | None, I
             "compression": args.vendor_compression,
         }
         given = {k: v for k, v in given.items() if v is not None}
-        vendor = dataclasses.replace(vendor, **given) if vendor is not None else VendorOptions(**given)
-    ingest = IngestOptions.from_env()
+        vendor = (dataclasses.replace(vendor, **given) if vendor is not None
+                  else VendorOptions(**given, check_files=check_files))
+    ingest = IngestOptions.from_env(check_files=check_files)
     if args.ingest_token_env or args.tls_cert or args.tls_key:
         base = ingest or IngestOptions()
         ingest = IngestOptions(token_env=args.ingest_token_env or base.token_env,
-                               tls_cert=args.tls_cert or base.tls_cert, tls_key=args.tls_key or base.tls_key)
+                               tls_cert=args.tls_cert or base.tls_cert, tls_key=args.tls_key or base.tls_key,
+                               check_files=check_files)
     return vendor, ingest
 
 
@@ -161,7 +169,7 @@ def register_overlay_command(sub: argparse._SubParsersAction) -> None:
 
 def _overlay_command(args: argparse.Namespace) -> int:
     try:
-        vendor, ingest = options_from_args(args)
+        vendor, ingest = options_from_args(args, check_files=False)  # paths as the container sees them
         overlay = render_overlay(load_base(paths.collector_dir() / paths.COLLECTOR_CONFIG), vendor, ingest,
                                  args.queue_dir)
         if overlay.env:

@@ -23,6 +23,9 @@ SPAN_VALIDATE: Final = "ddex.validate"
 SPAN_BATCH: Final = "ddex.batch"
 #: One input file of a ``ddex-otel batch`` run: parent of that file's parse/validate/build spans.
 SPAN_FILE: Final = "ddex.file"
+#: A synthetic message written by ``generator.write_message`` (``ddex-otel generate``): span only, no metrics.
+SPAN_GENERATE: Final = "ddex.generate"
+OP_GENERATE: Final = "generate"
 
 # -- operation names (values of ddex.operation.name) ------------------------------------------
 OP_PARSE: Final = "parse"

@@ -83,6 +83,41 @@ class Batch:
         return bound
 
 
+def _tracer(tracer_provider: TracerProvider | None = None) -> trace.Tracer:
+    """The instrumentor's tracer, else one from ``tracer_provider`` (or the global provider)."""
+    tel = spans.active()
+    if tel is not None and tracer_provider is None:
+        return tel.tracer
+    return trace.get_tracer(A.SCOPE_NAME, __version__, tracer_provider, schema_url=A.SCHEMA_URL)
+
+
+@contextmanager
+def file_span(
+    path: str | os.PathLike[str] | None,
+    *,
+    label: str | None = None,
+    context: otel_context.Context | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Iterator[trace.Span]:
+    """A current ``ddex.file`` span around one message's parse / validate / build spans.
+
+    ``file.path`` and ``file.name`` come from ``path``; an in-memory message gets ``label`` as its
+    ``file.name``. ``context`` is the parent (e.g. extracted from a worker's carrier); errors are
+    the caller's to record (``spans.mark_error``), so a batch decides what a failed file means.
+    """
+    attrs: dict[str, Any] = {}
+    if path is not None:
+        attrs[A.FILE_PATH] = os.fspath(path)
+        attrs[A.FILE_NAME] = os.path.basename(os.fspath(path))
+    elif label:
+        attrs[A.FILE_NAME] = label
+    with _tracer(tracer_provider).start_as_current_span(
+        A.SPAN_FILE, context=context, kind=SpanKind.INTERNAL, attributes=attrs,
+        record_exception=False, set_status_on_exception=False,
+    ) as span:
+        yield span
+
+
 @contextmanager
 def batch(
     name: str | None = None,
@@ -94,11 +129,7 @@ def batch(
     if not is_instrumentation_enabled():
         yield Batch(INVALID_SPAN)
         return
-    tel = spans.active()
-    if tel is not None and tracer_provider is None:
-        tracer = tel.tracer
-    else:
-        tracer = trace.get_tracer(A.SCOPE_NAME, __version__, tracer_provider, schema_url=A.SCHEMA_URL)
+    tracer = _tracer(tracer_provider)
     start_attrs: dict[str, Any] = dict(attributes or {})
     if name:
         start_attrs[A.BATCH_NAME] = name

@@ -132,7 +132,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     from ddex_otel import ern
     from ddex_otel.ern.errors import DDEXError
-    from ddex_otel.telemetry.batches import batch
+    from ddex_otel.telemetry.batches import batch, file_span
+    from ddex_otel.telemetry.spans import mark_error
     from ddex_otel.telemetry.setup import configure, describe
     from ddex_otel.telemetry.summary import render
 
@@ -158,12 +159,15 @@ def run_demo(args: argparse.Namespace) -> int:
     streamed = 0
     with batch("demo") as b:
         for label, source in inputs:
-            try:
-                outcomes.append(_round_trip(ern, label, source))
-                b.succeeded()
-            except (DDEXError, OSError) as exc:
-                outcomes.append(Outcome(label, error=f"{type(exc).__name__}: {exc}"))
-                b.failed(exc, source if isinstance(source, str) else label)
+            # one ddex.file span per message: its parse → build → parse spans sit under it
+            with file_span(source if isinstance(source, str) else None, label=label) as message_span:
+                try:
+                    outcomes.append(_round_trip(ern, label, source))
+                    b.succeeded()
+                except (DDEXError, OSError) as exc:
+                    mark_error(message_span, exc)
+                    outcomes.append(Outcome(label, error=f"{type(exc).__name__}: {exc}"))
+                    b.failed(exc, source if isinstance(source, str) else label)
         generated = [s for label, s in inputs if isinstance(s, bytes) and label not in BROKEN_LABELS]
         biggest = max(generated, key=len, default=None)
         if biggest is not None:
@@ -199,6 +203,11 @@ def run_demo(args: argparse.Namespace) -> int:
     console.print("[bold]telemetry went to:[/bold]")
     for line in describe(handle):
         console.print(f"  {line}")
+    delivery = handle.delivery
+    if delivery.spans_ended:
+        dropped = ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in delivery.dropped_by_reason.items() if n)
+        console.print(f"spans: {delivery.spans_ended} ended, {delivery.spans_exported} exported, "
+                      f"{delivery.spans_dropped} dropped{f' ({dropped})' if dropped else ''}")
     if batch_context.trace_flags.sampled and any(d.startswith("traces → OTLP") for d in handle.destinations):
         from ddex_otel.stack.links import jaeger_trace_url
 

@@ -6,8 +6,10 @@ before it exits.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 #: Standard variables that ask for telemetry even without ``--endpoint``.
@@ -51,6 +53,7 @@ def cli_telemetry(args: argparse.Namespace, *, always: bool = False, **options: 
         return None
     from ddex_otel.telemetry.setup import configure
 
+    _show_telemetry_warnings()
     try:
         return configure(
             endpoint=getattr(args, "endpoint", None),
@@ -58,6 +61,38 @@ def cli_telemetry(args: argparse.Namespace, *, always: bool = False, **options: 
             service_name=getattr(args, "service_name", None),
             **options,
         )
-    except (ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - telemetry never stops a command
         print(f"ddex-otel: warning: telemetry is off for this run: {exc}", file=sys.stderr)
         return None
+
+
+def with_cli_telemetry(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command's ``run(args)``: telemetry set up before (when asked for), flushed after.
+
+    The flush is bounded (``DDEX_OTEL_SHUTDOWN_TIMEOUT``, 2 s): a dead collector never holds the
+    command; with a live one every span of the run is exported before the process exits.
+    """
+
+    @functools.wraps(run)
+    def wrapped(args: argparse.Namespace) -> int:
+        handle = cli_telemetry(args)
+        try:
+            return run(args)
+        finally:
+            if handle is not None:
+                handle.shutdown()
+
+    return wrapped
+
+
+def _show_telemetry_warnings() -> None:
+    """Telemetry warnings (bad OTEL_* values, drops) reach stderr even without logging configured."""
+    import logging
+
+    logger = logging.getLogger("ddex_otel.telemetry")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ddex-otel: warning: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger.addHandler(handler)

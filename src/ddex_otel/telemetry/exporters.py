@@ -7,16 +7,18 @@
   * after a failure, exports within ``cooldown`` seconds are dropped (and counted) without
     trying, so a dead collector costs one exporter timeout per cooldown instead of one per
     batch, and ``shutdown()`` with a dead collector stays short.
-``ExportLogFilter`` silences the repeats the SDK and OTLP exporters log themselves (each retry
-and each failed batch) once the first has been shown.
+``ExportLogFilter`` rate-limits the repeats the SDK and OTLP exporters log themselves (each retry
+and each failed batch); records about dropped data always pass.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
@@ -28,9 +30,10 @@ _logger = logging.getLogger("ddex_otel.telemetry")
 #: Loggers of the SDK and exporters whose export-failure messages are de-duplicated.
 NOISY_LOGGER_PREFIXES: tuple[str, ...] = ("opentelemetry.exporter", "opentelemetry.sdk")
 _FAILURE_HINTS: tuple[str, ...] = (
-    "export", "transient error", "queue full", "failed to write", "retry", "timed out",
-    "connection", "unavailable",
+    "export", "transient error", "failed to write", "retry", "timed out", "connection", "unavailable",
 )
+#: Records that say telemetry was lost pass the filter whatever else they say.
+_NEVER_FILTERED: tuple[str, ...] = ("queue full", "dropping", "dropped")
 
 
 class ExportFailures:
@@ -123,20 +126,56 @@ class GuardedSpanExporter(SpanExporter):
 
 
 class GuardedMetricExporter(MetricExporter):
-    """A MetricExporter that counts and swallows failures of ``inner``; same temporality."""
+    """A MetricExporter that counts and swallows failures of ``inner``; same temporality.
+
+    ``delivery`` (a ``MetricDelivery``) counts exports and data points exported or dropped;
+    ``factory`` re-creates ``inner`` in a forked child (a gRPC channel does not survive fork).
+    """
 
     def __init__(
-        self, inner: MetricExporter, failures: ExportFailures, destination: str, cooldown: float = 5.0
+        self,
+        inner: MetricExporter,
+        failures: ExportFailures,
+        destination: str,
+        cooldown: float = 5.0,
+        *,
+        delivery: Any = None,
+        factory: Callable[[], MetricExporter] | None = None,
     ) -> None:
         super().__init__(
             preferred_temporality=getattr(inner, "_preferred_temporality", None),
             preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
         )
         self.inner = inner
+        self.delivery = delivery
+        self._factory = factory
         self._guard = _Guard(failures, "metrics", destination, cooldown)
+        if factory is not None and hasattr(os, "register_at_fork"):
+            weak = weakref.WeakMethod(self._after_fork_in_child)
+
+            def after_in_child() -> None:
+                reinit = weak()
+                if reinit is not None:
+                    reinit()
+
+            os.register_at_fork(after_in_child=after_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        self._guard._breaker_at = None  # noqa: SLF001
+        try:
+            self.inner = self._factory()  # type: ignore[misc]
+        except Exception:  # noqa: BLE001
+            _logger.debug("could not re-create the metric exporter after fork", exc_info=True)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         points = _count_points(metrics_data)
+        token = self.delivery.begin(points) if self.delivery is not None else None
+        result = self._export(metrics_data, points, timeout_millis, **kwargs)
+        if token is not None:
+            self.delivery.end(token, result is MetricExportResult.SUCCESS)
+        return result
+
+    def _export(self, metrics_data: MetricsData, points: int, timeout_millis: float, **kwargs: Any) -> MetricExportResult:
         if self._guard.tripped():
             self._guard.failures.count_dropped(points)
             return MetricExportResult.FAILURE
@@ -175,25 +214,40 @@ def _count_points(metrics_data: MetricsData) -> int:
 
 
 class ExportLogFilter(logging.Filter):
-    """Let the first export-failure record of the SDK/exporters through, drop the repeats."""
+    """Rate-limit the export-failure records of the SDK/exporters: one per ``interval`` seconds.
 
-    def __init__(self) -> None:
+    Only the exporters' retry/failure chatter is limited; a record that says data was dropped
+    (``queue full``, ``dropping``) always passes, and ours (``ddex_otel.telemetry``, which
+    reports every drop with counts) are never filtered. A passed record after a quiet period
+    says how many were suppressed in between.
+    """
+
+    def __init__(self, interval: float = 30.0) -> None:
         super().__init__("")
         self._lock = threading.Lock()
+        self.interval = interval
+        self._last_passed: float | None = None
         self.passed = False
         self.suppressed = 0
+        self._suppressed_since = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
         text = str(record.msg).lower()
-        if not any(hint in text for hint in _FAILURE_HINTS):
+        if any(hint in text for hint in _NEVER_FILTERED) or not any(hint in text for hint in _FAILURE_HINTS):
             return True
+        now = time.monotonic()
         with self._lock:
-            if not self.passed:
+            if self._last_passed is None or now - self._last_passed >= self.interval:
+                self._last_passed = now
                 self.passed = True
+                if self._suppressed_since:
+                    record.msg = f"{record.msg} ({self._suppressed_since} similar message(s) suppressed)"
+                    self._suppressed_since = 0
                 return True
             self.suppressed += 1
+            self._suppressed_since += 1
         return False
 
     def install(self) -> list[logging.Logger]:

@@ -55,6 +55,7 @@ from ddex_otel.telemetry.version import __version__
 from ddex_otel.telemetry.wrappers import (
     STAGE_WRAPPERS,
     build_wrapper,
+    generate_wrapper,
     open_input_wrapper,
     parse_wrapper,
     stream_wrapper,
@@ -85,6 +86,9 @@ _PUBLIC_TARGETS: tuple[tuple[str, str, str], ...] = (
 def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name, "").strip().lower()
     if not value:
+        return default
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        _logger.warning("ignoring %s=%r: use true or false; using %s", name, value, str(default).lower())
         return default
     return value in ("1", "true", "yes", "on")
 
@@ -139,6 +143,7 @@ class DDEXInstrumentor(BaseInstrumentor):
             for name, wrapper in functions.items():
                 wrapped.append(self._wrap(module, name, wrapper))
         wrapped.append(self._wrap("ddex_otel.ern.streaming", "open_input", open_input_wrapper))
+        wrapped.append(self._wrap("ddex_otel.ern.generator", "write_message", generate_wrapper(tel)))
         type(self)._wrapped = [item for item in wrapped if item is not None]
 
         if kwargs.get("process_metrics", _env_bool(ENV_PROCESS_METRICS, False)):
@@ -188,3 +193,21 @@ def _instrument_suite(kwargs: dict[str, Any]) -> Any:
     options = {k: v for k, v in kwargs.items() if k in ("tracer_provider", "meter_provider")}
     suite.instrument(**options)
     return suite if suite.is_instrumented_by_opentelemetry else None
+
+
+def pre_instrument() -> None:
+    """``opentelemetry_pre_instrument`` hook (runs before ``opentelemetry-instrument`` loads instrumentors).
+
+    With ``OTEL_PYTHON_DDEX_PROCESS_METRICS=true``, system-metrics is started here with our
+    configuration, before the distro would start it with its defaults: otherwise
+    ``process.cpu.time`` would be emitted twice (two scopes, ``type`` and ``cpu.mode`` labels) and
+    ``process.thread.count`` without a unit.
+    """
+    if not _env_bool(ENV_PROCESS_METRICS, False):
+        return
+    try:
+        from ddex_otel.telemetry.resources import start_system_metrics
+
+        start_system_metrics()
+    except Exception:  # noqa: BLE001 - never break the host's start-up
+        _logger.debug("could not pre-start system metrics", exc_info=True)

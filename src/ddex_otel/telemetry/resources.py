@@ -63,9 +63,50 @@ SYSTEM_METRICS_CONFIG: dict[str, list[str] | None] = {
     "process.cpu.utilization": None,
     "process.memory.usage": None,
     "process.memory.virtual": None,
-    "process.thread.count": None,
     "cpython.gc.collections": None,
 }
+
+#: Names ProcessMetrics writes itself (system-metrics gets their labels or units wrong).
+OWN_PROCESS_METRICS = ("process.cpu.time", "process.unix.file_descriptor.count", "process.thread.count")
+
+#: True once system-metrics was started with SYSTEM_METRICS_CONFIG in this process (by us).
+_system_metrics_ours = False
+
+
+def start_system_metrics(meter_provider: MeterProvider | None = None) -> bool:
+    """Start system-metrics with our config unless it already runs; True if this call started it."""
+    global _system_metrics_ours
+    try:
+        from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
+    except ImportError:  # pragma: no cover - it is a declared dependency
+        _logger.debug("opentelemetry-instrumentation-system-metrics not installed")
+        return False
+    existing = SystemMetricsInstrumentor._instance  # noqa: SLF001 - a BaseInstrumentor singleton
+    if existing is not None and existing.is_instrumented_by_opentelemetry:
+        # Constructing it again would re-run __init__ and swap the running one's config.
+        _logger.debug("system metrics already instrumented; not restarting them")
+        return False
+    instrumentor = SystemMetricsInstrumentor(config=dict(SYSTEM_METRICS_CONFIG))
+    kwargs: dict[str, Any] = {}
+    if meter_provider is not None:
+        kwargs["meter_provider"] = meter_provider
+    instrumentor.instrument(**kwargs)
+    _system_metrics_ours = True
+    return True
+
+
+def names_already_emitted() -> set[str]:
+    """Process metric names a system-metrics started by someone else (with its defaults) emits."""
+    if _system_metrics_ours:
+        return set()
+    try:
+        from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
+    except ImportError:  # pragma: no cover
+        return set()
+    existing = SystemMetricsInstrumentor._instance  # noqa: SLF001
+    if existing is None or not existing.is_instrumented_by_opentelemetry:
+        return set()
+    return set(getattr(existing, "_config", {}) or {})
 
 
 class ProcessMetrics:
@@ -94,51 +135,60 @@ class ProcessMetrics:
         self._started = False
 
     def start(self) -> None:
-        """Register the gauges (idempotent)."""
+        """Register the gauges (idempotent); never a second instrument for a name already emitted."""
         if self._started:
             return
         self._started = True
+        self._started_system_metrics = start_system_metrics(self._meter_provider)
+        taken = names_already_emitted()
+        if taken & set(OWN_PROCESS_METRICS):
+            _logger.info(
+                "system-metrics already emits %s (started by someone else, e.g. opentelemetry-instrument); "
+                "not emitting them twice", ", ".join(sorted(taken & set(OWN_PROCESS_METRICS))))
         meter = get_meter(A.SCOPE_NAME, __version__, self._meter_provider, schema_url=A.SCHEMA_URL)
-        meter.create_observable_counter(
-            "process.cpu.time",
-            callbacks=[self._observe_cpu_time],
-            unit="s",
-            description="Total CPU seconds broken down by different CPU modes.",
-        )
-        if sys.platform != "win32":
+        if "process.cpu.time" not in taken:
+            meter.create_observable_counter(
+                "process.cpu.time",
+                callbacks=[self._observe_cpu_time],
+                unit="s",
+                description="Total CPU seconds broken down by different CPU modes.",
+            )
+        if "process.thread.count" not in taken:
+            meter.create_observable_up_down_counter(
+                "process.thread.count",
+                callbacks=[self._observe_threads],
+                unit="{thread}",
+                description="Process threads count.",
+            )
+        if sys.platform != "win32" and not taken & {"process.unix.file_descriptor.count",
+                                                     "process.open_file_descriptor.count"}:
             meter.create_observable_up_down_counter(
                 "process.unix.file_descriptor.count",
                 callbacks=[self._observe_fds],
                 unit="{file_descriptor}",
                 description="Number of unix file descriptors in use by the process.",
             )
-        self._start_system_metrics()
 
-    def _start_system_metrics(self) -> None:
-        try:
-            from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
-        except ImportError:  # pragma: no cover - it is a declared dependency
-            _logger.debug("opentelemetry-instrumentation-system-metrics not installed")
-            return
-        existing = SystemMetricsInstrumentor._instance  # noqa: SLF001 - a BaseInstrumentor singleton
-        if existing is not None and existing.is_instrumented_by_opentelemetry:
-            # Constructing it again would re-run __init__ and swap the running one's config.
-            _logger.debug("system metrics already instrumented; not restarting them")
-            return
-        instrumentor = SystemMetricsInstrumentor(config=dict(SYSTEM_METRICS_CONFIG))
-        kwargs: dict[str, Any] = {}
-        if self._meter_provider is not None:
-            kwargs["meter_provider"] = self._meter_provider
-        instrumentor.instrument(**kwargs)
-        self._started_system_metrics = True
+    def after_fork(self) -> None:
+        """In a forked child the gauges describe the child."""
+        import psutil
+
+        self._lock = threading.Lock()
+        self._proc = psutil.Process(os.getpid())
+
+    def _observe_threads(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            return [Observation(self._proc.num_threads())]
 
     def stop(self) -> None:
         """Stop system-metrics if this object started it (the observable gauges die with the provider)."""
+        global _system_metrics_ours
         if self._started_system_metrics:
             from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
 
-            SystemMetricsInstrumentor().uninstrument()
+            SystemMetricsInstrumentor._instance.uninstrument()  # noqa: SLF001 - no re-init
             self._started_system_metrics = False
+            _system_metrics_ours = False
 
     def _observe_cpu_time(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:

@@ -20,11 +20,14 @@ import atexit
 import logging
 import os
 import threading
-from collections.abc import Mapping
+import time
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ddex_otel.telemetry import sdkimport  # noqa: F401 - first: tolerate a bad span limit variable
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
@@ -37,9 +40,18 @@ from opentelemetry.sdk.resources import (
     get_aggregated_resources,
 )
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from ddex_otel.telemetry import offline, secrets, tls
+from ddex_otel.telemetry.delivery import (
+    DeliverySettings,
+    DeliverySpanProcessor,
+    DeliveryStats,
+    MetricDelivery,
+    bounded,
+    register_delivery_metrics,
+    total_stats,
+    warn_env,
+)
 from ddex_otel.telemetry.exporters import (
     ExportFailures,
     ExportLogFilter,
@@ -103,10 +115,15 @@ def resolve_protocol(signal: str, protocol: str | None = None) -> str:
     chosen = protocol or _env(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
     chosen = (chosen or DEFAULT_PROTOCOL).strip().lower()
     if chosen == "http/json":
-        _logger.warning("OTLP http/json is not supported by the Python exporters; using http/protobuf")
+        warn_env("OTEL_EXPORTER_OTLP_PROTOCOL", chosen,
+                 "OTLP http/json is not supported by the Python exporters; using http/protobuf")
         chosen = "http/protobuf"
     if chosen not in PROTOCOLS:
-        raise ValueError(f"unknown OTLP protocol {chosen!r}; use one of {', '.join(PROTOCOLS)}")
+        if protocol:  # an explicit argument is a programming error
+            raise ValueError(f"unknown OTLP protocol {chosen!r}; use one of {', '.join(PROTOCOLS)}")
+        warn_env("OTEL_EXPORTER_OTLP_PROTOCOL", chosen, "ignoring OTLP protocol %r from the environment "
+                 "(use one of %s); using %s", chosen, ", ".join(PROTOCOLS), DEFAULT_PROTOCOL)
+        chosen = DEFAULT_PROTOCOL
     return chosen
 
 
@@ -140,15 +157,12 @@ def otlp_exporter(
     ``endpoint`` is a base URL like OTEL_EXPORTER_OTLP_ENDPOINT: for http/protobuf the signal
     path (``/v1/traces``) is appended here, since the exporters' ``endpoint=`` takes a full URL.
     """
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = _exporter_options(signal, protocol)
     if headers is not None:
         kwargs["headers"] = headers
     if timeout is not None:
         kwargs["timeout"] = timeout
     kwargs.update(tls.exporter_options(signal, protocol, transport))
-    shown_headers = headers if headers is not None else _headers_dict(_env(
-        f"OTEL_EXPORTER_OTLP_{signal.upper()}_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"))
-    note = f" ({secrets.describe_headers(shown_headers)})" if shown_headers else ""
     if protocol == "grpc":
         if endpoint:
             kwargs["endpoint"] = endpoint
@@ -156,17 +170,14 @@ def otlp_exporter(
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Exp
         else:
             from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Exp
-        where = endpoint or env_endpoint(signal) or "http://localhost:4317"
-        return Exp(**kwargs), f"OTLP gRPC {secrets.mask_url(where)}{note}"
+        return Exp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
     if endpoint:
         kwargs["endpoint"] = f"{endpoint.rstrip('/')}/{_SIGNAL_PATHS[signal]}"
     if signal == "traces":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HExp
     else:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HExp
-    exporter = HExp(**kwargs)
-    where = getattr(exporter, "_endpoint", None) or kwargs.get("endpoint") or env_endpoint(signal)
-    return exporter, f"OTLP HTTP {secrets.mask_url(str(where))}{note}"
+    return HExp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
 
 
 def _named_exporter(signal: str, name: str) -> Any:
@@ -180,6 +191,37 @@ def _named_exporter(signal: str, name: str) -> Any:
     return found[0].load()()
 
 
+#: An exporter factory (called again in a forked child: channels and files do not survive fork).
+ExporterFactory = Callable[[], Any]
+
+#: OTEL_*_EXPORTER names that mean "the offline OTLP JSON files" (the README's table).
+_FILE_EXPORTER_NAMES = frozenset({"otlp_json_file", "otlp_file", "file"})
+
+
+def _exporter_names(signal: str) -> list[str] | None:
+    """Valid names from OTEL_<SIGNAL>_EXPORTER; unknown ones are one warning each and ignored.
+
+    None when the variable is unset or names nothing usable (the caller falls back).
+    """
+    raw = _env(f"OTEL_{signal.upper()}_EXPORTER")
+    if raw is None:
+        return None
+    from opentelemetry.util._importlib_metadata import entry_points
+
+    valid: list[str] = []
+    for name in (n.strip().lower() for n in raw.split(",")):
+        if not name:
+            continue
+        if name in ("none", "otlp") or name in _FILE_EXPORTER_NAMES:
+            valid.append(name)
+        elif list(entry_points(group=f"opentelemetry_{signal}_exporter", name=name)):
+            valid.append(name)
+        else:
+            warn_env(f"OTEL_{signal.upper()}_EXPORTER", name, "ignoring unknown exporter %r in OTEL_%s_EXPORTER",
+                     name, signal.upper())
+    return valid or None
+
+
 def _plan_exporters(
     signal: str,
     *,
@@ -189,35 +231,121 @@ def _plan_exporters(
     timeout: float | None,
     offline_files: offline.OfflineFiles | None,
     transport: tls.TransportOptions | None = None,
-) -> list[tuple[Any, str]]:
-    """[(exporter, description)] for one signal (see ``configure`` for the rules)."""
-    planned: list[tuple[Any, str]] = []
-    names_env = _env(f"OTEL_{signal.upper()}_EXPORTER")
+) -> list[tuple[ExporterFactory, str]]:
+    """[(exporter factory, description)] for one signal (see ``configure`` for the rules)."""
+    planned: list[tuple[ExporterFactory, str]] = []
+
+    def otlp(base: str | None) -> None:
+        chosen = resolve_protocol(signal, protocol)
+        planned.append((lambda: otlp_exporter(signal, chosen, base, headers, timeout, transport)[0],
+                        _otlp_where(signal, chosen, base, headers)))
+
+    names = _exporter_names(signal)
     if endpoint:
-        planned.append(otlp_exporter(signal, resolve_protocol(signal, protocol), endpoint, headers, timeout, transport))
-    elif names_env:
-        for name in (n.strip().lower() for n in names_env.split(",")):
-            if name in ("", "none"):
-                continue
+        otlp(endpoint)
+    elif names is not None:
+        for name in names:
+            if name == "none" or name in _FILE_EXPORTER_NAMES:
+                continue  # files: added below (configure asked for them)
             if name == "otlp":
-                planned.append(otlp_exporter(signal, resolve_protocol(signal, protocol), None, headers, timeout, transport))
+                otlp(None)
             else:
-                planned.append((_named_exporter(signal, name), name))
+                planned.append((lambda n=name: _named_exporter(signal, n), name))
     elif env_endpoint(signal):
-        planned.append(otlp_exporter(signal, resolve_protocol(signal, protocol), None, headers, timeout, transport))
+        otlp(None)
     if offline_files is not None:
         path = offline_files.traces if signal == "traces" else offline_files.metrics
-        exporter = offline.span_exporter(path) if signal == "traces" else offline.metric_exporter(path)
-        planned.append((exporter, str(path)))
+        factory = offline.span_exporter if signal == "traces" else offline.metric_exporter
+        planned.append((lambda: factory(path), str(path)))
     return planned
+
+
+def _otlp_where(signal: str, protocol: str, endpoint: str | None, headers: dict[str, str] | None = None) -> str:
+    """Where OTLP goes, for ``handle.destinations``: URL password and query masked, header names only."""
+    shown = headers if headers is not None else _headers_dict(_env(
+        f"OTEL_EXPORTER_OTLP_{signal.upper()}_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"))
+    note = f" ({secrets.describe_headers(shown)})" if shown else ""
+    if protocol == "grpc":
+        return f"OTLP gRPC {secrets.mask_url(endpoint or env_endpoint(signal) or 'http://localhost:4317')}{note}"
+    if endpoint:
+        where = f"{endpoint.rstrip('/')}/{_SIGNAL_PATHS[signal]}"
+    else:
+        where = env_endpoint(signal) or "http://localhost:4318"
+    return f"OTLP HTTP {secrets.mask_url(where)}{note}"
+
+
+def wants_offline_files(signal: str, endpoint: str | None) -> bool:
+    """Files when nothing else is asked for, or when OTEL_<SIGNAL>_EXPORTER names the file exporter."""
+    names = _exporter_names(signal)
+    if names is not None and any(n in _FILE_EXPORTER_NAMES for n in names):
+        return True
+    return not (endpoint or names is not None or env_endpoint(signal))
+
+
+# --------------------------------------------------------------------- tolerant OTEL_* variables
+
+#: SpanLimits argument for each limit variable the SDK reads (it raises ValueError on a bad one).
+_SPAN_LIMIT_VARS = {
+    "OTEL_ATTRIBUTE_COUNT_LIMIT": "max_attributes",
+    "OTEL_SPAN_EVENT_COUNT_LIMIT": "max_events",
+    "OTEL_SPAN_LINK_COUNT_LIMIT": "max_links",
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "max_span_attributes",
+    "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": "max_event_attributes",
+    "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT": "max_link_attributes",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "max_attribute_length",
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "max_span_attribute_length",
+}
+
+
+def _span_limits() -> Any:
+    """SpanLimits from the environment; a bad value is a warning and the SDK default."""
+    from opentelemetry.sdk.trace import SpanLimits
+
+    explicit: dict[str, int] = {}
+    for name, argument in _SPAN_LIMIT_VARS.items():
+        raw = os.environ.get(name, "").strip()
+        if raw and not (raw.isdigit()):
+            fallback = SpanLimits.UNSET if "length" in argument else 128
+            if name != "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT":  # sdkimport already said so
+                warn_env(name, raw, "ignoring %s=%r: not a non-negative integer; using the SDK default", name, raw)
+            explicit[argument] = fallback
+    return SpanLimits(**explicit)
+
+
+def _exporter_options(signal: str, protocol: str) -> dict[str, Any]:
+    """Keyword arguments that replace bad OTEL_EXPORTER_OTLP_* timeout/compression values."""
+    options: dict[str, Any] = {}
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"):
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            try:
+                if float(raw) <= 0:
+                    raise ValueError(raw)
+            except ValueError:
+                warn_env(name, raw, "ignoring %s=%r: not a positive number of seconds; using 10", name, raw)
+                options["timeout"] = 10.0
+            break
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"):
+        raw = os.environ.get(name, "").strip().lower()
+        if raw:
+            valid = ("gzip", "none") if protocol == "grpc" else ("gzip", "deflate", "none")
+            if raw not in valid:
+                warn_env(name, raw, "ignoring %s=%r: use one of %s; sending uncompressed", name, raw, ", ".join(valid))
+                if protocol == "grpc":
+                    from grpc import Compression
+                else:
+                    from opentelemetry.exporter.otlp.proto.http import Compression  # type: ignore[assignment]
+                options["compression"] = Compression.NoCompression
+            break
+    return options
 
 
 # -------------------------------------------------------------------------------------- handle
 
 
-@dataclass
+@dataclass(eq=False)
 class TelemetryHandle:
-    """What ``configure`` set up; ``shutdown()`` flushes and releases it (idempotent)."""
+    """What ``configure`` set up; ``shutdown()`` flushes and releases it (idempotent, bounded)."""
 
     tracer_provider: Any = None
     meter_provider: Any = None
@@ -230,6 +358,9 @@ class TelemetryHandle:
     instrumented: bool = False
     process_metrics: Any = None
     enabled: bool = True
+    settings: DeliverySettings = field(default_factory=DeliverySettings)
+    span_processors: list[DeliverySpanProcessor] = field(default_factory=list)
+    metric_delivery: list[MetricDelivery] = field(default_factory=list)
     _log_filter: ExportLogFilter | None = None
     _redactor: secrets.SecretRedactor | None = field(default=None, repr=False)
     _filtered_loggers: list[logging.Logger] = field(default_factory=list)
@@ -241,6 +372,11 @@ class TelemetryHandle:
     def export_failures(self) -> int:
         """Failed (or dropped) exports so far, across traces and metrics."""
         return self.failures.count
+
+    @property
+    def delivery(self) -> DeliveryStats:
+        """Spans ended / exported / dropped (by reason) and metric exports, now (see ``delivery``)."""
+        return total_stats(self.span_processors, self.metric_delivery)
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
         """Export everything pending now; False if something did not make it in time."""
@@ -256,12 +392,20 @@ class TelemetryHandle:
                 ok = False
         return ok
 
-    def shutdown(self) -> None:
-        """Uninstrument (if ``configure`` instrumented), flush and shut down owned providers."""
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Uninstrument, flush and shut down owned providers within ``timeout`` seconds.
+
+        Default: ``DDEX_OTEL_SHUTDOWN_TIMEOUT`` (2 s). Spans not exported by then are counted as
+        dropped (``delivery``); a dead or silent collector never holds the caller longer.
+        """
         with self._lock:
             if self._shut_down:
                 return
             self._shut_down = True
+        budget = self.settings.shutdown_timeout if timeout is None else max(0.0, timeout)
+        deadline = time.monotonic() + budget
+        # Exports get the budget minus a reserve for counting and reporting what did not make it.
+        export_deadline = deadline - min(0.3, budget / 4)
         try:
             atexit.unregister(self.shutdown)
         except Exception:  # noqa: BLE001  # pragma: no cover
@@ -274,24 +418,111 @@ class TelemetryHandle:
             except Exception:  # noqa: BLE001
                 _logger.debug("uninstrument failed", exc_info=True)
         if self.process_metrics is not None:
-            self.process_metrics.stop()
-        for owned, provider in (
-            (self.owns_tracer_provider, self.tracer_provider),
-            (self.owns_meter_provider, self.meter_provider),
-        ):
-            if owned and provider is not None:
-                try:
-                    provider.shutdown()
-                except Exception:  # noqa: BLE001
-                    _logger.debug("provider shutdown failed", exc_info=True)
+            try:
+                self.process_metrics.stop()
+            except Exception:  # noqa: BLE001
+                _logger.debug("process metrics stop failed", exc_info=True)
+        # Traces (each destination) and metrics shut down in parallel, all against one deadline.
+        steps: list[threading.Thread] = []
+
+        def start(fn: Callable[[], Any], name: str) -> None:
+            thread = threading.Thread(target=_quiet(fn, name), name=f"ddex-otel-{name}", daemon=True)
+            thread.start()
+            steps.append(thread)
+
+        if self.owns_tracer_provider:
+            for processor in self.span_processors:
+                start(lambda p=processor: p.shutdown(max(0.0, export_deadline - time.monotonic())), "span-shutdown")
+        if self.owns_meter_provider and self.meter_provider is not None:
+            millis = max(1.0, (export_deadline - time.monotonic()) * 1000)
+            start(lambda: self.meter_provider.shutdown(timeout_millis=millis), "metric-shutdown")
+        for thread in steps:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for counters in self.metric_delivery:
+            counters.abandon_inflight()  # a metric export still running past the deadline is lost
+        if self.owns_tracer_provider and self.tracer_provider is not None:
+            # Our processors are done (or abandoned); this shuts down the others (summary …).
+            bounded(self.tracer_provider.shutdown, max(0.05, deadline - time.monotonic()), "tracer provider shutdown")
         if self._log_filter is not None:
             self._log_filter.uninstall(self._filtered_loggers)
         if self._redactor is not None:
             secrets.SecretRedactor.uninstall(self._redacted_loggers, self._redactor)
 
+    def _after_fork_in_child(self) -> None:
+        """In a forked child: fresh lock and counters; the processors re-initialise themselves."""
+        self._lock = threading.Lock()
+        for counters in self.metric_delivery:
+            counters.reset()
+        # The SDK gives the child a new service.instance.id; process.pid & co. must be the child's too.
+        try:
+            process = ProcessResourceDetector().detect()
+            for owned, provider in ((self.owns_tracer_provider, self.tracer_provider),
+                                    (self.owns_meter_provider, self.meter_provider)):
+                update = getattr(provider, "_update_resource", None)  # the SDK's own after-fork hook
+                if owned and update is not None:
+                    update(process)
+        except Exception:  # noqa: BLE001 - never break the child
+            _logger.debug("could not refresh the resource after fork", exc_info=True)
+        if self.process_metrics is not None:
+            reinit = getattr(self.process_metrics, "after_fork", None)
+            if reinit is not None:
+                reinit()
+
+    def _flush_at_worker_exit(self) -> None:
+        """multiprocessing workers leave through ``os._exit`` (no atexit): flush from its finalizers."""
+        from multiprocessing import util
+
+        util.Finalize(self, self.shutdown, exitpriority=100)
+
+
+def _quiet(fn: Callable[[], Any], what: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - telemetry never raises into the host
+            _logger.debug("%s failed", what, exc_info=True)
+
+    return run
+
 
 def _is_unset(provider: Any, proxy_type: type) -> bool:
     return isinstance(provider, proxy_type)
+
+
+def _register_fork_hooks(handle: TelemetryHandle) -> None:
+    """Re-initialise in forked children and flush at a multiprocessing worker's exit."""
+    weak = weakref.ref(handle)
+
+    def after_in_child() -> None:
+        h = weak()
+        if h is not None:
+            h._after_fork_in_child()
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=after_in_child)
+    from multiprocessing import util
+
+    util.register_after_fork(handle, TelemetryHandle._flush_at_worker_exit)
+
+
+def _offline_files(offline_dir: str | os.PathLike[str] | None) -> offline.OfflineFiles | None:
+    """This process's offline files; an unwritable directory is one warning and a fallback."""
+    first = offline.offline_dir(offline_dir)
+    try:
+        return offline.plan_files(offline_dir)
+    except OSError as err:
+        exc = err
+    fallback = offline.fallback_dir()
+    try:
+        files = offline.plan_files(fallback)
+    except OSError as exc2:
+        _logger.warning("telemetry: cannot write offline files in %s (%s) nor in %s (%s); telemetry is not "
+                        "exported (set DDEX_OTEL_OFFLINE_DIR or an OTLP endpoint)",
+                        first, exc.strerror or exc, fallback, exc2.strerror or exc2)
+        return None
+    _logger.warning("telemetry: cannot write offline files in %s (%s); writing them to %s instead",
+                    first, exc.strerror or exc, fallback)
+    return files
 
 
 def configure(
@@ -315,6 +546,7 @@ def configure(
     summary: bool = False,
     set_global: bool = True,
     failure_cooldown: float = 5.0,
+    shutdown_timeout: float | None = None,
 ) -> TelemetryHandle:
     """Set up traces and metrics (and instrument the engine); see the module docstring.
 
@@ -322,9 +554,11 @@ def configure(
       * ``endpoint=`` given: OTLP there (``protocol=`` or OTEL_EXPORTER_OTLP_*PROTOCOL, default
         grpc; for http/protobuf ``/v1/traces`` and ``/v1/metrics`` are appended);
       * else ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` set: those exporters
-        (``otlp``, ``console``, ``otlp_json_file``, ``none`` …);
+        (``otlp``, ``console``, ``otlp_json_file`` = the offline files, ``none`` …; unknown
+        names are a warning and ignored);
       * else an OTLP endpoint variable set: OTLP, configured by the exporter from OTEL_*;
-      * else offline OTLP JSON files in ``offline_dir`` / ``$DDEX_OTEL_OFFLINE_DIR`` / ./telemetry.
+      * else offline OTLP JSON files in ``offline_dir`` / ``$DDEX_OTEL_OFFLINE_DIR`` / ./telemetry
+        (an unwritable directory: one warning, then a per-user temporary directory).
     ``offline_dir=`` given explicitly adds the files to any of the above.
 
     ``headers`` (a mapping or ``"k=v,k2=v2"``), ``certificate_file`` (CA), ``client_certificate_file``
@@ -332,49 +566,61 @@ def configure(
     ``OTEL_EXPORTER_OTLP_*`` variables; header values and URL passwords never appear in
     ``handle.destinations``, its repr or the SDK's and our log records (``secrets``).
 
+    Spans go through ``DeliverySpanProcessor`` (``handle.delivery`` counts them);
+    ``shutdown_timeout`` (default ``DDEX_OTEL_SHUTDOWN_TIMEOUT``, 2 s) bounds ``shutdown()``.
     ``set_global=False`` keeps the providers local (tests, libraries); ``summary=True`` adds a
     ``SummarySpanProcessor`` (``handle.summary``) for the CLI's table.
+
+    A bad environment value is a warning and a fallback, never an exception; only invalid
+    keyword arguments raise ``ValueError``.
     """
     handle = TelemetryHandle()
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower()
+    if disabled == "true":
         handle.enabled = False
         return handle
+    if disabled not in ("", "false"):
+        warn_env("OTEL_SDK_DISABLED", disabled, "ignoring OTEL_SDK_DISABLED=%r: use true or false; telemetry stays on",
+                 disabled)
     from opentelemetry.metrics._internal import _ProxyMeterProvider
     from opentelemetry.trace import ProxyTracerProvider
 
+    handle.settings = DeliverySettings.from_env(shutdown_timeout)
     current_tp = trace.get_tracer_provider()
     current_mp = metrics.get_meter_provider()
     own_traces = not set_global or _is_unset(current_tp, ProxyTracerProvider)
     own_metrics = not set_global or _is_unset(current_mp, _ProxyMeterProvider)
     header_map = _headers_dict(headers)
-    transport = tls.TransportOptions(
-        *(os.fspath(f) if f is not None else None for f in (certificate_file, client_certificate_file, client_key_file)),
-        compression=compression,
-    )
+    if protocol is not None:
+        resolve_protocol("traces", protocol)  # an invalid argument raises here, before anything starts
+    transport = tls.TransportOptions.of(certificate_file, client_certificate_file, client_key_file, compression)
     # Before any exporter can log: every header value and URL password is masked from here on.
     redactor = secrets.SecretRedactor(secrets.secrets_from(
         header_map, [endpoint, env_endpoint("traces"), env_endpoint("metrics")]))
     handle._redactor, handle._redacted_loggers = redactor, redactor.install()
 
-    wants_files = {
-        sig: offline_dir is not None
-        or not (endpoint or _env(f"OTEL_{sig.upper()}_EXPORTER") or env_endpoint(sig))
-        for sig in ("traces", "metrics")
-    }
+    wants_files = {sig: offline_dir is not None or wants_offline_files(sig, endpoint) for sig in ("traces", "metrics")}
     files = None
     if (own_traces and wants_files["traces"]) or (own_metrics and wants_files["metrics"]):
-        files = offline.plan_files(offline_dir)
+        files = _offline_files(offline_dir)
     handle.offline_files = files
     resource = build_resource(service_name, service_version, resource_attributes) if (own_traces or own_metrics) else None
     plan = dict(endpoint=endpoint, protocol=protocol, headers=header_map, timeout=export_timeout, transport=transport)
 
     if own_traces:
-        tp = TracerProvider(resource=resource, shutdown_on_exit=False)
-        for exporter, where in _plan_exporters(
+        tp = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=_span_limits())
+        for factory, where in _plan_exporters(
             "traces", offline_files=files if wants_files["traces"] else None, **plan
         ):
-            guarded = GuardedSpanExporter(exporter, handle.failures, where, failure_cooldown)
-            tp.add_span_processor(BatchSpanProcessor(guarded))
+            guarded = _guarded_span_factory(factory, handle.failures, where)
+            try:
+                exporter = guarded()
+            except Exception as exc:  # noqa: BLE001 - a broken exporter is a warning
+                _logger.warning("telemetry: traces → %s is off: %s", where, exc)
+                continue
+            processor = DeliverySpanProcessor(exporter, handle.settings, destination=where, exporter_factory=guarded)
+            tp.add_span_processor(processor)
+            handle.span_processors.append(processor)
             handle.destinations.append(f"traces → {where}")
         if set_global:
             trace.set_tracer_provider(tp)
@@ -385,21 +631,31 @@ def configure(
 
     if own_metrics:
         readers = []
-        for exporter, where in _plan_exporters(
+        for factory, where in _plan_exporters(
             "metrics", offline_files=files if wants_files["metrics"] else None, **plan
         ):
+            try:
+                exporter = factory()
+            except Exception as exc:  # noqa: BLE001
+                _logger.warning("telemetry: metrics → %s is off: %s", where, exc)
+                continue
             if not isinstance(exporter, MetricExporter):
                 _logger.warning("ignoring metrics exporter %s: not a MetricExporter", where)
                 continue
-            guarded_metrics = GuardedMetricExporter(exporter, handle.failures, where, failure_cooldown)
+            counters = MetricDelivery()
+            guarded_metrics = GuardedMetricExporter(exporter, handle.failures, where, failure_cooldown,
+                                                    delivery=counters, factory=factory)
             readers.append(
                 PeriodicExportingMetricReader(guarded_metrics, export_interval_millis=metric_export_interval_millis)
             )
+            handle.metric_delivery.append(counters)
             handle.destinations.append(f"metrics → {where}")
         mp = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
         if set_global:
             metrics.set_meter_provider(mp)
         handle.meter_provider, handle.owns_meter_provider = mp, True
+        if handle.span_processors:
+            register_delivery_metrics(mp, lambda: total_stats(handle.span_processors))
     else:
         handle.meter_provider = current_mp
         handle.destinations.append("metrics → the application's meter provider")
@@ -436,8 +692,14 @@ def configure(
         handle.process_metrics = ProcessMetrics(handle.meter_provider)
         handle.process_metrics.start()
 
+    _register_fork_hooks(handle)
     atexit.register(handle.shutdown)
     return handle
+
+
+def _guarded_span_factory(factory: ExporterFactory, failures: ExportFailures, where: str) -> ExporterFactory:
+    # No cooldown: DeliverySpanProcessor retries with backoff and counts what it cannot deliver.
+    return lambda: GuardedSpanExporter(factory(), failures, where, cooldown=0)
 
 
 def describe(handle: TelemetryHandle) -> list[str]:

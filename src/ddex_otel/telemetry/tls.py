@@ -50,6 +50,15 @@ class TransportOptions:
     client_key_file: str | None = None
     compression: str | None = None
 
+    @classmethod
+    def of(cls, certificate_file: Any = None, client_certificate_file: Any = None, client_key_file: Any = None,
+           compression: str | None = None) -> "TransportOptions":
+        """From ``configure()``'s arguments (paths may be ``os.PathLike``)."""
+        def path(value: Any) -> str | None:
+            return os.fspath(value) if value is not None else None
+
+        return cls(path(certificate_file), path(client_certificate_file), path(client_key_file), compression)
+
     def __post_init__(self) -> None:
         for name in ("certificate_file", "client_certificate_file", "client_key_file"):
             value = getattr(self, name)
@@ -61,7 +70,11 @@ class TransportOptions:
             raise ValueError(f"unknown OTLP compression {self.compression!r}; use one of {', '.join(COMPRESSIONS)}")
 
 
-def _tls_hint(url: str, verify: Any) -> str:
+def _tls_hint(url: str, verify: Any, reason: str = "", has_client_cert: bool = False) -> str:
+    client_side = ("certificate required", "bad certificate", "unknown ca", "closed the connection")
+    if any(marker in reason for marker in client_side) and not has_client_cert:
+        return ("the server wants a client certificate it trusts: set OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE "
+                "and OTEL_EXPORTER_OTLP_CLIENT_KEY (or configure(client_certificate_file=..., client_key_file=...))")
     if url.lower().startswith("http://"):
         return "the endpoint does not speak plain HTTP here or a proxy interfered"
     if isinstance(verify, str):
@@ -85,12 +98,16 @@ class OTLPSession(requests.Session):
             response = super().request(method, url, *args, **kwargs)
         except requests.exceptions.SSLError as exc:
             reason = _ssl_reason(exc)
-            raise OTLPTransportError(f"TLS with {where} failed: {reason} ({_tls_hint(str(url), self.verify)})") from None
-        except requests.exceptions.ConnectionError as exc:
+            raise OTLPTransportError(
+                f"TLS with {where} failed: {reason} ({_tls_hint(str(url), self.verify, reason, bool(self.cert))})") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             if "wrong version number" in str(exc).lower() or "record layer failure" in str(exc).lower():
                 raise OTLPTransportError(
                     f"TLS with {where} failed: the server does not speak TLS (use http:// for it)"
                 ) from None
+            if str(url).lower().startswith("http://") and _speaks_tls(str(url)):
+                # A TLS server answers plain HTTP with a 400 and closes; a large body makes that a reset.
+                raise OTLPTransportError(f"{where} expects TLS: use https:// in the endpoint") from None
             raise
         if response.status_code == 400 and _PLAIN_HTTP_TO_TLS in (response.text or "").lower():
             raise OTLPTransportError(f"{where} expects TLS: use https:// in the endpoint")
@@ -102,11 +119,32 @@ class OTLPSession(requests.Session):
         return response
 
 
+def _speaks_tls(url: str, timeout: float = 2.0) -> bool:
+    """True if host:port of ``url`` completes a TLS handshake (certificate not checked: a probe only)."""
+    import socket
+    import ssl
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return False
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=parts.hostname):
+                return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
 def _ssl_reason(exc: BaseException) -> str:
     """The innermost SSL reason ("certificate verify failed: unable to get local issuer certificate")."""
     text = str(exc)
+    if "eof occurred in violation of protocol" in text.lower():  # TLS 1.3: a rejected client, no alert
+        return "the server closed the connection during the handshake"
     for marker in ("certificate verify failed", "wrong version number", "record layer failure",
-                   "tlsv1 alert", "sslv3 alert", "handshake failure", "hostname mismatch"):
+                   "tlsv13 alert", "tlsv1 alert", "sslv3 alert", "handshake failure", "hostname mismatch"):
         start = text.lower().find(marker)
         if start >= 0:
             end = text.find(")", start)

@@ -24,6 +24,7 @@ from ddex_otel.telemetry.spans import (
     Telemetry,
     _guarded,
     is_listed_release,
+    mark_error,
     run_operation,
 )
 
@@ -334,3 +335,30 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
         except Exception:  # pragma: no cover
             _logger.debug("ddex_otel: stream bookkeeping failed", exc_info=True)
         op.finish()
+
+
+def generate_wrapper(tel: Telemetry) -> Wrapper:
+    """``ddex.generate`` around ``generator.write_message``: a span (no metrics: not a message processed)."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not is_instrumentation_enabled() or not tel.live():
+            return wrapped(*args, **kwargs)
+        version = kwargs.get("version", "4.3")
+        attributes: dict[str, Any] = {A.OPERATION_NAME: A.OP_GENERATE}
+        if isinstance(version, str) and version in ("4.3", "4.2", "4.1.1", "3.8.2"):
+            attributes[A.ERN_VERSION] = version
+        target = _arg(args, kwargs, 0, "path")
+        if isinstance(target, str):
+            attributes[A.FILE_PATH] = target
+        with tel.tracer.start_as_current_span(A.SPAN_GENERATE, attributes=attributes,
+                                              record_exception=False, set_status_on_exception=False) as span:
+            try:
+                size = wrapped(*args, **kwargs)
+            except Exception as exc:
+                mark_error(span, exc)
+                raise
+            if span.is_recording() and isinstance(size, int):
+                span.set_attribute(A.OUTPUT_SIZE, size)
+            return size
+
+    return wrapper

@@ -1,0 +1,98 @@
+"""One telemetry workload in its own process, for bench_delivery.py and tests/integration/test_delivery_faults.py.
+
+    python benchmarks/delivery_workload.py --endpoint URL [--protocol grpc] [--parses 400] [--rate 400]
+        [--stage-spans] [--workers N --mode fork|os-fork|pool]
+
+Parses the 75 KB DDEX sample ``--parses`` times (paced at ``--rate`` per second when given) with
+``ddex_otel.configure()``, then shuts telemetry down. Prints, one per line on stdout:
+``WORK_DONE <epoch seconds>`` when the work ends, then one JSON object with the delivery counters
+(``handle.delivery``), the shutdown's duration and the expected span count.
+
+With ``--workers`` the parses are split between worker processes started *after* configure():
+``fork`` (multiprocessing.Process, fork start method), ``os-fork`` (os.fork, child leaves with
+sys.exit) or ``pool`` (concurrent.futures.ProcessPoolExecutor, fork context).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = Path(os.environ.get("DDEX_SAMPLES_DIR") or REPO.parent / "shared" / "ddex-samples") / "daddykev__Samples43_1_Audio.xml"
+
+
+def parse_many(count: int, rate: float | None = None) -> int:
+    from ddex_otel import ern
+
+    began = time.monotonic()
+    for i in range(count):
+        if rate:
+            wait = began + i / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        ern.parse(str(SAMPLE))
+    return count
+
+
+def _pool_task(count: int) -> int:
+    return parse_many(count)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--endpoint")
+    p.add_argument("--protocol", default="grpc")
+    p.add_argument("--parses", type=int, default=400)
+    p.add_argument("--rate", type=float, help="parses per second (default: as fast as possible)")
+    p.add_argument("--stage-spans", action="store_true")
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--mode", choices=("fork", "os-fork", "pool"), default="fork")
+    args = p.parse_args(argv)
+
+    import ddex_otel
+
+    handle = ddex_otel.configure(endpoint=args.endpoint, protocol=args.protocol,
+                                 instrument_options={"stage_spans": args.stage_spans}, process_metrics=False)
+    per_worker = args.parses // args.workers if args.workers else 0
+    if not args.workers:
+        parse_many(args.parses, args.rate)
+    elif args.mode == "fork":
+        ctx = multiprocessing.get_context("fork")
+        procs = [ctx.Process(target=parse_many, args=(per_worker,)) for _ in range(args.workers)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(120)
+    elif args.mode == "os-fork":
+        pids = []
+        for _ in range(args.workers):
+            pid = os.fork()
+            if pid == 0:
+                parse_many(per_worker)
+                sys.exit(0)  # a normal exit: atexit (and so our shutdown) runs in the child
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
+    else:
+        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            list(pool.map(_pool_task, [per_worker] * args.workers))
+    print(f"WORK_DONE {time.time():.6f}", flush=True)
+    started = time.monotonic()
+    handle.shutdown()
+    shutdown_s = time.monotonic() - started
+    spans_per_parse = 5 if args.stage_spans else 1  # ddex.parse + 4 stage spans
+    expected = (per_worker * args.workers if args.workers else args.parses) * spans_per_parse
+    print(json.dumps({"delivery": handle.delivery.as_dict(), "shutdown_s": shutdown_s, "expected_spans": expected,
+                      "pid": os.getpid()}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
