@@ -9,7 +9,7 @@ KEY    := $(shell sha1sum pyproject.toml | cut -c1-12)
 STAMP  := $(VENV)/.installed-$(KEY)
 TEST_STAMP := $(VENV)/.installed-test-$(KEY)
 
-.PHONY: venv test-venv demo test unit stack-bins bench clean
+.PHONY: venv test-venv demo test unit stack-bins bench bench-scale-out clean
 
 # The package alone (enough for the demo) ...
 venv: $(STAMP)
@@ -20,19 +20,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e .
 	@rm -f $(VENV)/.installed-[0-9a-f]* && touch $@
 
-# ... plus the test tools and the optional DDEX Suite (Rust build the first time, then pip's cache).
+# ... plus the test tools, the optional DDEX Suite (Rust build the first time, then pip's cache) and Celery.
 test-venv: $(TEST_STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[test,ddex-suite]'
+	$(PY) -m pip install -q -e '.[test,ddex-suite,celery]'
 	@rm -f $(VENV)/.installed-test-* && touch $@
 
 demo: venv
 	$(VENV)/bin/ddex-otel demo
 
-# The stack's binaries (`ddex-otel stack build`; cached, seconds when built) and chromium for the browser tests.
+# The stack's binaries (`ddex-otel stack build`; cached, seconds when built) , chromium and redis for the tests.
 stack-bins: venv
-	$(VENV)/bin/ddex-otel stack build --browser
+	$(VENV)/bin/ddex-otel stack build --browser --broker
 
 test: test-venv stack-bins
 	$(PY) -m pytest
@@ -46,6 +46,11 @@ unit: test-venv
 bench: test-venv
 	$(VENV)/bin/ddex-otel bench --compare benchmarks/baseline.json --html bench.html
 	$(PY) benchmarks/bench_overhead.py
+
+# Celery workers + collector tier on this machine (docs/scale-out.md): figures and the picture.
+bench-scale-out: test-venv stack-bins
+	$(PY) benchmarks/bench_scale_out.py --no-flush-variant --json .benchmarks/scale-out.json
+	$(PY) scripts/draw_scale_out.py --bench .benchmarks/scale-out.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks telemetry .stack bench.html

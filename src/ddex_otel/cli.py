@@ -14,11 +14,12 @@ from ddex_otel.bench import cli as bench_cli
 from ddex_otel.ern import cli as ern_cli
 from ddex_otel.monitoring import cli as monitoring_cli
 from ddex_otel.stack import cli as stack_cli
+from ddex_otel.stack import fleet_cli
 from ddex_otel.telemetry import cli as telemetry_cli
 from ddex_otel.telemetry.clisetup import add_telemetry_arguments, with_cli_telemetry
 
 # Each module's ``register(subparsers)`` adds its subcommands with ``set_defaults(func=…)``.
-_COMMAND_MODULES = (ern_cli, telemetry_cli, stack_cli, monitoring_cli, bench_cli)
+_COMMAND_MODULES = (ern_cli, telemetry_cli, stack_cli, monitoring_cli, bench_cli, fleet_cli)
 
 #: Engine commands that export telemetry when --endpoint or the standard OTEL_* variables ask for it.
 #: Wired here, not in ern/cli.py: the engine imports nothing from telemetry.

@@ -52,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="alert rules (YAML, see docs/monitoring.md) checked against the batch's aggregates")
     p.add_argument("--name", default="batch", help="ddex.batch.name of the trace (default: batch)")
     p.add_argument("--json", action="store_true", help="print a machine-readable result instead of tables")
+    p.add_argument("--celery", metavar="BROKER_URL",
+                   help="run the files on the Celery workers behind this broker instead of a local pool, e.g. "
+                   "redis://127.0.0.1:6379/0 (workers: `celery -A ddex_otel.distributed.worker worker`; "
+                   "see docs/scale-out.md)")
+    p.add_argument("--celery-timeout", type=float, default=3600.0, metavar="S",
+                   help="with --celery: seconds to wait for the whole batch; files without an outcome "
+                   "by then are reported as lost (default 3600)")
     add_telemetry_arguments(p)
     p.set_defaults(func=run_batch_command)
 
@@ -114,10 +121,22 @@ def run_batch_command(args: argparse.Namespace) -> int:
     options = B.BatchOptions(workers=args.workers, to_version=args.to_version, out_dir=args.out,
                              name=args.name, telemetry=settings)
     monitor = _performance_monitor() if alerting is not None else None
+    runner = None
+    if getattr(args, "celery", None):
+        try:
+            from ddex_otel.distributed.cli import celery_runner
+        except ImportError as exc:
+            return _error(f"--celery needs the celery extra ({exc.name} is missing): pip install 'ddex-otel[celery]'")
+        runner = celery_runner(args.celery, timeout=args.celery_timeout)
     try:
-        result = _run_with_progress(B, paths, options, monitor, quiet=args.json)
+        result = _run_with_progress(B, paths, options, monitor, quiet=args.json, runner=runner)
     except OSError as exc:  # the output directory cannot be made
         return _error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - --celery: broker unreachable …: one line, no traceback
+        if runner is None:
+            raise
+        print(f"ddex-otel: error: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     finally:
         if handle is not None:
             handle.shutdown()  # the batch span ends before its link is printed
@@ -130,14 +149,20 @@ def run_batch_command(args: argparse.Namespace) -> int:
     url = jaeger_trace_url(result.trace_id) if result.trace_id else None
     destinations = _destinations(handle)
     workers = {f.pid for f in result.files if f.pid is not None and f.pid != os.getpid()}
-    if workers and handle is not None and handle.enabled:
+    if runner is not None:
+        destinations.append("Celery workers export by their own OTEL_* settings (their host's agent)")
+    elif workers and handle is not None and handle.enabled:
         destinations.append(f"{len(workers)} worker process(es) exported their spans and metrics the same way")
     if args.json:
         data = result.to_dict()
         data.update(jaeger_url=url, telemetry=destinations, alerts=[_alert_dict(a) for a in alerts])
+        if runner is not None:
+            data["celery"] = runner.details()
         print(json.dumps(data, indent=2))
     else:
         _print_summary(result, url, destinations, alerts, handle)
+        if runner is not None:
+            print(runner.summary_line())
     if result.interrupted:
         print("ddex-otel: interrupted", file=sys.stderr)
         return 130
@@ -158,7 +183,7 @@ def _record(monitor: Any, result: Any) -> None:
     monitor.record("file", result.seconds, success=result.ok, file=result.path)
 
 
-def _run_with_progress(B: Any, paths: list, options: Any, monitor: Any, *, quiet: bool) -> Any:
+def _run_with_progress(B: Any, paths: list, options: Any, monitor: Any, *, quiet: bool, runner: Any = None) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from collections import deque
@@ -191,7 +216,7 @@ def _run_with_progress(B: Any, paths: list, options: Any, monitor: Any, *, quiet
                 _record(monitor, result)
             progress.update(task, advance=1, live=live())
 
-        return B.run_batch(paths, options, on_result=on_result)
+        return (runner or B.run_batch)(paths, options, on_result=on_result)
 
 
 def _destinations(handle: Any) -> list[str]:

@@ -5,7 +5,9 @@
   the module files (the same key scripts/build-stack.sh used, so its caches stay valid);
 * ``prometheus``/``promtool`` and ``alertmanager``/``amtool``: Debian's packages, apt-get when missing;
 * the Jaeger UI: an official UI build (directory or .tgz) unpacked into the cache and remembered there;
-* with ``browser=True`` Debian's ``chromium`` for the browser tests.
+* with ``browser=True`` Debian's ``chromium`` for the browser tests;
+* with ``broker=True`` Debian's ``redis-server``, the Celery broker of ``ddex-otel fleet`` and
+  ``ddex-otel batch --celery``.
 
 Everything lands in ``${DDEX_OTEL_CACHE:-~/.cache/ddex-otel}``; a second run finds it and returns at once.
 """
@@ -68,6 +70,8 @@ DEBIAN_TOOLS = (
                (("alertmanager", ("alertmanager", "prometheus-alertmanager")), ("amtool", ("amtool",))),
                note=" (~11 MB)"),
 )
+#: Optional: the Celery broker (``broker=True``); its system service is stopped, fleets run their own.
+REDIS = DebianTool("redis-server", (("redis-server", ("redis-server",)),), note=" (~2 MB)")
 
 
 class BuildError(StackError):
@@ -128,7 +132,7 @@ def _apt_prefix() -> list[str] | None:
     return ["sudo", "-n"] if shutil.which("sudo") else None
 
 
-def missing_prerequisites(browser: bool = False) -> list[str]:
+def missing_prerequisites(browser: bool = False, broker: bool = False) -> list[str]:
     """One line per missing prerequisite, with how to get it; empty when a build can proceed."""
     problems = []
     bin_dir = paths.bin_dir()
@@ -144,6 +148,8 @@ def missing_prerequisites(browser: bool = False) -> list[str]:
     debian = [t.package for t in DEBIAN_TOOLS if _debian_missing(t)]
     if browser and not CHROMIUM.exists():
         debian.append("chromium")
+    if broker and _debian_missing(REDIS):
+        debian.append(REDIS.package)
     if debian and _apt_prefix() is None:
         problems.append(f"{', '.join(debian)}: not installed, and apt-get cannot run here (not Debian, or "
                         "neither root nor password-less sudo): install them with your package manager "
@@ -191,10 +197,11 @@ def _cache_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def build(reporter: Reporter | None = None, *, jaeger_ui: Path | None = None, browser: bool = False) -> Path:
+def build(reporter: Reporter | None = None, *, jaeger_ui: Path | None = None, browser: bool = False,
+          broker: bool = False) -> Path:
     """Build or find every binary of the local stack; return the bin dir. Raises BuildError."""
     reporter = reporter or Reporter()
-    if problems := missing_prerequisites(browser):
+    if problems := missing_prerequisites(browser, broker):
         raise BuildError("cannot build the local stack:\n  " + "\n  ".join(problems))
     bin_dir = paths.bin_dir()
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -211,6 +218,8 @@ def build(reporter: Reporter | None = None, *, jaeger_ui: Path | None = None, br
             if not CHROMIUM.exists():
                 apt.install("chromium", "~125 MB download")
             reporter.say(f"chromium: {_first_line([str(CHROMIUM), '--version'])}")
+        if broker:
+            _install_debian(REDIS, bin_dir, apt, reporter)
     reporter.say(f"ready: {bin_dir}")
     return bin_dir
 
@@ -390,14 +399,14 @@ def install_jaeger_ui(reporter: Reporter, given: Path | None = None) -> Path | N
 
 # -- for tests and `stack up --build` ----------------------------------------------------------------
 
-def ensure_binaries(browser: bool = True) -> Path:
+def ensure_binaries(browser: bool = True, broker: bool = True) -> Path:
     """Build/install the stack's binaries if needed, quietly (output in the cache's build-stack.log)."""
     log = paths.cache_dir() / "build-stack.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         reporter = Reporter(Console(file=out, force_terminal=False, width=200))
         try:
-            return build(reporter, browser=browser)
+            return build(reporter, browser=browser, broker=broker)
         except BuildError as exc:
             reporter.say(f"error: {exc}")
             raise BuildError(str(exc).split(";")[0].splitlines()[0], log) from None

@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="an official Jaeger UI build (a directory with index.html, or its .tgz); remembered")
     make.add_argument("--browser", action="store_true",
                       help="also install Debian's chromium (the browser tests use it)")
+    make.add_argument("--broker", action="store_true",
+                      help="also install Debian's redis-server (the Celery broker of `ddex-otel fleet`)")
     make.add_argument("--print-bin-dir", action="store_true", help="print the bin dir on stdout at the end")
     make.set_defaults(func=_build)
 
@@ -127,7 +129,7 @@ def _guard(action):
 
 def _build(args: argparse.Namespace) -> int:
     def action() -> int:
-        bin_dir = build.build(jaeger_ui=args.jaeger_ui, browser=args.browser)
+        bin_dir = build.build(jaeger_ui=args.jaeger_ui, browser=args.browser, broker=args.broker)
         if args.print_bin_dir:
             print(bin_dir)
         return 0

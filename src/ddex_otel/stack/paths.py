@@ -14,6 +14,7 @@ COLLECTOR_CONFIG = "otelcol-config.yaml"
 JAEGER_CONFIG = "jaeger/jaeger-config.yaml"
 PROMETHEUS_CONFIG = "prometheus/prometheus.yml"
 ALERT_RULES = "prometheus/alert-rules.yml"
+ALERT_THRESHOLDS = "prometheus/alert-thresholds.yml"
 ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yml"
 # Debian names the Alertmanager binary prometheus-alertmanager; `stack build` links it as alertmanager.
 _FROM_PATH = {"prometheus": ("prometheus",), "promtool": ("promtool",),
