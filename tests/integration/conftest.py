@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -126,3 +127,20 @@ def send_smoke(protocol: str, endpoints) -> SmokeRun:
 def smoke_runs(local_stack) -> dict[str, SmokeRun]:
     """One SDK-only export over each OTLP protocol, keyed by "grpc" / "http"."""
     return {protocol: send_smoke(protocol, local_stack.endpoints) for protocol in ("grpc", "http")}
+
+
+@pytest.fixture(scope="session")
+def otelcol() -> Path:
+    """The built collector binary (a second instance plays the vendor, or runs with ingest auth)."""
+    try:
+        return ensure_binaries() / "ddex-otelcol"
+    except StackError as exc:
+        pytest.fail(f"{exc}\n{exc.log_tail()}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory) -> Any:
+    """A test CA with server (127.0.0.1) and client certificates, and an unrelated CA (trustme)."""
+    from vendor_collector import Certs
+
+    return Certs.make(tmp_path_factory.mktemp("certs"))

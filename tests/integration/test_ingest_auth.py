@@ -17,26 +17,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from vendor_collector import Certs, VendorCollector
+from vendor_collector import VendorCollector
 
-from ddex_otel.stack import StackError
-from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.query import Jaeger, poll
 
 CLI = Path(sys.executable).parent / "ddex-otel"
-
-
-@pytest.fixture(scope="module")
-def otelcol() -> Path:
-    try:
-        return ensure_binaries() / "ddex-otelcol"
-    except StackError as exc:
-        pytest.fail(f"{exc}\n{exc.log_tail()}", pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory) -> Certs:
-    return Certs.make(tmp_path_factory.mktemp("ingest-certs"))
 
 
 def base_env(**more: str) -> dict[str, str]:

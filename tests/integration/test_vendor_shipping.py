@@ -22,25 +22,11 @@ import pytest
 from vendor_collector import Certs, VendorCollector, scrape_sum
 
 from ddex_otel.stack import StackError
-from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.overlay import VendorOptions
 from ddex_otel.stack.overlay_stack import OverlayStack
 
 CLI = Path(sys.executable).parent / "ddex-otel"
 DDEX_ATTRIBUTES = ("ddex.operation.name", "ddex.ern.version", "ddex.message.id", "ddex.input.size")
-
-
-@pytest.fixture(scope="module")
-def otelcol() -> Path:
-    try:
-        return ensure_binaries() / "ddex-otelcol"
-    except StackError as exc:
-        pytest.fail(f"{exc}\n{exc.log_tail()}", pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory) -> Certs:
-    return Certs.make(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture(scope="module")

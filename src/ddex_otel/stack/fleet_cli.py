@@ -65,7 +65,7 @@ def _up(args: argparse.Namespace) -> int:
     for w, agent in zip(info["workers"], info["agents"]):
         print(f"worker      {w['node']} host.name={w['host.name']} pid {w['pid']} → agent {agent}")
     print(f"submit:     ddex-otel batch DIR --celery {info['broker_url']} --endpoint {info['agents'][0]}")
-    print(f"stop:       ddex-otel fleet down" + (f" --run-dir {run_dir}" if args.run_dir else ""))
+    print("stop:       ddex-otel fleet down" + (f" --run-dir {run_dir}" if args.run_dir else ""))
     return 0
 
 
