@@ -171,6 +171,47 @@ def test_cli_exit_is_bounded_with_a_refusing_endpoint(sample: Path) -> None:
     assert took < BUDGET + 1.5, f"ddex-otel parse took {took:.1f} s"  # + interpreter start and imports
 
 
+_INSTRUMENTED_APP = """
+import sys, time
+from ddex_otel import ern
+for _ in range(int(sys.argv[2])):
+    ern.parse(sys.argv[1])
+print("WORK_DONE", time.time(), flush=True)
+"""
+
+
+def _instrumented_app(tmp_path: Path, sample: Path, endpoint: str, parses: int) -> tuple[float, str]:
+    """An unmodified app under ``opentelemetry-instrument`` (the SDK's own processors): seconds from
+    its last parse to process exit, and its stderr."""
+    app = tmp_path / "app.py"
+    app.write_text(_INSTRUMENTED_APP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DDEX_OTEL_"))}
+    env.update(OTEL_SERVICE_NAME="instrumented-exit", OTEL_TRACES_EXPORTER="otlp", OTEL_METRICS_EXPORTER="otlp",
+               OTEL_LOGS_EXPORTER="none", OTEL_EXPORTER_OTLP_ENDPOINT=endpoint)
+    done = subprocess.run([str(Path(sys.executable).parent / "opentelemetry-instrument"), sys.executable, str(app),
+                           str(sample), str(parses)], capture_output=True, text=True, timeout=120, env=env)
+    ended = time.time()
+    assert done.returncode == 0, done.stderr
+    work_done = float(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("WORK_DONE")))
+    return ended - work_done, done.stderr
+
+
+def test_instrumented_app_exit_is_bounded_with_a_black_hole(sample: Path, tmp_path: Path) -> None:
+    """The SDK's exit hook waits for exporter timeouts and retries (11–15 s); ours gives it the budget."""
+    with BlackHole() as hole:
+        exit_lag, _ = _instrumented_app(tmp_path, sample, hole.endpoint, parses=20)
+    assert exit_lag < BUDGET, f"the instrumented app ended {exit_lag:.1f} s after its work"
+
+
+def test_instrumented_app_loses_nothing_at_exit_with_a_live_collector(
+    collector: CollectorOnly, sample: Path, tmp_path: Path
+) -> None:
+    before = collector.accepted_spans()
+    exit_lag, stderr = _instrumented_app(tmp_path, sample, collector.grpc_endpoint, parses=20)
+    assert _wait_accepted(collector, before + 20) - before == 20, stderr  # every parse span, flushed at exit
+    assert exit_lag < BUDGET
+
+
 # -------------------------------------------------------------------- outages and a small buffer
 
 

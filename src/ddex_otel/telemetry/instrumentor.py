@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Collection
 from typing import Any
 
@@ -207,6 +208,10 @@ def pre_instrument() -> None:
     ``process.cpu.time`` would be emitted twice (two scopes, ``type`` and ``cpu.mode`` labels) and
     ``process.thread.count`` without a unit.
     """
+    try:
+        bound_sdk_exit()
+    except Exception:  # noqa: BLE001 - never break the host's start-up
+        _logger.debug("could not bound the SDK's exit", exc_info=True)
     if not _env_bool(ENV_PROCESS_METRICS, False):
         return
     try:
@@ -215,3 +220,34 @@ def pre_instrument() -> None:
         start_system_metrics()
     except Exception:  # noqa: BLE001 - never break the host's start-up
         _logger.debug("could not pre-start system metrics", exc_info=True)
+
+
+def bound_sdk_exit() -> None:
+    """Bound the exit of an app whose providers ``opentelemetry-instrument`` made (SDK batch processors).
+
+    The SDK shuts its providers down at exit and, with a dead or hanging endpoint, waits for the
+    exporters' timeouts and retries (15 s measured). We take over that exit hook: the same
+    ``shutdown()`` calls, each given at most ``DDEX_OTEL_SHUTDOWN_TIMEOUT`` seconds (2 s, as for
+    ``configure()``) in a daemon thread; what is not exported by then is left behind, never waited for.
+    """
+    import atexit
+
+    from opentelemetry import metrics, trace
+
+    from ddex_otel.telemetry.delivery import DeliverySettings, bounded
+
+    budget = DeliverySettings.from_env().shutdown_timeout
+    providers = [p for p in (trace.get_tracer_provider(), metrics.get_meter_provider())
+                 if getattr(p, "_atexit_handler", None) is not None]  # SDK providers with their exit hook
+    if not providers:
+        return
+    for provider in providers:
+        atexit.unregister(provider._atexit_handler)  # noqa: SLF001 - the SDK's own hook, replaced below
+        provider._atexit_handler = None  # noqa: SLF001
+
+    def shutdown_within_budget() -> None:
+        deadline = time.monotonic() + budget
+        for provider in providers:
+            bounded(provider.shutdown, max(0.05, deadline - time.monotonic()), f"{type(provider).__name__} shutdown")
+
+    atexit.register(shutdown_within_budget)
