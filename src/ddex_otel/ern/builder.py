@@ -48,7 +48,7 @@ from typing import Iterable, Iterator
 
 from lxml import etree
 
-from ddex_otel.ern import validation, versions
+from ddex_otel.ern import lossless, validation, versions
 from ddex_otel.ern.durations import format_duration
 from ddex_otel.ern.errors import DDEXValidationError, Finding, UnsupportedVersionError
 from ddex_otel.ern.stages import OBSERVER, timed
@@ -89,18 +89,23 @@ def build(message: Message, version: str = DEFAULT_VERSION, *, validation: str =
     version = normalize_version(version)
     checker = globals()["validation"]  # the module: the ``validation`` argument shadows its name here
     observe = OBSERVER.get()
-    if observe is None:
-        report = checker.check(message, validation, target_version=version)
-        if report.errors:
-            raise DDEXValidationError(report.findings)
-        data = serialize(assemble(message, version))
-    else:
-        report = timed(observe, "validate", checker.check, message, validation, target_version=version)
-        if report.errors:
-            raise DDEXValidationError(report.findings)
-        root = timed(observe, "assemble", assemble, message, version)
-        data = timed(observe, "serialize", serialize, root)
-    return BuiltMessage(data, report.warnings)
+    collected: list[Finding] = []
+    token = lossless.COLLECTOR.set(collected)
+    try:
+        if observe is None:
+            report = checker.check(message, validation, target_version=version)
+            if report.errors:
+                raise DDEXValidationError(report.findings)
+            data = serialize(assemble(message, version))
+        else:
+            report = timed(observe, "validate", checker.check, message, validation, target_version=version)
+            if report.errors:
+                raise DDEXValidationError(report.findings)
+            root = timed(observe, "assemble", assemble, message, version)
+            data = timed(observe, "serialize", serialize, root)
+    finally:
+        lossless.COLLECTOR.reset(token)
+    return BuiltMessage(data, (*report.warnings, *collected, *lossless.dropped(message, version)))
 
 
 def normalize_version(version: str) -> str:
@@ -126,6 +131,9 @@ def assemble(message: Message, version: str) -> etree._Element:
     """The lxml tree of ``message`` in ERN ``version`` (best effort when validation was off)."""
     version = normalize_version(version)
     writer = _Writer4x(message, version) if validation.is_4x(version) else _Writer3x(message, version)
+    source = lossless.source_root(message, version)
+    if source is not None:  # parsed at this version: keep what the model does not hold
+        return lossless.Rebuilder(message, source, writer).root()
     return writer.root()
 
 

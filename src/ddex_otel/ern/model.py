@@ -4,6 +4,13 @@ Every field is plain data (str, float, tuples of these, or nested model objects)
 compares by value (round-trip tests use ``==``) and converts to JSON through ``to_dict``.
 Text values are kept as they appear in the XML (dates and datetimes as ISO strings) so a
 parse → build → parse cycle is lossless for what the model holds.
+
+SOURCE: objects read by ``parse`` keep the lxml element they were read from in ``_source``
+(the Message keeps the document's root element). It is not part of ``==``, ``hash``, ``repr`` or
+``to_dict``; ``dataclasses.replace`` carries it over, so an edited object still knows where it came
+from. ``build`` at the source's own ERN version re-emits everything the model does not hold from
+it (see ``lossless``). Objects made by hand or by ``stream`` have ``_source=None``. Keeping it means
+a parsed Message keeps its document's tree alive (``stream`` is the flat-memory reader).
 """
 
 from __future__ import annotations
@@ -14,9 +21,9 @@ from typing import Any
 
 
 def _plain(value: Any) -> Any:
-    """Convert model objects, tuples and dicts into JSON-serialisable builtins."""
+    """Convert model objects, tuples and dicts into JSON-serialisable builtins (``_source`` left out)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "_source"}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -41,6 +48,7 @@ class Party(_Model):
     reference: str | None = None
     party_ids: tuple[str, ...] = ()
     name: str | None = None
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,7 @@ class MessageHeader(_Model):
     recipients: tuple[Party, ...] = ()
     created: str | None = None
     control_type: str | None = None
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,7 @@ class Resource(_Model):
     title: str | None = None
     display_artist: str | None = None
     duration: float | None = None  # seconds, parsed from ISO 8601 (PT3M20S → 200.0)
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +122,7 @@ class Release(_Model):
     p_line: Line | None = None
     c_line: Line | None = None
     resource_refs: tuple[str, ...] = ()  # the ordered resource references of its track list
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +136,7 @@ class Deal(_Model):
     use_types: tuple[str, ...] = ()
     start_date: str | None = None
     end_date: str | None = None
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +150,7 @@ class Message(_Model):
     releases: tuple[Release, ...] = ()
     resources: tuple[Resource, ...] = ()
     deals: tuple[Deal, ...] = ()
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +159,4 @@ class StreamStart(_Model):
 
     ern_version: str
     message_type: str
+
