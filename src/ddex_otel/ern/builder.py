@@ -145,7 +145,7 @@ _SubElement = etree.SubElement
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, attrib: dict[str, str] | None = None) -> etree._Element:
     el = _SubElement(parent, tag, attrib)  # attrib None or {}: no attributes
-    if text is not None:
+    if text:  # "" stays None: an empty element is written <X/>, as a parsed one re-serialises
         el.text = text
     return el
 

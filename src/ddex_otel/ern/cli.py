@@ -264,6 +264,10 @@ def _add_build(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output (- also means stdout)")
     p.add_argument("--level", choices=("strict", "warn", "off"), default="warn", help="validation level (default warn)")
     p.add_argument("--huge-tree", action="store_true", help="lift libxml2's size limits (trusted input only)")
+    p.add_argument("--fail-on-loss", action="store_true",
+                   help="exit 1 (and write nothing) when the build cannot carry every element of FILE")
+    p.add_argument("--show-losses", action="store_true",
+                   help="print one line per element the build cannot carry (default: a summary by place)")
     p.set_defaults(func=_run_build)
 
 
@@ -273,8 +277,21 @@ def _print_findings(path: str, findings: tuple, stream_: IO[str]) -> None:  # ty
               f"{finding.message} ({finding.code})", file=stream_)
 
 
+def _print_losses(path: str, losses: list, total: int, target: str, stream_: IO[str]) -> None:  # type: ignore[type-arg]
+    """One summary line: how many elements are lost, grouped by where (references left out)."""
+    import re
+    from collections import Counter
+
+    lost = sum(size for _, size in losses)
+    where = Counter(re.sub(r"\[[^\]]*\]", "", finding.path) for finding, _ in losses)
+    places = ", ".join(f"{place} ×{n}" if n > 1 else place for place, n in where.most_common())
+    print(f"ddex-otel: warning: {path}: {lost} of {total} elements are not carried into ERN {target} "
+          f"({len(losses)} places: {places}) (ddex.build.dropped)", file=stream_)
+
+
 def _run_build(args: argparse.Namespace) -> int:
-    from ddex_otel.ern.builder import build
+    from ddex_otel.ern import lossless
+    from ddex_otel.ern.builder import build, normalize_version
     from ddex_otel.ern.errors import DDEXValidationError
 
     def action() -> int:
@@ -284,7 +301,15 @@ def _run_build(args: argparse.Namespace) -> int:
         except DDEXValidationError as exc:
             _print_findings(args.file, tuple(f for f in exc.findings if f.severity == "error"), sys.stderr)
             return 1
-        _print_findings(args.file, built.findings, sys.stderr)
+        losses = lossless.dropped_elements(message, normalize_version(args.target_version))
+        loss_codes = (lossless.DROPPED, lossless.REGENERATED)
+        shown = built.findings if args.show_losses else tuple(f for f in built.findings if f.code != lossless.DROPPED)
+        _print_findings(args.file, shown, sys.stderr)
+        if losses and not args.show_losses:
+            _print_losses(args.file, losses, lossless.element_count(message), args.target_version, sys.stderr)
+        if args.fail_on_loss and any(f.code in loss_codes for f in built.findings):
+            print(f"ddex-otel: error: {args.file}: not written: the build loses content (--fail-on-loss)", file=sys.stderr)
+            return 1
         if args.output and args.output != "-":
             try:
                 with open(args.output, "wb") as out:

@@ -481,34 +481,79 @@ def _unmodelled_tags(el: Element) -> set[str]:
     return {c.tag for c in _unmodelled(el)}
 
 
-def _unmodelled(el: Element) -> list[Element]:
-    """The children of a source element that the model does not hold."""
+#: "WithDefault"/territory lists the model reads one element of (the picked one; see ``extract``).
+_PICKED = frozenset({"DisplayTitleText", "DisplayTitle", "DisplayArtistName", "Genre", "PLine", "CLine",
+                     "ReleaseLabelReference", "ReleaseDate", "OriginalReleaseDate", "PartyName", "Duration",
+                     "Type", "ReleaseType", "ReferenceTitle"})
+_DETAILS_3X = frozenset({"TerritoryCode", "Title", "DisplayArtistName", "LabelName", "Genre", "ReleaseDate",
+                         "OriginalReleaseDate", "PLine", "CLine", "ReleaseType"})
+
+
+def _wanted(el: Element) -> frozenset[str] | None:
     tag = el.tag
-    if tag in _MODELLED_4X:
-        wanted = _MODELLED_4X[tag]
-    elif el.getparent() is not None and el.getparent().tag == "ResourceList":
-        wanted = _MODELLED_4X["Resource"] | {f"{tag}Type", f"{tag}Id", "ReferenceTitle", "Title",
-                                             f"{tag}DetailsByTerritory", f"{tag}Edition"}
-    elif el.getparent() is not None and el.getparent().tag == "ReleaseList":
-        wanted = _MODELLED_4X["Release"] | {"ReferenceTitle", "ReleaseResourceReferenceList", "ReleaseDetailsByTerritory",
-                                            "GlobalReleaseDate", "GlobalOriginalReleaseDate"}
-    else:
+    parent = el.getparent()
+    ptag = parent.tag if parent is not None else None
+    if ptag == "ResourceList":
+        return _MODELLED_4X["Resource"] | {f"{tag}Type", f"{tag}Id", "ReferenceTitle", "Title",
+                                           f"{tag}DetailsByTerritory", f"{tag}Edition"}
+    if ptag == "ReleaseList":
+        return _MODELLED_4X["Release"] | {"ReferenceTitle", "ReleaseResourceReferenceList", "ReleaseDetailsByTerritory",
+                                          "GlobalReleaseDate", "GlobalOriginalReleaseDate"}
+    return _MODELLED_4X.get(tag)
+
+
+def _unmodelled(el: Element) -> list[Element]:
+    """The descendants of a source object's element that the model does not hold (outermost ones)."""
+    wanted = _wanted(el)
+    if wanted is None:
         return []
-    return [c for c in el if isinstance(c.tag, str) and c.tag not in wanted]
+    out: list[Element] = []
+    seen: dict[str, Element] = {}
+    details: list[Element] = []
+    for child in el:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag not in wanted:
+            out.append(child)
+        elif tag.endswith("DetailsByTerritory"):
+            details.append(child)
+        elif tag.endswith("Edition"):
+            if tag in seen:
+                out.append(child)
+            else:
+                seen[tag] = child
+                out.extend(c for c in child if isinstance(c.tag, str) and c.tag != "ResourceId")
+        elif tag in _PICKED:
+            seen.setdefault(tag, child)
+    for tag in {c.tag for c in el if isinstance(c.tag, str) and c.tag in _PICKED and c.tag in wanted}:
+        group = [c for c in el if c.tag == tag]
+        keep = _pick(group)
+        out.extend(c for c in group if c is not keep)
+    if details:
+        keep = _pick_territory(details)
+        for block in details:
+            if block is not keep:
+                out.append(block)
+            else:
+                out.extend(c for c in block if isinstance(c.tag, str) and c.tag not in _DETAILS_3X)
+    order = {id(e): i for i, e in enumerate(el.iter())}
+    return sorted(out, key=lambda e: order.get(id(e), 0))
 
 
-def dropped(message: Message, version: str) -> list[Finding]:
+def dropped_elements(message: Message, version: str) -> list[tuple[Finding, int]]:
     """What a build of a source-backed ``message`` at another ``version`` cannot carry: one finding
-    per source element (child of a modelled object, or whole section) the model does not hold."""
+    (and its element count) per outermost source element the model does not hold."""
     root = message._source
     if root is None or message.ern_version == version:
         return []
-    found: list[Finding] = []
+    found: list[tuple[Finding, int]] = []
     reason = f"not in the model: a conversion from ERN {message.ern_version} to {version} writes only the model"
 
     def report(el: Element, path: str) -> None:
         size = sum(1 for _ in el.iter(tag=etree.Element))
-        found.append(Finding("warning", DROPPED, f"{path} ({size} element{'s' if size != 1 else ''}) {reason}", path))
+        message_ = f"{el.tag} ({size} element{'s' if size != 1 else ''}) is {reason}"
+        found.append((Finding("warning", DROPPED, message_, path), size))
 
     known = {"MessageHeader", "PartyList", "ResourceList", "ReleaseList", "DealList", "PurgedRelease"}
     for section in root:
@@ -532,6 +577,29 @@ def dropped(message: Message, version: str) -> list[Finding]:
                         for child in _unmodelled(terms):
                             report(child, f"{base}/Deal[{i}]/DealTerms/{child.tag}")
                 continue
+            if section.tag == "DealList" or (section.tag not in ("MessageHeader", "PurgedRelease")
+                                             and _wanted(el) is None):
+                report(el, base)
+                continue
             for child in _unmodelled(el):
-                report(child, f"{base}/{child.tag}")
+                report(child, f"{base}/{_relative(el, child)}")
     return found
+
+
+def _relative(top: Element, el: Element) -> str:
+    parts = []
+    while el is not None and el is not top:
+        parts.append(el.tag)
+        el = el.getparent()
+    return "/".join(reversed(parts))
+
+
+def dropped(message: Message, version: str) -> list[Finding]:
+    """The findings of ``dropped_elements``."""
+    return [finding for finding, _ in dropped_elements(message, version)]
+
+
+def element_count(message: Message) -> int:
+    """Elements in the source document of ``message`` (0 without one)."""
+    root = message._source
+    return 0 if root is None else sum(1 for _ in root.iter(tag=etree.Element))
