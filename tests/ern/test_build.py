@@ -95,8 +95,8 @@ def test_minimal_message_validates(version: str, xsd_dir: Path) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_purge_message_validates(version: str, xsd_dir: Path) -> None:
-    purge = message(message_type="PurgeReleaseMessage", resources=(), deals=(),
-                    releases=(Release(kind="PurgedRelease", reference="", title="Gone",
+    purge = message(message_type="PurgeReleaseMessage", resources=(), deals=(), releases=(),
+                    purged_releases=(Release(kind="PurgedRelease", reference="", title="Gone",
                                       ids=Identifiers(icpn="00094631432057", catalog_number="C1")),))
     data = build(purge, version)
     assert validate_against_schema(data, xsd_dir) == []

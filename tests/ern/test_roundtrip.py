@@ -110,6 +110,7 @@ def assert_preserved(src: Message, out: Message, target: str) -> None:
     if validation.is_4x(target):  # ReleaseList order: Release, TrackReleases, ClipReleases
         releases.sort(key=lambda r: validation.RELEASE_KINDS.index(r.kind) if r.kind in validation.RELEASE_KINDS else 0)
     assert list(out.releases) == releases
+    assert list(out.purged_releases) == [_expected_release(src, r, target) for r in src.purged_releases]
     resources = sorted((_expected_resource(src, r, target) for r in src.resources),
                        key=lambda r: validation.RESOURCE_KINDS.index(r.kind))
     assert list(out.resources) == resources

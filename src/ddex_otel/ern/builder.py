@@ -440,7 +440,7 @@ class _Writer4x(_Writer):
 
     def purged_release(self, root: etree._Element) -> None:
         el = _sub(root, "PurgedRelease")
-        for r in self.m.releases[:1]:
+        for r in self.m.purged_releases[:1]:
             if any((r.ids.grid, r.ids.icpn, r.ids.catalog_number, r.ids.proprietary)):
                 self.id_children(_sub(el, "ReleaseId"), r.ids, _ID_FIELDS_4X_RELEASE)
             if r.title is not None:
@@ -559,7 +559,7 @@ class _Writer3x(_Writer):
 
     def purged_release(self, root: etree._Element) -> None:
         el = _sub(root, "PurgedRelease")
-        for r in self.m.releases[:1]:
+        for r in self.m.purged_releases[:1]:
             if any((r.ids.grid, r.ids.isrc, r.ids.icpn, r.ids.catalog_number, r.ids.proprietary)):
                 self.id_children(_sub(el, "ReleaseId"), r.ids, ("grid", "isrc", "icpn", "catalog_number", "proprietary"))
             self.title(el, r.title)

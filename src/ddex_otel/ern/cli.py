@@ -105,12 +105,16 @@ def summarize(message: Message, path: str = "") -> str:
         f"created:     {header.created or '-'}",
         f"control:     {header.control_type}" if header.control_type else None,
         f"counts:      {len(message.releases)} releases, {len(message.resources)} resources, "
-        f"{len(message.deals)} deals, {len(message.parties)} parties",
+        f"{len(message.deals)} deals, {len(message.parties)} parties"
+        + (f", {len(message.purged_releases)} purged releases" if message.purged_releases else ""),
     ]
     out = [line for line in lines if line is not None]
     if message.releases:
         out.append("releases:")
         out.extend(_release_line(r) for r in message.releases)
+    if message.purged_releases:
+        out.append("purged releases:")
+        out.extend(_release_line(r) for r in message.purged_releases)
     return "\n".join(out) + "\n"
 
 
@@ -203,6 +207,8 @@ def _stream_counts(reader: _CountingReader, *, total: int | None, jsonl: bool, h
     show_progress = total is None or total >= PROGRESS_MIN_BYTES
     for item in streaming.stream(reader, huge_tree=huge):
         kind = _KIND_NAMES[type(item)]
+        if kind == "releases" and item.kind == "PurgedRelease":  # type: ignore[union-attr]
+            kind = "purged releases"
         counts[kind] += 1
         if isinstance(item, StreamStart):
             start = item
@@ -243,7 +249,8 @@ def _stream_summary(
             f"type:        {message_type}",
             f"message id:  {message_id}",
             f"counts:      {counts['releases']} releases, {counts['resources']} resources, "
-            f"{counts['deals']} deals, {counts['parties']} parties",
+            f"{counts['deals']} deals, {counts['parties']} parties"
+            + (f", {counts['purged releases']} purged releases" if counts["purged releases"] else ""),
             f"read:        {size} bytes in {elapsed:.2f} s ({rate:.1f} MB/s)",
         ]
     )

@@ -30,7 +30,8 @@ Choices where ERN offers several values (documented because the builder writes t
   from DealTerms/UseType (4.x) and DealTerms/Usage/UseType (3.x); dates from the first
   ValidityPeriod, StartDate else StartDateTime (EndDate else EndDateTime).
 - PurgeReleaseMessage: each PurgedRelease becomes a Release of kind ``"PurgedRelease"`` with an
-  empty reference (there is none), its ReleaseId as ids and its display title.
+  empty reference (there is none), its ReleaseId as ids and its display title; ``parse`` puts it in
+  ``Message.purged_releases`` (not ``releases``: it is no ReleaseList release), ``stream`` yields it.
 - Parties: 4.x PartyList/Party. 3.x has no PartyList, so the named parties met in
   ``*DetailsByTerritory`` (DisplayArtist, DisplayConductor, ResourceContributor,
   IndirectResourceContributor, RightsController, LabelName) are collected by name, first-seen order,

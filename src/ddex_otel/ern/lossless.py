@@ -298,16 +298,14 @@ class Rebuilder:
             elif tag == "ResourceList":
                 out.append(self.listed(section, self.writer.sorted_resources(), "Resource", self.resource))
             elif tag == "ReleaseList":
-                releases = [r for r in self.m.releases if r.kind != "PurgedRelease"]
-                out.append(self.listed(section, self.sorted_releases(releases), "Release", self.release))
+                out.append(self.listed(section, self.sorted_releases(list(self.m.releases)), "Release", self.release))
             elif tag == "DealList":
                 out.append(self.deal_list(section))
             elif tag == "PurgedRelease":
-                for r in self.m.releases:
-                    if r.kind == "PurgedRelease":
-                        el = self.one(r, "PurgedRelease", lambda r=r: self.writer_element("purged_release", r))
-                        if el is not None:
-                            out.append(el)
+                for r in self.m.purged_releases[:1]:
+                    el = self.one(r, "PurgedRelease", lambda r=r: self.writer_element("purged_release", r))
+                    if el is not None:
+                        out.append(el)
             else:
                 out.append(copy.deepcopy(section))
         return out
@@ -366,7 +364,7 @@ class Rebuilder:
                 kind = validation.effective_release_kind(obj, w.version)
                 w.main_release(scratch, obj) if kind == "Release" else w.track_release(scratch, obj, kind)
         elif what == "purged_release":
-            w.m = dataclasses.replace(w.m, releases=(obj,))
+            w.m = dataclasses.replace(w.m, purged_releases=(obj,))
             w.purged_release(scratch)
         return scratch[0] if len(scratch) else None
 

@@ -150,6 +150,8 @@ class Message(_Model):
     releases: tuple[Release, ...] = ()
     resources: tuple[Resource, ...] = ()
     deals: tuple[Deal, ...] = ()
+    #: A PurgeReleaseMessage's PurgedRelease (kind ``"PurgedRelease"``, no reference): not a ReleaseList release.
+    purged_releases: tuple[Release, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 

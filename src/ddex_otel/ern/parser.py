@@ -134,6 +134,7 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str) -
     resources: list[Resource] = []
     releases: list[Release] = []
     deals: list[Deal] = []
+    purged: list[Release] = []
     for section in root:
         tag = section.tag
         if tag == "MessageHeader":
@@ -172,10 +173,10 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str) -
                             _set_source(deal, deal_el)
                     deals.extend(found)
         elif tag == "PurgedRelease":
-            purged = extract_purged_release(section)
+            purged_release = extract_purged_release(section)
             if keep:
-                _set_source(purged, section)
-            releases.append(purged)
+                _set_source(purged_release, section)
+            purged.append(purged_release)
     if ctx.legacy:
         parties = list(ctx.named_parties)
     message = Message(
@@ -186,6 +187,7 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str) -
         releases=tuple(releases),
         resources=tuple(resources),
         deals=tuple(deals),
+        purged_releases=tuple(purged),
     )
     if keep:
         _set_source(message, root)
