@@ -188,3 +188,66 @@ def test_cli_prints_losses_and_fail_on_loss_exits_1(samples_dir: Path, tmp_path:
     assert "--fail-on-loss" in capsys.readouterr().err and not out.exists()
     assert main(["build", source, "--version", "4.3", "-o", str(out), "--fail-on-loss"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------------------ 4. order and text
+
+
+def _renumbered(data: bytes) -> bytes:
+    """The sample with its track list's SequenceNumbers reversed (document order unchanged)."""
+    root = etree.fromstring(data)
+    items = root.xpath("ReleaseList/Release/ResourceGroup/ResourceGroupContentItem")
+    for i, item in enumerate(items):
+        item.find("SequenceNumber").text = str(len(items) - i)
+    return etree.tostring(root)
+
+
+def test_track_order_follows_sequence_number(samples_dir: Path, xsd_dir: Path) -> None:
+    from ddex_otel.ern import stream
+
+    data = (samples_dir / A43).read_bytes()
+    in_document_order = parse(data).releases[0].resource_refs
+    renumbered = _renumbered(data)
+    assert validate_against_schema(renumbered, xsd_dir) == []
+    message = parse(renumbered)
+    assert message.releases[0].resource_refs == tuple(reversed(in_document_order))
+    streamed = [i for i in stream(renumbered) if type(i).__name__ == "Release"]
+    assert streamed[0].resource_refs == message.releases[0].resource_refs
+    assert canonical(build(message, "4.3")) == canonical(renumbered)  # unchanged: the source as it was
+
+
+def test_nested_groups_order_by_their_sequence_numbers(samples_dir: Path) -> None:
+    from ddex_otel.ern import stream
+
+    root = etree.fromstring((samples_dir / A43).read_bytes())
+    group = root.xpath("ReleaseList/Release/ResourceGroup")[0]
+    items = group.findall("ResourceGroupContentItem")
+    halves = (items[: len(items) // 2], items[len(items) // 2:])
+    for seq, half in zip(("2", "1"), halves):  # the first half becomes the second disc
+        sub = etree.SubElement(group, "ResourceGroup")
+        etree.SubElement(sub, "SequenceNumber").text = seq
+        for item in half:
+            sub.append(item)
+    data = etree.tostring(root)
+    refs = parse(data).releases[0].resource_refs
+    first, second = [[i.findtext("ReleaseResourceReference") for i in h] for h in halves]
+    assert refs == tuple(second + first)
+    streamed = [i for i in stream(data) if type(i).__name__ == "Release"]
+    assert streamed[0].resource_refs == refs
+
+
+def test_comments_and_processing_instructions_are_not_values(samples_dir: Path) -> None:
+    from ddex_otel.ern import stream
+
+    data = (samples_dir / A43).read_bytes().decode()
+    plain = parse(data.encode())
+    party_id = plain.header.sender.party_ids[0]
+    noisy = data.replace(f">{party_id}<", f"><!-- a note -->{party_id[:4]}<?pi x?>{party_id[4:]}<", 1)
+    title = plain.releases[0].title
+    noisy = noisy.replace(f"<DisplayTitleText>{title}</DisplayTitleText>",
+                          f"<DisplayTitleText><!-- c -->{title}<!-- d --></DisplayTitleText>", 1)
+    assert noisy != data
+    message = parse(noisy.encode())
+    assert message == plain
+    assert message.header.sender.party_ids == (party_id,)
+    assert [i for i in stream(noisy.encode()) if type(i).__name__ == "MessageHeader"][0] == plain.header

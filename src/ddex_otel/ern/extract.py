@@ -20,7 +20,9 @@ Choices where ERN offers several values (documented because the builder writes t
 - Label: 4.x ReleaseLabelReference resolved to its PartyList party's name (None if unresolved);
   3.x the first LabelName of the chosen details block.
 - resource_refs: 4.x every ResourceGroupContentItem/ReleaseResourceReference of the ResourceGroup
-  tree in document order (LinkedReleaseResourceReference, e.g. cover art, is not a track), or a
+  tree, ordered by SequenceNumber (of the sub-groups, then of the items; entries without one come
+  after the numbered ones, in document order) — document order when there are none
+  (LinkedReleaseResourceReference, e.g. cover art, is not a track), or a
   TrackRelease/ClipRelease's single ReleaseResourceReference; 3.x ReleaseResourceReferenceList in
   order, primary and secondary resources alike.
 - Resource ids: 4.x the first SoundRecordingEdition/VideoEdition's ResourceId(s), else ResourceId;
@@ -168,10 +170,15 @@ class Context:
 
 
 def element_text(el: Element | None) -> str | None:
-    """Stripped text of ``el``; None when absent or empty."""
+    """Stripped text of ``el``; None when absent or empty.
+
+    Comments and processing instructions inside a value are not part of it (the text around them is).
+    """
     if el is None:
         return None
     value = el.text
+    if len(el):  # a leaf value with nodes inside: only comments/PIs, whose tails continue the text
+        value = "".join([value or "", *(c.tail or "" for c in el if not isinstance(c.tag, str))])
     if value is None:
         return None
     value = value.strip()
@@ -277,7 +284,7 @@ def _full_name(party_name: Element | None) -> str | None:
 
 def _party_id_values(el: Element) -> list[str]:
     """Values of a PartyId: its own text (MessagingParty) or its children's (DetailedPartyId)."""
-    values = [v for v in map(_text, el) if v is not None] if len(el) else []
+    values = [v for v in (_text(c) for c in el if isinstance(c.tag, str)) if v is not None] if len(el) else []
     if not values:
         own = _text(el)
         if own is not None:
@@ -604,13 +611,43 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
 
 
 def _group_resource_refs(group: Element, out: list[str]) -> None:
-    """ReleaseResourceReferences of a 4.x ResourceGroup and its sub-groups, in document order."""
+    """ReleaseResourceReferences of a 4.x ResourceGroup and its sub-groups, in SequenceNumber order."""
+    keyed: list[tuple[tuple[float, ...], list[str]]] = []
+    _keyed_group_refs(group, (), keyed)
+    out.extend(ref for _, refs in sort_keyed_refs(keyed) for ref in refs)
+
+
+def _keyed_group_refs(group: Element, prefix: tuple[float, ...], out: list[tuple[tuple[float, ...], list[str]]]) -> None:
     for child in group:
         tag = child.tag
         if tag == "ResourceGroupContentItem":
-            out.extend(content_item_refs(child))
+            out.append(((*prefix, sequence_number(child)), content_item_refs(child)))
         elif tag == "ResourceGroup":
-            _group_resource_refs(child, out)
+            _keyed_group_refs(child, (*prefix, sequence_number(child)), out)
+
+
+_UNNUMBERED = float("inf")
+
+
+def sequence_number(el: Element) -> float:
+    """The SequenceNumber child of a ResourceGroup / ResourceGroupContentItem (inf when absent or not a number)."""
+    for child in el:
+        if child.tag == "SequenceNumber":
+            try:
+                return int((child.text or "").strip())
+            except ValueError:
+                return _UNNUMBERED
+        if child.tag == "ResourceGroupContentItem" or child.tag == "ResourceGroup":
+            break
+    return _UNNUMBERED
+
+
+def sort_keyed_refs(keyed: list[tuple[tuple[float, ...], list[str]]]) -> list[tuple[tuple[float, ...], list[str]]]:
+    """Track-list entries by their SequenceNumber path (stable: document order breaks ties)."""
+    keys = [key for key, _ in keyed]
+    if all(a <= b for a, b in zip(keys, keys[1:])):
+        return keyed
+    return sorted(keyed, key=lambda entry: entry[0])
 
 
 def content_item_refs(item: Element) -> list[str]:
