@@ -630,14 +630,20 @@ _UNNUMBERED = float("inf")
 
 
 def sequence_number(el: Element) -> float:
-    """The SequenceNumber child of a ResourceGroup / ResourceGroupContentItem (inf when absent or not a number)."""
+    """The SequenceNumber child of a ResourceGroup / ResourceGroupContentItem (inf when absent or not a number).
+
+    (``stream`` asks for groups whose children may still be namespace-qualified: local names compare.)
+    """
     for child in el:
-        if child.tag == "SequenceNumber":
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag == "SequenceNumber" or tag.endswith("}SequenceNumber"):
             try:
                 return int((child.text or "").strip())
             except ValueError:
                 return _UNNUMBERED
-        if child.tag == "ResourceGroupContentItem" or child.tag == "ResourceGroup":
+        if tag.endswith("ResourceGroupContentItem") or tag.endswith("ResourceGroup"):
             break
     return _UNNUMBERED
 

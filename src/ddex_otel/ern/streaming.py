@@ -411,7 +411,7 @@ class _Streamer:
         node = group
         while node is not None:
             parent = node.getparent()
-            if parent is None or parent.tag != "ResourceGroup":
+            if parent is None or _local(parent.tag) != "ResourceGroup":
                 break  # the release's own ResourceGroup: not part of the key
             seq = self._group_seq.get(node)
             if seq is None:
