@@ -51,6 +51,7 @@ from ddex_otel.ern.durations import parse_duration
 from ddex_otel.ern.errors import NotDDEXError
 from ddex_otel.ern.versions import version_from_namespace
 from ddex_otel.ern.model import (
+    Contributor,
     Deal,
     Identifiers,
     Line,
@@ -59,6 +60,7 @@ from ddex_otel.ern.model import (
     ProprietaryId,
     Release,
     Resource,
+    TechnicalDetails,
 )
 
 Element = etree._Element
@@ -98,6 +100,8 @@ _new_proprietary_id = _fast_constructor(ProprietaryId)
 _new_deal = _fast_constructor(Deal)
 _new_line = _fast_constructor(Line)
 _new_party = _fast_constructor(Party)
+_new_contributor = _fast_constructor(Contributor)
+_new_technical = _fast_constructor(TechnicalDetails)
 
 #: Root elements (local names) this engine reads.
 MESSAGE_TYPES: tuple[str, ...] = ("NewReleaseMessage", "PurgeReleaseMessage")
@@ -425,10 +429,10 @@ def _collect_named_parties(details: Iterable[Element], ctx: Context) -> None:
 
 def extract_resource(el: Element, ctx: Context) -> Resource:
     """One child of ResourceList (SoundRecording, Video, Image, Text, SheetMusic, Software, …)."""
-    return _resource_3x(el, ctx) if ctx.legacy else _resource_4x(el)
+    return _resource_3x(el, ctx) if ctx.legacy else _resource_4x(el, ctx)
 
 
-def _resource_4x(el: Element) -> Resource:
+def _resource_4x(el: Element, ctx: Context) -> Resource:
     # Hot path (most of a big message): one pass, branches ordered by how often ERN uses the tag.
     reference = resource_type = duration = None
     edition: Element | None = None
@@ -436,6 +440,11 @@ def _resource_4x(el: Element) -> Resource:
     title_texts: list[Element] = []
     titles: list[Element] = []
     artists: list[Element] = []
+    warnings: list[Element] = []
+    contributors: list[Element] = []
+    technical: list[Element] = []
+    p_lines: list[Element] = []
+    c_lines: list[Element] = []
     for child in el:
         tag = child.tag
         if tag == "ResourceReference":
@@ -452,10 +461,28 @@ def _resource_4x(el: Element) -> Resource:
             duration = child.text
         elif tag == "ResourceId":
             id_blocks.append(child)
+        elif tag == "ParentalWarningType":
+            warnings.append(child)
+        elif tag == "Contributor":
+            contributors.append(child)
+        elif tag == "TechnicalDetails":
+            technical.append(child)
+        elif tag == "PLine":
+            p_lines.append(child)
+        elif tag == "CLine":
+            c_lines.append(child)
         elif edition is None and (tag == "SoundRecordingEdition" or tag == "VideoEdition"):
             edition = child
     if edition is not None:
         id_blocks = _edition_ids(edition)
+        for part in edition:  # 4.3: files and P/C lines live in the (first) edition
+            ptag = part.tag
+            if ptag == "TechnicalDetails":
+                technical.append(part)
+            elif ptag == "PLine":
+                p_lines.append(part)
+            elif ptag == "CLine":
+                c_lines.append(part)
     return _new_resource(
         kind=el.tag,
         reference=_strip(reference) or "",
@@ -464,6 +491,72 @@ def _resource_4x(el: Element) -> Resource:
         title=_text(_pick(title_texts)) or _title_text(_pick(titles)),
         display_artist=_text(_pick(artists)),
         duration=parse_duration(_strip(duration)),
+        parental_warning=_text(_pick(warnings)),
+        p_line=_line(_pick(p_lines), "PLineText"),
+        c_line=_line(_pick(c_lines), "CLineText"),
+        contributors=tuple(_contributor(c, ctx) for c in contributors) if contributors else (),
+        technical_details=tuple(map(_technical, technical)) if technical else (),
+    )
+
+
+_CONTRIBUTOR_ROLES = frozenset({"Role", "ResourceContributorRole", "IndirectResourceContributorRole"})
+
+
+def _contributor(el: Element, ctx: Context) -> Contributor:
+    """4.x Contributor (ContributorPartyReference, Role) / 3.x ResourceContributor (PartyName, *Role)."""
+    name = reference = None
+    roles: list[str] = []
+    for child in el:
+        tag = child.tag
+        if tag == "ContributorPartyReference":
+            reference = _text(child)
+        elif tag == "PartyName" and name is None:
+            name = _full_name(child)
+        elif tag in _CONTRIBUTOR_ROLES:
+            role = _text(child)
+            if role == "UserDefined":
+                role = child.get("UserDefinedValue") or role
+            if role is not None:
+                roles.append(role)
+    if name is None and reference is not None:
+        name = ctx.party_names.get(reference)
+    sequence = el.get("SequenceNumber")
+    return _new_contributor(name=name, party_reference=reference, roles=tuple(roles),
+                            sequence=int(sequence) if sequence and sequence.strip().isdigit() else None)
+
+
+_CODECS = frozenset({"AudioCodecType", "VideoCodecType", "ImageCodecType"})
+_NOT_THE_FILE = frozenset({"ClipDetails", "PreviewDetails", "FingerprintAlgorithm", "Fingerprint"})
+
+
+def _technical(el: Element) -> TechnicalDetails:
+    """One TechnicalDetails / Technical*Details block: its file, codec, bit rate, duration, hash."""
+    reference = _child_text(el, "TechnicalResourceDetailsReference")
+    found: dict[str, str] = {}
+    stack = [el]
+    while stack:
+        node = stack.pop()
+        for child in node:
+            tag = child.tag
+            if not isinstance(tag, str) or tag in _NOT_THE_FILE:
+                continue
+            if len(child):  # DeliveryFile, File, HashSum (3.x: HashSum/HashSum + HashSumAlgorithmType)
+                stack.append(child)
+                continue
+            key = "codec" if tag in _CODECS else tag
+            value = _text(child)
+            if value is not None and key not in found:
+                found[key] = value
+    path, name = found.get("FilePath"), found.get("FileName")
+    uri = found.get("URI") or ("/".join(p for p in (path and path.rstrip("/"), name) if p) if name else None)
+    return _new_technical(
+        reference=reference,
+        file_uri=uri,
+        codec=found.get("codec"),
+        bit_rate=found.get("BitRate"),
+        duration=parse_duration(found.get("Duration")),
+        hash=found.get("HashSumValue") or found.get("HashSum"),
+        hash_algorithm=found.get("HashSumAlgorithmType") or found.get("Algorithm"),
     )
 
 
@@ -499,7 +592,11 @@ def _resource_3x_wanted(kind: str) -> frozenset[str]:
     return wanted
 
 
-_DETAILS_3X = frozenset({"Title", "DisplayArtistName"})
+_TECHNICAL_3X = frozenset(
+    {f"Technical{kind}Details" for kind in ("SoundRecording", "Video", "Image", "Text", "SheetMusic", "Software", "Midi")}
+)
+_DETAILS_3X = frozenset({"Title", "DisplayArtistName", "ResourceContributor", "ParentalWarningType", "PLine", "CLine"}
+                        | _TECHNICAL_3X)
 
 
 def _resource_3x(el: Element, ctx: Context) -> Resource:
@@ -524,6 +621,11 @@ def _resource_3x(el: Element, ctx: Context) -> Resource:
         title=title,
         display_artist=_first_text(dget("DisplayArtistName")),
         duration=parse_duration(_first_text(get("Duration"))),
+        parental_warning=_first_text(dget("ParentalWarningType")),
+        p_line=_line(_first(dget("PLine")), "PLineText"),
+        c_line=_line(_first(dget("CLine")), "CLineText"),
+        contributors=tuple(_contributor(c, ctx) for c in dget("ResourceContributor") or ()),
+        technical_details=tuple(_technical(t) for tag in _TECHNICAL_3X for t in dget(tag) or ()),
     )
 
 
@@ -556,6 +658,8 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
     c_lines: list[Element] = []
     dates: list[Element] = []
     original_dates: list[Element] = []
+    warnings: list[Element] = []
+    keywords: list[Element] = []
     refs: list[str] = [] if group_refs is None else list(group_refs)
     for child in el:
         tag = child.tag
@@ -591,6 +695,12 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
             dates.append(child)
         elif tag == "OriginalReleaseDate":
             original_dates.append(child)
+        elif tag == "ParentalWarningType":
+            warnings.append(child)
+        elif tag == "Keywords":
+            keywords.append(child)
+        elif tag == "DisplayGenre":  # ERN 4.3.1's name for Genre
+            genres.append(child)
     genre = _pick(genres)
     label_ref = _text(_pick(labels))
     return _new_release(
@@ -607,6 +717,8 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
         p_line=_line(_pick(p_lines), "PLineText"),
         c_line=_line(_pick(c_lines), "CLineText"),
         resource_refs=tuple(refs),
+        parental_warning=_text(_pick(warnings)),
+        keywords=_texts(keywords),
     )
 
 
@@ -682,7 +794,8 @@ _RELEASE_3X = frozenset(
     }
 )
 _RELEASE_DETAILS_3X = frozenset(
-    {"DisplayArtistName", "LabelName", "Title", "Genre", "ReleaseDate", "OriginalReleaseDate", "PLine", "CLine", "ReleaseType"}
+    {"DisplayArtistName", "LabelName", "Title", "Genre", "ReleaseDate", "OriginalReleaseDate", "PLine", "CLine", "ReleaseType",
+     "ParentalWarningType", "Keywords"}
 )
 
 
@@ -717,6 +830,8 @@ def _release_3x(el: Element, ctx: Context) -> Release:
         p_line=_line(_first(get("PLine") or dget("PLine")), "PLineText"),
         c_line=_line(_first(get("CLine") or dget("CLine")), "CLineText"),
         resource_refs=tuple(refs),
+        parental_warning=_first_text(dget("ParentalWarningType")),
+        keywords=_texts(dget("Keywords")),
     )
 
 

@@ -92,6 +92,29 @@ class Line(_Model):
 
 
 @dataclass(frozen=True, slots=True)
+class Contributor(_Model):
+    """A resource contributor: who (4.x party reference and its name; 3.x the name), roles, sequence."""
+
+    name: str | None = None
+    party_reference: str | None = None
+    roles: tuple[str, ...] = ()
+    sequence: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TechnicalDetails(_Model):
+    """One delivered file of a resource (4.x TechnicalDetails, 3.x Technical*Details)."""
+
+    reference: str | None = None
+    file_uri: str | None = None  # 4.x URI; 3.x FilePath + FileName
+    codec: str | None = None  # AudioCodecType / VideoCodecType / ImageCodecType
+    bit_rate: str | None = None
+    duration: float | None = None  # seconds
+    hash: str | None = None  # HashSumValue (4.x) / HashSum (3.x)
+    hash_algorithm: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Resource(_Model):
     """A child of ResourceList (SoundRecording, Video, Image, Text, …)."""
 
@@ -102,6 +125,12 @@ class Resource(_Model):
     title: str | None = None
     display_artist: str | None = None
     duration: float | None = None  # seconds, parsed from ISO 8601 (PT3M20S → 200.0)
+    # Read from every version; written back only by a same-version build (see ``lossless``).
+    parental_warning: str | None = None
+    p_line: Line | None = None
+    c_line: Line | None = None
+    contributors: tuple[Contributor, ...] = ()
+    technical_details: tuple[TechnicalDetails, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
@@ -122,6 +151,9 @@ class Release(_Model):
     p_line: Line | None = None
     c_line: Line | None = None
     resource_refs: tuple[str, ...] = ()  # the ordered resource references of its track list
+    # Read from every version; written back only by a same-version build (see ``lossless``).
+    parental_warning: str | None = None
+    keywords: tuple[str, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
