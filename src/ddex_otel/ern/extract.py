@@ -55,8 +55,10 @@ from ddex_otel.ern.model import (
     Deal,
     Identifiers,
     Line,
+    Localized,
     MessageHeader,
     Party,
+    Price,
     ProprietaryId,
     Release,
     Resource,
@@ -101,6 +103,8 @@ _new_deal = _fast_constructor(Deal)
 _new_line = _fast_constructor(Line)
 _new_party = _fast_constructor(Party)
 _new_contributor = _fast_constructor(Contributor)
+_new_localized = _fast_constructor(Localized)
+_new_price = _fast_constructor(Price)
 _new_technical = _fast_constructor(TechnicalDetails)
 
 #: Root elements (local names) this engine reads.
@@ -334,6 +338,39 @@ def _pick_territory(blocks: Sequence[Element] | None) -> Element | None:
     return blocks[0]
 
 
+def _localized(elements: Sequence[Element], text_of: Callable[[Element], str | None] = element_text,
+               territory: str | None = None) -> tuple[Localized, ...]:
+    """Every DisplayTitle / DisplayArtistName … with its territory, language and IsDefault."""
+    out = []
+    for el in elements:
+        value = text_of(el)
+        if value is not None:
+            out.append(_new_localized(text=value, territory=el.get("ApplicableTerritoryCode") or territory,
+                                      language=el.get("LanguageAndScriptCode"), is_default=el.get("IsDefault") == "true"))
+    return tuple(out)
+
+
+def _localized_3x(blocks: Sequence[Element]) -> tuple[tuple[Localized, ...], tuple[Localized, ...]]:
+    """(display titles, display artist names) of every 3.x ``*DetailsByTerritory`` block."""
+    titles: list[Localized] = []
+    artists: list[Localized] = []
+    for block in blocks:
+        territory = None
+        wanted_titles: list[Element] = []
+        wanted_artists: list[Element] = []
+        for child in block:
+            tag = child.tag
+            if tag == "TerritoryCode" and territory is None:
+                territory = _text(child)
+            elif tag == "Title" and child.get("TitleType") == "DisplayTitle":
+                wanted_titles.append(child)
+            elif tag == "DisplayArtistName":
+                wanted_artists.append(child)
+        titles.extend(_localized(wanted_titles, _title_text, territory))
+        artists.extend(_localized(wanted_artists, element_text, territory))
+    return tuple(titles), tuple(artists)
+
+
 # ---------------------------------------------------------------------------------------- header
 
 
@@ -496,6 +533,8 @@ def _resource_4x(el: Element, ctx: Context) -> Resource:
         c_line=_line(_pick(c_lines), "CLineText"),
         contributors=tuple(_contributor(c, ctx) for c in contributors) if contributors else (),
         technical_details=tuple(map(_technical, technical)) if technical else (),
+        display_titles=_localized(titles, _title_text) or _localized(title_texts),
+        display_artist_names=_localized(artists) if artists else (),
     )
 
 
@@ -607,6 +646,7 @@ def _resource_3x(el: Element, ctx: Context) -> Resource:
     _collect_named_parties(all_details, ctx)
     details = _pick_territory(all_details)
     dget = _group(details, _DETAILS_3X).get if details is not None else {}.get
+    display_titles, display_artists = _localized_3x(all_details)
     title = (
         _display_title_3x(dget("Title"))
         or _title_text(_first(get("ReferenceTitle")))
@@ -626,6 +666,8 @@ def _resource_3x(el: Element, ctx: Context) -> Resource:
         c_line=_line(_first(dget("CLine")), "CLineText"),
         contributors=tuple(_contributor(c, ctx) for c in dget("ResourceContributor") or ()),
         technical_details=tuple(_technical(t) for tag in _TECHNICAL_3X for t in dget(tag) or ()),
+        display_titles=display_titles,
+        display_artist_names=display_artists,
     )
 
 
@@ -719,6 +761,8 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
         resource_refs=tuple(refs),
         parental_warning=_text(_pick(warnings)),
         keywords=_texts(keywords),
+        display_titles=_localized(titles, _title_text) or _localized(title_texts),
+        display_artist_names=_localized(artists) if artists else (),
     )
 
 
@@ -806,6 +850,7 @@ def _release_3x(el: Element, ctx: Context) -> Release:
     _collect_named_parties(all_details, ctx)
     details = _pick_territory(all_details)
     dget = _group(details, _RELEASE_DETAILS_3X).get if details is not None else {}.get
+    display_titles, display_artists = _localized_3x(all_details)
     genre = _first(dget("Genre"))
     refs: list[str] = []
     for ref_list in get("ReleaseResourceReferenceList") or ():
@@ -832,6 +877,8 @@ def _release_3x(el: Element, ctx: Context) -> Release:
         resource_refs=tuple(refs),
         parental_warning=_first_text(dget("ParentalWarningType")),
         keywords=_texts(dget("Keywords")),
+        display_titles=display_titles,
+        display_artist_names=display_artists,
     )
 
 
@@ -880,6 +927,7 @@ def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
     excluded: list[Element] = []
     models: list[Element] = []
     uses: list[Element] = []
+    prices: list[Element] = []
     period: Element | None = None
     for child in terms:
         tag = child.tag
@@ -895,6 +943,8 @@ def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
             uses.extend(c for c in child if c.tag == "UseType")
         elif tag == "ValidityPeriod" and period is None:
             period = child
+        elif tag == "PriceInformation":
+            prices.append(child)
     start, end = _period(period)
     return _new_deal(
         release_refs=release_refs,
@@ -904,7 +954,23 @@ def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
         use_types=_texts(uses),
         start_date=start,
         end_date=end,
+        prices=tuple(map(_price, prices)) if prices else (),
     )
+
+
+_PRICE_AMOUNTS = ("WholesalePricePerUnit", "BulkOrderWholesalePricePerUnit", "SuggestedRetailPrice")
+
+
+def _price(el: Element) -> Price:
+    """One PriceInformation: PriceCode (4.x) / PriceType (3.x) and the first amount it gives."""
+    code = namespace = kind = amount = currency = None
+    for child in el:
+        tag = child.tag
+        if (tag == "PriceCode" or tag == "PriceType") and code is None:
+            code, namespace = _text(child), child.get("Namespace")
+        elif tag in _PRICE_AMOUNTS and kind is None:
+            kind, amount, currency = tag, _text(child), child.get("CurrencyCode")
+    return _new_price(code=code, code_namespace=namespace, kind=kind, amount=amount, currency=currency)
 
 
 _PERIOD = frozenset({"StartDate", "StartDateTime", "EndDate", "EndDateTime"})

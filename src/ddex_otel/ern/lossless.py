@@ -272,7 +272,15 @@ def patched(obj: Any, el: Element, reader: _Reader) -> Element | None:
         paths = table.get(f.name)
         if paths is None or not _write(out, paths, old, new):
             return None
-    return out if reader.read(obj, out) == obj else None
+    again = reader.read(obj, out)
+    follow = {name: getattr(again, name) for name in _DERIVED
+              if hasattr(obj, name) and getattr(obj, name) == getattr(fresh, name)}
+    return out if again == (dataclasses.replace(obj, **follow) if follow else obj) else None
+
+
+#: Lists that follow an edit of their chosen entry (``title`` is one of ``display_titles``): when the
+#: edit left them alone, the patched element may change them accordingly.
+_DERIVED = ("display_titles", "display_artist_names")
 
 
 # ------------------------------------------------------------------------------------- rebuild

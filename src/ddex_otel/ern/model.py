@@ -92,6 +92,27 @@ class Line(_Model):
 
 
 @dataclass(frozen=True, slots=True)
+class Localized(_Model):
+    """One display title / display artist name with the territory and language it applies to."""
+
+    text: str
+    territory: str | None = None  # 4.x @ApplicableTerritoryCode; 3.x the block's TerritoryCode
+    language: str | None = None  # @LanguageAndScriptCode
+    is_default: bool = False  # 4.x @IsDefault="true"
+
+
+@dataclass(frozen=True, slots=True)
+class Price(_Model):
+    """One PriceInformation of a deal: its price code/type and, when given, an amount."""
+
+    code: str | None = None  # 4.x PriceCode, 3.x PriceType
+    code_namespace: str | None = None
+    kind: str | None = None  # WholesalePricePerUnit, SuggestedRetailPrice, …
+    amount: str | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Contributor(_Model):
     """A resource contributor: who (4.x party reference and its name; 3.x the name), roles, sequence."""
 
@@ -131,6 +152,8 @@ class Resource(_Model):
     c_line: Line | None = None
     contributors: tuple[Contributor, ...] = ()
     technical_details: tuple[TechnicalDetails, ...] = ()
+    display_titles: tuple[Localized, ...] = ()  # every territory/language (``title`` is the chosen one)
+    display_artist_names: tuple[Localized, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
@@ -154,6 +177,8 @@ class Release(_Model):
     # Read from every version; written back only by a same-version build (see ``lossless``).
     parental_warning: str | None = None
     keywords: tuple[str, ...] = ()
+    display_titles: tuple[Localized, ...] = ()  # every territory/language (``title`` is the chosen one)
+    display_artist_names: tuple[Localized, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
@@ -168,6 +193,7 @@ class Deal(_Model):
     use_types: tuple[str, ...] = ()
     start_date: str | None = None
     end_date: str | None = None
+    prices: tuple[Price, ...] = ()  # read from every version; written back only at the same version
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
