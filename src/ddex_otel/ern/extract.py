@@ -180,13 +180,11 @@ class Context:
 def element_text(el: Element | None) -> str | None:
     """Stripped text of ``el``; None when absent or empty.
 
-    Comments and processing instructions inside a value are not part of it (the text around them is).
+    (The parsers drop comments and processing instructions, see ``safexml``: a value's text is whole.)
     """
     if el is None:
         return None
     value = el.text
-    if len(el):  # a leaf value with nodes inside: only comments/PIs, whose tails continue the text
-        value = "".join([value or "", *(c.tail or "" for c in el if not isinstance(c.tag, str))])
     if value is None:
         return None
     value = value.strip()
@@ -338,15 +336,28 @@ def _pick_territory(blocks: Sequence[Element] | None) -> Element | None:
     return blocks[0]
 
 
-def _localized(elements: Sequence[Element], text_of: Callable[[Element], str | None] = element_text,
+def _localized(elements: Sequence[Element], text_of: Callable[[Element], str | None] | None = None,
                territory: str | None = None) -> tuple[Localized, ...]:
-    """Every DisplayTitle / DisplayArtistName … with its territory, language and IsDefault."""
+    """Every DisplayTitle / DisplayArtistName … with its territory, language and IsDefault.
+
+    ``text_of`` None: the element's own text; otherwise e.g. ``_title_text`` (hot path: inlined).
+    """
     out = []
     for el in elements:
-        value = text_of(el)
+        if text_of is _title_text:
+            value = None
+            for child in el:
+                if child.tag == "TitleText":
+                    value = _text(child)
+                    break
+        elif text_of is None:
+            value = _text(el)
+        else:
+            value = text_of(el)
         if value is not None:
-            out.append(_new_localized(text=value, territory=el.get("ApplicableTerritoryCode") or territory,
-                                      language=el.get("LanguageAndScriptCode"), is_default=el.get("IsDefault") == "true"))
+            get = el.get
+            out.append(_new_localized(text=value, territory=get("ApplicableTerritoryCode") or territory,
+                                      language=get("LanguageAndScriptCode"), is_default=get("IsDefault") == "true"))
     return tuple(out)
 
 
@@ -367,7 +378,7 @@ def _localized_3x(blocks: Sequence[Element]) -> tuple[tuple[Localized, ...], tup
             elif tag == "DisplayArtistName":
                 wanted_artists.append(child)
         titles.extend(_localized(wanted_titles, _title_text, territory))
-        artists.extend(_localized(wanted_artists, element_text, territory))
+        artists.extend(_localized(wanted_artists, None, territory))
     return tuple(titles), tuple(artists)
 
 
@@ -565,26 +576,27 @@ def _contributor(el: Element, ctx: Context) -> Contributor:
 
 
 _CODECS = frozenset({"AudioCodecType", "VideoCodecType", "ImageCodecType"})
-_NOT_THE_FILE = frozenset({"ClipDetails", "PreviewDetails", "FingerprintAlgorithm", "Fingerprint"})
+_FILE_TAGS = ("URI", "FileName", "FilePath", "AudioCodecType", "VideoCodecType", "ImageCodecType", "BitRate",
+              "Duration", "HashSumValue", "HashSum", "HashSumAlgorithmType", "Algorithm")
+_NOT_THE_FILE = frozenset({"ClipDetails", "PreviewDetails", "Timing", "Fingerprint", "FingerprintAlgorithm"})
 
 
 def _technical(el: Element) -> TechnicalDetails:
-    """One TechnicalDetails / Technical*Details block: its file, codec, bit rate, duration, hash."""
+    """One TechnicalDetails / Technical*Details block: its file, codec, bit rate, duration, hash
+    (a clip's or preview's timing is not the file's)."""
     reference = _child_text(el, "TechnicalResourceDetailsReference")
     found: dict[str, str] = {}
-    stack = [el]
-    while stack:
-        node = stack.pop()
-        for child in node:
-            tag = child.tag
-            if not isinstance(tag, str) or tag in _NOT_THE_FILE:
-                continue
-            if len(child):  # DeliveryFile, File, HashSum (3.x: HashSum/HashSum + HashSumAlgorithmType)
-                stack.append(child)
-                continue
-            key = "codec" if tag in _CODECS else tag
-            value = _text(child)
-            if value is not None and key not in found:
+    for node in el.iter(_FILE_TAGS):  # filtered in C: only the wanted tags come back
+        if len(node) and node.tag == "HashSum":
+            continue  # 3.x HashSum/HashSum: the inner one holds the value
+        parent = node.getparent()
+        if parent is not None and parent.tag in _NOT_THE_FILE:
+            continue
+        tag = node.tag
+        key = "codec" if tag in _CODECS else tag
+        if key not in found:
+            value = _text(node)
+            if value is not None:
                 found[key] = value
     path, name = found.get("FilePath"), found.get("FileName")
     uri = found.get("URI") or ("/".join(p for p in (path and path.rstrip("/"), name) if p) if name else None)
@@ -776,10 +788,27 @@ def _group_resource_refs(group: Element, out: list[str]) -> None:
 def _keyed_group_refs(group: Element, prefix: tuple[float, ...], out: list[tuple[tuple[float, ...], list[str]]]) -> None:
     for child in group:
         tag = child.tag
-        if tag == "ResourceGroupContentItem":
-            out.append(((*prefix, sequence_number(child)), content_item_refs(child)))
+        if tag == "ResourceGroupContentItem":  # hot: one pass for the sequence number and the references
+            seq: float = _UNNUMBERED
+            refs: list[str] = []
+            for part in child:
+                ptag = part.tag
+                if ptag == "ReleaseResourceReference":
+                    value = _text(part)
+                    if value is not None:
+                        refs.append(value)
+                elif ptag == "SequenceNumber":
+                    seq = _as_number(part.text)
+            out.append(((*prefix, seq), refs))
         elif tag == "ResourceGroup":
             _keyed_group_refs(child, (*prefix, sequence_number(child)), out)
+
+
+def _as_number(text: str | None) -> float:
+    try:
+        return int(text)  # type: ignore[arg-type]  # int() strips whitespace itself
+    except (TypeError, ValueError):
+        return _UNNUMBERED
 
 
 _UNNUMBERED = float("inf")
@@ -795,10 +824,7 @@ def sequence_number(el: Element) -> float:
         if not isinstance(tag, str):
             continue
         if tag == "SequenceNumber" or tag.endswith("}SequenceNumber"):
-            try:
-                return int((child.text or "").strip())
-            except ValueError:
-                return _UNNUMBERED
+            return _as_number(child.text)
         if tag.endswith("ResourceGroupContentItem") or tag.endswith("ResourceGroup"):
             break
     return _UNNUMBERED

@@ -195,8 +195,11 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str) -
 
 
 def _set_source(obj: object, element: etree._Element) -> None:
-    """Set a frozen model object's ``_source`` once, right after extraction."""
-    object.__setattr__(obj, "_source", element)
+    """Set a frozen model object's ``_source`` once, right after extraction (its slot, directly)."""
+    _SOURCE_SLOTS[type(obj)](obj, element)
+
+
+_SOURCE_SLOTS = {cls: cls.__dict__["_source"].__set__ for cls in (Message, MessageHeader, Party, Release, Resource, Deal)}
 
 
 def _unqualify_children(root: etree._Element) -> bool:
