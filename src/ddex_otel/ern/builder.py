@@ -14,6 +14,11 @@ XML declaration, 2-space indentation, attributes in a fixed order, the ``ern`` p
 timestamp the model does not hold) and is meant to validate against the official XSD of its
 version; every message built from a model that passes ``check`` does.
 
+Same version, parsed message: ``assemble`` re-emits the source document (see ``lossless``): the
+output equals the input after canonicalisation, edits made with ``dataclasses.replace`` are written
+in place, and nothing below applies. Everything else is written from the model alone, and
+``findings`` lists every source element that is not carried (``ddex.build.dropped``).
+
 The model holds less than ERN requires, so the builder writes these documented defaults:
   * ``ParentalWarningType`` ``NoAdviceAvailable`` wherever it is required (not modelled);
   * root ``LanguageAndScriptCode="en"``; 4.3 ``AvsVersionId`` ``"3"`` (both required, not modelled);
