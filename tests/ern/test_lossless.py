@@ -318,3 +318,14 @@ def test_display_titles_and_artists_per_territory_and_deal_prices(samples_dir: P
     old = parse(samples_dir / "miqwit__001_audioalbum_complete.xml").releases[0]
     assert old.display_titles and all(t.territory for t in old.display_titles)
     assert m.to_dict()["resources"][0]["display_titles"][1]["language"] == "ja-Jpan"
+
+
+def test_a_regenerated_release_naming_a_new_artist_gets_its_party(samples_dir: Path, xsd_dir: Path) -> None:
+    message = parse((samples_dir / A43).read_bytes())
+    main = message.releases[0]
+    edited = dataclasses.replace(main, resource_refs=tuple(reversed(main.resource_refs)), display_artist="New Artist")
+    built = build(dataclasses.replace(message, releases=(edited, *message.releases[1:])), "4.3")
+    assert validate_against_schema(built, xsd_dir) == []
+    again = parse(built)
+    assert again.releases[0].display_artist == "New Artist"
+    assert [p.name for p in again.parties][-1] == "New Artist" and again.parties[:-1] == message.parties

@@ -309,12 +309,13 @@ class Rebuilder:
 
     def root(self) -> Element:
         out = _shell(self.src)
+        party_list: tuple[int, Element] | None = None
         for section in self.src:
             tag = section.tag
             if tag == "MessageHeader":
                 out.append(self.header(section))
             elif tag == "PartyList" and not self.reader.legacy:
-                out.append(self.listed(section, self.m.parties, "Party", self.party))
+                party_list = (len(out), section)  # last: regenerated objects may need new parties
             elif tag == "ResourceList":
                 out.append(self.listed(section, self.writer.sorted_resources(), "Resource", self.resource))
             elif tag == "ReleaseList":
@@ -328,6 +329,11 @@ class Rebuilder:
                         out.append(el)
             else:
                 out.append(copy.deepcopy(section))
+        if party_list is not None:
+            index, section = party_list
+            known = {p.reference for p in self.m.parties}
+            added = [p for p in self.writer.parties if p.reference not in known]  # synthesized by the writer
+            out.insert(index, self.listed(section, [*self.m.parties, *added], "Party", self.party))
         return out
 
     def report(self, finding: Finding) -> None:
@@ -373,8 +379,9 @@ class Rebuilder:
         if what == "header":
             w.header(scratch, obj, many_ids=self.reader.legacy)
         elif what == "party":
-            w.parties = [obj]
+            saved, w.parties = w.parties, [obj]
             scratch = w.party_list()
+            w.parties = saved
         elif what == "resource":
             w.resource(scratch, obj)
         elif what == "release":
