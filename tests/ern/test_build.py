@@ -95,8 +95,8 @@ def test_minimal_message_validates(version: str, xsd_dir: Path) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_purge_message_validates(version: str, xsd_dir: Path) -> None:
-    purge = message(message_type="PurgeReleaseMessage", resources=(), deals=(),
-                    releases=(Release(kind="PurgedRelease", reference="", title="Gone",
+    purge = message(message_type="PurgeReleaseMessage", resources=(), deals=(), releases=(),
+                    purged_releases=(Release(kind="PurgedRelease", reference="", title="Gone",
                                       ids=Identifiers(icpn="00094631432057", catalog_number="C1")),))
     data = build(purge, version)
     assert validate_against_schema(data, xsd_dir) == []
@@ -285,8 +285,9 @@ def test_cli_build_converts_and_reports_warnings(samples_dir: Path, tmp_path: Pa
     assert main(["build", str(source), "--version", "4.3", "-o", str(out)]) == 0
     assert validate_against_schema(out, xsd_dir) == []
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 3 and all(line.startswith(f"ddex-otel: warning: {source}: ") for line in err)
+    assert len(err) == 4 and all(line.startswith(f"ddex-otel: warning: {source}: ") for line in err)
     assert any("(bad-grid)" in line for line in err)
+    assert "elements are not carried into ERN 4.3" in err[-1]  # the conversion's losses, summarised
 
 
 def test_cli_build_writes_stdout_and_fails_with_every_error(samples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,11 +17,11 @@ from ddex_otel.ern import Deal, Line, Message, Party, ProprietaryId, Release, Re
 from ddex_otel.ern.durations import format_duration, parse_duration
 
 # file → (version, message type, MessageId, releases, resources, deals, parties)
-# Counts: elements in ReleaseList (or PurgedRelease), children of ResourceList, Deal elements,
+# Counts: elements in ReleaseList (PurgedRelease: purged_releases), children of ResourceList, Deal elements,
 # PartyList/Party (4.x) or distinct named parties (3.x), counted with grep on the files.
 EXPECTED: dict[str, tuple[str, str, str | None, int, int, int, int]] = {
     "AudiusProject__01_delivery.xml": ("3.8.2", "NewReleaseMessage", "MessageID5678", 1, 2, 1, 4),
-    "AudiusProject__03_delete.xml": ("3.8.2", "PurgeReleaseMessage", "MessageID5680", 1, 0, 0, 0),
+    "AudiusProject__03_delete.xml": ("3.8.2", "PurgeReleaseMessage", "MessageID5680", 0, 0, 0, 0),
     "daddykev__Samples42_1_Audio.xml": ("4.2", "NewReleaseMessage", "Test1.1", 22, 22, 3, 2),
     "daddykev__Samples42_2_Video.xml": ("4.2", "NewReleaseMessage", "test1", 3, 5, 1, 3),
     "daddykev__Samples42_5_SimpleVideoSingle.xml": ("4.2", "NewReleaseMessage", "W83751545", 1, 2, 3, 3),
@@ -38,7 +38,7 @@ EXPECTED: dict[str, tuple[str, str, str | None, int, int, int, int]] = {
     "daddykev__Samples43_Variant_Classical.xml": ("4.3", "NewReleaseMessage", "1234-1", 13, 13, 1, 7),
     "miqwit__001_audioalbum_complete.xml": ("3.8.2", "NewReleaseMessage", "", 7, 7, 0, 5),
     "miqwit__015_ern411.xml": ("4.1.1", "NewReleaseMessage", "Test1.1", 22, 22, 3, 2),
-    "miqwit__017_purged_release.xml": ("3.8.2", "PurgeReleaseMessage", "56779846", 1, 0, 0, 0),
+    "miqwit__017_purged_release.xml": ("3.8.2", "PurgeReleaseMessage", "56779846", 0, 0, 0, 0),
 }
 
 
@@ -50,6 +50,7 @@ def test_every_sample_parses_with_expected_shape(sample_path: Path) -> None:
     assert message.message_type == message_type
     assert message.header.message_id == message_id
     assert len(message.releases) == releases
+    assert len(message.purged_releases) == (message_type == "PurgeReleaseMessage")
     assert len(message.resources) == resources
     assert len(message.deals) == deals
     assert len(message.parties) == parties
@@ -307,14 +308,15 @@ def test_382_purge_messages(sample) -> None:
     message = sample("miqwit__017_purged_release.xml")
     assert message.header.control_type == "TestMessage"
     assert message.header.created == "2023-01-12T21:45:10.345+01:00"
-    (purged,) = message.releases
+    (purged,) = message.purged_releases
+    assert message.releases == ()
     assert (purged.kind, purged.reference) == ("PurgedRelease", "")
     assert (purged.ids.grid, purged.ids.icpn, purged.ids.catalog_number) == (
         "AxxxxxxxxxxxZ", "7665431654967", "46567987654"
     )
     assert purged.title == "Whoa"
     audius = sample("AudiusProject__03_delete.xml")
-    assert audius.releases[0].ids.grid == "A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R8S9T0"
+    assert audius.purged_releases[0].ids.grid == "A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R8S9T0"
 
 
 # ------------------------------------------------------------------------- inputs and sources

@@ -206,10 +206,14 @@ def test_check_never_raises_on_a_malformed_model() -> None:
 
 def test_purge_messages_need_exactly_one_purged_release() -> None:
     purge = good_message(message_type="PurgeReleaseMessage", resources=(), deals=(),
-                         releases=(Release(kind="PurgedRelease", reference="", ids=Identifiers(grid="A1X")),))
+                         releases=(), purged_releases=(Release(kind="PurgedRelease", reference="",
+                                                               ids=Identifiers(grid="A1X")),))
     report = check(purge)
     assert report.ok and codes(report) == {"bad-grid"}
-    assert "purge-release-count" in codes(check(dataclasses.replace(purge, releases=())))
+    assert "purge-release-count" in codes(check(dataclasses.replace(purge, purged_releases=())))
+    assert "purge-release-count" in codes(check(dataclasses.replace(purge, releases=purge.purged_releases)))
+    new_release = dataclasses.replace(purge, message_type="NewReleaseMessage")
+    assert "purge-release-count" in codes(check(new_release))
 
 
 # -------------------------------------------------------------------------------- target checks

@@ -14,6 +14,11 @@ XML declaration, 2-space indentation, attributes in a fixed order, the ``ern`` p
 timestamp the model does not hold) and is meant to validate against the official XSD of its
 version; every message built from a model that passes ``check`` does.
 
+Same version, parsed message: ``assemble`` re-emits the source document (see ``lossless``): the
+output equals the input after canonicalisation, edits made with ``dataclasses.replace`` are written
+in place, and nothing below applies. Everything else is written from the model alone, and
+``findings`` lists every source element that is not carried (``ddex.build.dropped``).
+
 The model holds less than ERN requires, so the builder writes these documented defaults:
   * ``ParentalWarningType`` ``NoAdviceAvailable`` wherever it is required (not modelled);
   * root ``LanguageAndScriptCode="en"``; 4.3 ``AvsVersionId`` ``"3"`` (both required, not modelled);
@@ -48,7 +53,7 @@ from typing import Iterable, Iterator
 
 from lxml import etree
 
-from ddex_otel.ern import validation, versions
+from ddex_otel.ern import lossless, validation, versions
 from ddex_otel.ern.durations import format_duration
 from ddex_otel.ern.errors import DDEXValidationError, Finding, UnsupportedVersionError
 from ddex_otel.ern.stages import OBSERVER, timed
@@ -89,18 +94,23 @@ def build(message: Message, version: str = DEFAULT_VERSION, *, validation: str =
     version = normalize_version(version)
     checker = globals()["validation"]  # the module: the ``validation`` argument shadows its name here
     observe = OBSERVER.get()
-    if observe is None:
-        report = checker.check(message, validation, target_version=version)
-        if report.errors:
-            raise DDEXValidationError(report.findings)
-        data = serialize(assemble(message, version))
-    else:
-        report = timed(observe, "validate", checker.check, message, validation, target_version=version)
-        if report.errors:
-            raise DDEXValidationError(report.findings)
-        root = timed(observe, "assemble", assemble, message, version)
-        data = timed(observe, "serialize", serialize, root)
-    return BuiltMessage(data, report.warnings)
+    collected: list[Finding] = []
+    token = lossless.COLLECTOR.set(collected)
+    try:
+        if observe is None:
+            report = checker.check(message, validation, target_version=version)
+            if report.errors:
+                raise DDEXValidationError(report.findings)
+            data = serialize(assemble(message, version))
+        else:
+            report = timed(observe, "validate", checker.check, message, validation, target_version=version)
+            if report.errors:
+                raise DDEXValidationError(report.findings)
+            root = timed(observe, "assemble", assemble, message, version)
+            data = timed(observe, "serialize", serialize, root)
+    finally:
+        lossless.COLLECTOR.reset(token)
+    return BuiltMessage(data, (*report.warnings, *collected, *lossless.dropped(message, version)))
 
 
 def normalize_version(version: str) -> str:
@@ -126,6 +136,9 @@ def assemble(message: Message, version: str) -> etree._Element:
     """The lxml tree of ``message`` in ERN ``version`` (best effort when validation was off)."""
     version = normalize_version(version)
     writer = _Writer4x(message, version) if validation.is_4x(version) else _Writer3x(message, version)
+    source = lossless.source_root(message, version)
+    if source is not None:  # parsed at this version: keep what the model does not hold
+        return lossless.Rebuilder(message, source, writer).root()
     return writer.root()
 
 
@@ -137,7 +150,7 @@ _SubElement = etree.SubElement
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, attrib: dict[str, str] | None = None) -> etree._Element:
     el = _SubElement(parent, tag, attrib)  # attrib None or {}: no attributes
-    if text is not None:
+    if text:  # "" stays None: an empty element is written <X/>, as a parsed one re-serialises
         el.text = text
     return el
 
@@ -432,7 +445,7 @@ class _Writer4x(_Writer):
 
     def purged_release(self, root: etree._Element) -> None:
         el = _sub(root, "PurgedRelease")
-        for r in self.m.releases[:1]:
+        for r in self.m.purged_releases[:1]:
             if any((r.ids.grid, r.ids.icpn, r.ids.catalog_number, r.ids.proprietary)):
                 self.id_children(_sub(el, "ReleaseId"), r.ids, _ID_FIELDS_4X_RELEASE)
             if r.title is not None:
@@ -551,7 +564,7 @@ class _Writer3x(_Writer):
 
     def purged_release(self, root: etree._Element) -> None:
         el = _sub(root, "PurgedRelease")
-        for r in self.m.releases[:1]:
+        for r in self.m.purged_releases[:1]:
             if any((r.ids.grid, r.ids.isrc, r.ids.icpn, r.ids.catalog_number, r.ids.proprietary)):
                 self.id_children(_sub(el, "ReleaseId"), r.ids, ("grid", "isrc", "icpn", "catalog_number", "proprietary"))
             self.title(el, r.title)

@@ -105,12 +105,16 @@ def summarize(message: Message, path: str = "") -> str:
         f"created:     {header.created or '-'}",
         f"control:     {header.control_type}" if header.control_type else None,
         f"counts:      {len(message.releases)} releases, {len(message.resources)} resources, "
-        f"{len(message.deals)} deals, {len(message.parties)} parties",
+        f"{len(message.deals)} deals, {len(message.parties)} parties"
+        + (f", {len(message.purged_releases)} purged releases" if message.purged_releases else ""),
     ]
     out = [line for line in lines if line is not None]
     if message.releases:
         out.append("releases:")
         out.extend(_release_line(r) for r in message.releases)
+    if message.purged_releases:
+        out.append("purged releases:")
+        out.extend(_release_line(r) for r in message.purged_releases)
     return "\n".join(out) + "\n"
 
 
@@ -203,6 +207,8 @@ def _stream_counts(reader: _CountingReader, *, total: int | None, jsonl: bool, h
     show_progress = total is None or total >= PROGRESS_MIN_BYTES
     for item in streaming.stream(reader, huge_tree=huge):
         kind = _KIND_NAMES[type(item)]
+        if kind == "releases" and item.kind == "PurgedRelease":  # type: ignore[union-attr]
+            kind = "purged releases"
         counts[kind] += 1
         if isinstance(item, StreamStart):
             start = item
@@ -243,7 +249,8 @@ def _stream_summary(
             f"type:        {message_type}",
             f"message id:  {message_id}",
             f"counts:      {counts['releases']} releases, {counts['resources']} resources, "
-            f"{counts['deals']} deals, {counts['parties']} parties",
+            f"{counts['deals']} deals, {counts['parties']} parties"
+            + (f", {counts['purged releases']} purged releases" if counts["purged releases"] else ""),
             f"read:        {size} bytes in {elapsed:.2f} s ({rate:.1f} MB/s)",
         ]
     )
@@ -264,6 +271,10 @@ def _add_build(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output (- also means stdout)")
     p.add_argument("--level", choices=("strict", "warn", "off"), default="warn", help="validation level (default warn)")
     p.add_argument("--huge-tree", action="store_true", help="lift libxml2's size limits (trusted input only)")
+    p.add_argument("--fail-on-loss", action="store_true",
+                   help="exit 1 (and write nothing) when the build cannot carry every element of FILE")
+    p.add_argument("--show-losses", action="store_true",
+                   help="print one line per element the build cannot carry (default: a summary by place)")
     p.set_defaults(func=_run_build)
 
 
@@ -273,8 +284,21 @@ def _print_findings(path: str, findings: tuple, stream_: IO[str]) -> None:  # ty
               f"{finding.message} ({finding.code})", file=stream_)
 
 
+def _print_losses(path: str, losses: list, total: int, target: str, stream_: IO[str]) -> None:  # type: ignore[type-arg]
+    """One summary line: how many elements are lost, grouped by where (references left out)."""
+    import re
+    from collections import Counter
+
+    lost = sum(size for _, size in losses)
+    where = Counter(re.sub(r"\[[^\]]*\]", "", finding.path) for finding, _ in losses)
+    places = ", ".join(f"{place} ×{n}" if n > 1 else place for place, n in where.most_common())
+    print(f"ddex-otel: warning: {path}: {lost} of {total} elements are not carried into ERN {target} "
+          f"({len(losses)} places: {places}) (ddex.build.dropped)", file=stream_)
+
+
 def _run_build(args: argparse.Namespace) -> int:
-    from ddex_otel.ern.builder import build
+    from ddex_otel.ern import lossless
+    from ddex_otel.ern.builder import build, normalize_version
     from ddex_otel.ern.errors import DDEXValidationError
 
     def action() -> int:
@@ -284,7 +308,15 @@ def _run_build(args: argparse.Namespace) -> int:
         except DDEXValidationError as exc:
             _print_findings(args.file, tuple(f for f in exc.findings if f.severity == "error"), sys.stderr)
             return 1
-        _print_findings(args.file, built.findings, sys.stderr)
+        losses = lossless.dropped_elements(message, normalize_version(args.target_version))
+        loss_codes = (lossless.DROPPED, lossless.REGENERATED)
+        shown = built.findings if args.show_losses else tuple(f for f in built.findings if f.code != lossless.DROPPED)
+        _print_findings(args.file, shown, sys.stderr)
+        if losses and not args.show_losses:
+            _print_losses(args.file, losses, lossless.element_count(message), args.target_version, sys.stderr)
+        if args.fail_on_loss and any(f.code in loss_codes for f in built.findings):
+            print(f"ddex-otel: error: {args.file}: not written: the build loses content (--fail-on-loss)", file=sys.stderr)
+            return 1
         if args.output and args.output != "-":
             try:
                 with open(args.output, "wb") as out:

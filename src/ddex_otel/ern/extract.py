@@ -20,7 +20,9 @@ Choices where ERN offers several values (documented because the builder writes t
 - Label: 4.x ReleaseLabelReference resolved to its PartyList party's name (None if unresolved);
   3.x the first LabelName of the chosen details block.
 - resource_refs: 4.x every ResourceGroupContentItem/ReleaseResourceReference of the ResourceGroup
-  tree in document order (LinkedReleaseResourceReference, e.g. cover art, is not a track), or a
+  tree, ordered by SequenceNumber (of the sub-groups, then of the items; entries without one come
+  after the numbered ones, in document order) — document order when there are none
+  (LinkedReleaseResourceReference, e.g. cover art, is not a track), or a
   TrackRelease/ClipRelease's single ReleaseResourceReference; 3.x ReleaseResourceReferenceList in
   order, primary and secondary resources alike.
 - Resource ids: 4.x the first SoundRecordingEdition/VideoEdition's ResourceId(s), else ResourceId;
@@ -30,7 +32,8 @@ Choices where ERN offers several values (documented because the builder writes t
   from DealTerms/UseType (4.x) and DealTerms/Usage/UseType (3.x); dates from the first
   ValidityPeriod, StartDate else StartDateTime (EndDate else EndDateTime).
 - PurgeReleaseMessage: each PurgedRelease becomes a Release of kind ``"PurgedRelease"`` with an
-  empty reference (there is none), its ReleaseId as ids and its display title.
+  empty reference (there is none), its ReleaseId as ids and its display title; ``parse`` puts it in
+  ``Message.purged_releases`` (not ``releases``: it is no ReleaseList release), ``stream`` yields it.
 - Parties: 4.x PartyList/Party. 3.x has no PartyList, so the named parties met in
   ``*DetailsByTerritory`` (DisplayArtist, DisplayConductor, ResourceContributor,
   IndirectResourceContributor, RightsController, LabelName) are collected by name, first-seen order,
@@ -48,14 +51,18 @@ from ddex_otel.ern.durations import parse_duration
 from ddex_otel.ern.errors import NotDDEXError
 from ddex_otel.ern.versions import version_from_namespace
 from ddex_otel.ern.model import (
+    Contributor,
     Deal,
     Identifiers,
     Line,
+    Localized,
     MessageHeader,
     Party,
+    Price,
     ProprietaryId,
     Release,
     Resource,
+    TechnicalDetails,
 )
 
 Element = etree._Element
@@ -95,6 +102,10 @@ _new_proprietary_id = _fast_constructor(ProprietaryId)
 _new_deal = _fast_constructor(Deal)
 _new_line = _fast_constructor(Line)
 _new_party = _fast_constructor(Party)
+_new_contributor = _fast_constructor(Contributor)
+_new_localized = _fast_constructor(Localized)
+_new_price = _fast_constructor(Price)
+_new_technical = _fast_constructor(TechnicalDetails)
 
 #: Root elements (local names) this engine reads.
 MESSAGE_TYPES: tuple[str, ...] = ("NewReleaseMessage", "PurgeReleaseMessage")
@@ -167,7 +178,10 @@ class Context:
 
 
 def element_text(el: Element | None) -> str | None:
-    """Stripped text of ``el``; None when absent or empty."""
+    """Stripped text of ``el``; None when absent or empty.
+
+    (The parsers drop comments and processing instructions, see ``safexml``: a value's text is whole.)
+    """
     if el is None:
         return None
     value = el.text
@@ -276,7 +290,7 @@ def _full_name(party_name: Element | None) -> str | None:
 
 def _party_id_values(el: Element) -> list[str]:
     """Values of a PartyId: its own text (MessagingParty) or its children's (DetailedPartyId)."""
-    values = [v for v in map(_text, el) if v is not None] if len(el) else []
+    values = [v for v in (_text(c) for c in el if isinstance(c.tag, str)) if v is not None] if len(el) else []
     if not values:
         own = _text(el)
         if own is not None:
@@ -320,6 +334,52 @@ def _pick_territory(blocks: Sequence[Element] | None) -> Element | None:
                 if child.tag == "TerritoryCode" and _text(child) == "Worldwide":
                     return block
     return blocks[0]
+
+
+def _localized(elements: Sequence[Element], text_of: Callable[[Element], str | None] | None = None,
+               territory: str | None = None) -> tuple[Localized, ...]:
+    """Every DisplayTitle / DisplayArtistName … with its territory, language and IsDefault.
+
+    ``text_of`` None: the element's own text; otherwise e.g. ``_title_text`` (hot path: inlined).
+    """
+    out = []
+    for el in elements:
+        if text_of is _title_text:
+            value = None
+            for child in el:
+                if child.tag == "TitleText":
+                    value = _text(child)
+                    break
+        elif text_of is None:
+            value = _text(el)
+        else:
+            value = text_of(el)
+        if value is not None:
+            get = el.get
+            out.append(_new_localized(text=value, territory=get("ApplicableTerritoryCode") or territory,
+                                      language=get("LanguageAndScriptCode"), is_default=get("IsDefault") == "true"))
+    return tuple(out)
+
+
+def _localized_3x(blocks: Sequence[Element]) -> tuple[tuple[Localized, ...], tuple[Localized, ...]]:
+    """(display titles, display artist names) of every 3.x ``*DetailsByTerritory`` block."""
+    titles: list[Localized] = []
+    artists: list[Localized] = []
+    for block in blocks:
+        territory = None
+        wanted_titles: list[Element] = []
+        wanted_artists: list[Element] = []
+        for child in block:
+            tag = child.tag
+            if tag == "TerritoryCode" and territory is None:
+                territory = _text(child)
+            elif tag == "Title" and child.get("TitleType") == "DisplayTitle":
+                wanted_titles.append(child)
+            elif tag == "DisplayArtistName":
+                wanted_artists.append(child)
+        titles.extend(_localized(wanted_titles, _title_text, territory))
+        artists.extend(_localized(wanted_artists, None, territory))
+    return tuple(titles), tuple(artists)
 
 
 # ---------------------------------------------------------------------------------------- header
@@ -417,10 +477,10 @@ def _collect_named_parties(details: Iterable[Element], ctx: Context) -> None:
 
 def extract_resource(el: Element, ctx: Context) -> Resource:
     """One child of ResourceList (SoundRecording, Video, Image, Text, SheetMusic, Software, …)."""
-    return _resource_3x(el, ctx) if ctx.legacy else _resource_4x(el)
+    return _resource_3x(el, ctx) if ctx.legacy else _resource_4x(el, ctx)
 
 
-def _resource_4x(el: Element) -> Resource:
+def _resource_4x(el: Element, ctx: Context) -> Resource:
     # Hot path (most of a big message): one pass, branches ordered by how often ERN uses the tag.
     reference = resource_type = duration = None
     edition: Element | None = None
@@ -428,6 +488,11 @@ def _resource_4x(el: Element) -> Resource:
     title_texts: list[Element] = []
     titles: list[Element] = []
     artists: list[Element] = []
+    warnings: list[Element] = []
+    contributors: list[Element] = []
+    technical: list[Element] = []
+    p_lines: list[Element] = []
+    c_lines: list[Element] = []
     for child in el:
         tag = child.tag
         if tag == "ResourceReference":
@@ -444,10 +509,28 @@ def _resource_4x(el: Element) -> Resource:
             duration = child.text
         elif tag == "ResourceId":
             id_blocks.append(child)
+        elif tag == "ParentalWarningType":
+            warnings.append(child)
+        elif tag == "Contributor":
+            contributors.append(child)
+        elif tag == "TechnicalDetails":
+            technical.append(child)
+        elif tag == "PLine":
+            p_lines.append(child)
+        elif tag == "CLine":
+            c_lines.append(child)
         elif edition is None and (tag == "SoundRecordingEdition" or tag == "VideoEdition"):
             edition = child
     if edition is not None:
         id_blocks = _edition_ids(edition)
+        for part in edition:  # 4.3: files and P/C lines live in the (first) edition
+            ptag = part.tag
+            if ptag == "TechnicalDetails":
+                technical.append(part)
+            elif ptag == "PLine":
+                p_lines.append(part)
+            elif ptag == "CLine":
+                c_lines.append(part)
     return _new_resource(
         kind=el.tag,
         reference=_strip(reference) or "",
@@ -456,6 +539,75 @@ def _resource_4x(el: Element) -> Resource:
         title=_text(_pick(title_texts)) or _title_text(_pick(titles)),
         display_artist=_text(_pick(artists)),
         duration=parse_duration(_strip(duration)),
+        parental_warning=_text(_pick(warnings)),
+        p_line=_line(_pick(p_lines), "PLineText"),
+        c_line=_line(_pick(c_lines), "CLineText"),
+        contributors=tuple(_contributor(c, ctx) for c in contributors) if contributors else (),
+        technical_details=tuple(map(_technical, technical)) if technical else (),
+        display_titles=_localized(titles, _title_text) or _localized(title_texts),
+        display_artist_names=_localized(artists) if artists else (),
+    )
+
+
+_CONTRIBUTOR_ROLES = frozenset({"Role", "ResourceContributorRole", "IndirectResourceContributorRole"})
+
+
+def _contributor(el: Element, ctx: Context) -> Contributor:
+    """4.x Contributor (ContributorPartyReference, Role) / 3.x ResourceContributor (PartyName, *Role)."""
+    name = reference = None
+    roles: list[str] = []
+    for child in el:
+        tag = child.tag
+        if tag == "ContributorPartyReference":
+            reference = _text(child)
+        elif tag == "PartyName" and name is None:
+            name = _full_name(child)
+        elif tag in _CONTRIBUTOR_ROLES:
+            role = _text(child)
+            if role == "UserDefined":
+                role = child.get("UserDefinedValue") or role
+            if role is not None:
+                roles.append(role)
+    if name is None and reference is not None:
+        name = ctx.party_names.get(reference)
+    sequence = el.get("SequenceNumber")
+    return _new_contributor(name=name, party_reference=reference, roles=tuple(roles),
+                            sequence=int(sequence) if sequence and sequence.strip().isdigit() else None)
+
+
+_CODECS = frozenset({"AudioCodecType", "VideoCodecType", "ImageCodecType"})
+_FILE_TAGS = ("URI", "FileName", "FilePath", "AudioCodecType", "VideoCodecType", "ImageCodecType", "BitRate",
+              "Duration", "HashSumValue", "HashSum", "HashSumAlgorithmType", "Algorithm")
+_NOT_THE_FILE = frozenset({"ClipDetails", "PreviewDetails", "Timing", "Fingerprint", "FingerprintAlgorithm"})
+
+
+def _technical(el: Element) -> TechnicalDetails:
+    """One TechnicalDetails / Technical*Details block: its file, codec, bit rate, duration, hash
+    (a clip's or preview's timing is not the file's)."""
+    reference = _child_text(el, "TechnicalResourceDetailsReference")
+    found: dict[str, str] = {}
+    for node in el.iter(_FILE_TAGS):  # filtered in C: only the wanted tags come back
+        if len(node) and node.tag == "HashSum":
+            continue  # 3.x HashSum/HashSum: the inner one holds the value
+        parent = node.getparent()
+        if parent is not None and parent.tag in _NOT_THE_FILE:
+            continue
+        tag = node.tag
+        key = "codec" if tag in _CODECS else tag
+        if key not in found:
+            value = _text(node)
+            if value is not None:
+                found[key] = value
+    path, name = found.get("FilePath"), found.get("FileName")
+    uri = found.get("URI") or ("/".join(p for p in (path and path.rstrip("/"), name) if p) if name else None)
+    return _new_technical(
+        reference=reference,
+        file_uri=uri,
+        codec=found.get("codec"),
+        bit_rate=found.get("BitRate"),
+        duration=parse_duration(found.get("Duration")),
+        hash=found.get("HashSumValue") or found.get("HashSum"),
+        hash_algorithm=found.get("HashSumAlgorithmType") or found.get("Algorithm"),
     )
 
 
@@ -491,7 +643,11 @@ def _resource_3x_wanted(kind: str) -> frozenset[str]:
     return wanted
 
 
-_DETAILS_3X = frozenset({"Title", "DisplayArtistName"})
+_TECHNICAL_3X = frozenset(
+    {f"Technical{kind}Details" for kind in ("SoundRecording", "Video", "Image", "Text", "SheetMusic", "Software", "Midi")}
+)
+_DETAILS_3X = frozenset({"Title", "DisplayArtistName", "ResourceContributor", "ParentalWarningType", "PLine", "CLine"}
+                        | _TECHNICAL_3X)
 
 
 def _resource_3x(el: Element, ctx: Context) -> Resource:
@@ -502,6 +658,7 @@ def _resource_3x(el: Element, ctx: Context) -> Resource:
     _collect_named_parties(all_details, ctx)
     details = _pick_territory(all_details)
     dget = _group(details, _DETAILS_3X).get if details is not None else {}.get
+    display_titles, display_artists = _localized_3x(all_details)
     title = (
         _display_title_3x(dget("Title"))
         or _title_text(_first(get("ReferenceTitle")))
@@ -516,6 +673,13 @@ def _resource_3x(el: Element, ctx: Context) -> Resource:
         title=title,
         display_artist=_first_text(dget("DisplayArtistName")),
         duration=parse_duration(_first_text(get("Duration"))),
+        parental_warning=_first_text(dget("ParentalWarningType")),
+        p_line=_line(_first(dget("PLine")), "PLineText"),
+        c_line=_line(_first(dget("CLine")), "CLineText"),
+        contributors=tuple(_contributor(c, ctx) for c in dget("ResourceContributor") or ()),
+        technical_details=tuple(_technical(t) for tag in _TECHNICAL_3X for t in dget(tag) or ()),
+        display_titles=display_titles,
+        display_artist_names=display_artists,
     )
 
 
@@ -548,6 +712,8 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
     c_lines: list[Element] = []
     dates: list[Element] = []
     original_dates: list[Element] = []
+    warnings: list[Element] = []
+    keywords: list[Element] = []
     refs: list[str] = [] if group_refs is None else list(group_refs)
     for child in el:
         tag = child.tag
@@ -583,6 +749,12 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
             dates.append(child)
         elif tag == "OriginalReleaseDate":
             original_dates.append(child)
+        elif tag == "ParentalWarningType":
+            warnings.append(child)
+        elif tag == "Keywords":
+            keywords.append(child)
+        elif tag == "DisplayGenre":  # ERN 4.3.1's name for Genre
+            genres.append(child)
     genre = _pick(genres)
     label_ref = _text(_pick(labels))
     return _new_release(
@@ -599,17 +771,71 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
         p_line=_line(_pick(p_lines), "PLineText"),
         c_line=_line(_pick(c_lines), "CLineText"),
         resource_refs=tuple(refs),
+        parental_warning=_text(_pick(warnings)),
+        keywords=_texts(keywords),
+        display_titles=_localized(titles, _title_text) or _localized(title_texts),
+        display_artist_names=_localized(artists) if artists else (),
     )
 
 
 def _group_resource_refs(group: Element, out: list[str]) -> None:
-    """ReleaseResourceReferences of a 4.x ResourceGroup and its sub-groups, in document order."""
+    """ReleaseResourceReferences of a 4.x ResourceGroup and its sub-groups, in SequenceNumber order."""
+    keyed: list[tuple[tuple[float, ...], list[str]]] = []
+    _keyed_group_refs(group, (), keyed)
+    out.extend(ref for _, refs in sort_keyed_refs(keyed) for ref in refs)
+
+
+def _keyed_group_refs(group: Element, prefix: tuple[float, ...], out: list[tuple[tuple[float, ...], list[str]]]) -> None:
     for child in group:
         tag = child.tag
-        if tag == "ResourceGroupContentItem":
-            out.extend(content_item_refs(child))
+        if tag == "ResourceGroupContentItem":  # hot: one pass for the sequence number and the references
+            seq: float = _UNNUMBERED
+            refs: list[str] = []
+            for part in child:
+                ptag = part.tag
+                if ptag == "ReleaseResourceReference":
+                    value = _text(part)
+                    if value is not None:
+                        refs.append(value)
+                elif ptag == "SequenceNumber":
+                    seq = _as_number(part.text)
+            out.append(((*prefix, seq), refs))
         elif tag == "ResourceGroup":
-            _group_resource_refs(child, out)
+            _keyed_group_refs(child, (*prefix, sequence_number(child)), out)
+
+
+def _as_number(text: str | None) -> float:
+    try:
+        return int(text)  # type: ignore[arg-type]  # int() strips whitespace itself
+    except (TypeError, ValueError):
+        return _UNNUMBERED
+
+
+_UNNUMBERED = float("inf")
+
+
+def sequence_number(el: Element) -> float:
+    """The SequenceNumber child of a ResourceGroup / ResourceGroupContentItem (inf when absent or not a number).
+
+    (``stream`` asks for groups whose children may still be namespace-qualified: local names compare.)
+    """
+    for child in el:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag == "SequenceNumber" or tag.endswith("}SequenceNumber"):
+            return _as_number(child.text)
+        if tag.endswith("ResourceGroupContentItem") or tag.endswith("ResourceGroup"):
+            break
+    return _UNNUMBERED
+
+
+def sort_keyed_refs(keyed: list[tuple[tuple[float, ...], list[str]]]) -> list[tuple[tuple[float, ...], list[str]]]:
+    """Track-list entries by their SequenceNumber path (stable: document order breaks ties)."""
+    keys = [key for key, _ in keyed]
+    if all(a <= b for a, b in zip(keys, keys[1:])):
+        return keyed
+    return sorted(keyed, key=lambda entry: entry[0])
 
 
 def content_item_refs(item: Element) -> list[str]:
@@ -638,7 +864,8 @@ _RELEASE_3X = frozenset(
     }
 )
 _RELEASE_DETAILS_3X = frozenset(
-    {"DisplayArtistName", "LabelName", "Title", "Genre", "ReleaseDate", "OriginalReleaseDate", "PLine", "CLine", "ReleaseType"}
+    {"DisplayArtistName", "LabelName", "Title", "Genre", "ReleaseDate", "OriginalReleaseDate", "PLine", "CLine", "ReleaseType",
+     "ParentalWarningType", "Keywords"}
 )
 
 
@@ -649,6 +876,7 @@ def _release_3x(el: Element, ctx: Context) -> Release:
     _collect_named_parties(all_details, ctx)
     details = _pick_territory(all_details)
     dget = _group(details, _RELEASE_DETAILS_3X).get if details is not None else {}.get
+    display_titles, display_artists = _localized_3x(all_details)
     genre = _first(dget("Genre"))
     refs: list[str] = []
     for ref_list in get("ReleaseResourceReferenceList") or ():
@@ -673,6 +901,10 @@ def _release_3x(el: Element, ctx: Context) -> Release:
         p_line=_line(_first(get("PLine") or dget("PLine")), "PLineText"),
         c_line=_line(_first(get("CLine") or dget("CLine")), "CLineText"),
         resource_refs=tuple(refs),
+        parental_warning=_first_text(dget("ParentalWarningType")),
+        keywords=_texts(dget("Keywords")),
+        display_titles=display_titles,
+        display_artist_names=display_artists,
     )
 
 
@@ -721,6 +953,7 @@ def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
     excluded: list[Element] = []
     models: list[Element] = []
     uses: list[Element] = []
+    prices: list[Element] = []
     period: Element | None = None
     for child in terms:
         tag = child.tag
@@ -736,6 +969,8 @@ def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
             uses.extend(c for c in child if c.tag == "UseType")
         elif tag == "ValidityPeriod" and period is None:
             period = child
+        elif tag == "PriceInformation":
+            prices.append(child)
     start, end = _period(period)
     return _new_deal(
         release_refs=release_refs,
@@ -745,7 +980,23 @@ def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
         use_types=_texts(uses),
         start_date=start,
         end_date=end,
+        prices=tuple(map(_price, prices)) if prices else (),
     )
+
+
+_PRICE_AMOUNTS = ("WholesalePricePerUnit", "BulkOrderWholesalePricePerUnit", "SuggestedRetailPrice")
+
+
+def _price(el: Element) -> Price:
+    """One PriceInformation: PriceCode (4.x) / PriceType (3.x) and the first amount it gives."""
+    code = namespace = kind = amount = currency = None
+    for child in el:
+        tag = child.tag
+        if (tag == "PriceCode" or tag == "PriceType") and code is None:
+            code, namespace = _text(child), child.get("Namespace")
+        elif tag in _PRICE_AMOUNTS and kind is None:
+            kind, amount, currency = tag, _text(child), child.get("CurrencyCode")
+    return _new_price(code=code, code_namespace=namespace, kind=kind, amount=amount, currency=currency)
 
 
 _PERIOD = frozenset({"StartDate", "StartDateTime", "EndDate", "EndDateTime"})

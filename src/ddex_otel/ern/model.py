@@ -4,6 +4,13 @@ Every field is plain data (str, float, tuples of these, or nested model objects)
 compares by value (round-trip tests use ``==``) and converts to JSON through ``to_dict``.
 Text values are kept as they appear in the XML (dates and datetimes as ISO strings) so a
 parse → build → parse cycle is lossless for what the model holds.
+
+SOURCE: objects read by ``parse`` keep the lxml element they were read from in ``_source``
+(the Message keeps the document's root element). It is not part of ``==``, ``hash``, ``repr`` or
+``to_dict``; ``dataclasses.replace`` carries it over, so an edited object still knows where it came
+from. ``build`` at the source's own ERN version re-emits everything the model does not hold from
+it (see ``lossless``). Objects made by hand or by ``stream`` have ``_source=None``. Keeping it means
+a parsed Message keeps its document's tree alive (``stream`` is the flat-memory reader).
 """
 
 from __future__ import annotations
@@ -14,9 +21,9 @@ from typing import Any
 
 
 def _plain(value: Any) -> Any:
-    """Convert model objects, tuples and dicts into JSON-serialisable builtins."""
+    """Convert model objects, tuples and dicts into JSON-serialisable builtins (``_source`` left out)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "_source"}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -41,6 +48,7 @@ class Party(_Model):
     reference: str | None = None
     party_ids: tuple[str, ...] = ()
     name: str | None = None
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,7 @@ class MessageHeader(_Model):
     recipients: tuple[Party, ...] = ()
     created: str | None = None
     control_type: str | None = None
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,50 @@ class Line(_Model):
 
 
 @dataclass(frozen=True, slots=True)
+class Localized(_Model):
+    """One display title / display artist name with the territory and language it applies to."""
+
+    text: str
+    territory: str | None = None  # 4.x @ApplicableTerritoryCode; 3.x the block's TerritoryCode
+    language: str | None = None  # @LanguageAndScriptCode
+    is_default: bool = False  # 4.x @IsDefault="true"
+
+
+@dataclass(frozen=True, slots=True)
+class Price(_Model):
+    """One PriceInformation of a deal: its price code/type and, when given, an amount."""
+
+    code: str | None = None  # 4.x PriceCode, 3.x PriceType
+    code_namespace: str | None = None
+    kind: str | None = None  # WholesalePricePerUnit, SuggestedRetailPrice, …
+    amount: str | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contributor(_Model):
+    """A resource contributor: who (4.x party reference and its name; 3.x the name), roles, sequence."""
+
+    name: str | None = None
+    party_reference: str | None = None
+    roles: tuple[str, ...] = ()
+    sequence: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TechnicalDetails(_Model):
+    """One delivered file of a resource (4.x TechnicalDetails, 3.x Technical*Details)."""
+
+    reference: str | None = None
+    file_uri: str | None = None  # 4.x URI; 3.x FilePath + FileName
+    codec: str | None = None  # AudioCodecType / VideoCodecType / ImageCodecType
+    bit_rate: str | None = None
+    duration: float | None = None  # seconds
+    hash: str | None = None  # HashSumValue (4.x) / HashSum (3.x)
+    hash_algorithm: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Resource(_Model):
     """A child of ResourceList (SoundRecording, Video, Image, Text, …)."""
 
@@ -93,6 +146,15 @@ class Resource(_Model):
     title: str | None = None
     display_artist: str | None = None
     duration: float | None = None  # seconds, parsed from ISO 8601 (PT3M20S → 200.0)
+    # Read from every version; written back only by a same-version build (see ``lossless``).
+    parental_warning: str | None = None
+    p_line: Line | None = None
+    c_line: Line | None = None
+    contributors: tuple[Contributor, ...] = ()
+    technical_details: tuple[TechnicalDetails, ...] = ()
+    display_titles: tuple[Localized, ...] = ()  # every territory/language (``title`` is the chosen one)
+    display_artist_names: tuple[Localized, ...] = ()
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +174,12 @@ class Release(_Model):
     p_line: Line | None = None
     c_line: Line | None = None
     resource_refs: tuple[str, ...] = ()  # the ordered resource references of its track list
+    # Read from every version; written back only by a same-version build (see ``lossless``).
+    parental_warning: str | None = None
+    keywords: tuple[str, ...] = ()
+    display_titles: tuple[Localized, ...] = ()  # every territory/language (``title`` is the chosen one)
+    display_artist_names: tuple[Localized, ...] = ()
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +193,8 @@ class Deal(_Model):
     use_types: tuple[str, ...] = ()
     start_date: str | None = None
     end_date: str | None = None
+    prices: tuple[Price, ...] = ()  # read from every version; written back only at the same version
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +208,9 @@ class Message(_Model):
     releases: tuple[Release, ...] = ()
     resources: tuple[Resource, ...] = ()
     deals: tuple[Deal, ...] = ()
+    #: A PurgeReleaseMessage's PurgedRelease (kind ``"PurgedRelease"``, no reference): not a ReleaseList release.
+    purged_releases: tuple[Release, ...] = ()
+    _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +219,4 @@ class StreamStart(_Model):
 
     ern_version: str
     message_type: str
+

@@ -122,37 +122,64 @@ def detect_version(root: etree._Element) -> tuple[str, str]:
 
 
 def extract_message(root: etree._Element, ern_version: str, message_type: str) -> Message:
-    """Walk the root's children once and build the Message with the shared extract functions."""
+    """Walk the root's children once and build the Message with the shared extract functions.
+
+    Every object keeps the element it was read from (``_source``, see ``model``), so ``build`` at
+    this version can re-emit what the model does not hold.
+    """
     ctx = Context(legacy=is_legacy(ern_version))
-    _unqualify_children(root)
+    keep = not _unqualify_children(root)  # a namespaced-children document is rebuilt from the model
     header = MessageHeader()
     parties: list[Party] = []
     resources: list[Resource] = []
     releases: list[Release] = []
     deals: list[Deal] = []
+    purged: list[Release] = []
     for section in root:
         tag = section.tag
         if tag == "MessageHeader":
             header = extract_header(section)
+            if keep:
+                _set_source(header, section)
         elif tag == "PartyList":
             for el in section:
                 if el.tag == "Party":
                     party = extract_party(el)
                     ctx.add_party(party)
+                    if keep:
+                        _set_source(party, el)
                     parties.append(party)
         elif tag == "ResourceList":
-            resources.extend(extract_resource(el, ctx) for el in section if isinstance(el.tag, str))
+            for el in section:
+                if isinstance(el.tag, str):
+                    resource = extract_resource(el, ctx)
+                    if keep:
+                        _set_source(resource, el)
+                    resources.append(resource)
         elif tag == "ReleaseList":
-            releases.extend(extract_release(el, ctx) for el in section if isinstance(el.tag, str))
+            for el in section:
+                if isinstance(el.tag, str):
+                    release = extract_release(el, ctx)
+                    if keep:
+                        _set_source(release, el)
+                    releases.append(release)
         elif tag == "DealList":
             for el in section:
                 if el.tag == "ReleaseDeal":
-                    deals.extend(extract_release_deal(el))
+                    found = extract_release_deal(el)
+                    if keep:
+                        deal_elements = [d for d in el if d.tag == "Deal"]
+                        for deal, deal_el in zip(found, deal_elements):
+                            _set_source(deal, deal_el)
+                    deals.extend(found)
         elif tag == "PurgedRelease":
-            releases.append(extract_purged_release(section))
+            purged_release = extract_purged_release(section)
+            if keep:
+                _set_source(purged_release, section)
+            purged.append(purged_release)
     if ctx.legacy:
         parties = list(ctx.named_parties)
-    return Message(
+    message = Message(
         ern_version=ern_version,
         message_type=message_type,
         header=header,
@@ -160,11 +187,23 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str) -
         releases=tuple(releases),
         resources=tuple(resources),
         deals=tuple(deals),
+        purged_releases=tuple(purged),
     )
+    if keep:
+        _set_source(message, root)
+    return message
 
 
-def _unqualify_children(root: etree._Element) -> None:
-    """Tolerate producers that namespace every element (see ``strip_ern_namespace``)."""
+def _set_source(obj: object, element: etree._Element) -> None:
+    """Set a frozen model object's ``_source`` once, right after extraction (its slot, directly)."""
+    _SOURCE_SLOTS[type(obj)](obj, element)
+
+
+_SOURCE_SLOTS = {cls: cls.__dict__["_source"].__set__ for cls in (Message, MessageHeader, Party, Release, Resource, Deal)}
+
+
+def _unqualify_children(root: etree._Element) -> bool:
+    """Tolerate producers that namespace every element (see ``strip_ern_namespace``); True if it did."""
     for child in root:
         tag = child.tag
         if isinstance(tag, str):
@@ -173,7 +212,9 @@ def _unqualify_children(root: etree._Element) -> None:
                 for section in root:
                     if isinstance(section.tag, str):
                         strip_ern_namespace(section, namespace)
-            return
+                return True
+            return False
+    return False
 
 
 def parse(source: Source, *, huge_tree: bool = False) -> Message:

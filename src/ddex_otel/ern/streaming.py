@@ -38,6 +38,8 @@ from ddex_otel.ern.extract import (
     Context,
     content_item_refs,
     element_text,
+    sequence_number,
+    sort_keyed_refs,
     extract_header,
     extract_party,
     extract_purged_release,
@@ -159,7 +161,11 @@ class _Streamer:
         self.ctx: Context | None = None
         self.namespace = ""
         self._last_done: etree._Element | None = None
-        self._group_refs: tuple[etree._Element | None, list[str]] = (None, [])
+        #: (release, its track-list entries keyed by SequenceNumber path) while its ResourceGroup streams by
+        self._group_refs: tuple[etree._Element | None, list[tuple[tuple[float, ...], list[str]]]] = (None, [])
+        #: SequenceNumber of each ResourceGroup met in the current release, read before its children are freed
+        self._group_seq: dict[etree._Element, float] = {}
+        self._group_key: tuple[float, ...] = ()
         self._deal_refs: tuple[etree._Element | None, list[str]] = (None, [])
         self._out: list[StreamItem] = []
         #: (parent of the last piece, its top-level item): pieces come in runs under one parent
@@ -367,12 +373,14 @@ class _Streamer:
         else:
             owner = _top_level_item(element, "ReleaseList")
             self._piece_parent = (group, owner)
+            self._group_key = self._sequence_path(group)
         if owner is None:
             return
         if self._group_refs[0] is not owner:
             self._group_refs = (owner, [])
         if not self.ctx.legacy:  # 3.x track order comes from ReleaseResourceReferenceList instead
-            self._group_refs[1].extend(content_item_refs(element))
+            key = (*self._group_key, sequence_number(element))
+            self._group_refs[1].append((key, content_item_refs(element)))
         _discard(element)
         _drop_previous(element)
 
@@ -397,13 +405,29 @@ class _Streamer:
         _discard(element)
         _drop_previous(element)
 
+    def _sequence_path(self, group: etree._Element | None) -> tuple[float, ...]:
+        """SequenceNumbers of the nested ResourceGroups above an entry (as ``extract`` keys them)."""
+        keys: list[float] = []
+        node = group
+        while node is not None:
+            parent = node.getparent()
+            if parent is None or _local(parent.tag) != "ResourceGroup":
+                break  # the release's own ResourceGroup: not part of the key
+            seq = self._group_seq.get(node)
+            if seq is None:
+                seq = self._group_seq[node] = sequence_number(node)
+            keys.append(seq)
+            node = parent
+        return tuple(reversed(keys))
+
     def _take_group_refs(self, element: etree._Element) -> list[str] | None:
         """The track list consumed piecewise for ``element`` (None when there was none)."""
-        owner, refs = self._group_refs
+        owner, keyed = self._group_refs
+        self._group_seq.clear()
         if owner is not element:
             return None
         self._group_refs = (None, [])
-        return refs
+        return [ref for _, refs in sort_keyed_refs(keyed) for ref in refs]
 
     def _take_deal_refs(self, element: etree._Element) -> list[str] | None:
         """The DealReleaseReferences consumed piecewise for ``element`` (None when none were)."""

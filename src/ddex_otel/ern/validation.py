@@ -268,10 +268,13 @@ def _check_message(message: Message, out: _Findings) -> None:
     _check_resources(message, out)
     _check_releases(message, out)
     _check_deals(message, out)
-    if message.message_type == "PurgeReleaseMessage" and len(message.releases) != 1:
+    if message.message_type == "PurgeReleaseMessage" and (len(message.purged_releases) != 1 or message.releases):
         out.error("purge-release-count",
-                  f"a PurgeReleaseMessage names exactly one purged release; found {len(message.releases)}",
-                  "releases")
+                  f"a PurgeReleaseMessage names exactly one purged release (in purged_releases) and no release; "
+                  f"found {len(message.purged_releases)} purged, {len(message.releases)} releases",
+                  "purged_releases")
+    elif message.purged_releases and message.message_type != "PurgeReleaseMessage":
+        out.error("purge-release-count", "only a PurgeReleaseMessage has purged releases", "purged_releases")
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -423,11 +426,11 @@ def _check_line(line: object, path: str, out: _Findings) -> None:
 def _check_releases(message: Message, out: _Findings) -> None:
     purge = message.message_type == "PurgeReleaseMessage"
     if purge:  # a PurgedRelease has no reference: it is identified by its ReleaseId
-        for i, release in enumerate(message.releases):
+        for i, release in enumerate(message.purged_releases):
             if release.kind != "PurgedRelease":
                 out.error("unsupported-kind", f"a PurgeReleaseMessage holds a PurgedRelease, not a {release.kind}",
-                          f"{_rel_path(i, release)}.kind")
-            _check_identifiers(release.ids, f"{_rel_path(i, release)}.ids", out)
+                          f"purged_releases[{i}].kind")
+            _check_identifiers(release.ids, f"purged_releases[{i}].ids", out)
         return
     _check_references(((f"releases[{i}].reference", r.reference) for i, r in enumerate(message.releases)),
                       "release", out)

@@ -40,13 +40,8 @@ _INTERNAL = SpanKind.INTERNAL
 
 
 def is_listed_release(release: Any) -> bool:
-    """True for a ReleaseList element; the contract's release counts leave out a purge's PurgedRelease."""
+    """True for a streamed ReleaseList element (``stream`` yields a purge's PurgedRelease as a Release too)."""
     return getattr(release, "kind", "") != "PurgedRelease"
-
-
-def count_listed_releases(releases: Sequence[Any]) -> int:
-    """``ddex.release.count`` of a message: its ReleaseList elements (Release, TrackRelease, ClipRelease)."""
-    return sum(1 for release in releases if is_listed_release(release))
 
 
 @dataclass(frozen=True)
@@ -225,7 +220,7 @@ class Operation:
         """Version, type, ids and counts of a Message (parse result, build/validate input)."""
         if not isinstance(message, model.Message):
             return
-        self.releases = count_listed_releases(message.releases)
+        self.releases = len(message.releases)  # ReleaseList elements; a purge's are in purged_releases
         if with_version:
             self.note_version(message.ern_version, message.message_type)
         if not self.recording:

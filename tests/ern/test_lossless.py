@@ -1,0 +1,331 @@
+"""Nothing lost in build: same-version round trips are canonical-equal, edits keep everything else,
+conversions report every element they cannot carry (``ddex.build.dropped``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from ddex_otel.ern import lossless, parse
+from ddex_otel.ern.builder import build
+from ddex_otel.ern.schema import validate_against_schema
+
+A43 = "daddykev__Samples43_1_Audio.xml"
+A382 = "AudiusProject__01_delivery.xml"
+
+
+def canonical(data: bytes) -> str:
+    """C14N 2.0 without comments and insignificant whitespace (prefixes and attribute order are normalised)."""
+    return etree.canonicalize(etree.fromstring(data), with_comments=False, strip_text=True)
+
+
+def edited_source(data: bytes, edit) -> bytes:  # type: ignore[no-untyped-def]
+    """The source document with ``edit(root)`` applied by hand: what a lossless edit must produce."""
+    root = etree.fromstring(data)
+    edit(root)
+    return etree.tostring(root)
+
+
+def _only(root: etree._Element, xpath: str) -> etree._Element:
+    found = root.xpath(xpath)
+    assert len(found) >= 1, xpath
+    return found[0]
+
+
+# ------------------------------------------------------------------------------ 1. no edit
+
+
+def test_same_version_build_is_canonically_equal_to_the_source(sample_path: Path, xsd_dir: Path) -> None:
+    data = sample_path.read_bytes()
+    if validate_against_schema(data, xsd_dir):
+        pytest.skip("not XSD-valid: the lossless promise is for valid messages")
+    message = parse(data)
+    built = build(message, message.ern_version)
+    assert canonical(built) == canonical(data)
+    assert not [f for f in built.findings if f.code in (lossless.DROPPED, lossless.REGENERATED)]
+
+
+def test_source_is_not_part_of_equality_repr_or_json(samples_dir: Path) -> None:
+    data = (samples_dir / A43).read_bytes()
+    a, b = parse(data), parse(data)
+    assert a == b and a._source is not b._source and a.releases[0]._source is not None
+    assert "_source" not in repr(a.releases[0]) and "_source" not in a.to_dict()
+    assert "_source" not in a.to_dict()["releases"][0]
+    assert dataclasses.replace(a, _source=None) == a
+
+
+# ------------------------------------------------------------------------------ 2. edits
+
+
+def _rebuild(samples_dir: Path, xsd_dir: Path, name: str, change, *, whole: bool = True):  # type: ignore[no-untyped-def]
+    data = (samples_dir / name).read_bytes()
+    message = parse(data)
+    edited = change(message)
+    built = build(edited, message.ern_version)
+    assert validate_against_schema(built, xsd_dir) == []
+    assert not [f for f in built.findings if f.code == lossless.REGENERATED]
+    again = parse(built)
+    if whole:  # the chosen title/artist is one of display_titles/display_artist_names: they follow it
+        def follow(obj):  # type: ignore[no-untyped-def]
+            return dataclasses.replace(obj, display_titles=(), display_artist_names=())
+        assert dataclasses.replace(again, releases=tuple(map(follow, again.releases))) == \
+            dataclasses.replace(edited, releases=tuple(map(follow, edited.releases)))
+    else:
+        assert again.parties == edited.parties
+    return data, built
+
+
+def test_edit_release_title_changes_only_that_title(samples_dir: Path, xsd_dir: Path) -> None:
+    def change(m):  # type: ignore[no-untyped-def]
+        release = dataclasses.replace(m.releases[0], title="A New Title")
+        return dataclasses.replace(m, releases=(release, *m.releases[1:]))
+
+    def by_hand(root: etree._Element) -> None:
+        release = _only(root, "ReleaseList/Release")
+        for el in (_only(release, "DisplayTitleText"), _only(release, "DisplayTitle/TitleText")):
+            el.text = "A New Title"
+
+    data, built = _rebuild(samples_dir, xsd_dir, A43, change)
+    assert canonical(built) == canonical(edited_source(data, by_hand))
+
+
+def test_edit_deal_date_and_resource_isrc(samples_dir: Path, xsd_dir: Path) -> None:
+    def change(m):  # type: ignore[no-untyped-def]
+        deal = dataclasses.replace(m.deals[0], start_date="2030-01-02")
+        res = m.resources[0]
+        res = dataclasses.replace(res, ids=dataclasses.replace(res.ids, isrc="GBAAA3000001"))
+        return dataclasses.replace(m, deals=(deal, *m.deals[1:]), resources=(res, *m.resources[1:]))
+
+    def by_hand(root: etree._Element) -> None:
+        _only(root, "DealList/ReleaseDeal/Deal/DealTerms/ValidityPeriod/StartDate").text = "2030-01-02"
+        _only(root, "ResourceList/SoundRecording/SoundRecordingEdition/ResourceId/ISRC").text = "GBAAA3000001"
+
+    data, built = _rebuild(samples_dir, xsd_dir, A43, change)
+    assert canonical(built) == canonical(edited_source(data, by_hand))
+
+
+def test_remove_a_track_release_and_its_deals(samples_dir: Path, xsd_dir: Path) -> None:
+    data = (samples_dir / A43).read_bytes()
+    gone = next(r for r in parse(data).releases if r.kind == "TrackRelease").reference
+
+    def change(m):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(m, releases=tuple(r for r in m.releases if r.reference != gone),
+                                   deals=tuple(d for d in m.deals if gone not in d.release_refs))
+
+    def by_hand(root: etree._Element) -> None:
+        for rel in root.xpath(f"ReleaseList/*[ReleaseReference='{gone}']"):
+            rel.getparent().remove(rel)
+        for rd in root.xpath(f"DealList/ReleaseDeal[DealReleaseReference='{gone}']"):
+            rd.getparent().remove(rd)
+
+    _, built = _rebuild(samples_dir, xsd_dir, A43, change)
+    assert canonical(built) == canonical(edited_source(data, by_hand))
+
+
+def test_edit_in_ern_3_release_date_and_party_name_4x(samples_dir: Path, xsd_dir: Path) -> None:
+    def change(m):  # type: ignore[no-untyped-def]
+        release = dataclasses.replace(m.releases[0], release_date="2031-05-06", display_artist="Someone Else")
+        return dataclasses.replace(m, releases=(release, *m.releases[1:]))
+
+    data, built = _rebuild(samples_dir, xsd_dir, A382, change)
+    source, out = etree.fromstring(data), etree.fromstring(built)
+    assert len(list(out.iter())) == len(list(source.iter()))  # nothing added, nothing lost
+
+    def party(m):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(m, parties=(dataclasses.replace(m.parties[0], name="Renamed"), *m.parties[1:]))
+
+    # (names resolved through the party — contributors, labels — follow it: compare the parties)
+    data, built = _rebuild(samples_dir, xsd_dir, A43, party, whole=False)
+    assert canonical(built) != canonical(data)
+    assert len(list(etree.fromstring(built).iter())) == len(list(etree.fromstring(data).iter()))
+
+
+def test_an_edit_the_source_cannot_hold_is_regenerated_and_reported(samples_dir: Path, xsd_dir: Path) -> None:
+    message = parse((samples_dir / A43).read_bytes())
+    main = message.releases[0]
+    edited = dataclasses.replace(main, resource_refs=tuple(reversed(main.resource_refs)))
+    built = build(dataclasses.replace(message, releases=(edited, *message.releases[1:])), "4.3")
+    regenerated = [f for f in built.findings if f.code == lossless.REGENERATED]
+    assert [f.path for f in regenerated] == [f"ReleaseList/Release[{main.reference}]"]
+    assert validate_against_schema(built, xsd_dir) == []
+    assert parse(built).releases[0].resource_refs == edited.resource_refs
+
+
+def test_new_objects_are_written_from_the_model(samples_dir: Path, xsd_dir: Path) -> None:
+    message = parse((samples_dir / A43).read_bytes())
+    extra = dataclasses.replace(message.resources[0], reference="A999", title="Bonus", _source=None)
+    built = build(dataclasses.replace(message, resources=(*message.resources, extra)), "4.3")
+    assert validate_against_schema(built, xsd_dir) == []
+    assert [r.reference for r in parse(built).resources if r.title == "Bonus"] == ["A999"]
+
+
+# ------------------------------------------------------------------------------ 3. conversions
+
+
+def test_conversion_reports_every_element_it_drops(samples_dir: Path) -> None:
+    message = parse((samples_dir / A43).read_bytes())
+    built = build(message, "4.2")
+    dropped = [f for f in built.findings if f.code == lossless.DROPPED]
+    paths = {f.path for f in dropped}
+    assert any(p.endswith("SoundRecordingEdition/TechnicalDetails") for p in paths)
+    assert any(p.endswith("/Contributor") for p in paths)
+    assert any(p.endswith("DealTerms/PriceInformation") for p in paths)
+    assert all(f.severity == "warning" and "4.2" in f.message for f in dropped)
+    # What is dropped plus what the output holds accounts for the source (the output adds only defaults).
+    lost = sum(size for _, size in lossless.dropped_elements(message, "4.2"))
+    total = lossless.element_count(message)
+    out = len(list(etree.fromstring(built).iter(tag=etree.Element)))
+    assert 0 < lost < total and out <= total - lost + 200
+
+
+def test_cli_prints_losses_and_fail_on_loss_exits_1(samples_dir: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from ddex_otel.cli import main
+
+    source = str(samples_dir / A43)
+    out = tmp_path / "out.xml"
+    assert main(["build", source, "--version", "4.2", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "of 1172 elements are not carried into ERN 4.2" in err and "TechnicalDetails" in err
+    out.unlink()
+    assert main(["build", source, "--version", "4.2", "-o", str(out), "--fail-on-loss"]) == 1
+    assert "--fail-on-loss" in capsys.readouterr().err and not out.exists()
+    assert main(["build", source, "--version", "4.3", "-o", str(out), "--fail-on-loss"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------------------ 4. order and text
+
+
+def _renumbered(data: bytes) -> bytes:
+    """The sample with its track list's SequenceNumbers reversed (document order unchanged)."""
+    root = etree.fromstring(data)
+    items = root.xpath("ReleaseList/Release/ResourceGroup/ResourceGroupContentItem")
+    for i, item in enumerate(items):
+        item.find("SequenceNumber").text = str(len(items) - i)
+    return etree.tostring(root)
+
+
+def test_track_order_follows_sequence_number(samples_dir: Path, xsd_dir: Path) -> None:
+    from ddex_otel.ern import stream
+
+    data = (samples_dir / A43).read_bytes()
+    in_document_order = parse(data).releases[0].resource_refs
+    renumbered = _renumbered(data)
+    assert validate_against_schema(renumbered, xsd_dir) == []
+    message = parse(renumbered)
+    assert message.releases[0].resource_refs == tuple(reversed(in_document_order))
+    streamed = [i for i in stream(renumbered) if type(i).__name__ == "Release"]
+    assert streamed[0].resource_refs == message.releases[0].resource_refs
+    assert canonical(build(message, "4.3")) == canonical(renumbered)  # unchanged: the source as it was
+
+
+def test_nested_groups_order_by_their_sequence_numbers(samples_dir: Path) -> None:
+    from ddex_otel.ern import stream
+
+    root = etree.fromstring((samples_dir / A43).read_bytes())
+    group = root.xpath("ReleaseList/Release/ResourceGroup")[0]
+    items = group.findall("ResourceGroupContentItem")
+    halves = (items[: len(items) // 2], items[len(items) // 2:])
+    for seq, half in zip(("2", "1"), halves):  # the first half becomes the second disc
+        sub = etree.SubElement(group, "ResourceGroup")
+        etree.SubElement(sub, "SequenceNumber").text = seq
+        for item in half:
+            sub.append(item)
+    data = etree.tostring(root)
+    refs = parse(data).releases[0].resource_refs
+    first, second = [[i.findtext("ReleaseResourceReference") for i in h] for h in halves]
+    assert refs == tuple(second + first)
+    streamed = [i for i in stream(data) if type(i).__name__ == "Release"]
+    assert streamed[0].resource_refs == refs
+
+
+def test_comments_and_processing_instructions_are_not_values(samples_dir: Path) -> None:
+    from ddex_otel.ern import stream
+
+    data = (samples_dir / A43).read_bytes().decode()
+    plain = parse(data.encode())
+    party_id = plain.header.sender.party_ids[0]
+    noisy = data.replace(f">{party_id}<", f"><!-- a note -->{party_id[:4]}<?pi x?>{party_id[4:]}<", 1)
+    title = plain.releases[0].title
+    noisy = noisy.replace(f"<DisplayTitleText>{title}</DisplayTitleText>",
+                          f"<DisplayTitleText><!-- c -->{title}<!-- d --></DisplayTitleText>", 1)
+    assert noisy != data
+    message = parse(noisy.encode())
+    assert message == plain
+    assert message.header.sender.party_ids == (party_id,)
+    assert [i for i in stream(noisy.encode()) if type(i).__name__ == "MessageHeader"][0] == plain.header
+
+
+# ------------------------------------------------------------------------------ 5. richer model
+
+
+def test_contributors_files_warnings_and_lines_are_read_in_4x_and_3x(samples_dir: Path) -> None:
+    m43 = parse(samples_dir / A43)
+    a1 = m43.resources[0]
+    assert a1.parental_warning == "NoAdviceAvailable" and a1.p_line.year == "1994"
+    assert [(c.name, c.party_reference, c.roles, c.sequence) for c in a1.contributors] == [
+        ("Saeko Shu", "PSaekoShu", ("Artist",), 1)]
+    assert [(t.reference, t.file_uri) for t in a1.technical_details] == [("T1", "0094631432057_01_001.wav")]
+    classical = parse(samples_dir / "daddykev__Samples42_Variant_Classical.xml").resources[0]
+    (file,) = classical.technical_details
+    assert (file.file_uri, file.codec, file.hash, file.hash_algorithm) == (
+        "resources/1.flac", "FLAC", "db7dd2f3bb9b322646e3f4d7b65b47ab", "MD5")
+    m382 = parse(samples_dir / "miqwit__001_audioalbum_complete.xml")
+    r = m382.resources[0]
+    assert r.parental_warning == "NotExplicit" and r.p_line.text == "(P) 2010 Iron Crown Music"
+    assert (r.contributors[0].name, r.contributors[0].roles) == ("Steve Albino", ("Producer",))
+    assert r.technical_details[0].file_uri == "A1UCASE0000000401X_01_01.wav"
+    assert m382.releases[0].parental_warning == "NotExplicit"
+    as_json = m43.to_dict()["resources"][0]
+    assert as_json["contributors"][0]["roles"] == ["Artist"] and as_json["technical_details"][0]["reference"] == "T1"
+
+
+def test_display_genre_of_ern_431_is_the_genre() -> None:
+    xml = b"""<ern:NewReleaseMessage xmlns:ern="http://ddex.net/xml/ern/431"><ReleaseList><Release>
+      <ReleaseReference>R0</ReleaseReference>
+      <DisplayGenre><GenreText>Jazz</GenreText><SubGenre>Bebop</SubGenre></DisplayGenre>
+    </Release></ReleaseList></ern:NewReleaseMessage>"""
+    (release,) = parse(xml).releases
+    assert (release.genre, release.subgenre) == ("Jazz", "Bebop")
+
+
+def test_edit_a_richer_field_is_written_in_place(samples_dir: Path, xsd_dir: Path) -> None:
+    def change(m):  # type: ignore[no-untyped-def]
+        res = dataclasses.replace(m.resources[0], parental_warning="Explicit",
+                                  p_line=dataclasses.replace(m.resources[0].p_line, year="1995"))
+        return dataclasses.replace(m, resources=(res, *m.resources[1:]))
+
+    def by_hand(root: etree._Element) -> None:
+        rec = _only(root, "ResourceList/SoundRecording")
+        _only(rec, "ParentalWarningType").text = "Explicit"
+        _only(rec, "SoundRecordingEdition/PLine/Year").text = "1995"
+
+    data, built = _rebuild(samples_dir, xsd_dir, A43, change)
+    assert canonical(built) == canonical(edited_source(data, by_hand))
+
+
+def test_display_titles_and_artists_per_territory_and_deal_prices(samples_dir: Path) -> None:
+    m = parse(samples_dir / A43)
+    a1 = m.resources[0]
+    assert [(t.text, t.territory, t.language, t.is_default) for t in a1.display_titles] == [
+        ("Yume no Lullaby", "Worldwide", None, True), ("夢のララバイ", "Worldwide", "ja-Jpan", False)]
+    assert [a.text for a in a1.display_artist_names] == ["Saeko Shu", "しゅうさえこ"]
+    assert any(p.code == "AAAA" and p.code_namespace == "PADPIDA2013042401U" for d in m.deals for p in d.prices)
+    old = parse(samples_dir / "miqwit__001_audioalbum_complete.xml").releases[0]
+    assert old.display_titles and all(t.territory for t in old.display_titles)
+    assert m.to_dict()["resources"][0]["display_titles"][1]["language"] == "ja-Jpan"
+
+
+def test_a_regenerated_release_naming_a_new_artist_gets_its_party(samples_dir: Path, xsd_dir: Path) -> None:
+    message = parse((samples_dir / A43).read_bytes())
+    main = message.releases[0]
+    edited = dataclasses.replace(main, resource_refs=tuple(reversed(main.resource_refs)), display_artist="New Artist")
+    built = build(dataclasses.replace(message, releases=(edited, *message.releases[1:])), "4.3")
+    assert validate_against_schema(built, xsd_dir) == []
+    again = parse(built)
+    assert again.releases[0].display_artist == "New Artist"
+    assert [p.name for p in again.parties][-1] == "New Artist" and again.parties[:-1] == message.parties
