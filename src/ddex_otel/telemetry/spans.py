@@ -29,6 +29,7 @@ from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.resources import peak_rss, thread_time
+from ddex_otel.telemetry.span_attributes import set_span_attributes
 from ddex_otel.telemetry.metrics import Instruments
 
 _logger = logging.getLogger(__name__)
@@ -377,7 +378,7 @@ class Operation:
                 attrs[A.INPUT_SIZE] = self.input_size
             if self.output_size is not None:
                 attrs[A.OUTPUT_SIZE] = self.output_size
-            self.span.set_attributes(attrs)
+            set_span_attributes(self.span, attrs)
 
 
 class _StageAttributeNames(dict):
