@@ -76,6 +76,7 @@ class Telemetry:
         self._stage_sets = {op: frozenset(stages) for op, stages in A.STAGES.items()}
         self._known_versions = frozenset(READABLE_VERSIONS)
         self._live: bool | None = None
+        self._sampler_blind: bool | None = None
 
     def live(self) -> bool:
         """False while neither spans nor metrics go anywhere (no SDK installed): wrappers then
@@ -100,6 +101,21 @@ class Telemetry:
         if attrs is None:
             attrs = self._op_attrs[operation] = {A.OPERATION_NAME: operation}
         return attrs
+
+    def start_attrs(self, operation: str) -> dict[str, str] | None:
+        """Attributes to pass to ``start_span``: only for a sampler that may read them.
+
+        Passing attributes at start costs ~3 µs (the SDK cleans them into the span's
+        ``BoundedAttributes``), a sixth of the span itself. The SDK's own samplers never read
+        them, so with those ``ddex.operation.name`` joins the end-of-call attributes instead
+        (same span content); any other sampler sees it at start, as usual.
+        """
+        blind = self._sampler_blind
+        if blind is None:
+            blind = _sampler_ignores_attributes(getattr(self.tracer, "sampler", None))
+            if not isinstance(self.tracer, trace.ProxyTracer):  # a proxy's delegate may still change
+                self._sampler_blind = blind
+        return None if blind else self.op_attrs(operation)
 
     def known_version(self, version: str | None) -> str | None:
         """``version`` if the engine knows it, else None: a caller's arbitrary string must not become
@@ -127,7 +143,7 @@ class Telemetry:
     def start(self, operation: str, parent: otel_context.Context | None = None) -> "Operation":
         """Start an operation's span (child of ``parent`` or of the current span)."""
         span = self.tracer.start_span(
-            A.SPAN_NAMES[operation], context=parent, kind=_INTERNAL, attributes=self.op_attrs(operation)
+            A.SPAN_NAMES[operation], context=parent, kind=_INTERNAL, attributes=self.start_attrs(operation)
         )
         return Operation(self, operation, span)
 
@@ -142,6 +158,31 @@ def _tracer_live(tracer: Any) -> tuple[bool, bool]:
             return False, False
         return True, True
     return True, True
+
+
+def _sampler_ignores_attributes(sampler: Any) -> bool:
+    """True for the SDK's built-in samplers (static, trace-id ratio, parent-based over those, …):
+    they decide without looking at the span's attributes."""
+    if sampler is None:
+        return False
+    try:
+        from opentelemetry.sdk.trace import sampling
+    except ImportError:  # pragma: no cover - no SDK: not an SDK sampler
+        return False
+    kind = type(sampler)
+    if kind in (sampling.StaticSampler, sampling._AlwaysOn, sampling._AlwaysOff,  # noqa: SLF001
+                sampling.TraceIdRatioBased):
+        return True
+    if kind in (sampling.ParentBased, sampling.ParentBasedTraceIdRatio,
+                sampling._ParentBasedAlwaysOn, sampling._ParentBasedAlwaysOff):  # noqa: SLF001
+        return _parent_based_blind(sampler)
+    return False
+
+
+def _parent_based_blind(sampler: Any) -> bool:
+    delegates = ("_root", "_remote_parent_sampled", "_remote_parent_not_sampled",
+                 "_local_parent_sampled", "_local_parent_not_sampled")
+    return all(hasattr(sampler, name) and _sampler_ignores_attributes(getattr(sampler, name)) for name in delegates)
 
 
 def _instrument_live(instrument: Any) -> tuple[bool, bool]:
@@ -178,7 +219,7 @@ class Operation:
         self.stream_input: Any = None
         self.stages: list[tuple[str, float]] = []
         #: Span attributes gathered during the call, set in one call at the end (recording only).
-        self.attrs: dict[str, Any] = {}
+        self.attrs: dict[str, Any] = {A.OPERATION_NAME: name}
         self.error_type: str | None = None
         self.finished = False
         self.stage_set = tel.stages_of(name)
@@ -420,7 +461,7 @@ def run_operation(
 ) -> Any:
     """Run ``wrapped`` as one operation: span current during the call, metrics at the end."""
     op = Operation(tel, operation, tel.tracer.start_span(
-        A.SPAN_NAMES[operation], kind=_INTERNAL, attributes=tel.op_attrs(operation)))
+        A.SPAN_NAMES[operation], kind=_INTERNAL, attributes=tel.start_attrs(operation)))
     ctx_token = otel_context.attach(op.ctx)
     op_token = CURRENT_OPERATION.set(op)
     observer_token = STAGE_OBSERVER.set(op.observe_stage) if op.stage_set else None
