@@ -38,6 +38,8 @@ _logger = logging.getLogger(__name__)
 CURRENT_OPERATION: ContextVar["Operation | None"] = ContextVar("ddex_otel_operation", default=None)
 
 _INTERNAL = SpanKind.INTERNAL
+_NO_STAGES: frozenset[str] = frozenset()
+_set_span_in_context = trace.set_span_in_context
 
 
 def is_listed_release(release: Any) -> bool:
@@ -69,8 +71,11 @@ class Telemetry:
         self.instruments = instruments
         self.settings = settings
         self.totals = instruments.totals
+        #: ``ddex.operation.duration``'s record method (looked up once: it runs per operation).
+        self.record_duration = instruments.operation_duration.record
         self.resource_usage = settings.resource_usage
         self.stage_metrics = settings.stage_metrics
+        self.stage_spans = settings.stage_spans
         self._op_attrs: dict[str, dict[str, str]] = {}
         self._version_attrs: dict[tuple[str, str | None, str | None], dict[str, str]] = {}
         self._stage_sets = {op: frozenset(stages) for op, stages in A.STAGES.items()}
@@ -137,7 +142,7 @@ class Telemetry:
         return attrs
 
     def stages_of(self, operation: str) -> frozenset[str]:
-        return self._stage_sets.get(operation, frozenset())
+        return self._stage_sets.get(operation, _NO_STAGES)
 
     # -- operations ------------------------------------------------------------------------------
     def start(self, operation: str, parent: otel_context.Context | None = None) -> "Operation":
@@ -209,23 +214,17 @@ class Operation:
         self.tel = tel
         self.name = name
         self.span = span
-        self.recording = span.is_recording()
-        self.ctx = trace.set_span_in_context(span)
-        self.version: str | None = None
-        self.input_size: int | None = None
-        self.output_size: int | None = None
-        self.releases = 0
-        self.releases_reported = 0
-        self.stream_input: Any = None
+        self.recording = recording = span.is_recording()
+        self.ctx = _set_span_in_context(span)
+        self.version = self.input_size = self.output_size = self.error_type = self.stream_input = None
+        self.releases = self.releases_reported = 0
         self.stages: list[tuple[str, float]] = []
         #: Span attributes gathered during the call, set in one call at the end (recording only).
-        self.attrs: dict[str, Any] = {A.OPERATION_NAME: name}
-        self.error_type: str | None = None
-        self.finished = False
-        self.stage_set = tel.stages_of(name)
+        self.attrs: dict[str, Any] = {A.OPERATION_NAME: name} if recording else {}
+        self.finished = self._counted = False  # _counted: added to the totals (and left ``active``)
+        self.stage_set = tel._stage_sets.get(name, _NO_STAGES)  # noqa: SLF001 - hot path
         #: Stage child spans for this operation (option on and the span sampled).
-        self.stage_spans = self.recording and tel.settings.stage_spans
-        self._counted = False  # added to the totals (and left ``active``)
+        self.stage_spans = recording and tel.stage_spans
         tel.totals.enter(name)
         if tel.resource_usage:  # inlined resources.sample(): this runs once per operation
             self.thread = get_ident()
@@ -268,11 +267,14 @@ class Operation:
         if not isinstance(message, model.Message):
             return
         self.releases = count_listed_releases(message.releases)
-        if with_version:
-            self.note_version(message.ern_version, message.message_type)
+        version = message.ern_version if with_version else None
+        if isinstance(version, str):
+            self.version = version
         if not self.recording:
             return
         attrs = self.attrs
+        if isinstance(version, str):
+            attrs[A.ERN_VERSION] = version
         attrs[A.MESSAGE_TYPE] = message.message_type
         attrs[A.RELEASE_COUNT] = self.releases
         attrs[A.RESOURCE_COUNT] = len(message.resources)
@@ -310,15 +312,18 @@ class Operation:
         """The engine's stage observer (``ern.stages``): called right after each stage."""
         try:
             self.stages.append((stage, seconds))
+            recording = self.recording
+            if recording:
+                self.attrs[_STAGE_ATTRS[stage]] = seconds
             if detail is None:
                 return
             if stage == "read":  # parser.InputData
                 self.input_size = len(detail.data)
-                if detail.path and self.recording:
+                if detail.path and recording:
                     self.attrs[A.FILE_PATH] = detail.path
             elif stage == "detect":  # (ern_version, message_type)
                 self.version = detail[0]
-                if self.recording:
+                if recording:
                     self.attrs[A.ERN_VERSION], self.attrs[A.MESSAGE_TYPE] = detail
         except Exception:  # pragma: no cover - never break the engine's call
             _logger.debug("ddex_otel: stage bookkeeping failed", exc_info=True)
@@ -382,7 +387,7 @@ class Operation:
         metric_attrs = tel._version_attrs.get(attrs_key)  # noqa: SLF001
         if metric_attrs is None:
             metric_attrs = tel.version_attrs(name, version, self.error_type)
-        tel.instruments.operation_duration.record(duration, metric_attrs, context=self.ctx)
+        tel.record_duration(duration, metric_attrs, context=self.ctx)
         recording = self.recording
         attrs = self.attrs
         cpu = memory = None
@@ -411,10 +416,7 @@ class Operation:
         tel.totals.finish(
             name, (name, version), size, releases, cpu, memory, self.stages if tel.stage_metrics else None
         )
-        if recording:
-            stage_attr = _STAGE_ATTRS
-            for stage, seconds in self.stages:
-                attrs[stage_attr[stage]] = seconds
+        if recording:  # (stage durations went into attrs as the stages ended)
             if self.input_size is not None and name != A.OP_BUILD:
                 attrs[A.INPUT_SIZE] = self.input_size
             if self.output_size is not None:
