@@ -55,8 +55,13 @@ def test_count_limit_is_respected() -> None:
     assert len(got) == 3
 
 
+class _Named:
+    def __str__(self) -> str:
+        return "p"
+
+
 def test_values_of_other_types_are_cleaned_by_the_sdk() -> None:
-    got = _ended_attributes(None, set_span_attributes, {"a.list": [1, 2], "a.path": object.__new__(type("P", (), {"__str__": lambda self: "p"}))})
+    got = _ended_attributes(None, set_span_attributes, {"a.list": [1, 2], "a.path": _Named()})
     assert got["a.list"] == (1, 2)
     assert got["a.path"] == "p"
 
