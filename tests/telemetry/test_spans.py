@@ -274,3 +274,41 @@ def test_generate_span(tel, tmp_path: Path) -> None:
         write_message(str(tmp_path / "missing" / "g.xml"), releases=1)
     failed = [s for s in tel.spans("ddex.generate") if s.status.status_code is StatusCode.ERROR]
     assert len(failed) == 1 and failed[0].attributes["error.type"] == "FileNotFoundError"
+
+
+def test_custom_sampler_sees_the_operation_name_at_start(sample: Path) -> None:
+    """The SDK's own samplers never read attributes, so ``ddex.operation.name`` may be set at the
+    end (cheaper); a sampler of the application's own still gets it in ``should_sample``."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler
+
+    seen: list[object] = []
+
+    class Recording(Sampler):
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
+                          trace_state=None):  # type: ignore[no-untyped-def]
+            seen.append(dict(attributes or {}))
+            return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links)
+
+        def get_description(self) -> str:
+            return "recording"
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider(sampler=Recording(), shutdown_on_exit=False)
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    DDEXInstrumentor().instrument(tracer_provider=tp, meter_provider=MeterProvider(shutdown_on_exit=False))
+    try:
+        ern.parse(str(sample))
+    finally:
+        DDEXInstrumentor().uninstrument()
+    assert seen == [{A.OPERATION_NAME: A.OP_PARSE}]
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes[A.OPERATION_NAME] == A.OP_PARSE
+
+
+def test_builtin_samplers_end_with_the_same_operation_name(tel, sample: Path) -> None:
+    ern.parse(str(sample))
+    assert tel.span(A.SPAN_PARSE).attributes[A.OPERATION_NAME] == A.OP_PARSE

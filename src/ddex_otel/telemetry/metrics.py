@@ -62,9 +62,9 @@ class OperationTotals:
         self.size: dict[VersionKey, int] = {}
         self.cpu: dict[OpKey, float] = {}
         self.memory: dict[OpKey, int] = {}
-        #: operation → stage → seconds / runs (nested: no key tuple to build per stage)
-        self.stage_seconds: dict[OpKey, dict[str, float]] = {}
-        self.stage_calls: dict[OpKey, dict[str, int]] = {}
+        #: operation → stage → [seconds, runs] (nested, one list per stage: no key tuple to build
+        #: and one lookup per stage on the hot path)
+        self.stages: dict[OpKey, dict[str, list]] = {}
 
     def enter(self, op: OpKey) -> None:
         with self._lock:
@@ -96,14 +96,16 @@ class OperationTotals:
             if memory is not None:
                 self.memory[op] = self.memory.get(op, 0) + memory
             if stages:
-                seconds = self.stage_seconds.get(op)
-                if seconds is None:
-                    seconds = self.stage_seconds[op] = {}
-                    self.stage_calls[op] = {}
-                calls = self.stage_calls[op]
+                table = self.stages.get(op)
+                if table is None:
+                    table = self.stages[op] = {}
                 for stage, spent in stages:
-                    seconds[stage] = seconds.get(stage, 0.0) + spent
-                    calls[stage] = calls.get(stage, 0) + 1
+                    acc = table.get(stage)
+                    if acc is None:
+                        table[stage] = [spent, 1]
+                    else:
+                        acc[0] += spent
+                        acc[1] += 1
 
     # -- collection (called by the SDK's reader thread) -------------------------------------------
     def _snapshot(self, table: dict) -> list:
@@ -125,15 +127,16 @@ class OperationTotals:
     def observe_memory(self, options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(v, {A.OPERATION_NAME: op}) for op, v in self._snapshot(self.memory)]
 
-    def _stage_snapshot(self, table: dict[OpKey, dict[str, float]] | dict[OpKey, dict[str, int]]) -> list:
+    def _stage_snapshot(self, index: int) -> list:
+        """((operation, stage), seconds) for index 0, ((operation, stage), runs) for index 1."""
         with self._lock:
-            return [((op, stage), value) for op, stages in table.items() for stage, value in stages.items()]
+            return [((op, stage), acc[index]) for op, stages in self.stages.items() for stage, acc in stages.items()]
 
     def observe_stage_seconds(self, options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(v, _stage_attrs(k)) for k, v in self._stage_snapshot(self.stage_seconds)]
+        return [Observation(v, _stage_attrs(k)) for k, v in self._stage_snapshot(0)]
 
     def observe_stage_calls(self, options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(v, _stage_attrs(k)) for k, v in self._stage_snapshot(self.stage_calls)]
+        return [Observation(v, _stage_attrs(k)) for k, v in self._stage_snapshot(1)]
 
 
 def _version_attrs(key: VersionKey) -> dict[str, str]:

@@ -29,6 +29,7 @@ from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.resources import peak_rss, thread_time
+from ddex_otel.telemetry.span_attributes import set_span_attributes
 from ddex_otel.telemetry.metrics import Instruments
 
 _logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ _logger = logging.getLogger(__name__)
 CURRENT_OPERATION: ContextVar["Operation | None"] = ContextVar("ddex_otel_operation", default=None)
 
 _INTERNAL = SpanKind.INTERNAL
+_NO_STAGES: frozenset[str] = frozenset()
+_set_span_in_context = trace.set_span_in_context
 
 
 def is_listed_release(release: Any) -> bool:
@@ -63,13 +66,17 @@ class Telemetry:
         self.instruments = instruments
         self.settings = settings
         self.totals = instruments.totals
+        #: ``ddex.operation.duration``'s record method (looked up once: it runs per operation).
+        self.record_duration = instruments.operation_duration.record
         self.resource_usage = settings.resource_usage
         self.stage_metrics = settings.stage_metrics
+        self.stage_spans = settings.stage_spans
         self._op_attrs: dict[str, dict[str, str]] = {}
         self._version_attrs: dict[tuple[str, str | None, str | None], dict[str, str]] = {}
         self._stage_sets = {op: frozenset(stages) for op, stages in A.STAGES.items()}
         self._known_versions = frozenset(READABLE_VERSIONS)
         self._live: bool | None = None
+        self._sampler_blind: bool | None = None
 
     def live(self) -> bool:
         """False while neither spans nor metrics go anywhere (no SDK installed): wrappers then
@@ -95,6 +102,21 @@ class Telemetry:
             attrs = self._op_attrs[operation] = {A.OPERATION_NAME: operation}
         return attrs
 
+    def start_attrs(self, operation: str) -> dict[str, str] | None:
+        """Attributes to pass to ``start_span``: only for a sampler that may read them.
+
+        Passing attributes at start costs ~3 µs (the SDK cleans them into the span's
+        ``BoundedAttributes``), a sixth of the span itself. The SDK's own samplers never read
+        them, so with those ``ddex.operation.name`` joins the end-of-call attributes instead
+        (same span content); any other sampler sees it at start, as usual.
+        """
+        blind = self._sampler_blind
+        if blind is None:
+            blind = _sampler_ignores_attributes(getattr(self.tracer, "sampler", None))
+            if not isinstance(self.tracer, trace.ProxyTracer):  # a proxy's delegate may still change
+                self._sampler_blind = blind
+        return None if blind else self.op_attrs(operation)
+
     def known_version(self, version: str | None) -> str | None:
         """``version`` if the engine knows it, else None: a caller's arbitrary string must not become
         a metric label."""
@@ -115,13 +137,13 @@ class Telemetry:
         return attrs
 
     def stages_of(self, operation: str) -> frozenset[str]:
-        return self._stage_sets.get(operation, frozenset())
+        return self._stage_sets.get(operation, _NO_STAGES)
 
     # -- operations ------------------------------------------------------------------------------
     def start(self, operation: str, parent: otel_context.Context | None = None) -> "Operation":
         """Start an operation's span (child of ``parent`` or of the current span)."""
         span = self.tracer.start_span(
-            A.SPAN_NAMES[operation], context=parent, kind=_INTERNAL, attributes=self.op_attrs(operation)
+            A.SPAN_NAMES[operation], context=parent, kind=_INTERNAL, attributes=self.start_attrs(operation)
         )
         return Operation(self, operation, span)
 
@@ -136,6 +158,31 @@ def _tracer_live(tracer: Any) -> tuple[bool, bool]:
             return False, False
         return True, True
     return True, True
+
+
+def _sampler_ignores_attributes(sampler: Any) -> bool:
+    """True for the SDK's built-in samplers (static, trace-id ratio, parent-based over those, …):
+    they decide without looking at the span's attributes."""
+    if sampler is None:
+        return False
+    try:
+        from opentelemetry.sdk.trace import sampling
+    except ImportError:  # pragma: no cover - no SDK: not an SDK sampler
+        return False
+    kind = type(sampler)
+    if kind in (sampling.StaticSampler, sampling._AlwaysOn, sampling._AlwaysOff,  # noqa: SLF001
+                sampling.TraceIdRatioBased):
+        return True
+    if kind in (sampling.ParentBased, sampling.ParentBasedTraceIdRatio,
+                sampling._ParentBasedAlwaysOn, sampling._ParentBasedAlwaysOff):  # noqa: SLF001
+        return _parent_based_blind(sampler)
+    return False
+
+
+def _parent_based_blind(sampler: Any) -> bool:
+    delegates = ("_root", "_remote_parent_sampled", "_remote_parent_not_sampled",
+                 "_local_parent_sampled", "_local_parent_not_sampled")
+    return all(hasattr(sampler, name) and _sampler_ignores_attributes(getattr(sampler, name)) for name in delegates)
 
 
 def _instrument_live(instrument: Any) -> tuple[bool, bool]:
@@ -162,23 +209,17 @@ class Operation:
         self.tel = tel
         self.name = name
         self.span = span
-        self.recording = span.is_recording()
-        self.ctx = trace.set_span_in_context(span)
-        self.version: str | None = None
-        self.input_size: int | None = None
-        self.output_size: int | None = None
-        self.releases = 0
-        self.releases_reported = 0
-        self.stream_input: Any = None
+        self.recording = recording = span.is_recording()
+        self.ctx = _set_span_in_context(span)
+        self.version = self.input_size = self.output_size = self.error_type = self.stream_input = None
+        self.releases = self.releases_reported = 0
         self.stages: list[tuple[str, float]] = []
         #: Span attributes gathered during the call, set in one call at the end (recording only).
-        self.attrs: dict[str, Any] = {}
-        self.error_type: str | None = None
-        self.finished = False
-        self.stage_set = tel.stages_of(name)
+        self.attrs: dict[str, Any] = {A.OPERATION_NAME: name} if recording else {}
+        self.finished = self._counted = False  # _counted: added to the totals (and left ``active``)
+        self.stage_set = tel._stage_sets.get(name, _NO_STAGES)  # noqa: SLF001 - hot path
         #: Stage child spans for this operation (option on and the span sampled).
-        self.stage_spans = self.recording and tel.settings.stage_spans
-        self._counted = False  # added to the totals (and left ``active``)
+        self.stage_spans = recording and tel.stage_spans
         tel.totals.enter(name)
         if tel.resource_usage:  # inlined resources.sample(): this runs once per operation
             self.thread = get_ident()
@@ -221,11 +262,14 @@ class Operation:
         if not isinstance(message, model.Message):
             return
         self.releases = len(message.releases)  # ReleaseList elements; a purge's are in purged_releases
-        if with_version:
-            self.note_version(message.ern_version, message.message_type)
+        version = message.ern_version if with_version else None
+        if isinstance(version, str):
+            self.version = version
         if not self.recording:
             return
         attrs = self.attrs
+        if isinstance(version, str):
+            attrs[A.ERN_VERSION] = version
         attrs[A.MESSAGE_TYPE] = message.message_type
         attrs[A.RELEASE_COUNT] = self.releases
         attrs[A.RESOURCE_COUNT] = len(message.resources)
@@ -263,15 +307,18 @@ class Operation:
         """The engine's stage observer (``ern.stages``): called right after each stage."""
         try:
             self.stages.append((stage, seconds))
+            recording = self.recording
+            if recording:
+                self.attrs[_STAGE_ATTRS[stage]] = seconds
             if detail is None:
                 return
             if stage == "read":  # parser.InputData
                 self.input_size = len(detail.data)
-                if detail.path and self.recording:
+                if detail.path and recording:
                     self.attrs[A.FILE_PATH] = detail.path
             elif stage == "detect":  # (ern_version, message_type)
                 self.version = detail[0]
-                if self.recording:
+                if recording:
                     self.attrs[A.ERN_VERSION], self.attrs[A.MESSAGE_TYPE] = detail
         except Exception:  # pragma: no cover - never break the engine's call
             _logger.debug("ddex_otel: stage bookkeeping failed", exc_info=True)
@@ -335,7 +382,7 @@ class Operation:
         metric_attrs = tel._version_attrs.get(attrs_key)  # noqa: SLF001
         if metric_attrs is None:
             metric_attrs = tel.version_attrs(name, version, self.error_type)
-        tel.instruments.operation_duration.record(duration, metric_attrs, context=self.ctx)
+        tel.record_duration(duration, metric_attrs, context=self.ctx)
         recording = self.recording
         attrs = self.attrs
         cpu = memory = None
@@ -364,15 +411,12 @@ class Operation:
         tel.totals.finish(
             name, (name, version), size, releases, cpu, memory, self.stages if tel.stage_metrics else None
         )
-        if recording:
-            stage_attr = _STAGE_ATTRS
-            for stage, seconds in self.stages:
-                attrs[stage_attr[stage]] = seconds
+        if recording:  # (stage durations went into attrs as the stages ended)
             if self.input_size is not None and name != A.OP_BUILD:
                 attrs[A.INPUT_SIZE] = self.input_size
             if self.output_size is not None:
                 attrs[A.OUTPUT_SIZE] = self.output_size
-            self.span.set_attributes(attrs)
+            set_span_attributes(self.span, attrs)
 
 
 class _StageAttributeNames(dict):
@@ -414,7 +458,7 @@ def run_operation(
 ) -> Any:
     """Run ``wrapped`` as one operation: span current during the call, metrics at the end."""
     op = Operation(tel, operation, tel.tracer.start_span(
-        A.SPAN_NAMES[operation], kind=_INTERNAL, attributes=tel.op_attrs(operation)))
+        A.SPAN_NAMES[operation], kind=_INTERNAL, attributes=tel.start_attrs(operation)))
     ctx_token = otel_context.attach(op.ctx)
     op_token = CURRENT_OPERATION.set(op)
     observer_token = STAGE_OBSERVER.set(op.observe_stage) if op.stage_set else None

@@ -51,13 +51,13 @@ def _inside(operation: str) -> bool:
 
 
 def _before_parse(op: Operation, args: tuple, kwargs: dict) -> None:
-    source = _arg(args, kwargs, 0, "source")
+    source = args[0] if args else kwargs.get("source")
     if isinstance(source, (bytes, bytearray)):  # known now; the read stage confirms it
         op.input_size = len(source)
 
 
-def _after_parse(op: Operation, message: Any) -> None:
-    op.note_message(message)
+#: ``note_message(op, message)``: version, type, ids and counts of the parsed Message.
+_after_parse = Operation.note_message
 
 
 def parse_wrapper(tel: Telemetry) -> Wrapper:
