@@ -38,7 +38,7 @@ from ddex_otel.ern.extract import (
     extract_release,
     extract_resource,
 )
-from ddex_otel.ern.model import Deal, Identifiers, Line, Message, MessageHeader, Party, Release, Resource
+from ddex_otel.ern.model import Deal, Message, MessageHeader, Party, Release, Resource
 from ddex_otel.ern.versions import is_legacy
 
 Element = etree._Element
