@@ -21,7 +21,7 @@ import os
 import re
 from time import perf_counter
 from dataclasses import dataclass
-from typing import BinaryIO, Union
+from typing import Any, BinaryIO, Union
 
 from lxml import etree
 
@@ -135,48 +135,36 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str) -
     releases: list[Release] = []
     deals: list[Deal] = []
     purged: list[Release] = []
+
+    def kept(obj: Any, el: etree._Element) -> Any:
+        """``obj`` with its source element attached (when this document can be re-emitted)."""
+        if keep:
+            _set_source(obj, el)
+        return obj
+
     for section in root:
         tag = section.tag
         if tag == "MessageHeader":
-            header = extract_header(section)
-            if keep:
-                _set_source(header, section)
+            header = kept(extract_header(section), section)
         elif tag == "PartyList":
             for el in section:
                 if el.tag == "Party":
-                    party = extract_party(el)
+                    party = kept(extract_party(el), el)
                     ctx.add_party(party)
-                    if keep:
-                        _set_source(party, el)
                     parties.append(party)
         elif tag == "ResourceList":
-            for el in section:
-                if isinstance(el.tag, str):
-                    resource = extract_resource(el, ctx)
-                    if keep:
-                        _set_source(resource, el)
-                    resources.append(resource)
+            resources.extend(kept(extract_resource(el, ctx), el) for el in section if isinstance(el.tag, str))
         elif tag == "ReleaseList":
-            for el in section:
-                if isinstance(el.tag, str):
-                    release = extract_release(el, ctx)
-                    if keep:
-                        _set_source(release, el)
-                    releases.append(release)
+            releases.extend(kept(extract_release(el, ctx), el) for el in section if isinstance(el.tag, str))
         elif tag == "DealList":
             for el in section:
                 if el.tag == "ReleaseDeal":
                     found = extract_release_deal(el)
-                    if keep:
-                        deal_elements = [d for d in el if d.tag == "Deal"]
-                        for deal, deal_el in zip(found, deal_elements):
-                            _set_source(deal, deal_el)
+                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal")):
+                        kept(deal, deal_el)
                     deals.extend(found)
         elif tag == "PurgedRelease":
-            purged_release = extract_purged_release(section)
-            if keep:
-                _set_source(purged_release, section)
-            purged.append(purged_release)
+            purged.append(kept(extract_purged_release(section), section))
     if ctx.legacy:
         parties = list(ctx.named_parties)
     message = Message(

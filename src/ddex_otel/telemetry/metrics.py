@@ -164,32 +164,28 @@ class Instruments:
             A.METRIC_OPERATIONS_ACTIVE, callbacks=[totals.observe_active], unit="{operation}",
             description="DDEX operations in progress.",
         )
-        meter.create_observable_counter(
-            A.METRIC_RELEASES_PROCESSED, callbacks=[totals.observe_releases], unit="{release}",
-            description="Releases read or written.",
-        )
-        meter.create_observable_counter(
-            A.METRIC_MESSAGE_SIZE, callbacks=[totals.observe_size], unit="By",
-            description="Bytes of DDEX messages read (parse, stream) or written (build).",
-        )
+        # Observable counters over the in-process totals: (name, callback, unit, description).
+        counters = [
+            (A.METRIC_RELEASES_PROCESSED, totals.observe_releases, "{release}", "Releases read or written."),
+            (A.METRIC_MESSAGE_SIZE, totals.observe_size, "By",
+             "Bytes of DDEX messages read (parse, stream) or written (build)."),
+        ]
         if stage_metrics:
-            meter.create_observable_counter(
-                A.METRIC_STAGE_DURATION, callbacks=[totals.observe_stage_seconds], unit="s",
-                description="Seconds spent in each stage of DDEX operations (read, xml, extract, …).",
-            )
-            meter.create_observable_counter(
-                A.METRIC_STAGE_CALLS, callbacks=[totals.observe_stage_calls], unit="{call}",
-                description="Stage runs of DDEX operations (divide ddex.stage.duration by it for a mean).",
-            )
+            counters += [
+                (A.METRIC_STAGE_DURATION, totals.observe_stage_seconds, "s",
+                 "Seconds spent in each stage of DDEX operations (read, xml, extract, …)."),
+                (A.METRIC_STAGE_CALLS, totals.observe_stage_calls, "{call}",
+                 "Stage runs of DDEX operations (divide ddex.stage.duration by it for a mean)."),
+            ]
         if resource_usage:
-            meter.create_observable_counter(
-                A.METRIC_OPERATION_CPU_TIME, callbacks=[totals.observe_cpu], unit="s",
-                description="CPU seconds the calling threads spent in DDEX operations.",
-            )
-            meter.create_observable_counter(
-                A.METRIC_OPERATION_MEMORY_DELTA, callbacks=[totals.observe_memory], unit="By",
-                description="Growth of the process's peak resident memory during DDEX operations.",
-            )
+            counters += [
+                (A.METRIC_OPERATION_CPU_TIME, totals.observe_cpu, "s",
+                 "CPU seconds the calling threads spent in DDEX operations."),
+                (A.METRIC_OPERATION_MEMORY_DELTA, totals.observe_memory, "By",
+                 "Growth of the process's peak resident memory during DDEX operations."),
+            ]
+        for name, callback, unit, description in counters:
+            meter.create_observable_counter(name, callbacks=[callback], unit=unit, description=description)
         return cls(
             operation_duration=meter.create_histogram(
                 A.METRIC_OPERATION_DURATION,
