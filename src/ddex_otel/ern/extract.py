@@ -151,6 +151,12 @@ class Context:
         self._named: dict[str, Party] = {}
         self._new: list[Party] = []
 
+    def copy(self) -> Context:
+        """A copy with the parties known so far (``lazy`` objects resolve names as read here)."""
+        other = Context(self.legacy)
+        other.party_names = dict(self.party_names)
+        return other
+
     def add_party(self, party: Party) -> None:
         """Index a PartyList party so release labels can be resolved."""
         if party.reference is not None:

@@ -11,6 +11,17 @@ SOURCE: objects read by ``parse`` keep the lxml element they were read from in `
 from. ``build`` at the source's own ERN version re-emits everything the model does not hold from
 it (see ``lossless``). Objects made by hand or by ``stream`` have ``_source=None``. Keeping it means
 a parsed Message keeps its document's tree alive (``stream`` is the flat-memory reader).
+
+LAZY: ``parse`` of an ERN 4.x message creates each Resource, Release and Deal with only its
+element (and, for a Deal, its ``release_refs``) and reads the rest of its fields from that element
+the first time any field is read: once, for all fields together, with the very extraction
+``stream`` and an eager read use, so the values are the same (tests compare them field by field).
+It is invisible to users: ``==``, ``hash``, ``repr``, ``to_dict``, ``dataclasses.replace``/``asdict``,
+``copy`` and pickling all read the fields through attribute access and so fill the object first.
+Extraction raises no errors (only parsing and version detection do), so nothing is deferred but
+work. The element was kept alive anyway (``_source``); a filled object drops its pending loader.
+The header, parties, purged releases, 3.x messages (whose parties are gathered while reading every
+resource and release) and everything ``stream`` yields are read eagerly.
 """
 
 from __future__ import annotations
@@ -39,6 +50,32 @@ class _Model:
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable data for this object."""
         return _plain(self)
+
+
+class _Lazy(_Model):
+    """Mixin of the classes ``parse`` fills on first read (see LAZY above).
+
+    ``_load`` holds ``(fill, element, context)`` while the object's fields are still unread, None
+    once they are filled, and is unset on objects made any other way (so they never load). An unset
+    slot raises AttributeError, which is what sends Python to ``__getattr__``: an object whose
+    fields are all set never comes here, so reading a filled field costs nothing extra.
+    """
+
+    __slots__ = ("_load",)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            pending = _get_load(self)
+        except AttributeError:
+            pending = None
+        if pending is None or name == "_source" or name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        fill, element, context = pending
+        fill(self, element, context)  # sets every field, then ``_load`` to None
+        return object.__getattribute__(self, name)
+
+
+_get_load = _Lazy.__dict__["_load"].__get__
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +173,7 @@ class TechnicalDetails(_Model):
 
 
 @dataclass(frozen=True, slots=True)
-class Resource(_Model):
+class Resource(_Lazy):
     """A child of ResourceList (SoundRecording, Video, Image, Text, …)."""
 
     kind: str
@@ -158,7 +195,7 @@ class Resource(_Model):
 
 
 @dataclass(frozen=True, slots=True)
-class Release(_Model):
+class Release(_Lazy):
     """A Release / TrackRelease / ClipRelease of ReleaseList, in document order."""
 
     kind: str
@@ -183,7 +220,7 @@ class Release(_Model):
 
 
 @dataclass(frozen=True, slots=True)
-class Deal(_Model):
+class Deal(_Lazy):
     """One Deal inside DealList/ReleaseDeal."""
 
     release_refs: tuple[str, ...] = ()

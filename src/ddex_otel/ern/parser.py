@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, Union
 
 from lxml import etree
 
+from ddex_otel.ern import lazy as lazy_objects
 from ddex_otel.ern import safexml
 from ddex_otel.ern.stages import OBSERVER, StageObserver
 from ddex_otel.ern.extract import (
@@ -121,14 +122,17 @@ def detect_version(root: etree._Element) -> tuple[str, str]:
     return identify_root(root.tag)
 
 
-def extract_message(root: etree._Element, ern_version: str, message_type: str) -> Message:
+def extract_message(root: etree._Element, ern_version: str, message_type: str, *, lazy: bool = True) -> Message:
     """Walk the root's children once and build the Message with the shared extract functions.
 
     Every object keeps the element it was read from (``_source``, see ``model``), so ``build`` at
-    this version can re-emit what the model does not hold.
+    this version can re-emit what the model does not hold. ``lazy`` (4.x): Resources, Releases and
+    Deals are filled on first read (see ``lazy``); ``lazy=False`` reads everything now (same Message).
     """
-    ctx = Context(legacy=is_legacy(ern_version))
+    legacy = is_legacy(ern_version)
+    ctx = Context(legacy=legacy)
     keep = not _unqualify_children(root)  # a namespaced-children document is rebuilt from the model
+    lazy = lazy and not legacy
     header = MessageHeader()
     parties: list[Party] = []
     resources: list[Resource] = []
@@ -144,7 +148,27 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str) -
 
     for section in root:
         tag = section.tag
-        if tag == "MessageHeader":
+        if tag == "ResourceList":
+            if lazy:
+                resources.extend(lazy_objects.resources(section, ctx, keep))
+            else:
+                resources.extend(kept(extract_resource(el, ctx), el) for el in section if isinstance(el.tag, str))
+        elif tag == "ReleaseList":
+            if lazy:
+                releases.extend(lazy_objects.releases(section, ctx, keep))
+            else:
+                releases.extend(kept(extract_release(el, ctx), el) for el in section if isinstance(el.tag, str))
+        elif tag == "DealList":
+            for el in section:
+                if el.tag == "ReleaseDeal":
+                    if lazy:
+                        deals.extend(lazy_objects.release_deals(el, keep))
+                        continue
+                    found = extract_release_deal(el)
+                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal")):
+                        kept(deal, deal_el)
+                    deals.extend(found)
+        elif tag == "MessageHeader":
             header = kept(extract_header(section), section)
         elif tag == "PartyList":
             for el in section:
@@ -152,20 +176,9 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str) -
                     party = kept(extract_party(el), el)
                     ctx.add_party(party)
                     parties.append(party)
-        elif tag == "ResourceList":
-            resources.extend(kept(extract_resource(el, ctx), el) for el in section if isinstance(el.tag, str))
-        elif tag == "ReleaseList":
-            releases.extend(kept(extract_release(el, ctx), el) for el in section if isinstance(el.tag, str))
-        elif tag == "DealList":
-            for el in section:
-                if el.tag == "ReleaseDeal":
-                    found = extract_release_deal(el)
-                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal")):
-                        kept(deal, deal_el)
-                    deals.extend(found)
         elif tag == "PurgedRelease":
             purged.append(kept(extract_purged_release(section), section))
-    if ctx.legacy:
+    if legacy:
         parties = list(ctx.named_parties)
     message = Message(
         ern_version=ern_version,

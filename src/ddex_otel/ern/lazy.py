@@ -1,0 +1,115 @@
+"""Lazy Resources, Releases and Deals for ``parse``: made with their element, filled on first read.
+
+Reading every field of every object is most of what ``parse`` would cost (several times libxml2's
+own parse); most callers read a few fields of a few objects. So ``parse`` makes each object with
+only its element here, and the first read of any field runs the ordinary extraction of that one
+element (``extract._resource_4x`` / ``_release_4x`` / ``_deal``, exactly what an eager read runs)
+and copies every field in (see LAZY in ``model``). ERN 4.x only: a 3.x message gathers its parties
+while reading every resource and release, so it is read eagerly.
+
+What an eager read would have seen is pinned at creation: each section gets its own copy of the
+party index as it stands there (labels and contributor names resolve the same even if a producer
+put a PartyList after the ResourceList), and Deals get their ReleaseDeal's references.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from lxml import etree
+
+from ddex_otel.ern.extract import Context, _deal, _release_4x, _resource_4x, element_text
+from ddex_otel.ern.model import Deal, Release, Resource, _Lazy
+
+Element = etree._Element
+Fill = Callable[[Any, Element, Any], None]
+
+_new = object.__new__
+_set_load = _Lazy.__dict__["_load"].__set__
+
+
+def _filler(cls: type, extract: Callable[[Element, Any], Any]) -> Fill:
+    """``fill(obj, element, context)``: extract ``element`` once and set every field of ``obj`` from it."""
+    slots = [cls.__dict__[f.name] for f in dataclasses.fields(cls) if f.name != "_source"]
+    copies = tuple((slot.__get__, slot.__set__) for slot in slots)
+
+    def fill(obj: Any, element: Element, context: Any) -> None:
+        full = extract(element, context)
+        for get, put in copies:
+            put(obj, get(full))
+        _set_load(obj, None)  # filled: later reads never come back here
+
+    fill.__qualname__ = f"fill {cls.__name__}"
+    return fill
+
+
+_fill_resource = _filler(Resource, _resource_4x)
+_fill_release = _filler(Release, _release_4x)
+_fill_deal = _filler(Deal, _deal)  # context: the ReleaseDeal's release references
+_set_resource_source = Resource.__dict__["_source"].__set__
+_set_release_source = Release.__dict__["_source"].__set__
+_set_deal_source = Deal.__dict__["_source"].__set__
+_set_deal_refs = Deal.__dict__["release_refs"].__set__
+
+
+def resources(section: Element, ctx: Context, keep: bool) -> list[Resource]:
+    """The children of a 4.x ResourceList as lazy Resources (``keep``: set ``_source``)."""
+    snapshot = ctx.copy()
+    out = []
+    append = out.append
+    for el in section:
+        if isinstance(el.tag, str):
+            obj = _new(Resource)
+            _set_resource_source(obj, el if keep else None)
+            _set_load(obj, (_fill_resource, el, snapshot))
+            append(obj)
+    return out
+
+
+def releases(section: Element, ctx: Context, keep: bool) -> list[Release]:
+    """The children of a 4.x ReleaseList as lazy Releases (``keep``: set ``_source``)."""
+    snapshot = ctx.copy()
+    out = []
+    append = out.append
+    for el in section:
+        if isinstance(el.tag, str):
+            obj = _new(Release)
+            _set_release_source(obj, el if keep else None)
+            _set_load(obj, (_fill_release, el, snapshot))
+            append(obj)
+    return out
+
+
+def release_deals(release_deal: Element, keep: bool) -> list[Deal]:
+    """The Deals of one ReleaseDeal as lazy Deals, each with the ReleaseDeal's references set.
+
+    Same result as ``extract.extract_release_deal`` once filled.
+    """
+    refs: list[str] = []
+    deal_elements: list[Element] = []
+    for child in release_deal:
+        tag = child.tag
+        if tag == "DealReleaseReference":
+            value = element_text(child)
+            if value is not None:
+                refs.append(value)
+        elif tag == "Deal":
+            deal_elements.append(child)
+    refs_tuple = tuple(refs)
+    out = []
+    for el in deal_elements:
+        obj = _new(Deal)
+        _set_deal_source(obj, el if keep else None)
+        _set_deal_refs(obj, refs_tuple)
+        _set_load(obj, (_fill_deal, el, refs_tuple))
+        out.append(obj)
+    return out
+
+
+def is_pending(obj: object) -> bool:
+    """True while a lazy object's fields are still unread (tests and benchmarks; reading nothing)."""
+    try:
+        return _Lazy.__dict__["_load"].__get__(obj) is not None
+    except AttributeError:
+        return False
