@@ -26,17 +26,24 @@ _SIMPLE = re.compile(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?")
 def parse_duration(text: str | None) -> float | None:
     """Seconds in an ISO 8601 duration (``PT1H2M3.5S`` → 3723.5); None when absent or invalid.
 
-    Lenient on purpose: a bad duration in one track must not make a whole delivery unreadable.
+    Lenient on purpose: a bad duration in one track must not make a whole delivery unreadable. A
+    duration too long for a finite float (hundreds of digits) is invalid too: this never raises,
+    which ``parse`` relies on (it reads fields on first access, see ``model``).
     """
     if not text:
         return None
-    simple = _SIMPLE.fullmatch(text)  # the common ``PT3M20S`` shape, integers only: fast path
-    if simple is not None and len(text) > 2:
-        hours, minutes, seconds = simple.groups()
-        return float(
-            (int(hours) * 3600 if hours else 0) + (int(minutes) * 60 if minutes else 0) + (int(seconds) if seconds else 0)
-        )
-    return _parse_general(text.strip())
+    try:
+        simple = _SIMPLE.fullmatch(text)  # the common ``PT3M20S`` shape, integers only: fast path
+        if simple is not None and len(text) > 2:
+            hours, minutes, seconds = simple.groups()
+            value = float(
+                (int(hours) * 3600 if hours else 0) + (int(minutes) * 60 if minutes else 0) + (int(seconds) if seconds else 0)
+            )
+        else:
+            value = _parse_general(text.strip())
+    except (ValueError, OverflowError):  # int() of > 4300 digits, float() of a > 1e308 int
+        return None
+    return value if value is None or math.isfinite(value) else None
 
 
 def _parse_general(text: str) -> float | None:

@@ -576,9 +576,18 @@ def _contributor(el: Element, ctx: Context) -> Contributor:
                 roles.append(role)
     if name is None and reference is not None:
         name = ctx.party_names.get(reference)
-    sequence = el.get("SequenceNumber")
     return _new_contributor(name=name, party_reference=reference, roles=tuple(roles),
-                            sequence=int(sequence) if sequence and sequence.strip().isdigit() else None)
+                            sequence=_sequence_attribute(el.get("SequenceNumber")))
+
+
+def _sequence_attribute(text: str | None) -> int | None:
+    """A SequenceNumber attribute as an int; None when absent or not a plain decimal number."""
+    if text is None:
+        return None
+    text = text.strip()
+    if not text.isdecimal() or len(text) > 4000:  # isdigit() accepts "²", which int() refuses
+        return None
+    return int(text)
 
 
 _CODECS = frozenset({"AudioCodecType", "VideoCodecType", "ImageCodecType"})

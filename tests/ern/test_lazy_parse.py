@@ -1,0 +1,331 @@
+"""``parse`` fills Resources, Releases and Deals on first read: same model as an eager read, invisibly.
+
+The core proof is field-by-field equality (types included) between ``parse`` and
+``extract_message(..., lazy=False)`` — the eager extraction every object used to go through — on
+every sample, on generated messages and on hypothesis mutations of real samples (odd text and
+attribute values, removed / duplicated / reordered elements). The mutations also prove that
+extraction never raises: a lazy read cannot turn into a late error on attribute access.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from lxml import etree
+
+from ddex_otel.ern import Deal, Message, Release, Resource, parse, parser
+from ddex_otel.ern.errors import DDEXError
+from ddex_otel.ern.generator import generate_message
+from ddex_otel.ern.lazy import is_pending
+from ddex_otel.ern.versions import is_legacy
+
+SMALL_4X = (
+    "daddykev__Samples43_2_Video.xml",
+    "daddykev__Samples43_5_SimpleVideoSingle.xml",
+    "daddykev__Samples43_8_DjMix.xml",
+    "daddykev__Samples42_Variant_Classical.xml",
+    "daddykev__Samples43_7_LongformMusicalWorkVideo.xml",
+)
+
+
+def eager_parse(data: bytes) -> Message:
+    """``parse`` as it was before laziness: every field of every object extracted now."""
+    root = parser.parse_xml(data, huge_tree=True)
+    return parser.extract_message(root, *parser.detect_version(root), lazy=False)
+
+
+def _path(el: Any) -> str | None:
+    return None if el is None else el.getroottree().getpath(el)
+
+
+def assert_same(lazy: Any, eager: Any, where: str = "message") -> None:
+    """Equal value by value, with the same types all the way down, and sources at the same place."""
+    assert type(lazy) is type(eager), where
+    if dataclasses.is_dataclass(eager):
+        for f in dataclasses.fields(eager):
+            if f.name == "_source":
+                assert _path(lazy._source) == _path(eager._source), f"{where}._source"
+            else:
+                assert_same(getattr(lazy, f.name), getattr(eager, f.name), f"{where}.{f.name}")
+    elif isinstance(eager, tuple):
+        assert len(lazy) == len(eager), where
+        for i, (a, b) in enumerate(zip(lazy, eager)):
+            assert_same(a, b, f"{where}[{i}]")
+    else:
+        assert lazy == eager, where
+
+
+def lazy_objects(message: Message) -> list[Any]:
+    return [*message.resources, *message.releases, *message.deals]
+
+
+def check_equal(data: bytes) -> Message:
+    """``parse(data)`` equals the eager read field by field, and is lazy for 4.x until read."""
+    lazy = parse(data, huge_tree=True)
+    eager = eager_parse(data)
+    objects = lazy_objects(lazy)
+    if is_legacy(lazy.ern_version):
+        assert not any(map(is_pending, objects)), "3.x messages are read eagerly"
+    else:
+        assert all(map(is_pending, objects)), "4.x: nothing read before the first access"
+    assert_same(lazy, eager)
+    assert not any(map(is_pending, objects))
+    assert lazy == eager and hash(lazy.resources) == hash(eager.resources)
+    assert lazy.to_dict() == eager.to_dict()
+    return lazy
+
+
+# ------------------------------------------------------------------------------ equality proofs
+
+
+def test_every_sample_reads_the_same_lazily(sample_path: Path) -> None:
+    check_equal(sample_path.read_bytes())
+
+
+@pytest.mark.parametrize("version", ["4.3", "4.2", "4.1.1", "3.8.2"])
+def test_generated_messages_read_the_same_lazily(version: str) -> None:
+    message = check_equal(generate_message(releases=3, tracks_per_release=12, version=version, seed=7))
+    assert len(message.resources) == 36
+
+
+def test_namespaced_children_still_load_lazily(samples_dir: Path) -> None:
+    """Namespace-stripped documents keep no ``_source``, but their objects still fill from the element."""
+    text = (samples_dir / "daddykev__Samples43_3_MixedMedia.xml").read_text("utf-8")
+    uri = "http://ddex.net/xml/ern/43"
+    qualified = text.replace("<ern:NewReleaseMessage", f'<NewReleaseMessage xmlns="{uri}"', 1)
+    qualified = qualified.replace("</ern:NewReleaseMessage>", "</NewReleaseMessage>").encode("utf-8")
+    message = check_equal(qualified)
+    assert message._source is None and all(o._source is None for o in lazy_objects(message))
+    assert message == parse(text)
+
+
+def test_party_list_after_the_items_resolves_as_an_eager_read(samples_dir: Path) -> None:
+    """A PartyList placed after the lists (schema-invalid) resolves names as an eager read would: not at all."""
+    root = etree.fromstring((samples_dir / "daddykev__Samples43_1_Audio.xml").read_bytes())
+    party_list = next(s for s in root if s.tag == "PartyList")
+    root.append(party_list)  # moved to the end
+    message = check_equal(etree.tostring(root))
+    assert message.parties and all(c.name is None for r in message.resources for c in r.contributors)
+
+
+# ----------------------------------------------------------------- mutations: same, never raises
+
+_BASES: dict[str, bytes] = {}
+
+
+def _base(samples_dir: Path, name: str) -> bytes:
+    if name not in _BASES:
+        _BASES[name] = (samples_dir / name).read_bytes()
+    return _BASES[name]
+
+
+_odd_text = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", " ", "true", "false", "Worldwide", "UserDefined", "DisplayTitle", "²", "٣", "-1", "0",
+                     "PT3M20S", "P1DT0.5S", "PT", "P0Y0M0DT3M20S"]),
+    st.integers(min_value=300, max_value=5000).map(lambda n: "9" * n),
+    st.integers(min_value=300, max_value=5000).map(lambda n: f"PT{'9' * n}S"),
+    st.integers(min_value=300, max_value=5000).map(lambda n: f"P{'9' * n}DT0.5S"),
+)
+_ATTRIBUTES = ("SequenceNumber", "IsDefault", "ApplicableTerritoryCode", "LanguageAndScriptCode", "Namespace",
+               "UserDefinedValue", "TitleType", "CurrencyCode")
+# Elements the extraction reads (None: any element), so odd values land where they are parsed.
+_TARGETS = st.one_of(st.none(), st.sampled_from([
+    "Duration", "SequenceNumber", "ResourceReference", "ReleaseReference", "TitleText", "DisplayTitleText",
+    "DisplayTitle", "DisplayArtistName", "PartyReference", "ContributorPartyReference", "Contributor",
+    "ReleaseLabelReference", "Role", "TerritoryCode", "StartDate", "ISRC", "ICPN", "ProprietaryId", "PLineText", "Year",
+    "ReleaseResourceReference", "DealReleaseReference", "FileName", "URI", "HashSumValue", "BitRate", "PriceCode",
+    "Title", "ResourceContributor", "ResourceContributorRole", "FullName", "Type", "ReleaseType", "Genre",
+]))
+_mutation = st.one_of(
+    st.tuples(st.just("text"), _TARGETS, st.integers(min_value=0), _odd_text),
+    st.tuples(st.just("attr"), _TARGETS, st.integers(min_value=0), st.tuples(st.sampled_from(_ATTRIBUTES), _odd_text)),
+    st.tuples(st.just("remove"), _TARGETS, st.integers(min_value=0), st.none()),
+    st.tuples(st.just("duplicate"), _TARGETS, st.integers(min_value=0), st.none()),
+    st.tuples(st.just("section_last"), st.none(), st.integers(min_value=0), st.none()),
+)
+
+
+def _xml_safe(text: str) -> str:
+    return "".join(c for c in text if c in "\t\n\r" or (" " <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd"))
+
+
+def _mutate(data: bytes, mutations: list[tuple[str, str | None, int, Any]]) -> bytes:
+    root = etree.fromstring(data)
+    for kind, tag, index, arg in mutations:
+        if kind == "section_last":
+            sections = list(root)
+            if sections:
+                root.append(sections[index % len(sections)])
+            continue
+        elements = [e for e in root.iter() if isinstance(e.tag, str) and e is not root]
+        elements = [e for e in elements if e.tag == tag] or elements
+        el = elements[index % len(elements)]
+        if kind == "text":
+            el.text = _xml_safe(arg)
+        elif kind == "attr":
+            el.set(arg[0], _xml_safe(arg[1]))
+        elif kind == "remove":
+            el.getparent().remove(el)
+        elif kind == "duplicate":
+            el.addnext(copy.deepcopy(el))
+    return etree.tostring(root)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(name=st.sampled_from(SMALL_4X + ("AudiusProject__01_delivery.xml", "miqwit__001_audioalbum_complete.xml")),
+       mutations=st.lists(_mutation, min_size=1, max_size=6))
+def test_mutated_samples_read_the_same_lazily_and_never_raise_late(samples_dir: Path, name: str,
+                                                                   mutations: list[tuple[str, str | None, int, Any]]) -> None:
+    data = _mutate(_base(samples_dir, name), mutations)
+    try:
+        eager = eager_parse(data)  # a full extraction: only parse/detect errors (DDEXError) may come out
+    except DDEXError:
+        with pytest.raises(DDEXError):
+            parse(data, huge_tree=True)
+        return
+    assert isinstance(eager, Message)
+    check_equal(data)  # every field of every lazy object read: nothing raises on access
+
+
+# ---------------------------------------------------------------------------- invisible to users
+
+
+@pytest.fixture()
+def audio(samples_dir: Path) -> bytes:
+    return (samples_dir / "daddykev__Samples43_1_Audio.xml").read_bytes()
+
+
+def test_counts_header_and_source_do_not_fill_anything(audio: bytes) -> None:
+    """What telemetry reads (counts, version, header) and ``_source`` leave every object unread."""
+    message = parse(audio)
+    assert (len(message.releases), len(message.resources), len(message.deals)) == (22, 22, 3)
+    assert message.ern_version == "4.3" and message.header.message_id == "Test1.1" and message.parties
+    assert all(o._source is not None for o in lazy_objects(message))
+    assert all(map(is_pending, lazy_objects(message)))
+    assert message.deals[0].release_refs  # set when made: no fill either
+    assert is_pending(message.deals[0])
+
+
+def test_one_field_fills_only_its_object(audio: bytes) -> None:
+    message = parse(audio)
+    assert message.resources[3].title is not None
+    assert [is_pending(r) for r in message.resources[2:5]] == [True, False, True]
+
+
+def test_dataclass_protocols_fill_transparently(audio: bytes) -> None:
+    eager = eager_parse(audio)
+    for name, use in [
+        ("repr", repr),
+        ("hash", hash),
+        ("to_dict", lambda o: o.to_dict()),
+        ("asdict", lambda o: {k: v for k, v in dataclasses.asdict(o).items() if k != "_source"}),
+        ("astuple", lambda o: dataclasses.astuple(o)[:-1]),
+        ("replace", lambda o: dataclasses.replace(o)),
+        ("copy", copy.copy),
+        ("deepcopy", copy.deepcopy),
+    ]:
+        lazy = parse(audio)
+        for i, (a, b) in enumerate(zip(lazy_objects(lazy), lazy_objects(eager))):
+            assert use(a) == use(b), f"{name} of object {i}"
+            assert not is_pending(a)
+
+
+def test_replace_and_copy_keep_the_source(audio: bytes) -> None:
+    resource = parse(audio).resources[0]
+    source = resource._source
+    edited = dataclasses.replace(resource, title="Edited")
+    assert edited._source is source and edited.title == "Edited" and edited.reference == resource.reference
+    assert copy.copy(parse(audio).resources[0])._source is not None
+
+
+def test_pickling_behaves_as_an_eager_message(audio: bytes) -> None:
+    """A parsed object keeps its lxml element, which does not pickle: the same error lazily or not;
+    a source-less copy (as ``stream`` makes) pickles and equals the original."""
+    for message in (parse(audio), eager_parse(audio)):
+        with pytest.raises(TypeError, match="pickle"):
+            pickle.dumps(message.resources[0])
+    lazy = parse(audio).resources[0]
+    detached = dataclasses.replace(lazy, _source=None)
+    assert pickle.loads(pickle.dumps(detached)) == lazy
+
+
+def test_hand_made_objects_never_load() -> None:
+    """Objects made by their constructor have no loader: an unknown attribute is a plain AttributeError."""
+    for obj in (Resource(kind="SoundRecording", reference="A1"), Release(kind="Release", reference="R1"), Deal()):
+        with pytest.raises(AttributeError, match="no attribute 'nope'"):
+            obj.nope  # noqa: B018
+        with pytest.raises(AttributeError):
+            obj._load  # noqa: B018
+        assert not is_pending(obj)
+
+
+def test_unknown_attribute_of_a_pending_object_does_not_fill(audio: bytes) -> None:
+    resource = parse(audio).resources[0]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        resource.nope  # noqa: B018
+    assert is_pending(resource)
+
+
+def test_concurrent_first_reads_agree(audio: bytes) -> None:
+    """Threads racing on the first reads of the same objects all see the eager values."""
+    eager = eager_parse(audio)
+    expected = [o.to_dict() for o in lazy_objects(eager)]
+    for _ in range(5):
+        message = parse(audio)
+        objects = lazy_objects(message)
+        barrier = threading.Barrier(4, timeout=10)
+        results: list[list[dict[str, Any]] | BaseException] = []
+
+        def read(order: int) -> None:
+            try:
+                barrier.wait()
+                mine = objects if order % 2 else list(reversed(objects))
+                got = {id(o): o.to_dict() for o in mine}
+                results.append([got[id(o)] for o in objects])
+            except BaseException as exc:  # reported below, on the main thread
+                results.append(exc)
+
+        threads = [threading.Thread(target=read, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert len(results) == 4 and all(r == expected for r in results), results[:1]
+        assert message == eager
+
+
+_HUGE = "9" * 400
+_HAZARDS = [  # values that made extraction raise before laziness (OverflowError / ValueError out of parse)
+    ("text", "Duration", f"PT{_HUGE}S"),
+    ("text", "Duration", f"P{_HUGE}D"),
+    ("text", "Duration", f"PT{'9' * 5000}S"),
+    ("attr", "Contributor", ("SequenceNumber", "²")),
+    ("attr", "Contributor", ("SequenceNumber", "9" * 5000)),
+    ("text", "SequenceNumber", "9" * 5000),
+]
+
+
+@pytest.mark.parametrize(("kind", "tag", "value"), _HAZARDS, ids=[f"{k}-{t}-{i}" for i, (k, t, _) in enumerate(_HAZARDS)])
+def test_extraction_never_raises_on_out_of_range_numbers(samples_dir: Path, kind: str, tag: str, value: Any) -> None:
+    """Numbers too big for a float or int (or digits int() refuses) read as None instead of raising."""
+    changed = 0
+    for name in ("daddykev__Samples43_1_Audio.xml", "daddykev__Samples43_2_Video.xml", "daddykev__Samples42_1_Audio.xml"):
+        root = etree.fromstring(_base(samples_dir, name))
+        targets = list(root.iter(tag))
+        for el in targets:
+            el.set(*value) if kind == "attr" else setattr(el, "text", value)
+        changed += len(targets)
+        message = check_equal(etree.tostring(root))
+        if tag == "Duration":
+            assert all(r.duration is None for r in message.resources if r._source.find("Duration") is not None)
+        if tag == "Contributor":
+            assert all(c.sequence is None for r in message.resources for c in r.contributors)
+    assert changed, f"no sample has a {tag}"
