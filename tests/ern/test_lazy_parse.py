@@ -1,5 +1,6 @@
 """``parse`` fills Resources, Releases and Deals on first read: same model as an eager read, invisibly.
 
+For 4.x the header, parties, resources, releases and deals are lazy (3.x is read eagerly).
 The core proof is field-by-field equality (types included) between ``parse`` and
 ``extract_message(..., lazy=False)`` — the eager extraction every object used to go through — on
 every sample, on generated messages and on hypothesis mutations of real samples (odd text and
@@ -63,7 +64,9 @@ def assert_same(lazy: Any, eager: Any, where: str = "message") -> None:
 
 
 def lazy_objects(message: Message) -> list[Any]:
-    return [*message.resources, *message.releases, *message.deals]
+    """What ``parse`` makes lazily for 4.x (the header only when the message has one)."""
+    header = [message.header] if message.header._source is not None else []
+    return [*header, *message.parties, *message.resources, *message.releases, *message.deals]
 
 
 def check_equal(data: bytes) -> Message:
@@ -75,6 +78,7 @@ def check_equal(data: bytes) -> Message:
         assert not any(map(is_pending, objects)), "3.x messages are read eagerly"
     else:
         assert all(map(is_pending, objects)), "4.x: nothing read before the first access"
+        assert all(map(is_pending, [*lazy.resources, *lazy.releases, *lazy.deals, *lazy.parties]))
     assert_same(lazy, eager)
     assert not any(map(is_pending, objects))
     assert lazy == eager and hash(lazy.resources) == hash(eager.resources)
@@ -203,15 +207,25 @@ def audio(samples_dir: Path) -> bytes:
     return (samples_dir / "daddykev__Samples43_1_Audio.xml").read_bytes()
 
 
-def test_counts_header_and_source_do_not_fill_anything(audio: bytes) -> None:
-    """What telemetry reads (counts, version, header) and ``_source`` leave every object unread."""
+def test_what_telemetry_reads_fills_only_the_header(audio: bytes) -> None:
+    """Counts, version and ``_source`` leave every object unread; the header's ids fill only the header."""
     message = parse(audio)
-    assert (len(message.releases), len(message.resources), len(message.deals)) == (22, 22, 3)
-    assert message.ern_version == "4.3" and message.header.message_id == "Test1.1" and message.parties
+    assert (len(message.releases), len(message.resources), len(message.deals), len(message.parties)) == (22, 22, 3, 2)
+    assert message.ern_version == "4.3" and message.message_type == "NewReleaseMessage"
     assert all(o._source is not None for o in lazy_objects(message))
     assert all(map(is_pending, lazy_objects(message)))
     assert message.deals[0].release_refs  # set when made: no fill either
     assert is_pending(message.deals[0])
+    assert message.header.message_id == "Test1.1"
+    assert not is_pending(message.header)
+    assert all(map(is_pending, lazy_objects(message)[1:]))
+
+
+def test_a_release_fills_the_parties_it_resolves_labels_with(audio: bytes) -> None:
+    message = parse(audio)
+    assert message.releases[0].label is not None
+    assert not any(map(is_pending, message.parties))  # the party index was built from them
+    assert all(map(is_pending, message.resources))
 
 
 def test_one_field_fills_only_its_object(audio: bytes) -> None:

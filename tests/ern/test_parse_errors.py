@@ -195,3 +195,46 @@ def test_truncated_utf16_is_truncated(audio43: bytes) -> None:
         parse(data[: len(data) // 2])
     with pytest.raises(TruncatedInputError):
         list(stream(data[: len(data) // 3 * 2]))
+
+
+def test_successive_errors_on_one_thread_report_their_own_document(audio43: bytes) -> None:
+    """``parse`` reuses one parser per thread: each error still describes only its own document."""
+    ampersand = audio43.replace(b"Sony DADC", b"Sony & DADC")
+    cut = audio43[: len(audio43) // 2]
+    for _ in range(3):
+        with pytest.raises(MalformedXMLError) as first:
+            parse(ampersand)
+        assert first.value.line == 18 and not isinstance(first.value, TruncatedInputError)
+        with pytest.raises(TruncatedInputError) as second:
+            parse(cut)
+        assert second.value.line is not None and second.value.line > 700
+        assert parse(audio43).header.message_id == "Test1.1"  # a good document after bad ones
+        with pytest.raises(EmptyInputError):
+            parse(b"  ")
+
+
+def test_each_thread_parses_with_its_own_parser(audio43: bytes) -> None:
+    import threading
+
+    from ddex_otel.ern import safexml
+
+    mine = safexml.thread_parser()
+    assert safexml.thread_parser() is mine and safexml.thread_parser(huge_tree=True) is not mine
+    seen: list[object] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            seen.append(safexml.thread_parser())
+            for _ in range(20):
+                assert parse(audio43).releases[0].title == "Yume no Hajmari"
+        except BaseException as exc:  # reported on the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and len(seen) == 3
+    assert len({id(p) for p in seen} | {id(mine)}) == 4

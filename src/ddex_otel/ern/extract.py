@@ -70,7 +70,7 @@ Element = etree._Element
 _NO_IDS = Identifiers()
 
 
-def _fast_constructor(cls: type) -> Callable[..., Any]:
+def fast_constructor(cls: type) -> Callable[..., Any]:
     """A constructor for a frozen, slotted model class that sets each slot through its descriptor.
 
     Same arguments (keywords, same defaults), same object (``==``/``hash``/``repr`` identical), but
@@ -95,17 +95,18 @@ def _fast_constructor(cls: type) -> Callable[..., Any]:
     return make
 
 
-_new_release = _fast_constructor(Release)
-_new_resource = _fast_constructor(Resource)
-_new_identifiers = _fast_constructor(Identifiers)
-_new_proprietary_id = _fast_constructor(ProprietaryId)
-_new_deal = _fast_constructor(Deal)
-_new_line = _fast_constructor(Line)
-_new_party = _fast_constructor(Party)
-_new_contributor = _fast_constructor(Contributor)
-_new_localized = _fast_constructor(Localized)
-_new_price = _fast_constructor(Price)
-_new_technical = _fast_constructor(TechnicalDetails)
+_new_release = fast_constructor(Release)
+_new_resource = fast_constructor(Resource)
+_new_identifiers = fast_constructor(Identifiers)
+_new_proprietary_id = fast_constructor(ProprietaryId)
+_new_deal = fast_constructor(Deal)
+_new_line = fast_constructor(Line)
+_new_party = fast_constructor(Party)
+_new_header = fast_constructor(MessageHeader)
+_new_contributor = fast_constructor(Contributor)
+_new_localized = fast_constructor(Localized)
+_new_price = fast_constructor(Price)
+_new_technical = fast_constructor(TechnicalDetails)
 
 #: Root elements (local names) this engine reads.
 MESSAGE_TYPES: tuple[str, ...] = ("NewReleaseMessage", "PurgeReleaseMessage")
@@ -150,12 +151,6 @@ class Context:
         self.party_names: dict[str, str | None] = {}
         self._named: dict[str, Party] = {}
         self._new: list[Party] = []
-
-    def copy(self) -> Context:
-        """A copy with the parties known so far (``lazy`` objects resolve names as read here)."""
-        other = Context(self.legacy)
-        other.party_names = dict(self.party_names)
-        return other
 
     def add_party(self, party: Party) -> None:
         """Index a PartyList party so release labels can be resolved."""
@@ -410,7 +405,7 @@ def extract_header(el: Element) -> MessageHeader:
             created = _text(child)
         elif tag == "MessageControlType":
             control = _text(child)
-    return MessageHeader(
+    return _new_header(
         message_id=message_id,
         thread_id=thread_id,
         sender=sender,

@@ -1,15 +1,17 @@
-"""Lazy Resources, Releases and Deals for ``parse``: made with their element, filled on first read.
+"""Lazy model objects for ``parse``: made with their element, filled on first read.
 
 Reading every field of every object is most of what ``parse`` would cost (several times libxml2's
-own parse); most callers read a few fields of a few objects. So ``parse`` makes each object with
-only its element here, and the first read of any field runs the ordinary extraction of that one
-element (``extract._resource_4x`` / ``_release_4x`` / ``_deal``, exactly what an eager read runs)
-and copies every field in (see LAZY in ``model``). ERN 4.x only: a 3.x message gathers its parties
-while reading every resource and release, so it is read eagerly.
+own parse); most callers read a few fields of a few objects. So ``parse`` makes the header and each
+Party, Resource, Release and Deal with only its element here, and the first read of any field runs
+the ordinary extraction of that one element (``extract.extract_header`` / ``extract_party`` /
+``_resource_4x`` / ``_release_4x`` / ``_deal``: exactly what an eager read runs) and copies every
+field in (see LAZY in ``model``). ERN 4.x only: a 3.x message gathers its parties while reading
+every resource and release, so it is read eagerly.
 
-What an eager read would have seen is pinned at creation: each section gets its own copy of the
-party index as it stands there (labels and contributor names resolve the same even if a producer
-put a PartyList after the ResourceList), and Deals get their ReleaseDeal's references.
+What an eager read would have seen is pinned at creation: Resources and Releases resolve party
+names (labels, contributors) against the parties of the PartyLists met *before* their section, as
+an eager read does (``Parties``; its index is built from those parties on first use), and Deals
+get their ReleaseDeal's references.
 """
 
 from __future__ import annotations
@@ -19,14 +21,43 @@ from typing import Any, Callable
 
 from lxml import etree
 
-from ddex_otel.ern.extract import Context, _deal, _release_4x, _resource_4x, element_text
-from ddex_otel.ern.model import Deal, Release, Resource, _Lazy
+from ddex_otel.ern.extract import (
+    Context,
+    _deal,
+    _release_4x,
+    _resource_4x,
+    element_text,
+    extract_header,
+    extract_party,
+)
+from ddex_otel.ern.model import Deal, MessageHeader, Party, Release, Resource, _Lazy
 
 Element = etree._Element
 Fill = Callable[[Any, Element, Any], None]
 
 _new = object.__new__
 _set_load = _Lazy.__dict__["_load"].__set__
+_get_load = _Lazy.__dict__["_load"].__get__
+
+
+class Parties:
+    """The PartyList parties met so far (lazy Party objects) and, on first use, their name index."""
+
+    __slots__ = ("parties", "_context")
+
+    def __init__(self, parties: tuple[Party, ...] = ()) -> None:
+        self.parties = parties
+        self._context: Context | None = None
+
+    def context(self) -> Context:
+        """An extraction Context indexing these parties, as ``extract_message`` builds it eagerly."""
+        context = self._context
+        if context is None:
+            context = Context(legacy=False)
+            for party in self.parties:
+                context.add_party(party)  # fills the party (reference, name)
+            self._context = context
+        return context
 
 
 def _filler(cls: type, extract: Callable[[Element, Any], Any]) -> Fill:
@@ -44,39 +75,61 @@ def _filler(cls: type, extract: Callable[[Element, Any], Any]) -> Fill:
     return fill
 
 
-_fill_resource = _filler(Resource, _resource_4x)
-_fill_release = _filler(Release, _release_4x)
+_fill_header = _filler(MessageHeader, lambda el, _: extract_header(el))
+_fill_party = _filler(Party, lambda el, _: extract_party(el))
+_fill_resource = _filler(Resource, lambda el, parties: _resource_4x(el, parties.context()))
+_fill_release = _filler(Release, lambda el, parties: _release_4x(el, parties.context()))
 _fill_deal = _filler(Deal, _deal)  # context: the ReleaseDeal's release references
+_set_header_source = MessageHeader.__dict__["_source"].__set__
+_set_party_source = Party.__dict__["_source"].__set__
 _set_resource_source = Resource.__dict__["_source"].__set__
 _set_release_source = Release.__dict__["_source"].__set__
 _set_deal_source = Deal.__dict__["_source"].__set__
 _set_deal_refs = Deal.__dict__["release_refs"].__set__
 
 
-def resources(section: Element, ctx: Context, keep: bool) -> list[Resource]:
-    """The children of a 4.x ResourceList as lazy Resources (``keep``: set ``_source``)."""
-    snapshot = ctx.copy()
+def header(el: Element, keep: bool) -> MessageHeader:
+    """A lazy MessageHeader (``keep``: set ``_source``)."""
+    obj = _new(MessageHeader)
+    _set_header_source(obj, el if keep else None)
+    _set_load(obj, (_fill_header, el, None))
+    return obj
+
+
+def parties(section: Element, keep: bool) -> list[Party]:
+    """The Party children of a 4.x PartyList as lazy Parties."""
+    out = []
+    for el in section:
+        if el.tag == "Party":
+            obj = _new(Party)
+            _set_party_source(obj, el if keep else None)
+            _set_load(obj, (_fill_party, el, None))
+            out.append(obj)
+    return out
+
+
+def resources(section: Element, seen: Parties, keep: bool) -> list[Resource]:
+    """The children of a 4.x ResourceList as lazy Resources (``seen``: the parties met before it)."""
     out = []
     append = out.append
     for el in section:
         if isinstance(el.tag, str):
             obj = _new(Resource)
             _set_resource_source(obj, el if keep else None)
-            _set_load(obj, (_fill_resource, el, snapshot))
+            _set_load(obj, (_fill_resource, el, seen))
             append(obj)
     return out
 
 
-def releases(section: Element, ctx: Context, keep: bool) -> list[Release]:
-    """The children of a 4.x ReleaseList as lazy Releases (``keep``: set ``_source``)."""
-    snapshot = ctx.copy()
+def releases(section: Element, seen: Parties, keep: bool) -> list[Release]:
+    """The children of a 4.x ReleaseList as lazy Releases (``seen``: the parties met before it)."""
     out = []
     append = out.append
     for el in section:
         if isinstance(el.tag, str):
             obj = _new(Release)
             _set_release_source(obj, el if keep else None)
-            _set_load(obj, (_fill_release, el, snapshot))
+            _set_load(obj, (_fill_release, el, seen))
             append(obj)
     return out
 
@@ -108,8 +161,8 @@ def release_deals(release_deal: Element, keep: bool) -> list[Deal]:
 
 
 def is_pending(obj: object) -> bool:
-    """True while a lazy object's fields are still unread (tests and benchmarks; reading nothing)."""
+    """True while a lazy object's fields are still unread (for tests and benchmarks; fills nothing)."""
     try:
-        return _Lazy.__dict__["_load"].__get__(obj) is not None
-    except AttributeError:
+        return _get_load(obj) is not None
+    except (AttributeError, TypeError):  # not filled lazily, or not a lazy model class at all
         return False

@@ -36,6 +36,7 @@ from ddex_otel.ern.extract import (
     extract_release,
     extract_release_deal,
     extract_resource,
+    fast_constructor,
     identify_root,
     split_tag,
     strip_ern_namespace,
@@ -106,9 +107,8 @@ def parse_xml(data: bytes, *, huge_tree: bool = False) -> etree._Element:
     """Parse bytes into an lxml root under the safety policy of ``safexml``; errors are typed."""
     if safexml.may_have_doctype(data):
         safexml.check_prolog(data, complete=True)
-    parser = safexml.new_parser(huge_tree)
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(data, safexml.thread_parser(huge_tree))
     except etree.XMLSyntaxError as exc:
         raise safexml.translate_syntax_error(exc, safexml.EndOfInput.of(data)) from None
     tree = root.getroottree()
@@ -126,14 +126,16 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str, *
     """Walk the root's children once and build the Message with the shared extract functions.
 
     Every object keeps the element it was read from (``_source``, see ``model``), so ``build`` at
-    this version can re-emit what the model does not hold. ``lazy`` (4.x): Resources, Releases and
-    Deals are filled on first read (see ``lazy``); ``lazy=False`` reads everything now (same Message).
+    this version can re-emit what the model does not hold. ``lazy`` (4.x): the header, parties,
+    resources, releases and deals are filled on first read (see ``lazy``); ``lazy=False`` reads
+    everything now (the same Message).
     """
     legacy = is_legacy(ern_version)
+    if lazy and not legacy:
+        return _lazy_message(root, ern_version, message_type)
     ctx = Context(legacy=legacy)
     keep = not _unqualify_children(root)  # a namespaced-children document is rebuilt from the model
-    lazy = lazy and not legacy
-    header = MessageHeader()
+    header = _NO_HEADER
     parties: list[Party] = []
     resources: list[Resource] = []
     releases: list[Release] = []
@@ -148,27 +150,7 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str, *
 
     for section in root:
         tag = section.tag
-        if tag == "ResourceList":
-            if lazy:
-                resources.extend(lazy_objects.resources(section, ctx, keep))
-            else:
-                resources.extend(kept(extract_resource(el, ctx), el) for el in section if isinstance(el.tag, str))
-        elif tag == "ReleaseList":
-            if lazy:
-                releases.extend(lazy_objects.releases(section, ctx, keep))
-            else:
-                releases.extend(kept(extract_release(el, ctx), el) for el in section if isinstance(el.tag, str))
-        elif tag == "DealList":
-            for el in section:
-                if el.tag == "ReleaseDeal":
-                    if lazy:
-                        deals.extend(lazy_objects.release_deals(el, keep))
-                        continue
-                    found = extract_release_deal(el)
-                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal")):
-                        kept(deal, deal_el)
-                    deals.extend(found)
-        elif tag == "MessageHeader":
+        if tag == "MessageHeader":
             header = kept(extract_header(section), section)
         elif tag == "PartyList":
             for el in section:
@@ -176,11 +158,22 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str, *
                     party = kept(extract_party(el), el)
                     ctx.add_party(party)
                     parties.append(party)
+        elif tag == "ResourceList":
+            resources.extend(kept(extract_resource(el, ctx), el) for el in section if isinstance(el.tag, str))
+        elif tag == "ReleaseList":
+            releases.extend(kept(extract_release(el, ctx), el) for el in section if isinstance(el.tag, str))
+        elif tag == "DealList":
+            for el in section:
+                if el.tag == "ReleaseDeal":
+                    found = extract_release_deal(el)
+                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal")):
+                        kept(deal, deal_el)
+                    deals.extend(found)
         elif tag == "PurgedRelease":
             purged.append(kept(extract_purged_release(section), section))
     if legacy:
         parties = list(ctx.named_parties)
-    message = Message(
+    return _new_message(
         ern_version=ern_version,
         message_type=message_type,
         header=header,
@@ -189,10 +182,54 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str, *
         resources=tuple(resources),
         deals=tuple(deals),
         purged_releases=tuple(purged),
+        _source=root if keep else None,
     )
-    if keep:
-        _set_source(message, root)
-    return message
+
+
+def _lazy_message(root: etree._Element, ern_version: str, message_type: str) -> Message:
+    """``extract_message`` for 4.x: the same Message, its objects made lazily (see ``lazy``)."""
+    keep = not _unqualify_children(root)
+    header = _NO_HEADER
+    parties: list[Party] = []
+    seen = lazy_objects.Parties()  # the parties an eager read would know at this point
+    resources: list[Resource] = []
+    releases: list[Release] = []
+    deals: list[Deal] = []
+    purged: list[Release] = []
+    for section in root:
+        tag = section.tag
+        if tag == "ResourceList":
+            resources += lazy_objects.resources(section, seen, keep)
+        elif tag == "ReleaseList":
+            releases += lazy_objects.releases(section, seen, keep)
+        elif tag == "DealList":
+            for el in section:
+                if el.tag == "ReleaseDeal":
+                    deals += lazy_objects.release_deals(el, keep)
+        elif tag == "MessageHeader":
+            header = lazy_objects.header(section, keep)
+        elif tag == "PartyList":
+            parties += lazy_objects.parties(section, keep)
+            seen = lazy_objects.Parties(tuple(parties))
+        elif tag == "PurgedRelease":
+            purged.append(extract_purged_release(section))
+            if keep:
+                _set_source(purged[-1], section)
+    return _new_message(
+        ern_version=ern_version,
+        message_type=message_type,
+        header=header,
+        parties=tuple(parties),
+        releases=tuple(releases),
+        resources=tuple(resources),
+        deals=tuple(deals),
+        purged_releases=tuple(purged),
+        _source=root if keep else None,
+    )
+
+
+_NO_HEADER = MessageHeader()
+_new_message = fast_constructor(Message)
 
 
 def _set_source(obj: object, element: etree._Element) -> None:

@@ -17,6 +17,7 @@ otherwise.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 from lxml import etree
@@ -67,8 +68,25 @@ def secure_parser_options(huge_tree: bool = False) -> dict[str, bool]:
 
 
 def new_parser(huge_tree: bool = False) -> etree.XMLParser:
-    """A fresh, safe parser (fresh so its error log only holds this document's errors)."""
+    """A fresh, safe parser."""
     return etree.XMLParser(**secure_parser_options(huge_tree))
+
+
+_THREAD_PARSERS = threading.local()
+
+
+def thread_parser(huge_tree: bool = False) -> etree.XMLParser:
+    """This thread's safe parser for whole documents, made once (saves building one per message).
+
+    lxml parsers must not be shared between threads, hence one per thread; each parse starts with an
+    empty error log, so a syntax error reports only its own document's errors.
+    """
+    try:
+        return _THREAD_PARSERS.huge if huge_tree else _THREAD_PARSERS.normal
+    except AttributeError:
+        parser = new_parser(huge_tree)
+        setattr(_THREAD_PARSERS, "huge" if huge_tree else "normal", parser)
+        return parser
 
 
 # ---------------------------------------------------------------------------------------- prolog
@@ -96,6 +114,7 @@ _SUBSET_TOKEN = re.compile(r"\"[^\"]*\"|'[^']*'|<!--.*?-->|<!ENTITY|%|\]|[^\"'<%
 
 _HEAD_BYTES = 4096
 _ROOT_START = re.compile(rb"<[A-Za-z_:]")
+_WIDE_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")  # UTF-16 by BOM or NUL pattern
 
 
 def may_have_doctype(data: bytes) -> bool:
@@ -104,12 +123,11 @@ def may_have_doctype(data: bytes) -> bool:
     A DOCTYPE can only precede the root element, and prologs are short: when the first 4 KiB hold a
     start tag and no ``<!DOCTYPE``, there is none (the post-parse DTD check backs this up).
     """
-    head = data[:_HEAD_BYTES]
-    if b"<!DOCTYPE" in head:
+    if data.find(b"<!DOCTYPE", 0, _HEAD_BYTES) >= 0:  # no slice copy: this runs for every message
         return True
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
+    if data[:2] in _WIDE_STARTS:
         return "<!DOCTYPE" in sniff_text(data[:MAX_PROLOG_BYTES])
-    return _ROOT_START.search(head) is None
+    return _ROOT_START.search(data, 0, _HEAD_BYTES) is None
 
 
 def check_prolog(head: bytes, *, complete: bool = True) -> None:
