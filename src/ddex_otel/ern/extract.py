@@ -77,6 +77,9 @@ def fast_constructor(cls: type) -> Callable[..., Any]:
     about 40 % cheaper than the dataclass ``__init__`` (which goes through ``object.__setattr__``
     per field): extraction builds several per element. Generated from ``dataclasses.fields``, so it
     follows the model; fields with a ``default_factory`` must be passed.
+
+    ``_into``: fill that existing (lazy, see ``lazy``) object instead of making one; its ``_source``
+    is left as it is.
     """
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     params, body = [], []
@@ -87,8 +90,12 @@ def fast_constructor(cls: type) -> Callable[..., Any]:
             params.append(f"{f.name}=_default_{f.name}")
         else:
             params.append(f.name)
-        body.append(f"    _set_{f.name}(obj, {f.name})")
-    source = f"def make(*, {', '.join(params)}):\n    obj = _new(_cls)\n" + "\n".join(body) + "\n    return obj\n"
+        if f.name == "_source":
+            body.append(f"    if _into is None:\n        _set_{f.name}(obj, {f.name})")
+        else:
+            body.append(f"    _set_{f.name}(obj, {f.name})")
+    source = (f"def make(*, {', '.join(params)}, _into=None):\n    obj = _new(_cls) if _into is None else _into\n"
+              + "\n".join(body) + "\n    return obj\n")
     exec(source, namespace)  # noqa: S102 - code generated from the model's own field names
     make = namespace["make"]
     make.__qualname__ = f"fast {cls.__name__}"
@@ -386,8 +393,8 @@ def _localized_3x(blocks: Sequence[Element]) -> tuple[tuple[Localized, ...], tup
 # ---------------------------------------------------------------------------------------- header
 
 
-def extract_header(el: Element) -> MessageHeader:
-    """MessageHeader → MessageHeader (same element names in 3.x and 4.x)."""
+def extract_header(el: Element, into: MessageHeader | None = None) -> MessageHeader:
+    """MessageHeader → MessageHeader (same element names in 3.x and 4.x); ``into``: fill that lazy object."""
     thread_id = message_id = created = control = None
     sender: Party | None = None
     recipients: list[Party] = []
@@ -406,6 +413,7 @@ def extract_header(el: Element) -> MessageHeader:
         elif tag == "MessageControlType":
             control = _text(child)
     return _new_header(
+        _into=into,
         message_id=message_id,
         thread_id=thread_id,
         sender=sender,
@@ -431,7 +439,7 @@ def _messaging_party(el: Element) -> Party:
 # --------------------------------------------------------------------------------------- parties
 
 
-def extract_party(el: Element) -> Party:
+def extract_party(el: Element, into: Party | None = None) -> Party:
     """A 4.x PartyList/Party: reference, ids (ISNI, DPID, ProprietaryId … values), default name."""
     reference = None
     ids: list[str] = []
@@ -444,7 +452,7 @@ def extract_party(el: Element) -> Party:
             ids.extend(_party_id_values(child))
         elif tag == "PartyName":
             names.append(child)
-    return _new_party(reference=reference, party_ids=tuple(ids), name=_full_name(_pick(names)))
+    return _new_party(reference=reference, party_ids=tuple(ids), name=_full_name(_pick(names)), _into=into)
 
 
 _NAMED_PARTY_TAGS = frozenset(
@@ -481,7 +489,7 @@ def extract_resource(el: Element, ctx: Context) -> Resource:
     return _resource_3x(el, ctx) if ctx.legacy else _resource_4x(el, ctx)
 
 
-def _resource_4x(el: Element, ctx: Context) -> Resource:
+def _resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Resource:
     # Hot path (most of a big message): one pass, branches ordered by how often ERN uses the tag.
     reference = resource_type = duration = None
     edition: Element | None = None
@@ -533,6 +541,7 @@ def _resource_4x(el: Element, ctx: Context) -> Resource:
             elif ptag == "CLine":
                 c_lines.append(part)
     return _new_resource(
+        _into=into,
         kind=el.tag,
         reference=_strip(reference) or "",
         resource_type=_strip(resource_type),
@@ -709,7 +718,7 @@ def extract_release(el: Element, ctx: Context, group_refs: list[str] | None = No
     return _release_3x(el, ctx) if ctx.legacy else _release_4x(el, ctx, group_refs)
 
 
-def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) -> Release:
+def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None, into: Release | None = None) -> Release:
     # Hot path: one pass over the release's children, lists only for the "WithDefault" ones.
     reference = release_type = None
     id_blocks: list[Element] = []
@@ -768,6 +777,7 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None) 
     genre = _pick(genres)
     label_ref = _text(_pick(labels))
     return _new_release(
+        _into=into,
         kind=el.tag,
         reference=_strip(reference) or "",
         release_type=_strip(release_type),
@@ -955,10 +965,10 @@ def extract_release_deal(el: Element, release_refs: list[str] | None = None) -> 
     return [_deal(d, refs_tuple) for d in deal_elements]
 
 
-def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
+def _deal(el: Element, release_refs: tuple[str, ...], into: Deal | None = None) -> Deal:
     terms = _child(el, "DealTerms")
     if terms is None:
-        return _new_deal(release_refs=release_refs)
+        return _new_deal(release_refs=release_refs, _into=into)
     territories: list[Element] = []
     excluded: list[Element] = []
     models: list[Element] = []
@@ -983,6 +993,7 @@ def _deal(el: Element, release_refs: tuple[str, ...]) -> Deal:
             prices.append(child)
     start, end = _period(period)
     return _new_deal(
+        _into=into,
         release_refs=release_refs,
         territories=_texts(territories),
         excluded_territories=_texts(excluded),

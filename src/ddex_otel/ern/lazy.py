@@ -16,8 +16,7 @@ get their ReleaseDeal's references.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable
+from typing import Any
 
 from lxml import etree
 
@@ -33,7 +32,6 @@ from ddex_otel.ern.extract import (
 from ddex_otel.ern.model import Deal, MessageHeader, Party, Release, Resource, _Lazy
 
 Element = etree._Element
-Fill = Callable[[Any, Element, Any], None]
 
 _new = object.__new__
 _set_load = _Lazy.__dict__["_load"].__set__
@@ -60,26 +58,35 @@ class Parties:
         return context
 
 
-def _filler(cls: type, extract: Callable[[Element, Any], Any]) -> Fill:
-    """``fill(obj, element, context)``: extract ``element`` once and set every field of ``obj`` from it."""
-    slots = [cls.__dict__[f.name] for f in dataclasses.fields(cls) if f.name != "_source"]
-    copies = tuple((slot.__get__, slot.__set__) for slot in slots)
-
-    def fill(obj: Any, element: Element, context: Any) -> None:
-        full = extract(element, context)
-        for get, put in copies:
-            put(obj, get(full))
-        _set_load(obj, None)  # filled: later reads never come back here
-
-    fill.__qualname__ = f"fill {cls.__name__}"
-    return fill
+# fill(obj, element, context): the extraction of ``element`` writes every field straight into ``obj``
+# (``into``; its ``_source`` stays), then ``_load`` is cleared so later reads never come back here.
 
 
-_fill_header = _filler(MessageHeader, lambda el, _: extract_header(el))
-_fill_party = _filler(Party, lambda el, _: extract_party(el))
-_fill_resource = _filler(Resource, lambda el, parties: _resource_4x(el, parties.context()))
-_fill_release = _filler(Release, lambda el, parties: _release_4x(el, parties.context()))
-_fill_deal = _filler(Deal, _deal)  # context: the ReleaseDeal's release references
+def _fill_header(obj: MessageHeader, element: Element, _context: None) -> None:
+    extract_header(element, into=obj)
+    _set_load(obj, None)
+
+
+def _fill_party(obj: Party, element: Element, _context: None) -> None:
+    extract_party(element, into=obj)
+    _set_load(obj, None)
+
+
+def _fill_resource(obj: Resource, element: Element, seen: Parties) -> None:
+    _resource_4x(element, seen.context(), into=obj)
+    _set_load(obj, None)
+
+
+def _fill_release(obj: Release, element: Element, seen: Parties) -> None:
+    _release_4x(element, seen.context(), into=obj)
+    _set_load(obj, None)
+
+
+def _fill_deal(obj: Deal, element: Element, release_refs: tuple[str, ...]) -> None:
+    _deal(element, release_refs, into=obj)
+    _set_load(obj, None)
+
+
 _set_header_source = MessageHeader.__dict__["_source"].__set__
 _set_party_source = Party.__dict__["_source"].__set__
 _set_resource_source = Resource.__dict__["_source"].__set__
