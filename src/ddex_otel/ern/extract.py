@@ -393,8 +393,8 @@ def _localized_3x(blocks: Sequence[Element]) -> tuple[tuple[Localized, ...], tup
 # ---------------------------------------------------------------------------------------- header
 
 
-def extract_header(el: Element, into: MessageHeader | None = None) -> MessageHeader:
-    """MessageHeader → MessageHeader (same element names in 3.x and 4.x); ``into``: fill that lazy object."""
+def extract_header(el: Element) -> MessageHeader:
+    """MessageHeader → MessageHeader (same element names in 3.x and 4.x)."""
     thread_id = message_id = created = control = None
     sender: Party | None = None
     recipients: list[Party] = []
@@ -413,7 +413,6 @@ def extract_header(el: Element, into: MessageHeader | None = None) -> MessageHea
         elif tag == "MessageControlType":
             control = _text(child)
     return _new_header(
-        _into=into,
         message_id=message_id,
         thread_id=thread_id,
         sender=sender,

@@ -1,11 +1,12 @@
 """Lazy model objects for ``parse``: made with their element, filled on first read.
 
 Reading every field of every object is most of what ``parse`` would cost (several times libxml2's
-own parse); most callers read a few fields of a few objects. So ``parse`` makes the header and each
-Party, Resource, Release and Deal with only its element here, and the first read of any field runs
-the ordinary extraction of that one element (``extract.extract_header`` / ``extract_party`` /
-``_resource_4x`` / ``_release_4x`` / ``_deal``: exactly what an eager read runs) and copies every
-field in (see LAZY in ``model``). ERN 4.x only: a 3.x message gathers its parties while reading
+own parse); most callers read a few fields of a few objects. So ``parse`` makes each Party, Resource,
+Release and Deal with only its element here, and the first read of any field runs the ordinary
+extraction of that one element (``extract.extract_party`` / ``_resource_4x`` / ``_release_4x`` /
+``_deal``: exactly what an eager read runs), writing every field straight into the object (see
+LAZY in ``model``). The header stays eager: telemetry reads it for every message, and it is one
+small object. ERN 4.x only: a 3.x message gathers its parties while reading
 every resource and release, so it is read eagerly.
 
 What an eager read would have seen is pinned at creation: Resources and Releases resolve party
@@ -26,10 +27,9 @@ from ddex_otel.ern.extract import (
     _release_4x,
     _resource_4x,
     element_text,
-    extract_header,
     extract_party,
 )
-from ddex_otel.ern.model import Deal, MessageHeader, Party, Release, Resource, _Lazy
+from ddex_otel.ern.model import Deal, Party, Release, Resource, _Lazy
 
 Element = etree._Element
 
@@ -62,11 +62,6 @@ class Parties:
 # (``into``; its ``_source`` stays), then ``_load`` is cleared so later reads never come back here.
 
 
-def _fill_header(obj: MessageHeader, element: Element, _context: None) -> None:
-    extract_header(element, into=obj)
-    _set_load(obj, None)
-
-
 def _fill_party(obj: Party, element: Element, _context: None) -> None:
     extract_party(element, into=obj)
     _set_load(obj, None)
@@ -87,20 +82,11 @@ def _fill_deal(obj: Deal, element: Element, release_refs: tuple[str, ...]) -> No
     _set_load(obj, None)
 
 
-_set_header_source = MessageHeader.__dict__["_source"].__set__
 _set_party_source = Party.__dict__["_source"].__set__
 _set_resource_source = Resource.__dict__["_source"].__set__
 _set_release_source = Release.__dict__["_source"].__set__
 _set_deal_source = Deal.__dict__["_source"].__set__
 _set_deal_refs = Deal.__dict__["release_refs"].__set__
-
-
-def header(el: Element, keep: bool) -> MessageHeader:
-    """A lazy MessageHeader (``keep``: set ``_source``)."""
-    obj = _new(MessageHeader)
-    _set_header_source(obj, el if keep else None)
-    _set_load(obj, (_fill_header, el, None))
-    return obj
 
 
 def parties(section: Element, keep: bool) -> list[Party]:

@@ -12,15 +12,15 @@ from. ``build`` at the source's own ERN version re-emits everything the model do
 it (see ``lossless``). Objects made by hand or by ``stream`` have ``_source=None``. Keeping it means
 a parsed Message keeps its document's tree alive (``stream`` is the flat-memory reader).
 
-LAZY: ``parse`` of an ERN 4.x message creates the header and each Party, Resource, Release and
-Deal with only its element (and, for a Deal, its ``release_refs``) and reads the rest of its fields
+LAZY: ``parse`` of an ERN 4.x message creates each Party, Resource, Release and Deal with only
+its element (and, for a Deal, its ``release_refs``) and reads the rest of its fields
 from that element the first time any field is read: once, for all fields together, with the very
 extraction an eager read uses, so the values are the same (tests compare them field by field).
 It is invisible to users: ``==``, ``hash``, ``repr``, ``to_dict``, ``dataclasses.replace``/``asdict``,
 ``copy`` and pickling all read the fields through attribute access and so fill the object first.
 Extraction raises no errors (only parsing and version detection do), so nothing is deferred but
 work. The element was kept alive anyway (``_source``); a filled object drops its pending loader.
-The Message itself, purged releases, 3.x messages (whose parties are gathered while reading every
+The Message and its header (telemetry reads the header of every message), purged releases, 3.x messages (whose parties are gathered while reading every
 resource and release) and everything ``stream`` yields are read eagerly (``ern.lazy`` has the how).
 """
 
@@ -89,7 +89,7 @@ class Party(_Lazy):
 
 
 @dataclass(frozen=True, slots=True)
-class MessageHeader(_Lazy):
+class MessageHeader(_Model):
     """MessageHeader: ids, sender and recipients, creation time and control type."""
 
     message_id: str | None = None

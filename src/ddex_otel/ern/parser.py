@@ -126,9 +126,9 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str, *
     """Walk the root's children once and build the Message with the shared extract functions.
 
     Every object keeps the element it was read from (``_source``, see ``model``), so ``build`` at
-    this version can re-emit what the model does not hold. ``lazy`` (4.x): the header, parties,
-    resources, releases and deals are filled on first read (see ``lazy``); ``lazy=False`` reads
-    everything now (the same Message).
+    this version can re-emit what the model does not hold. ``lazy`` (4.x): parties, resources,
+    releases and deals are filled on first read (see ``lazy``); ``lazy=False`` reads everything now
+    (the same Message).
     """
     legacy = is_legacy(ern_version)
     if lazy and not legacy:
@@ -207,7 +207,9 @@ def _lazy_message(root: etree._Element, ern_version: str, message_type: str) -> 
                 if el.tag == "ReleaseDeal":
                     deals += lazy_objects.release_deals(el, keep)
         elif tag == "MessageHeader":
-            header = lazy_objects.header(section, keep)
+            header = extract_header(section)
+            if keep:
+                _set_source(header, section)
         elif tag == "PartyList":
             parties += lazy_objects.parties(section, keep)
             seen = lazy_objects.Parties(tuple(parties))
