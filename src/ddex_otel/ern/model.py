@@ -13,15 +13,16 @@ it (see ``lossless``). Objects made by hand or by ``stream`` have ``_source=None
 a parsed Message keeps its document's tree alive (``stream`` is the flat-memory reader).
 
 LAZY: ``parse`` of an ERN 4.x message creates each Party, Resource, Release and Deal with only
-its element (and, for a Deal, its ``release_refs``) and reads the rest of its fields
-from that element the first time any field is read: once, for all fields together, with the very
-extraction an eager read uses, so the values are the same (tests compare them field by field).
-It is invisible to users: ``==``, ``hash``, ``repr``, ``to_dict``, ``dataclasses.replace``/``asdict``,
-``copy`` and pickling all read the fields through attribute access and so fill the object first.
-Extraction raises no errors (only parsing and version detection do), so nothing is deferred but
-work. The element was kept alive anyway (``_source``); a filled object drops its pending loader.
-The Message and its header (telemetry reads the header of every message), purged releases, 3.x messages (whose parties are gathered while reading every
-resource and release) and everything ``stream`` yields are read eagerly (``ern.lazy`` has the how).
+its element (and, for a Deal, its ``release_refs``) and reads the rest of its fields from that
+element the first time any field is read: once, for all fields together, with the very extraction
+an eager read uses, so the values are the same (tests compare them field by field). It is
+invisible to users: ``==``, ``hash``, ``repr``, ``to_dict``, ``dataclasses.replace``/``asdict``,
+``copy`` and ``__getstate__`` all read the fields through attribute access and so fill the object
+first. Extraction raises no errors (only parsing and version detection do), so nothing is deferred
+but work. The element is kept alive anyway (``_source``); a filled object drops its loader. Read
+eagerly: the Message and its header (telemetry reads the header of every message), purged
+releases, 3.x messages (whose parties are gathered while reading every resource and release) and
+everything ``stream`` yields. ``ern.lazy`` has the how.
 """
 
 from __future__ import annotations
