@@ -175,3 +175,24 @@ def test_undeclared_entity_is_just_malformed(read: Reader) -> None:
     with pytest.raises(DDEXError) as info:
         read(_ddex("<MessageHeader>&undeclared;</MessageHeader>").encode())
     assert not isinstance(info.value, DDEXSecurityError)
+
+
+@pytest.mark.parametrize(
+    ("data", "may"),
+    [
+        (b'<?xml version="1.0"?>\n<ern:X/>', False),
+        (b'\xef\xbb\xbf<?xml version="1.0"?><a/>', False),
+        (b'  <!-- c <b> --> <?pi x?>\n<a/>', False),
+        ('<a/>'.encode("utf-16"), False),
+        (b"<!DOCTYPE a><a/>", True),
+        (b'<?xml version="1.0"?><!-- <b> --><!DOCTYPE a [<!ENTITY x "y">]><a/>', True),  # start-tag lookalike first
+        (b"<!-- " + b"<a> " * 2000 + b" --><!DOCTYPE r><a/>", True),  # prolog longer than the 4 KiB looked at
+        (b"garbage", True),
+        ("<!DOCTYPE a><a/>".encode("utf-16"), True),
+    ],
+)
+def test_doctype_pre_check_says_no_only_when_a_start_tag_ends_a_plain_prolog(data: bytes, may: bool) -> None:
+    """``may_have_doctype`` (run on every input) answers False only when no DOCTYPE can be there."""
+    from ddex_otel.ern import safexml
+
+    assert safexml.may_have_doctype(data) is may

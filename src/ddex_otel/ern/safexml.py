@@ -113,6 +113,7 @@ _SUBSET_TOKEN = re.compile(r"\"[^\"]*\"|'[^']*'|<!--.*?-->|<!ENTITY|%|\]|[^\"'<%
 
 
 _HEAD_BYTES = 4096
+_PROLOG_SKIP_BYTES = re.compile(rb"(?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)*", re.S)  # what may precede a DOCTYPE
 _ROOT_START = re.compile(rb"<[A-Za-z_:]")
 _WIDE_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")  # UTF-16 by BOM or NUL pattern
 
@@ -120,14 +121,17 @@ _WIDE_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")  # UTF-16 by BOM o
 def may_have_doctype(data: bytes) -> bool:
     """Cheap pre-check: could ``data`` have a DOCTYPE? Looks at the prolog, not the whole input.
 
-    A DOCTYPE can only precede the root element, and prologs are short: when the first 4 KiB hold a
-    start tag and no ``<!DOCTYPE``, there is none (the post-parse DTD check backs this up).
+    A DOCTYPE can only come before the root element, after nothing but whitespace, the XML
+    declaration, processing instructions and comments. When the first 4 KiB are exactly that,
+    followed by a start tag, there is none; anything else (a DOCTYPE, a longer prolog, garbage)
+    answers True and gets the full ``check_prolog`` (and the post-parse DTD check backs it all up).
     """
-    if data.find(b"<!DOCTYPE", 0, _HEAD_BYTES) >= 0:  # no slice copy: this runs for every message
-        return True
     if data[:2] in _WIDE_STARTS:
         return "<!DOCTYPE" in sniff_text(data[:MAX_PROLOG_BYTES])
-    return _ROOT_START.search(data, 0, _HEAD_BYTES) is None
+    start = 3 if data[:3] == b"\xef\xbb\xbf" else 0
+    prolog = _PROLOG_SKIP_BYTES.match(data, start, _HEAD_BYTES)
+    end = prolog.end() if prolog is not None else start
+    return _ROOT_START.match(data, end) is None
 
 
 def check_prolog(head: bytes, *, complete: bool = True) -> None:
