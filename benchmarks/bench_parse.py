@@ -1,22 +1,30 @@
 """Parse and stream benchmark (not a timed test): run ``.venv/bin/python benchmarks/bench_parse.py``.
 
 1. ``parse`` vs a bare ``lxml.etree.fromstring`` of the same bytes (daddykev__Samples43_1_Audio.xml):
-   runs interleaved pair by pair, many repetitions, medians and their ratio (target: ≤ 2.5×).
-2. ``parse`` of generated messages of about 1 KB … 10 MB (the generator's smallest valid message
-   is a few KB, so the 1 KB row shows that size).
+   runs interleaved, many repetitions, medians and their ratio (target: ≤ 1.5×). Beside it, what
+   the lazy model defers: "parse + read every field" (every field of every object read) and the
+   eager extraction (``extract_message(lazy=False)``, the pre-lazy parse) + the same reads.
+2. ``parse`` of generated ERN 4.3 messages of about 1 KB … 10 MB (target: ≤ 2× fromstring; the
+   generator's smallest valid message is a few KB, so the 1 KB row shows that size); ``+fill``:
+   parse + read every field, as a ratio to fromstring.
 3. ``stream`` of a generated 1 GB message in a child process: throughput and peak RSS (target:
    < 150 MB), measured by a launcher whose only child is the streaming process (RUSAGE_CHILDREN).
 
 Options: ``--stream-mb N`` (default 1024), ``--skip-stream``, ``--repeat N``, ``--workdir DIR``.
 Generated files go to a temporary directory that is removed afterwards.
 
-Last measured (2026-11-26; 2 vCPUs shared with other jobs; Python 3.11.7, lxml 6.1.3, libxml2 2.14.6):
-  ratio parse / fromstring on Samples43_1_Audio: 2.21× quiet (0.60 ms vs 1.33 ms), 2.41× under load
-  generated 4.3 messages (≈4.5 KB … 10 MB): 3.0–3.7× fromstring, 16–23 MB/s — denser than the
-  sample (an extracted object every ~700 bytes), so Python-side extraction weighs more
-  stream, generated 1.05 GB (760 k tracks in one Release + 760 k TrackReleases): 18.8–24.0 MB/s,
+Last measured (2026-11-30; 2 vCPUs shared with other jobs; Python 3.11.7, lxml 6.1.3, libxml2 2.14.6;
+``--repeat 600 --stream-mb 200``):
+  Samples43_1_Audio: parse 0.474 ms vs fromstring 0.424 ms = 1.12× (pair ratios 1.11×); before the
+  lazy model, in the same session: 1.287 ms vs 0.433 ms = 2.98×
+  parse + read every field 1.402 ms = 3.31×; eager extraction + the same reads 1.360 ms = 3.21×
+  (reading everything costs what it did: the laziness only defers work)
+  generated 4.3 messages (≈4.5 KB … 10 MB): 1.17–1.65× fromstring, 72–155 MB/s (before: 3.3–4.7×,
+  33–48 MB/s); +fill 3.8–5.6×
+  stream, generated 204 MB: 33.4 MB/s, peak RSS 71.6 MiB (unchanged by the lazy model: stream reads
+  eagerly). Earlier, 1.05 GB (760 k tracks in one Release + 760 k TrackReleases): 18.8–24.0 MB/s,
   peak RSS 98.8 MiB — of which ~60 MB is the model itself (the album's 760 k resource_refs and
-  the ReleaseDeal's 760 k release_refs); 200 MB streams in 38 MB, 50 MB in 27 MB
+  the ReleaseDeal's 760 k release_refs)
 """
 
 from __future__ import annotations
