@@ -114,7 +114,10 @@ def test_party_list_after_the_items_resolves_as_an_eager_read(samples_dir: Path)
     party_list = next(s for s in root if s.tag == "PartyList")
     root.append(party_list)  # moved to the end
     message = check_equal(etree.tostring(root))
-    assert message.parties and all(c.name is None for r in message.resources for c in r.contributors)
+    contributors = [c for r in message.resources for c in r.contributors]
+    assert message.parties and contributors and all(c.name is None for c in contributors)
+    assert message.releases[0].label is None  # in document order it names "EMI MUSIC JAPAN INC."
+    assert parse(_base(samples_dir, "daddykev__Samples43_1_Audio.xml")).releases[0].label == "EMI MUSIC JAPAN INC."
 
 
 # ----------------------------------------------------------------- mutations: same, never raises
@@ -182,7 +185,8 @@ def _mutate(data: bytes, mutations: list[tuple[str, str | None, int, Any]]) -> b
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(name=st.sampled_from(SMALL_4X + ("AudiusProject__01_delivery.xml", "miqwit__001_audioalbum_complete.xml")),
+@given(name=st.sampled_from(SMALL_4X + ("daddykev__Samples43_1_Audio.xml", "AudiusProject__01_delivery.xml",
+                                        "miqwit__001_audioalbum_complete.xml")),
        mutations=st.lists(_mutation, min_size=1, max_size=6))
 def test_mutated_samples_read_the_same_lazily_and_never_raise_late(samples_dir: Path, name: str,
                                                                    mutations: list[tuple[str, str | None, int, Any]]) -> None:
