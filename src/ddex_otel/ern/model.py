@@ -11,6 +11,10 @@ SOURCE: objects read by ``parse`` keep the lxml element they were read from in `
 from. ``build`` at the source's own ERN version re-emits everything the model does not hold from
 it (see ``lossless``). Objects made by hand or by ``stream`` have ``_source=None``. Keeping it means
 a parsed Message keeps its document's tree alive (``stream`` is the flat-memory reader).
+``_parsed`` is True only on the very object ``parse`` made from ``_source``, which therefore holds
+exactly what that element says: ``build`` skips re-reading the element to find edits, and the text
+check skips what libxml2 already accepted. It is ``init=False``, so ``dataclasses.replace`` (an
+edit) yields ``_parsed=False``.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from typing import Any
 
 
 def _plain(value: Any) -> Any:
-    """Convert model objects, tuples and dicts into JSON-serialisable builtins (``_source`` left out)."""
+    """Convert model objects, tuples and dicts into JSON-serialisable builtins (``_source``/``_parsed`` left out)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "_source"}
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -49,6 +53,7 @@ class Party(_Model):
     party_ids: tuple[str, ...] = ()
     name: str | None = None
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class MessageHeader(_Model):
     created: str | None = None
     control_type: str | None = None
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +161,7 @@ class Resource(_Model):
     display_titles: tuple[Localized, ...] = ()  # every territory/language (``title`` is the chosen one)
     display_artist_names: tuple[Localized, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +187,7 @@ class Release(_Model):
     display_titles: tuple[Localized, ...] = ()  # every territory/language (``title`` is the chosen one)
     display_artist_names: tuple[Localized, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +203,7 @@ class Deal(_Model):
     end_date: str | None = None
     prices: tuple[Price, ...] = ()  # read from every version; written back only at the same version
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +220,7 @@ class Message(_Model):
     #: A PurgeReleaseMessage's PurgedRelease (kind ``"PurgedRelease"``, no reference): not a ReleaseList release.
     purged_releases: tuple[Release, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
