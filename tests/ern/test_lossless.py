@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ddex_otel.ern import lossless, parse
+from ddex_otel.ern import lossless, parse, validation
+from ddex_otel.ern.errors import DDEXValidationError
+from ddex_otel.ern.model import Release
 from ddex_otel.ern.builder import build
 from ddex_otel.ern.schema import validate_against_schema
 
@@ -55,6 +57,29 @@ def test_source_is_not_part_of_equality_repr_or_json(samples_dir: Path) -> None:
     assert "_source" not in repr(a.releases[0]) and "_source" not in a.to_dict()
     assert "_source" not in a.to_dict()["releases"][0]
     assert dataclasses.replace(a, _source=None) == a
+
+
+def test_parsed_marks_only_the_objects_exactly_as_parse_read_them(samples_dir: Path) -> None:
+    message = parse((samples_dir / A43).read_bytes())
+    read = [message, message.header, *message.parties, *message.resources, *message.releases, *message.deals]
+    assert all(obj._parsed for obj in read)
+    edited = dataclasses.replace(message.releases[0], title="A New Title")
+    unchanged_copy = dataclasses.replace(message.releases[0])
+    assert not edited._parsed and not unchanged_copy._parsed
+    assert edited._source is message.releases[0]._source  # it still knows where it came from
+    assert not Release(kind="Release", reference="R1")._parsed
+    assert "_parsed" not in repr(message.releases[0]) and "_parsed" not in message.to_dict()["releases"][0]
+    assert unchanged_copy == message.releases[0]  # not part of equality either
+
+
+def test_an_edit_is_still_checked_for_illegal_xml_characters(samples_dir: Path) -> None:
+    message = parse((samples_dir / A43).read_bytes())
+    assert not [f for f in validation.check(message, "warn").findings if f.code == "illegal-xml-character"]
+    bad = dataclasses.replace(message.resources[0], title="bad\x01title")
+    edited = dataclasses.replace(message, resources=(bad, *message.resources[1:]))
+    with pytest.raises(DDEXValidationError) as caught:
+        build(edited, message.ern_version)
+    assert any(f.code == "illegal-xml-character" and f.path.startswith("resources[0]") for f in caught.value.findings)
 
 
 # ------------------------------------------------------------------------------ 2. edits

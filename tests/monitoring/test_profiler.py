@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import mmap
 import threading
 import time
 from collections.abc import Iterator
@@ -89,14 +90,16 @@ def test_profile_parse_and_build(prof: Profiler, sample: Path) -> None:
 
 def test_samples_cpu_and_memory_peak(prof: Profiler) -> None:
     with prof.profile("busy") as p:
-        block = bytearray(64 * 1024 * 1024)  # touched: resident
+        # A fresh anonymous mapping, touched page by page: resident whatever earlier tests left in
+        # the heap (a bytearray may reuse freed, already-resident memory and not grow RSS at all).
+        block = mmap.mmap(-1, 64 * 1024 * 1024)
         for i in range(0, len(block), 4096):
             block[i] = 1
         deadline = time.monotonic() + 10
         while len(p.samples) < 3 and time.monotonic() < deadline:  # busy until sampled 3 times
             sum(range(1000))
         held = len(block)
-        del block
+        block.close()
     assert held and len(p.samples) >= 3
     t_rel = [s[0] for s in p.samples]
     assert t_rel == sorted(t_rel) and 0 < t_rel[-1] <= p.duration_s

@@ -79,7 +79,7 @@ def fast_constructor(cls: type) -> Callable[..., Any]:
     follows the model; fields with a ``default_factory`` must be passed.
 
     ``_into``: fill that existing (lazy, see ``lazy``) object instead of making one; its ``_source``
-    is left as it is.
+    and ``_parsed`` are left as they are.
     """
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     params, body = [], []
@@ -90,7 +90,7 @@ def fast_constructor(cls: type) -> Callable[..., Any]:
             params.append(f"{f.name}=_default_{f.name}")
         else:
             params.append(f.name)
-        if f.name == "_source":
+        if f.name.startswith("_"):  # _source, _parsed: a lazy object's stay as ``lazy`` set them
             body.append(f"    if _into is None:\n        _set_{f.name}(obj, {f.name})")
         else:
             body.append(f"    _set_{f.name}(obj, {f.name})")

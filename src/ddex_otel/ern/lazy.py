@@ -83,9 +83,13 @@ def _fill_deal(obj: Deal, element: Element, release_refs: tuple[str, ...]) -> No
 
 
 _set_party_source = Party.__dict__["_source"].__set__
+_set_party_parsed = Party.__dict__["_parsed"].__set__
 _set_resource_source = Resource.__dict__["_source"].__set__
+_set_resource_parsed = Resource.__dict__["_parsed"].__set__
 _set_release_source = Release.__dict__["_source"].__set__
+_set_release_parsed = Release.__dict__["_parsed"].__set__
 _set_deal_source = Deal.__dict__["_source"].__set__
+_set_deal_parsed = Deal.__dict__["_parsed"].__set__
 _set_deal_refs = Deal.__dict__["release_refs"].__set__
 
 
@@ -96,6 +100,7 @@ def parties(section: Element, keep: bool) -> list[Party]:
         if el.tag == "Party":
             obj = _new(Party)
             _set_party_source(obj, el if keep else None)
+            _set_party_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
             _set_load(obj, (_fill_party, el, None))
             out.append(obj)
     return out
@@ -109,6 +114,7 @@ def resources(section: Element, seen: Parties, keep: bool) -> list[Resource]:
         if isinstance(el.tag, str):
             obj = _new(Resource)
             _set_resource_source(obj, el if keep else None)
+            _set_resource_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
             _set_load(obj, (_fill_resource, el, seen))
             append(obj)
     return out
@@ -122,6 +128,7 @@ def releases(section: Element, seen: Parties, keep: bool) -> list[Release]:
         if isinstance(el.tag, str):
             obj = _new(Release)
             _set_release_source(obj, el if keep else None)
+            _set_release_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
             _set_load(obj, (_fill_release, el, seen))
             append(obj)
     return out
@@ -147,6 +154,7 @@ def release_deals(release_deal: Element, keep: bool) -> list[Deal]:
     for el in deal_elements:
         obj = _new(Deal)
         _set_deal_source(obj, el if keep else None)
+        _set_deal_parsed(obj, keep)
         _set_deal_refs(obj, refs_tuple)
         _set_load(obj, (_fill_deal, el, refs_tuple))
         out.append(obj)

@@ -258,8 +258,10 @@ def _patch_key(obj: Any, el: Element, legacy: bool) -> tuple[str, bool]:
 
 def patched(obj: Any, el: Element, reader: _Reader) -> Element | None:
     """A copy of ``el`` holding ``obj``'s values, or None when the change needs the writer."""
+    out = el.__deepcopy__(None)
+    if obj._parsed:  # the very object parse read from ``el`` (frozen): nothing to patch
+        return out
     fresh = reader.read(obj, el)
-    out = copy.deepcopy(el)
     if fresh == obj:
         return out
     table = PATCHES.get(_patch_key(obj, el, reader.legacy), {})

@@ -23,6 +23,11 @@ but work. The element is kept alive anyway (``_source``); a filled object drops 
 eagerly: the Message and its header (telemetry reads the header of every message), purged
 releases, 3.x messages (whose parties are gathered while reading every resource and release) and
 everything ``stream`` yields. ``ern.lazy`` has the how.
+
+PARSED: ``_parsed`` is True only on the very object ``parse`` made from ``_source`` (lazy or not), which therefore holds
+exactly what that element says: ``build`` skips re-reading the element to find edits, and the text
+check skips what libxml2 already accepted. It is ``init=False``, so ``dataclasses.replace`` (an
+edit) yields ``_parsed=False``.
 """
 
 from __future__ import annotations
@@ -33,9 +38,9 @@ from typing import Any
 
 
 def _plain(value: Any) -> Any:
-    """Convert model objects, tuples and dicts into JSON-serialisable builtins (``_source`` left out)."""
+    """Convert model objects, tuples and dicts into JSON-serialisable builtins (``_source``/``_parsed`` left out)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "_source"}
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -69,7 +74,7 @@ class _Lazy(_Model):
             pending = _get_load(self)
         except AttributeError:
             pending = None
-        if pending is None or name == "_source" or name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
+        if pending is None or name[0] == "_" or name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         fill, element, context = pending
         fill(self, element, context)  # sets every field, then ``_load`` to None
@@ -87,6 +92,7 @@ class Party(_Lazy):
     party_ids: tuple[str, ...] = ()
     name: str | None = None
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,7 @@ class MessageHeader(_Model):
     created: str | None = None
     control_type: str | None = None
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +200,7 @@ class Resource(_Lazy):
     display_titles: tuple[Localized, ...] = ()  # every territory/language (``title`` is the chosen one)
     display_artist_names: tuple[Localized, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +226,7 @@ class Release(_Lazy):
     display_titles: tuple[Localized, ...] = ()  # every territory/language (``title`` is the chosen one)
     display_artist_names: tuple[Localized, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +242,7 @@ class Deal(_Lazy):
     end_date: str | None = None
     prices: tuple[Price, ...] = ()  # read from every version; written back only at the same version
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +259,7 @@ class Message(_Model):
     #: A PurgeReleaseMessage's PurgedRelease (kind ``"PurgedRelease"``, no reference): not a ReleaseList release.
     purged_releases: tuple[Release, ...] = ()
     _source: Any = field(default=None, compare=False, repr=False)  # see SOURCE above
+    _parsed: bool = field(default=False, init=False, compare=False, repr=False)  # see SOURCE above
 
 
 @dataclass(frozen=True, slots=True)

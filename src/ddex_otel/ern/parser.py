@@ -235,11 +235,16 @@ _new_message = fast_constructor(Message)
 
 
 def _set_source(obj: object, element: etree._Element) -> None:
-    """Set a frozen model object's ``_source`` once, right after extraction (its slot, directly)."""
-    _SOURCE_SLOTS[type(obj)](obj, element)
+    """Set a frozen model object's ``_source`` and ``_parsed`` once, right after extraction (the slots, directly)."""
+    set_source, set_parsed = _SOURCE_SLOTS[type(obj)]
+    set_source(obj, element)
+    set_parsed(obj, True)
 
 
-_SOURCE_SLOTS = {cls: cls.__dict__["_source"].__set__ for cls in (Message, MessageHeader, Party, Release, Resource, Deal)}
+_SOURCE_SLOTS = {
+    cls: (cls.__dict__["_source"].__set__, cls.__dict__["_parsed"].__set__)
+    for cls in (Message, MessageHeader, Party, Release, Resource, Deal)
+}
 
 
 def _unqualify_children(root: etree._Element) -> bool:

@@ -283,13 +283,18 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 def _field_names(cls: type) -> tuple[str, ...]:
     names = _FIELD_NAMES.get(cls)
     if names is None:
-        names = tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else ()
+        names = tuple(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")) if dataclasses.is_dataclass(cls) else ()
         _FIELD_NAMES[cls] = names
     return names
 
 
 def _collect_strings(value: object, acc: list[str]) -> None:
-    """Every str inside a model object (fast: no paths; field names cached per class)."""
+    """Every str inside a model object (fast: no paths; field names cached per class).
+
+    Objects exactly as ``parse`` read them (``_parsed``) are skipped: libxml2 accepted their text.
+    """
+    if getattr(value, "_parsed", False):
+        return
     for name in _field_names(type(value)):
         item = getattr(value, name)
         if item is None:
