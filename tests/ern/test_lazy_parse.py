@@ -240,8 +240,8 @@ def test_dataclass_protocols_fill_transparently(audio: bytes) -> None:
         ("repr", repr),
         ("hash", hash),
         ("to_dict", lambda o: o.to_dict()),
-        ("asdict", lambda o: {k: v for k, v in dataclasses.asdict(o).items() if k != "_source"}),
-        ("astuple", lambda o: dataclasses.astuple(o)[:-1]),
+        ("asdict", lambda o: {k: v for k, v in dataclasses.asdict(o).items() if not k.startswith("_")}),
+        ("astuple", lambda o: dataclasses.astuple(o)[:-2]),  # _source, _parsed last
         ("replace", lambda o: dataclasses.replace(o)),
         ("copy", copy.copy),
         ("deepcopy", copy.deepcopy),

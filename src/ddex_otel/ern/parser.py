@@ -183,6 +183,7 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str, *
         deals=tuple(deals),
         purged_releases=tuple(purged),
         _source=root if keep else None,
+        _parsed=keep,
     )
 
 
@@ -227,6 +228,7 @@ def _lazy_message(root: etree._Element, ern_version: str, message_type: str) -> 
         deals=tuple(deals),
         purged_releases=tuple(purged),
         _source=root if keep else None,
+        _parsed=keep,
     )
 
 
