@@ -20,6 +20,9 @@ of the mean time per parse:
                  around each parse (the least any span-and-metric instrumentation can cost)
   floor-ratio-10%  the floor with the 10 % TraceIdRatioBased sampler: the least any span-and-metric
                  instrumentation can cost under that sampler (the reference for ratio-10%)
+  floor-manual   the floor written without ``start_as_current_span``'s context-manager machinery
+                 (start_span, attach, record, detach, end): what the same span and record cost when
+                 hand-bracketed, as the instrumentation does (for reference; the budget binds "floor")
 
 Two inputs: the DDEX sample Samples43_1_Audio.xml (75 KB) and a 1 KB message, where the fixed
 cost per operation dominates. A variant's cost is the median over rounds of (its block's time per
@@ -42,6 +45,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.metrics import MeterProvider
@@ -103,10 +107,11 @@ class Variant:
     """Sets itself up before a timed block and tears down after it."""
 
     def __init__(self, name: str, options: dict[str, Any] | None = None, sampler: Any = ALWAYS_ON,
-                 sdk: bool = True, instrument: bool = True, floor: bool = False) -> None:
+                 sdk: bool = True, instrument: bool = True, floor: bool = False, manual: bool = False) -> None:
         self.name = name
         self.options = options or {}
         self.floor = floor
+        self.manual = manual
         self.instrument = instrument
         if sdk:
             # The floor is always the SDK's own span + histogram (BatchSpanProcessor): the budget's reference.
@@ -125,6 +130,21 @@ class Variant:
         tracer, histogram, parse = self._floor_tracer, self._floor_histogram, ern.parse
         attrs = {"ddex.operation.name": "parse"}
         perf_counter = time.perf_counter
+        if self.manual:
+            attach, detach, in_context = otel_context.attach, otel_context.detach, trace_api.set_span_in_context
+
+            def manual_parse(source: Any) -> Any:
+                t0 = perf_counter()
+                span = tracer.start_span("floor")
+                token = attach(in_context(span))
+                try:
+                    return parse(source)
+                finally:
+                    detach(token)
+                    histogram.record(perf_counter() - t0, attrs)
+                    span.end()
+
+            return manual_parse
 
         def floor_parse(source: Any) -> Any:
             t0 = perf_counter()
@@ -157,6 +177,7 @@ def variants() -> list[Variant]:
         Variant("disabled", sdk=False),
         Variant("floor", instrument=False, floor=True),
         Variant("floor-ratio-10%", instrument=False, floor=True, sampler=TraceIdRatioBased(0.1)),
+        Variant("floor-manual", instrument=False, floor=True, manual=True),
     ]
 
 
@@ -284,8 +305,8 @@ def verdict(name: str, rows: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=81)
-    parser.add_argument("--ops", type=int, default=8, help="parses per variant per round (sample input; ×10 for 1 KB)")
+    parser.add_argument("--rounds", type=int, default=101)
+    parser.add_argument("--ops", type=int, default=12, help="parses per variant per round (sample input; ×10 for 1 KB)")
     parser.add_argument("--only", default="", help="comma-separated variants to run (baseline and floor always run)")
     parser.add_argument("--inputs", default="sample,tiny", help="comma-separated: sample (75 KB), tiny (1 KB)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")

@@ -38,6 +38,12 @@ _logger = logging.getLogger(__name__)
 CURRENT_OPERATION: ContextVar["Operation | None"] = ContextVar("ddex_otel_operation", default=None)
 
 _INTERNAL = SpanKind.INTERNAL
+
+#: (ru_maxrss, perf_counter time) of the latest peak-RSS reading by any operation. The peak only
+#: grows, so a reading taken less than PEAK_REUSE_SECONDS before an operation starts is a start
+#: value at most that stale: back-to-back operations read the peak once each, at their end.
+_last_peak: tuple[int, float] = (0, float("-inf"))
+PEAK_REUSE_SECONDS = 100e-6
 _NO_STAGES: frozenset[str] = frozenset()
 _set_span_in_context = trace.set_span_in_context
 get_current_context = otel_context.get_current
@@ -255,8 +261,15 @@ class Operation:
         if tel.resource_usage:  # inlined resources.sample(): this runs once per operation
             self.thread = get_ident()
             self.cpu0 = thread_time()
-            self.rss0 = getrusage(RUSAGE_PEAK).ru_maxrss
-        self.t0 = perf_counter()
+            t0 = perf_counter()
+            peak, read_at = _last_peak
+            if t0 - read_at > PEAK_REUSE_SECONDS:
+                peak = getrusage(RUSAGE_PEAK).ru_maxrss
+                _remember_peak(peak, t0)
+            self.rss0 = peak
+            self.t0 = t0
+        else:
+            self.t0 = perf_counter()
 
     # -- facts about the message -----------------------------------------------------------------
     def note_input(self, data: Any) -> None:
@@ -400,7 +413,8 @@ class Operation:
             self.releases_reported = self.releases
 
     def _record(self) -> None:
-        duration = perf_counter() - self.t0
+        end = perf_counter()
+        duration = end - self.t0
         message = self.message
         if message is not None:  # the parse result, noted now rather than during the call
             self.message = None
@@ -421,6 +435,7 @@ class Operation:
         if tel.resource_usage:
             cpu1 = thread_time()
             rss1 = getrusage(RUSAGE_PEAK).ru_maxrss
+            _remember_peak(rss1, end)
             # Thread CPU means nothing if the operation ended on another thread (a stream handed
             # over, or closed by the garbage collector): leave it out rather than lie.
             if self.thread == get_ident():
@@ -455,13 +470,20 @@ class Operation:
                 attrs[A.INPUT_SIZE] = self.input_size
             if self.output_size is not None:
                 attrs[A.OUTPUT_SIZE] = self.output_size
-            set_span_attributes(self.span, attrs)
+            self.attrs = {}  # handed over to the span (a late write must not reach it)
+            set_span_attributes(self.span, attrs, owned=True)
 
 
 #: ``ddex.stage.<stage>.duration`` per stage name of the engine (others: computed when met).
 _STAGE_ATTRS: dict[str, str] = {
     stage: A.stage_duration_attribute(stage) for stages in A.STAGES.values() for stage in stages
 }
+
+
+def _remember_peak(peak: int, at: float) -> None:
+    """Keep the latest peak-RSS reading (one tuple: readers see a value and its time together)."""
+    global _last_peak  # noqa: PLW0603 - process-wide, like the peak itself
+    _last_peak = (peak, at)
 
 
 def _pick_dpid(party_ids: Sequence[str]) -> str:
