@@ -9,8 +9,9 @@ Usage (what ``ddex_otel.configure()`` and ``opentelemetry-instrument`` do for yo
     DDEXInstrumentor().uninstrument()
 
 The engine never imports telemetry: ``parse``, ``stream``, ``build`` and ``validate`` are wrapped
-from outside, both where they are defined (``ddex_otel.ern.parser.parse`` …) and where
-``ddex_otel.ern`` re-exports them, plus the stage functions of the engine's stage contract.
+from outside (replaced by plain functions whose ``__wrapped__`` is the original), both where they
+are defined (``ddex_otel.ern.parser.parse`` …) and where ``ddex_otel.ern`` re-exports them, plus
+(wrapt) the stage functions of the engine's stage contract.
 Code that bound a function before ``instrument()`` ran (``from ddex_otel.ern.parser import parse``
 at import time) keeps the original; instrument first, or call through the module.
 

@@ -435,7 +435,8 @@ class Operation:
         if tel.resource_usage:
             cpu1 = thread_time()
             rss1 = getrusage(RUSAGE_PEAK).ru_maxrss
-            _remember_peak(rss1, end)
+            global _last_peak  # noqa: PLW0603 - inlined _remember_peak() (hot path)
+            _last_peak = (rss1, end)
             # Thread CPU means nothing if the operation ended on another thread (a stream handed
             # over, or closed by the garbage collector): leave it out rather than lie.
             if self.thread == get_ident():

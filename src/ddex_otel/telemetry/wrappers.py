@@ -1,4 +1,8 @@
-"""wrapt wrappers for the engine's public functions and its stage functions.
+"""Wrappers (wrapt's ``wrapper(wrapped, instance, args, kwargs)`` signature) for the engine's
+public functions and its stage functions.
+
+The public functions' wrappers are installed as plain functions (``DDEXInstrumentor._wrap_plain``:
+cheaper per call than a wrapt proxy); the stage-span and helper wrappers through wrapt.
 
 Factories close over the ``Telemetry`` object (tracer, instruments, options), in the style of the
 contrib instrumentations. Public-function wrappers check ``is_instrumentation_enabled()`` first
