@@ -28,7 +28,19 @@ Two inputs: the DDEX sample Samples43_1_Audio.xml (75 KB) and a 1 KB message, wh
 cost per operation dominates. A variant's cost is the median over rounds of (its block's time per
 parse − the baseline block's in the same round): paired, so drift in machine speed cancels.
 Targets (telemetry contract, "Cost budget"): default cost ≤ 1.3 × the floor's; ratio-10% ≤ 5 %
-and disabled ≤ 1 % over the baseline on the sample.
+and disabled ≤ 1 % over the baseline on the sample. Beside each ratio to the floor: its 95 %
+bootstrap interval over rounds; the budget verdict is "met" only when the whole interval is ≤ 1.3×.
+On the sample that interval is wide (the cost is ~7 % of the parse); the 1 KB figure is the one
+to judge by.
+
+Last measured (2026-11-30, shared 2-vCPU VM, Python 3.11.7, SDK 1.45.2, defaults: 101 rounds ×
+12 / 120 parses, ~75 s; two runs):
+  1 KB message: default 69.6, 72.4 µs/op = 1.29× (CI 1.25–1.33), 1.34× (1.25–1.38) the floor's
+  54.1, 54.2 µs; lean 1.13×, 1.12×; ratio-10% 48.8, 49.6 µs (floor-ratio-10% 36.0, 36.8);
+  non-sampled 44.0, 43.9; disabled 0.8, 0.9; floor-manual 42.5, 44.2.
+  75 KB sample: default 1.04× (0.80–1.41), 1.12× (0.88–1.52); ratio-10% +6.4 %, +6.3 %
+  (floor-ratio-10% +4.3 %, +5.7 %); disabled −0.9 %, +1.3 % (noise).
+  Before this round (same session): 1 KB default 1.31×, 1.37×; ratio-10% 64.7, 57.1 µs.
 """
 
 from __future__ import annotations
