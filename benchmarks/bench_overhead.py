@@ -20,12 +20,27 @@ of the mean time per parse:
                  around each parse (the least any span-and-metric instrumentation can cost)
   floor-ratio-10%  the floor with the 10 % TraceIdRatioBased sampler: the least any span-and-metric
                  instrumentation can cost under that sampler (the reference for ratio-10%)
+  floor-manual   the floor written without ``start_as_current_span``'s context-manager machinery
+                 (start_span, attach, record, detach, end): what the same span and record cost when
+                 hand-bracketed, as the instrumentation does (for reference; the budget binds "floor")
 
 Two inputs: the DDEX sample Samples43_1_Audio.xml (75 KB) and a 1 KB message, where the fixed
 cost per operation dominates. A variant's cost is the median over rounds of (its block's time per
 parse − the baseline block's in the same round): paired, so drift in machine speed cancels.
 Targets (telemetry contract, "Cost budget"): default cost ≤ 1.3 × the floor's; ratio-10% ≤ 5 %
-and disabled ≤ 1 % over the baseline on the sample.
+and disabled ≤ 1 % over the baseline on the sample. Beside each ratio to the floor: its 95 %
+bootstrap interval over rounds; the budget verdict is "met" only when the whole interval is ≤ 1.3×.
+On the sample that interval is wide (the cost is ~7 % of the parse); the 1 KB figure is the one
+to judge by.
+
+Last measured (2026-11-30, shared 2-vCPU VM, Python 3.11.7, SDK 1.45.2, defaults: 101 rounds ×
+12 / 120 parses, ~75 s; two runs):
+  1 KB message: default 69.6, 72.4 µs/op = 1.29× (CI 1.25–1.33), 1.34× (1.25–1.38) the floor's
+  54.1, 54.2 µs; lean 1.13×, 1.12×; ratio-10% 48.8, 49.6 µs (floor-ratio-10% 36.0, 36.8);
+  non-sampled 44.0, 43.9; disabled 0.8, 0.9; floor-manual 42.5, 44.2.
+  75 KB sample: default 1.04× (0.80–1.41), 1.12× (0.88–1.52); ratio-10% +6.4 %, +6.3 %
+  (floor-ratio-10% +4.3 %, +5.7 %); disabled −0.9 %, +1.3 % (noise).
+  Before this round (same session): 1 KB default 1.31×, 1.37×; ratio-10% 64.7, 57.1 µs.
 """
 
 from __future__ import annotations
@@ -42,6 +57,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.metrics import MeterProvider
@@ -103,10 +119,11 @@ class Variant:
     """Sets itself up before a timed block and tears down after it."""
 
     def __init__(self, name: str, options: dict[str, Any] | None = None, sampler: Any = ALWAYS_ON,
-                 sdk: bool = True, instrument: bool = True, floor: bool = False) -> None:
+                 sdk: bool = True, instrument: bool = True, floor: bool = False, manual: bool = False) -> None:
         self.name = name
         self.options = options or {}
         self.floor = floor
+        self.manual = manual
         self.instrument = instrument
         if sdk:
             # The floor is always the SDK's own span + histogram (BatchSpanProcessor): the budget's reference.
@@ -125,6 +142,21 @@ class Variant:
         tracer, histogram, parse = self._floor_tracer, self._floor_histogram, ern.parse
         attrs = {"ddex.operation.name": "parse"}
         perf_counter = time.perf_counter
+        if self.manual:
+            attach, detach, in_context = otel_context.attach, otel_context.detach, trace_api.set_span_in_context
+
+            def manual_parse(source: Any) -> Any:
+                t0 = perf_counter()
+                span = tracer.start_span("floor")
+                token = attach(in_context(span))
+                try:
+                    return parse(source)
+                finally:
+                    detach(token)
+                    histogram.record(perf_counter() - t0, attrs)
+                    span.end()
+
+            return manual_parse
 
         def floor_parse(source: Any) -> Any:
             t0 = perf_counter()
@@ -157,6 +189,7 @@ def variants() -> list[Variant]:
         Variant("disabled", sdk=False),
         Variant("floor", instrument=False, floor=True),
         Variant("floor-ratio-10%", instrument=False, floor=True, sampler=TraceIdRatioBased(0.1)),
+        Variant("floor-manual", instrument=False, floor=True, manual=True),
     ]
 
 
@@ -171,8 +204,11 @@ def time_block(parse: Callable[[Any], Any], source: Any, ops: int, clock: Callab
     return (clock() - t0) / ops
 
 
-def run(source: Any, rounds: int, ops: int, clock: Callable[[], float], seed: int = 1) -> dict[str, list[float]]:
-    return run_variants(variants(), source, rounds, ops, clock, seed)
+def run(source: Any, rounds: int, ops: int, clock: Callable[[], float], seed: int = 1,
+        only: Sequence[str] = ()) -> dict[str, list[float]]:
+    """``only``: names of the variants to run (baseline and floor always run: every figure needs them)."""
+    chosen = [v for v in variants() if not only or v.name in only or v.name in ("baseline", "floor")]
+    return run_variants(chosen, source, rounds, ops, clock, seed)
 
 
 def run_variants(
@@ -197,21 +233,47 @@ def run_variants(
     return samples
 
 
+def bootstrap_ratio(costs: list[float], floor_costs: list[float], resamples: int = 2000,
+                    seed: int = 7) -> tuple[float, float]:
+    """95 % interval of median(costs) / median(floor_costs), resampling whole rounds (pairs stay paired)."""
+    rng = random.Random(seed)
+    n = len(costs)
+    ratios = []
+    for _ in range(resamples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        floor = statistics.median(floor_costs[i] for i in idx)
+        if floor > 0:
+            ratios.append(statistics.median(costs[i] for i in idx) / floor)
+    ratios.sort()
+    if not ratios:
+        return float("nan"), float("nan")
+    return ratios[int(0.025 * len(ratios))], ratios[min(len(ratios) - 1, int(0.975 * len(ratios)))]
+
+
 def report(title: str, samples: dict[str, list[float]]) -> dict[str, Any]:
-    """Medians per variant and paired costs (variant − baseline of the same round)."""
+    """Medians per variant, paired costs (variant − baseline of the same round) and, against the
+    floor, the ratio of median costs with its 95 % bootstrap interval over rounds."""
     base_runs = samples["baseline"]
     base = statistics.median(base_runs)
     print(f"\n{title}")
-    print(f"  {'variant':<16} {'µs/parse':>10} {'cost µs/op':>11} {'vs baseline':>12} {'vs floor':>9}")
-    costs = {name: statistics.median(v - b for v, b in zip(values, base_runs)) for name, values in samples.items()}
+    print(f"  {'variant':<16} {'µs/parse':>10} {'cost µs/op':>11} {'vs baseline':>12} {'vs floor':>9}  {'95 % CI':>13}")
+    per_round = {name: [v - b for v, b in zip(values, base_runs)] for name, values in samples.items()}
+    costs = {name: statistics.median(values) for name, values in per_round.items()}
     floor = costs.get("floor") or float("nan")
     rows = {}
     for name, values in samples.items():
         seconds = statistics.median(values)
         cost = costs[name]
-        rows[name] = {"us_per_op": seconds * 1e6, "overhead": cost / base, "extra_us": cost * 1e6,
-                      "vs_floor": cost / floor if floor > 0 else None}
-        vs_floor = f"{cost / floor:>8.2f}×" if floor > 0 and name != "baseline" else f"{'':>9}"
+        row: dict[str, Any] = {"us_per_op": seconds * 1e6, "overhead": cost / base, "extra_us": cost * 1e6,
+                               "vs_floor": cost / floor if floor > 0 else None}
+        vs_floor = f"{'':>9}  {'':>13}"
+        if floor > 0 and name not in ("baseline", "floor"):
+            low, high = bootstrap_ratio(per_round[name], per_round["floor"])
+            row["vs_floor_ci95"] = [low, high]
+            vs_floor = f"{cost / floor:>8.2f}×  {low:>5.2f}–{high:.2f}×"
+        elif name == "floor":
+            vs_floor = f"{1.0:>8.2f}×  {'':>13}"
+        rows[name] = row
         print(f"  {name:<16} {seconds * 1e6:>10.1f} {cost * 1e6:>11.1f} {cost / base * 100:>+11.2f}% {vs_floor}")
     return rows
 
@@ -242,10 +304,23 @@ def bench_on_end(spans: int = 20_000, rounds: int = 7) -> dict[str, float]:
     return out
 
 
+def verdict(name: str, rows: dict[str, Any]) -> str:
+    """One line on the budget: met robustly only if the whole 95 % interval is within 1.3×."""
+    row = rows.get("default")
+    if not row or row.get("vs_floor") is None:
+        return ""
+    low, high = row.get("vs_floor_ci95", [float("nan")] * 2)
+    state = "met" if high <= 1.3 else ("not met" if low > 1.3 else "undecided (interval spans 1.3×)")
+    return (f"{name}: default {row['extra_us']:.1f} µs/op = {row['vs_floor']:.2f}× the floor's "
+            f"{rows['floor']['extra_us']:.1f} µs (95 % CI {low:.2f}–{high:.2f}×; budget ≤ 1.3×: {state})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=41)
+    parser.add_argument("--rounds", type=int, default=101)
     parser.add_argument("--ops", type=int, default=12, help="parses per variant per round (sample input; ×10 for 1 KB)")
+    parser.add_argument("--only", default="", help="comma-separated variants to run (baseline and floor always run)")
+    parser.add_argument("--inputs", default="sample,tiny", help="comma-separated: sample (75 KB), tiny (1 KB)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument(
         "--clock", choices=("cpu", "wall"), default="cpu",
@@ -263,33 +338,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.on_end_only:
         return 0
 
+    only = tuple(name for name in args.only.split(",") if name)
+    inputs = {name for name in args.inputs.split(",") if name}
     sample = samples_dir() / "daddykev__Samples43_1_Audio.xml"
     tiny = samples_dir() / "AudiusProject__03_delete.xml"
     if not sample.is_file():
         print(f"sample not found: {sample} (set DDEX_SAMPLES_DIR)", file=sys.stderr)
         return 2
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    print(f"python {sys.version.split()[0]}, rounds={args.rounds}, clock={args.clock}; medians of per-round means")
+    print(f"python {sys.version.split()[0]}, rounds={args.rounds}, clock={args.clock}; medians of per-round "
+          "means; 95 % CI: bootstrap over rounds")
     results: dict[str, Any] = {"clock": args.clock, "span_processor": args.span_processor, "on_end": results_on_end}
-    results["sample"] = report(f"{sample.name} ({sample.stat().st_size} B), {args.ops} parses/round",
-                               run(str(sample), args.rounds, args.ops, clock))
-    if tiny.is_file():
+    if "sample" in inputs:
+        results["sample"] = report(f"{sample.name} ({sample.stat().st_size} B), {args.ops} parses/round",
+                                   run(str(sample), args.rounds, args.ops, clock, only=only))
+    if "tiny" in inputs and tiny.is_file():
         results["tiny"] = report(f"{tiny.name} ({tiny.stat().st_size} B), {args.ops * 10} parses/round",
-                                 run(str(tiny), args.rounds, args.ops * 10, clock))
-    s = results["sample"]
-    print(
-        f"\ntargets on {sample.name}: default cost {s['default']['vs_floor']:.2f}× the floor's (≤ 1.3×), "
-        f"ratio-10% {s['ratio-10%']['overhead'] * 100:+.2f}% (≤ +5 %; the floor under the same sampler "
-        f"{s['floor-ratio-10%']['overhead'] * 100:+.2f}%), "
-        f"disabled {s['disabled']['overhead'] * 100:+.2f}% (≤ +1 %)"
-    )
-    if "tiny" in results:
-        t = results["tiny"]
-        print(
-            f"fixed cost per operation (1 KB input): ours {t['default']['extra_us']:.1f} µs, "
-            f"floor {t['floor']['extra_us']:.1f} µs ({t['default']['vs_floor']:.2f}×), "
-            f"disabled {t['disabled']['extra_us']:.1f} µs"
-        )
+                                 run(str(tiny), args.rounds, args.ops * 10, clock, only=only))
+    print()
+    s = results.get("sample", {})
+    for key, label in (("sample", f"{sample.name}"), ("tiny", "1 KB message")):
+        if key in results:
+            print(verdict(label, results[key]))
+    if "ratio-10%" in s and "floor-ratio-10%" in s:
+        print(f"ratio-10% on {sample.name}: {s['ratio-10%']['overhead'] * 100:+.2f}% "
+              f"({s['ratio-10%']['extra_us']:.1f} µs/op; goal ≤ +5 %), the floor under the same sampler "
+              f"{s['floor-ratio-10%']['overhead'] * 100:+.2f}% ({s['floor-ratio-10%']['extra_us']:.1f} µs/op)")
+    if "disabled" in s:
+        print(f"disabled on {sample.name}: {s['disabled']['overhead'] * 100:+.2f}% (≤ +1 %)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

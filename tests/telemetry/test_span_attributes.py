@@ -70,3 +70,23 @@ def test_non_sdk_span_uses_the_public_method() -> None:
     span = NonRecordingSpan(SpanContext(1, 2, False))
     set_span_attributes(span, ATTRS)  # a no-op span: must not raise
     assert not span.is_recording()
+
+
+def test_handed_over_dict_gives_the_same_span() -> None:
+    owned = dict(ATTRS)
+    direct = _ended_attributes(None, lambda s, a: set_span_attributes(s, a, owned=True), owned)
+    public = _ended_attributes(None, lambda s, a: s.set_attributes(a), ATTRS)
+    assert direct == public == {**ATTRS}
+
+
+def test_handed_over_dict_is_storage_only_for_a_span_without_attributes() -> None:
+    provider = TracerProvider(shutdown_on_exit=False)
+    empty = provider.get_tracer("t").start_span("s")
+    owned: dict[str, Any] = {"a": 1}
+    set_span_attributes(empty, owned, owned=True)
+    assert empty._attributes._dict is owned  # noqa: SLF001 - the point of the hand-over
+    started = provider.get_tracer("t").start_span("s", attributes={"b": 2})
+    set_span_attributes(started, {"a": 1}, owned=True)
+    assert dict(started.attributes) == {"b": 2, "a": 1}
+    empty.end()
+    started.end()

@@ -4,8 +4,8 @@ Cost is what decides the form (contract, "Cost budget"): a synchronous SDK recor
 ~10–30 µs (attribute hashing, exemplar filter and reservoir, aggregation lock), about as much as
 the span itself. So exactly one measurement per operation goes through the SDK:
 ``ddex.operation.duration``, a histogram with exemplars (the trace of a slow bucket). Everything
-else is summed in process by ``OperationTotals`` (one lock, a few dict updates: ~2 µs per
-operation) and read by observable instruments when a metric reader collects:
+else is summed in process by ``OperationTotals`` (one lock-free count at the start, one lock and a
+few dict updates at the end) and read by observable instruments when a metric reader collects:
 
 ==============================  =========================  ====  ================================
 instrument                      kind                       unit  value
@@ -26,6 +26,7 @@ not the SDK's millisecond-sized defaults), so a View configured by the applicati
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,15 +50,18 @@ StageKey = tuple[str, str]
 class OperationTotals:
     """Running totals behind the observable instruments, updated once per operation.
 
-    The hot path takes one lock per operation start (``enter``) and one per end (``finish``);
-    collection copies the dicts under the same lock. Values only grow (except ``active``), so the
-    observable counters report them as cumulative sums, which is what their synchronous forms
-    would have exported too.
+    An operation's start is one ``next()`` on its name's ``itertools.count`` (``started``, atomic
+    under the GIL: no lock, no Python call); its end takes one lock (``finish``). ``active`` is
+    started − ended. Collection copies the dicts under the same lock. Values only grow (except
+    ``active``), so the observable counters report them as cumulative sums, which is what their
+    synchronous forms would have exported too.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.active: dict[OpKey, int] = {}
+        #: operation → count of starts (``next(started[op])`` on the hot path; see ``started_counter``)
+        self.started: dict[OpKey, itertools.count] = {}  # type: ignore[type-arg]
+        self.ended: dict[OpKey, int] = {}
         self.releases: dict[VersionKey, int] = {}
         self.size: dict[VersionKey, int] = {}
         self.cpu: dict[OpKey, float] = {}
@@ -66,9 +70,25 @@ class OperationTotals:
         #: and one lookup per stage on the hot path)
         self.stages: dict[OpKey, dict[str, list]] = {}
 
+    def started_counter(self, op: OpKey) -> "itertools.count[int]":
+        """The start counter of ``op`` (created once); ``next()`` on it counts one start."""
+        counter = self.started.get(op)
+        if counter is None:
+            with self._lock:
+                counter = self.started.setdefault(op, itertools.count())
+        return counter
+
     def enter(self, op: OpKey) -> None:
+        """One operation started (the hot path calls ``next()`` on ``started_counter(op)`` itself)."""
+        next(self.started_counter(op))
+
+    @property
+    def active(self) -> dict[OpKey, int]:
+        """Operations in progress per name: started − ended (ended read first, so never negative)."""
         with self._lock:
-            self.active[op] = self.active.get(op, 0) + 1
+            ended = dict(self.ended)
+            names = list(self.started)
+        return {op: _count_value(self.started[op]) - ended.get(op, 0) for op in names}
 
     def add_releases(self, key: VersionKey, count: int) -> None:
         with self._lock:
@@ -86,7 +106,7 @@ class OperationTotals:
     ) -> None:
         """One operation ended: leave ``active`` and add its figures, under one lock."""
         with self._lock:
-            self.active[op] = self.active.get(op, 0) - 1
+            self.ended[op] = self.ended.get(op, 0) + 1
             if size is not None:
                 self.size[version_key] = self.size.get(version_key, 0) + size
             if releases:
@@ -113,7 +133,7 @@ class OperationTotals:
             return list(table.items())
 
     def observe_active(self, options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(v, {A.OPERATION_NAME: op}) for op, v in self._snapshot(self.active)]
+        return [Observation(v, {A.OPERATION_NAME: op}) for op, v in self.active.items()]
 
     def observe_releases(self, options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(v, _version_attrs(k)) for k, v in self._snapshot(self.releases)]
@@ -137,6 +157,11 @@ class OperationTotals:
 
     def observe_stage_calls(self, options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(v, _stage_attrs(k)) for k, v in self._stage_snapshot(1)]
+
+
+def _count_value(counter: "itertools.count[int]") -> int:
+    """Current value of an ``itertools.count`` without advancing it (its repr is ``count(N)``)."""
+    return int(repr(counter)[6:-1])
 
 
 def _version_attrs(key: VersionKey) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Resource usage: cheap per-operation CPU/memory samples and the process gauges.
 
 Per operation (on the hot path), at the start and at the end: ``time.thread_time()`` for the
-calling thread's CPU time and ``getrusage().ru_maxrss`` for the process's peak RSS, whose growth
-is the operation's memory delta. Measured on the development box (a VM where every system call
+calling thread's CPU time and ``getrusage(RUSAGE_THREAD).ru_maxrss`` for the process's peak RSS,
+whose growth is the operation's memory delta. Measured on the development box (a VM where every system call
 costs ~3 µs): thread_time ≈ 3 µs, getrusage ≈ 3 µs, ``psutil.Process().memory_info()`` ≈ 60 µs,
 reading ``/proc/self/statm`` ≈ 6 µs (current RSS: noisy, can go negative). ``getrusage``'s own
 CPU fields are not used: for a running thread Linux updates them only at scheduler ticks, so a
@@ -36,37 +36,33 @@ try:
     import resource as _resource
 
     _RUSAGE_SELF = _resource.RUSAGE_SELF
-    _getrusage = _resource.getrusage
+    #: ``who`` for reading the peak RSS: ``RUSAGE_THREAD`` where it exists (Linux). Its ru_maxrss is
+    #: the same process-wide peak (the kernel reads the address space's high-water mark for both),
+    #: but the call skips summing every thread's CPU times: ~0.5 µs instead of ~0.8 µs.
+    RUSAGE_PEAK = getattr(_resource, "RUSAGE_THREAD", _RUSAGE_SELF)
+    getrusage = _resource.getrusage
     #: ru_maxrss is KiB on Linux, bytes on macOS.
-    _MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
+    MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
 except ImportError:  # pragma: no cover - Windows
     _resource = None  # type: ignore[assignment]
+    RUSAGE_PEAK = 0
+    MAXRSS_UNIT = 0  # every reading is 0: no memory figure
+
+    class _NoRusage:
+        ru_maxrss = 0
+
+    def getrusage(who: int) -> Any:  # type: ignore[misc]
+        return _NoRusage
 
 
-def _peak_rss_posix() -> int:
-    """The process's peak resident set size in bytes (``getrusage().ru_maxrss``)."""
-    return _getrusage(_RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT
+def peak_rss() -> int:
+    """The process's peak resident set size in bytes (``getrusage().ru_maxrss``; 0 where unknown)."""
+    return getrusage(RUSAGE_PEAK).ru_maxrss * MAXRSS_UNIT
 
 
-def _peak_rss_portable() -> int:  # pragma: no cover - platforms without resource
-    return 0
-
-
-#: ``peak_rss() -> bytes``; the growth between two reads is an operation's memory delta.
-peak_rss: Callable[[], int] = _peak_rss_posix if _resource is not None else _peak_rss_portable
-
-
-def _sample_posix() -> tuple[float, int]:
-    """(calling thread's CPU seconds, process peak RSS bytes)."""
-    return thread_time(), _getrusage(_RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT
-
-
-def _sample_portable() -> tuple[float, int]:  # pragma: no cover - platforms without resource
-    return thread_time(), 0
-
-
-#: ``sample() -> (cpu_seconds, peak_rss_bytes)``; subtract two samples for one operation.
-sample: Callable[[], tuple[float, int]] = _sample_posix if _resource is not None else _sample_portable
+def sample() -> tuple[float, int]:
+    """(calling thread's CPU seconds, process peak RSS bytes); subtract two samples for one operation."""
+    return thread_time(), getrusage(RUSAGE_PEAK).ru_maxrss * MAXRSS_UNIT
 
 
 # -------------------------------------------------------------------------------- process gauges

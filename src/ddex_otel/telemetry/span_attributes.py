@@ -9,13 +9,13 @@ after cleaning: under the span's lock, into its ``BoundedAttributes``, while the
 
 The direct path is taken only when it is provably equivalent: the span is the SDK's ``_Span``
 with a ``BoundedAttributes`` that has no value-length limit and room for every new key, and
-every value is of a plain type. Anything else (another SDK, span limits that truncate, a value
+every value is of a plain type. An operation hands its attribute dict over (``owned``): when the
+span has none yet, that dict becomes the span's storage instead of being copied into it. Anything else (another SDK, span limits that truncate, a value
 of another type, an SDK whose internals moved) goes through the public ``set_attributes``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 try:
@@ -40,8 +40,13 @@ def _direct_write_supported() -> bool:
 DIRECT_WRITE = _direct_write_supported()
 
 
-def set_span_attributes(span: Any, attrs: Mapping[str, Any]) -> None:
-    """``span.set_attributes(attrs)``, without re-validating plain values on an SDK span."""
+def set_span_attributes(span: Any, attrs: dict[str, Any], *, owned: bool = False) -> None:
+    """``span.set_attributes(attrs)``, without re-validating plain values on an SDK span.
+
+    ``owned=True``: the caller hands ``attrs`` over and never touches it again, so when the span has
+    no attributes yet the dict itself becomes the span's storage (no copy: ~1 µs for the ~16
+    attributes of an operation span).
+    """
     if DIRECT_WRITE and type(span) is _SdkSpan:
         bounded = span._attributes  # noqa: SLF001 - see the module docstring
         if type(bounded) is BoundedAttributes and bounded.max_value_len is None:
@@ -55,6 +60,9 @@ def set_span_attributes(span: Any, attrs: Mapping[str, Any]) -> None:
                         target = bounded._dict  # noqa: SLF001
                         maxlen = bounded.maxlen
                         if maxlen is None or len(target) + len(attrs) <= maxlen:
-                            target.update(attrs)
+                            if owned and not target and type(target) is dict and type(attrs) is dict:
+                                bounded._dict = attrs  # noqa: SLF001 - the same content update() would give
+                            else:
+                                target.update(attrs)
                             return
     span.set_attributes(attrs)

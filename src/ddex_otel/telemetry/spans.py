@@ -28,7 +28,7 @@ from ddex_otel.ern import model
 from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry.resources import peak_rss, thread_time
+from ddex_otel.telemetry.resources import MAXRSS_UNIT, RUSAGE_PEAK, getrusage, thread_time
 from ddex_otel.telemetry.span_attributes import set_span_attributes
 from ddex_otel.telemetry.metrics import Instruments
 
@@ -38,8 +38,36 @@ _logger = logging.getLogger(__name__)
 CURRENT_OPERATION: ContextVar["Operation | None"] = ContextVar("ddex_otel_operation", default=None)
 
 _INTERNAL = SpanKind.INTERNAL
+
+#: (ru_maxrss, perf_counter time) of the latest peak-RSS reading by any operation. The peak only
+#: grows, so a reading taken less than PEAK_REUSE_SECONDS before an operation starts is a start
+#: value at most that stale: back-to-back operations read the peak once each, at their end.
+_last_peak: tuple[int, float] = (0, float("-inf"))
+PEAK_REUSE_SECONDS = 100e-6
 _NO_STAGES: frozenset[str] = frozenset()
 _set_span_in_context = trace.set_span_in_context
+get_current_context = otel_context.get_current
+
+try:  # the keys is_instrumentation_enabled() reads (contrib's own, public in its module)
+    from opentelemetry.instrumentation.utils import (
+        _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY,
+        _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as _SUPPRESS_KEY_PLAIN,
+    )
+except ImportError:  # pragma: no cover - an instrumentation package that moved them: never suppressed by key
+    _SUPPRESS_KEY = _SUPPRESS_KEY_PLAIN = "ddex_otel.no-such-key"
+
+
+def enabled_context() -> otel_context.Context | None:
+    """The current context, or None when instrumentation is suppressed there.
+
+    ``is_instrumentation_enabled()`` plus the context the span will start in, in one read of the
+    context (``is_instrumentation_enabled`` reads it twice, ``start_span`` a third time): the
+    operation passes it on as ``start_span(context=…)``, which is what ``start_span`` would use.
+    """
+    ctx = get_current_context()
+    if ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_KEY_PLAIN):
+        return None
+    return ctx
 
 
 def is_listed_release(release: Any) -> bool:
@@ -66,6 +94,8 @@ class Telemetry:
         self.instruments = instruments
         self.settings = settings
         self.totals = instruments.totals
+        #: operation → its ``itertools.count`` of starts (``ddex.operations.active``; made at the first start)
+        self.started = self.totals.started
         #: ``ddex.operation.duration``'s record method (looked up once: it runs per operation).
         self.record_duration = instruments.operation_duration.record
         self.resource_usage = settings.resource_usage
@@ -142,10 +172,7 @@ class Telemetry:
     # -- operations ------------------------------------------------------------------------------
     def start(self, operation: str, parent: otel_context.Context | None = None) -> "Operation":
         """Start an operation's span (child of ``parent`` or of the current span)."""
-        span = self.tracer.start_span(
-            A.SPAN_NAMES[operation], context=parent, kind=_INTERNAL, attributes=self.start_attrs(operation)
-        )
-        return Operation(self, operation, span)
+        return Operation(self, operation, parent)
 
 
 def _tracer_live(tracer: Any) -> tuple[bool, bool]:
@@ -203,15 +230,24 @@ class Operation:
         "tel", "name", "span", "recording", "ctx", "t0", "cpu0", "rss0", "thread", "version",
         "input_size", "output_size", "releases", "releases_reported", "stages", "attrs",
         "error_type", "finished", "stage_set", "stage_spans", "stream_input", "_counted",
+        "message", "input_path", "message_type",
     )
 
-    def __init__(self, tel: Telemetry, name: str, span: trace.Span) -> None:
+    def __init__(self, tel: Telemetry, name: str, parent: otel_context.Context | None = None) -> None:
+        """Start the operation's span, as a child of ``parent`` (the current context when None)."""
         self.tel = tel
         self.name = name
-        self.span = span
+        blind = tel._sampler_blind  # noqa: SLF001 - inlined start_attrs() (hot path)
+        self.span = span = tel.tracer.start_span(
+            A.SPAN_NAMES[name], context=parent, kind=_INTERNAL,
+            attributes=None if blind else tel.start_attrs(name),
+        )
         self.recording = recording = span.is_recording()
-        self.ctx = _set_span_in_context(span)
+        self.ctx = _set_span_in_context(span, parent)
         self.version = self.input_size = self.output_size = self.error_type = self.stream_input = None
+        #: Facts kept as they come and turned into span attributes once, at the end (recording only):
+        #: the parse result, the read stage's path, the detect stage's message type.
+        self.message = self.input_path = self.message_type = None
         self.releases = self.releases_reported = 0
         self.stages: list[tuple[str, float]] = []
         #: Span attributes gathered during the call, set in one call at the end (recording only).
@@ -220,12 +256,20 @@ class Operation:
         self.stage_set = tel._stage_sets.get(name, _NO_STAGES)  # noqa: SLF001 - hot path
         #: Stage child spans for this operation (option on and the span sampled).
         self.stage_spans = recording and tel.stage_spans
-        tel.totals.enter(name)
+        started = tel.started.get(name)
+        next(started if started is not None else tel.totals.started_counter(name))  # lock-free: ``active``
         if tel.resource_usage:  # inlined resources.sample(): this runs once per operation
             self.thread = get_ident()
             self.cpu0 = thread_time()
-            self.rss0 = peak_rss()
-        self.t0 = perf_counter()
+            t0 = perf_counter()
+            peak, read_at = _last_peak
+            if t0 - read_at > PEAK_REUSE_SECONDS:
+                peak = getrusage(RUSAGE_PEAK).ru_maxrss
+                _remember_peak(peak, t0)
+            self.rss0 = peak
+            self.t0 = t0
+        else:
+            self.t0 = perf_counter()
 
     # -- facts about the message -----------------------------------------------------------------
     def note_input(self, data: Any) -> None:
@@ -304,22 +348,19 @@ class Operation:
 
     # -- stages ----------------------------------------------------------------------------------
     def observe_stage(self, stage: str, seconds: float, detail: Any) -> None:
-        """The engine's stage observer (``ern.stages``): called right after each stage."""
+        """The engine's stage observer (``ern.stages``): called right after each stage.
+
+        Only keeps what it is told; the span attributes are made from it once, at the end.
+        """
         try:
             self.stages.append((stage, seconds))
-            recording = self.recording
-            if recording:
-                self.attrs[_STAGE_ATTRS[stage]] = seconds
             if detail is None:
                 return
             if stage == "read":  # parser.InputData
                 self.input_size = len(detail.data)
-                if detail.path and recording:
-                    self.attrs[A.FILE_PATH] = detail.path
+                self.input_path = detail.path
             elif stage == "detect":  # (ern_version, message_type)
-                self.version = detail[0]
-                if recording:
-                    self.attrs[A.ERN_VERSION], self.attrs[A.MESSAGE_TYPE] = detail
+                self.version, self.message_type = detail
         except Exception:  # pragma: no cover - never break the engine's call
             _logger.debug("ddex_otel: stage bookkeeping failed", exc_info=True)
 
@@ -372,7 +413,12 @@ class Operation:
             self.releases_reported = self.releases
 
     def _record(self) -> None:
-        duration = perf_counter() - self.t0
+        end = perf_counter()
+        duration = end - self.t0
+        message = self.message
+        if message is not None:  # the parse result, noted now rather than during the call
+            self.message = None
+            self.note_message(message)
         tel = self.tel
         name = self.name
         version = self.version
@@ -388,7 +434,9 @@ class Operation:
         cpu = memory = None
         if tel.resource_usage:
             cpu1 = thread_time()
-            rss1 = peak_rss()
+            rss1 = getrusage(RUSAGE_PEAK).ru_maxrss
+            global _last_peak  # noqa: PLW0603 - inlined _remember_peak() (hot path)
+            _last_peak = (rss1, end)
             # Thread CPU means nothing if the operation ended on another thread (a stream handed
             # over, or closed by the garbage collector): leave it out rather than lie.
             if self.thread == get_ident():
@@ -397,7 +445,7 @@ class Operation:
                     cpu = 0.0
                 if recording:
                     attrs[A.RESOURCE_CPU_TIME] = cpu
-            memory = rss1 - self.rss0
+            memory = (rss1 - self.rss0) * MAXRSS_UNIT
             if memory < 0:
                 memory = 0
             if recording:
@@ -411,23 +459,32 @@ class Operation:
         tel.totals.finish(
             name, (name, version), size, releases, cpu, memory, self.stages if tel.stage_metrics else None
         )
-        if recording:  # (stage durations went into attrs as the stages ended)
+        if recording:
+            if self.message_type is not None:  # the detect stage's (the message's own, if any, wins)
+                attrs.setdefault(A.ERN_VERSION, self.version)
+                attrs.setdefault(A.MESSAGE_TYPE, self.message_type)
+            if self.input_path:
+                attrs.setdefault(A.FILE_PATH, self.input_path)
+            for stage, seconds in self.stages:
+                attrs[_STAGE_ATTRS.get(stage) or A.stage_duration_attribute(stage)] = seconds
             if self.input_size is not None and name != A.OP_BUILD:
                 attrs[A.INPUT_SIZE] = self.input_size
             if self.output_size is not None:
                 attrs[A.OUTPUT_SIZE] = self.output_size
-            set_span_attributes(self.span, attrs)
+            self.attrs = {}  # handed over to the span (a late write must not reach it)
+            set_span_attributes(self.span, attrs, owned=True)
 
 
-class _StageAttributeNames(dict):
-    """``ddex.stage.<stage>.duration`` per stage name, computed once."""
-
-    def __missing__(self, stage: str) -> str:
-        name = self[stage] = A.stage_duration_attribute(stage)
-        return name
+#: ``ddex.stage.<stage>.duration`` per stage name of the engine (others: computed when met).
+_STAGE_ATTRS: dict[str, str] = {
+    stage: A.stage_duration_attribute(stage) for stages in A.STAGES.values() for stage in stages
+}
 
 
-_STAGE_ATTRS = _StageAttributeNames()
+def _remember_peak(peak: int, at: float) -> None:
+    """Keep the latest peak-RSS reading (one tuple: readers see a value and its time together)."""
+    global _last_peak  # noqa: PLW0603 - process-wide, like the peak itself
+    _last_peak = (peak, at)
 
 
 def _pick_dpid(party_ids: Sequence[str]) -> str:
@@ -455,10 +512,13 @@ def run_operation(
     kwargs: dict,
     before: Callable[["Operation", tuple, dict], None] | None = None,
     after: Callable[["Operation", Any], None] | None = None,
+    parent: otel_context.Context | None = None,
 ) -> Any:
-    """Run ``wrapped`` as one operation: span current during the call, metrics at the end."""
-    op = Operation(tel, operation, tel.tracer.start_span(
-        A.SPAN_NAMES[operation], kind=_INTERNAL, attributes=tel.start_attrs(operation)))
+    """Run ``wrapped`` as one operation: span current during the call, metrics at the end.
+
+    ``parent``: the current context if the caller already has it (``enabled_context()``).
+    """
+    op = Operation(tel, operation, parent)
     ctx_token = otel_context.attach(op.ctx)
     op_token = CURRENT_OPERATION.set(op)
     observer_token = STAGE_OBSERVER.set(op.observe_stage) if op.stage_set else None

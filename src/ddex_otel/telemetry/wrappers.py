@@ -1,7 +1,12 @@
-"""wrapt wrappers for the engine's public functions and its stage functions.
+"""Wrappers (wrapt's ``wrapper(wrapped, instance, args, kwargs)`` signature) for the engine's
+public functions and its stage functions.
+
+The public functions' wrappers are installed as plain functions (``DDEXInstrumentor._wrap_plain``:
+cheaper per call than a wrapt proxy); the stage-span and helper wrappers through wrapt.
 
 Factories close over the ``Telemetry`` object (tracer, instruments, options), in the style of the
-contrib instrumentations. Public-function wrappers check ``is_instrumentation_enabled()`` first.
+contrib instrumentations. Public-function wrappers check ``is_instrumentation_enabled()`` first
+(``enabled_context()``: the same check, returning the context the span then starts in).
 Stage timings need no wrapper: the operation observes the engine's stages (``ern.stages``).
 Stage-span wrappers (only with ``stage_spans=True``) act only inside one of our operations
 (``CURRENT_OPERATION``), so calling a stage function directly costs one context-variable read.
@@ -15,16 +20,19 @@ from time import perf_counter
 from typing import Any
 
 import wrapt
+from opentelemetry.context import attach, detach
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from ddex_otel.ern import model
 from ddex_otel.ern.builder import normalize_version
+from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.spans import (
     CURRENT_OPERATION,
     Operation,
     Telemetry,
     _guarded,
+    enabled_context,
     is_listed_release,
     mark_error,
     run_operation,
@@ -50,21 +58,40 @@ def _inside(operation: str) -> bool:
 # ------------------------------------------------------------------------------ parse / build / validate
 
 
-def _before_parse(op: Operation, args: tuple, kwargs: dict) -> None:
-    source = args[0] if args else kwargs.get("source")
-    if isinstance(source, (bytes, bytearray)):  # known now; the read stage confirms it
-        op.input_size = len(source)
-
-
-#: ``note_message(op, message)``: version, type, ids and counts of the parsed Message.
-_after_parse = Operation.note_message
-
-
 def parse_wrapper(tel: Telemetry) -> Wrapper:
+    """``ddex.parse``: ``run_operation`` written out for parse, the call made per message (the
+    checks, the before/after steps and the operation's bracketing in one frame)."""
+    set_operation, reset_operation = CURRENT_OPERATION.set, CURRENT_OPERATION.reset
+    set_observer, reset_observer = STAGE_OBSERVER.set, STAGE_OBSERVER.reset
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        if not tel.live() or not is_instrumentation_enabled() or _inside(A.OP_PARSE):
+        # tel.live(), is_instrumentation_enabled() and _inside() inlined.
+        if not (tel._live or tel._live is None and tel.live()):  # noqa: SLF001
             return wrapped(*args, **kwargs)
-        return run_operation(tel, A.OP_PARSE, wrapped, args, kwargs, _before_parse, _after_parse)
+        parent = enabled_context()
+        current = CURRENT_OPERATION.get()
+        if parent is None or current is not None and current.name == A.OP_PARSE and not current.finished:
+            return wrapped(*args, **kwargs)
+        op = Operation(tel, A.OP_PARSE, parent)
+        ctx_token = attach(op.ctx)
+        op_token = set_operation(op)
+        observer_token = set_observer(op.observe_stage)
+        try:
+            source = args[0] if args else kwargs.get("source")
+            if isinstance(source, (bytes, bytearray)):  # known now; the read stage confirms it
+                op.input_size = len(source)
+            try:
+                result = wrapped(*args, **kwargs)
+            except Exception as exc:
+                op.fail(exc)
+                raise
+            op.message = result  # noted at the end (``Operation.note_message``)
+            return result
+        finally:
+            reset_observer(observer_token)
+            reset_operation(op_token)
+            detach(ctx_token)
+            op.finish()
 
     return wrapper
 
@@ -94,9 +121,12 @@ def build_wrapper(tel: Telemetry, default_version: str) -> Wrapper:
             op.note_version(default_version)
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        if not tel.live() or not is_instrumentation_enabled() or _inside(A.OP_BUILD):
+        if not tel.live() or _inside(A.OP_BUILD):
             return wrapped(*args, **kwargs)
-        return run_operation(tel, A.OP_BUILD, wrapped, args, kwargs, before, _after_build)
+        parent = enabled_context()
+        if parent is None:
+            return wrapped(*args, **kwargs)
+        return run_operation(tel, A.OP_BUILD, wrapped, args, kwargs, before, _after_build, parent)
 
     return wrapper
 
@@ -116,9 +146,12 @@ def validate_wrapper(tel: Telemetry) -> Wrapper:
     """``ddex.validate`` only for validation called on its own: inside parse/build it is a stage."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        if not tel.live() or not is_instrumentation_enabled() or CURRENT_OPERATION.get() is not None:
+        if not tel.live() or CURRENT_OPERATION.get() is not None:
             return wrapped(*args, **kwargs)
-        return run_operation(tel, A.OP_VALIDATE, wrapped, args, kwargs, _before_validate, _after_validate)
+        parent = enabled_context()
+        if parent is None:
+            return wrapped(*args, **kwargs)
+        return run_operation(tel, A.OP_VALIDATE, wrapped, args, kwargs, _before_validate, _after_validate, parent)
 
     return wrapper
 
@@ -172,9 +205,12 @@ def open_input_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, 
 
 def stream_wrapper(tel: Telemetry) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        if not tel.live() or not is_instrumentation_enabled():
+        if not tel.live():
             return wrapped(*args, **kwargs)
-        op = tel.start(A.OP_STREAM)
+        parent = enabled_context()
+        if parent is None:
+            return wrapped(*args, **kwargs)
+        op = tel.start(A.OP_STREAM, parent)
         token = CURRENT_OPERATION.set(op)  # in case the engine opens its input eagerly
         try:
             inner = wrapped(*args, **kwargs)
