@@ -260,3 +260,25 @@ def test_streaming_memory_stays_flat(tmp_path: Path) -> None:
     assert big_peak < 150
     # Ten times the input must not mean noticeably more memory (parse would need ~10× as much).
     assert big_peak - small_peak < 20, (small_peak, big_peak)
+
+
+def test_track_list_sorts_like_parse_only_when_out_of_order() -> None:
+    """The streamer's compact track list gives what ``extract.sort_keyed_refs`` gives (stable, exact)."""
+    from lxml import etree
+
+    from ddex_otel.ern.extract import sort_keyed_refs
+
+    inf, big = float("inf"), 2**60
+    entries = [((), 3, ["A3"]), ((), 1, ["A1", "A1b"]), ((2,), 1, ["B1"]), ((1,), inf, ["C9"]),
+               ((1,), 5, ["C5"]), ((), 1, ["A1c"]), ((), big + 1, ["Z2"]), ((), big, ["Z1"]), ((), 2, [])]
+    tracks = streaming._TrackList(etree.Element("Release"))
+    for path, seq, refs in entries:
+        tracks.add(path, seq, refs)
+    expected = [ref for _, refs in sort_keyed_refs([((*p, s), r) for p, s, r in entries]) for ref in refs]
+    assert not tracks.ordered and tracks.references() == expected
+    assert expected.index("Z1") < expected.index("Z2")  # 2**60 and 2**60 + 1: one float, kept apart
+
+    in_order = streaming._TrackList(etree.Element("Release"))
+    for n in range(5):
+        in_order.add((1,), n, [f"A{n}"])
+    assert in_order.ordered and in_order.references() is in_order.refs == [f"A{n}" for n in range(5)]
