@@ -47,14 +47,17 @@ def _path(el: Any) -> str | None:
 
 
 def assert_same(lazy: Any, eager: Any, where: str = "message") -> None:
-    """Equal value by value, with the same types all the way down, and sources at the same place."""
-    assert type(lazy) is type(eager), where
+    """Equal value by value, with the same types all the way down, and sources at the same place.
+
+    (An unfilled lazy object is of a subclass of its model class; once read, of the class itself.)"""
+    assert isinstance(lazy, type(eager)), where
     if dataclasses.is_dataclass(eager):
         for f in dataclasses.fields(eager):
             if f.name == "_source":
                 assert _path(lazy._source) == _path(eager._source), f"{where}._source"
             else:
                 assert_same(getattr(lazy, f.name), getattr(eager, f.name), f"{where}.{f.name}")
+        assert type(lazy) is type(eager), where  # filled by the reads above
     elif isinstance(eager, tuple):
         assert len(lazy) == len(eager), where
         for i, (a, b) in enumerate(zip(lazy, eager)):
@@ -343,3 +346,14 @@ def test_extraction_never_raises_on_out_of_range_numbers(samples_dir: Path, kind
         if tag == "Contributor":
             assert all(c.sequence is None for r in message.resources for c in r.contributors)
     assert changed, f"no sample has a {tag}"
+
+
+def test_a_read_object_becomes_its_model_class_proper(audio: bytes) -> None:
+    """Only unfilled objects are of the reading subclass: filled ones read attributes at full speed."""
+    from ddex_otel.ern.model import Resource
+
+    resource = parse(audio).resources[0]
+    assert isinstance(resource, Resource) and type(resource) is not Resource and is_pending(resource)
+    assert resource.reference
+    assert type(resource) is Resource and not is_pending(resource)
+    assert not hasattr(Resource, "__getattr__")  # would slow every read of every model object

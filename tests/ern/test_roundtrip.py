@@ -115,7 +115,7 @@ NOT_CARRIED = {
 def carried(message: Message) -> Message:
     """``message`` without the fields a conversion does not carry (see ``NOT_CARRIED``)."""
     def strip(obj):  # type: ignore[no-untyped-def]
-        return dataclasses.replace(obj, **NOT_CARRIED[type(obj)])
+        return dataclasses.replace(obj, **next(v for cls, v in NOT_CARRIED.items() if isinstance(obj, cls)))
     return dataclasses.replace(message, resources=tuple(map(strip, message.resources)),
                                releases=tuple(map(strip, message.releases)), deals=tuple(map(strip, message.deals)),
                                purged_releases=tuple(map(strip, message.purged_releases)))

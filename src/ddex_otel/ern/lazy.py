@@ -36,6 +36,72 @@ Element = etree._Element
 _new = object.__new__
 _set_load = _Lazy.__dict__["_load"].__set__
 _get_load = _Lazy.__dict__["_load"].__get__
+_set_class = object.__setattr__  # (obj, "__class__", cls): past the frozen dataclass's __setattr__
+
+
+class _Pending:
+    """What an unfilled lazy object does differently (mixed into one subclass per model class).
+
+    The first read of any field (or ``==``, ``hash``, ``repr``, copy and pickle, which read them all)
+    fills the object with the ordinary extraction, then makes it an instance of its model class
+    proper (same slots, so ``__class__`` can be set), where reads are as fast as on any model object.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name[0] == "_" or name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
+            raise AttributeError(f"{_MODEL_OF[type(self)].__name__!r} object has no attribute {name!r}")
+        fill(self)
+        return object.__getattribute__(self, name)
+
+    def __eq__(self, other: object) -> bool:
+        fill(self)
+        return self == other  # the model class's own __eq__ now
+
+    def __hash__(self) -> int:
+        fill(self)
+        return hash(self)
+
+    def __repr__(self) -> str:
+        fill(self)
+        return repr(self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:  # copy, deepcopy and pickle: as the model class
+        fill(self)
+        return self.__reduce_ex__(protocol)
+
+
+class _PendingParty(_Pending, Party):
+    __slots__ = ()
+
+
+class _PendingResource(_Pending, Resource):
+    __slots__ = ()
+
+
+class _PendingRelease(_Pending, Release):
+    __slots__ = ()
+
+
+class _PendingDeal(_Pending, Deal):
+    __slots__ = ()
+
+
+_MODEL_OF: dict[type, type] = {_PendingParty: Party, _PendingResource: Resource, _PendingRelease: Release,
+                               _PendingDeal: Deal, Party: Party, Resource: Resource, Release: Release, Deal: Deal}
+
+
+def fill(obj: Any) -> None:
+    """Read a lazy object's fields now (once; a no-op on a filled one) and make it its model class."""
+    try:
+        pending = _get_load(obj)
+    except AttributeError:  # made otherwise (a copy of a pending object): nothing to read
+        pending = None
+    if pending is not None:
+        reader, element, context = pending
+        reader(obj, element, context)  # sets every field, then ``_load`` to None
+    _set_class(obj, "__class__", _MODEL_OF[type(obj)])
 
 
 class Parties:
@@ -98,7 +164,7 @@ def parties(section: Element, keep: bool) -> list[Party]:
     out = []
     for el in section:
         if el.tag == "Party":
-            obj = _new(Party)
+            obj = _new(_PendingParty)
             _set_party_source(obj, el if keep else None)
             _set_party_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
             _set_load(obj, (_fill_party, el, None))
@@ -112,7 +178,7 @@ def resources(section: Element, seen: Parties, keep: bool) -> list[Resource]:
     append = out.append
     for el in section:
         if isinstance(el.tag, str):
-            obj = _new(Resource)
+            obj = _new(_PendingResource)
             _set_resource_source(obj, el if keep else None)
             _set_resource_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
             _set_load(obj, (_fill_resource, el, seen))
@@ -126,7 +192,7 @@ def releases(section: Element, seen: Parties, keep: bool) -> list[Release]:
     append = out.append
     for el in section:
         if isinstance(el.tag, str):
-            obj = _new(Release)
+            obj = _new(_PendingRelease)
             _set_release_source(obj, el if keep else None)
             _set_release_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
             _set_load(obj, (_fill_release, el, seen))
@@ -152,7 +218,7 @@ def release_deals(release_deal: Element, keep: bool) -> list[Deal]:
     refs_tuple = tuple(refs)
     out = []
     for el in deal_elements:
-        obj = _new(Deal)
+        obj = _new(_PendingDeal)
         _set_deal_source(obj, el if keep else None)
         _set_deal_parsed(obj, keep)
         _set_deal_refs(obj, refs_tuple)

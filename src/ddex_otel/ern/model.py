@@ -62,26 +62,13 @@ class _Lazy(_Model):
     """Mixin of the classes ``parse`` fills on first read (see LAZY above).
 
     ``_load`` holds ``(fill, element, context)`` while the object's fields are still unread, None
-    once they are filled, and is unset on objects made any other way (so they never load). An unset
-    slot raises AttributeError, which is what sends Python to ``__getattr__``: an object whose
-    fields are all set never comes here, so reading a filled field costs nothing extra.
+    once they are filled, and is unset on objects made any other way (so they never load). The
+    reading itself lives in a subclass per model class (``lazy``): only an unfilled object is of
+    it, and the first read of a field turns it into this class proper. A ``__getattr__`` here would
+    slow every attribute read of every model object about 3× (no specialised slot loads).
     """
 
     __slots__ = ("_load",)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            pending = _get_load(self)
-        except AttributeError:
-            pending = None
-        if pending is None or name[0] == "_" or name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        fill, element, context = pending
-        fill(self, element, context)  # sets every field, then ``_load`` to None
-        return object.__getattribute__(self, name)
-
-
-_get_load = _Lazy.__dict__["_load"].__get__
 
 
 @dataclass(frozen=True, slots=True)
