@@ -125,3 +125,39 @@ def test_streamed_generated_values() -> None:
     r2 = _of(legacy, Release, "R2")
     assert (r2.title, r2.display_artist, r2.genre, r2.resource_refs) == ("Static Señorita", "Über Über Señorita Band 2",
                                                                          "Rock", ("A4", "A5", "A6"))
+
+
+_ONE_EACH = """<ern:NewReleaseMessage xmlns:ern="http://ddex.net/xml/ern/43"><ResourceList>
+  <SoundRecording><ResourceReference> A1 </ResourceReference><Type>MusicalWorkSoundRecording</Type>
+    <SoundRecordingEdition><ResourceId><ISRC>DEX000000001</ISRC></ResourceId>
+      <PLine><Year>2001</Year><PLineText>(P) 2001 X</PLineText></PLine></SoundRecordingEdition>
+    <DisplayTitleText>Lied</DisplayTitleText>
+    <DisplayTitle ApplicableTerritoryCode="DE" LanguageAndScriptCode="de" IsDefault="true"><TitleText> Das Lied </TitleText></DisplayTitle>
+    <DisplayArtistName ApplicableTerritoryCode="" LanguageAndScriptCode="de-Latn">Die Band</DisplayArtistName>
+    <Duration>P0DT1H0M1.5S</Duration></SoundRecording>
+  <SoundRecording><ResourceReference>A2</ResourceReference>
+    <DisplayTitleText ApplicableTerritoryCode="AT">Only Text</DisplayTitleText><DisplayTitle><TitleText/></DisplayTitle>
+    <DisplayArtistName>  </DisplayArtistName></SoundRecording>
+</ResourceList><ReleaseList>
+  <TrackRelease><ReleaseReference>R1</ReleaseReference><ReleaseResourceReference>A1</ReleaseResourceReference>
+    <DisplayTitle ApplicableTerritoryCode="CH"><TitleText>Das Lied (CH)</TitleText></DisplayTitle>
+    <Genre><SubGenre>Sub</SubGenre><GenreText>Pop</GenreText><GenreText>Rock</GenreText></Genre></TrackRelease>
+</ReleaseList></ern:NewReleaseMessage>"""
+
+
+def test_lone_localized_elements_keep_their_attributes() -> None:
+    """One DisplayTitle / DisplayTitleText / DisplayArtistName each (the usual case): territory,
+    language and IsDefault come through; blank texts and empty attributes read as None."""
+    for items in (list(stream(_ONE_EACH)), [*parse(_ONE_EACH).resources, *parse(_ONE_EACH).releases]):
+        a1 = _of(items, Resource, "A1")
+        assert (a1.title, a1.display_artist, a1.duration, a1.ids.isrc) == ("Lied", "Die Band", 3601.5, "DEX000000001")
+        assert a1.display_titles == (Localized("Das Lied", territory="DE", language="de", is_default=True),)
+        assert a1.display_artist_names == (Localized("Die Band", territory=None, language="de-Latn"),)
+        assert a1.p_line == Line("2001", "(P) 2001 X")
+        a2 = _of(items, Resource, "A2")
+        assert (a2.title, a2.display_artist, a2.resource_type, a2.duration) == ("Only Text", None, None, None)
+        assert a2.display_titles == (Localized("Only Text", territory="AT"),)
+        assert a2.display_artist_names == ()
+        r1 = _of(items, Release, "R1")
+        assert (r1.title, r1.genre, r1.subgenre, r1.resource_refs) == ("Das Lied (CH)", "Pop", "Sub", ("A1",))
+        assert r1.display_titles == (Localized("Das Lied (CH)", territory="CH"),)
