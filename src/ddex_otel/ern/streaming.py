@@ -513,7 +513,7 @@ class _TrackList:
     is the answer as it is.
     """
 
-    __slots__ = ("owner", "refs", "ends", "seqs", "paths", "last", "ordered")
+    __slots__ = ("owner", "refs", "ends", "seqs", "paths", "last_path", "last_seq", "ordered")
 
     def __init__(self, owner: etree._Element) -> None:
         self.owner = owner
@@ -522,17 +522,21 @@ class _TrackList:
         #: entry i's own SequenceNumber (a list instead once one is an int a float cannot hold exactly)
         self.seqs: array[float] | list[float] = array("d")
         self.paths: list[tuple[int, tuple[float, ...]]] = []  # (first entry, group path) per run
-        self.last: tuple[float, ...] = ()
+        self.last_path: tuple[float, ...] | None = None  # the previous entry's group path …
+        self.last_seq: float = 0  # … and its own SequenceNumber (order is checked on (*path, seq))
         self.ordered = True
 
     def add(self, path: tuple[float, ...], seq: float, refs: list[str]) -> None:
         entry = len(self.ends)
-        if not self.paths or self.paths[-1][1] != path:
-            self.paths.append((entry, path))
-        key = (*path, seq)
-        if entry and key < self.last:
+        if path is not self.last_path:
+            if not self.paths or self.paths[-1][1] != path:
+                self.paths.append((entry, path))
+            if entry and (*path, seq) < (*self.last_path, self.last_seq):
+                self.ordered = False
+            self.last_path = path
+        elif seq < self.last_seq:  # the same group as the previous entry (its path object): just the numbers
             self.ordered = False
-        self.last = key
+        self.last_seq = seq
         seqs = self.seqs
         if type(seqs) is array and type(seq) is int and not -_EXACT <= seq <= _EXACT:  # keep it exact
             seqs = self.seqs = seqs.tolist()
