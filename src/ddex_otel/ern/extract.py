@@ -939,9 +939,16 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None, 
             elif ptag == "SubGenre":
                 if sub_el is None:
                     sub_el = part
-        genre_text = _text(genre_el)
-        subgenre = _text(sub_el)
-    label_ref = _picked_text(label) if label is not None else None
+        if genre_el is not None and (genre_text := genre_el.text) is not None:  # = _text(genre_el)
+            genre_text = genre_text.strip() or None
+        if sub_el is not None:
+            subgenre = _text(sub_el)
+    if label is None:
+        label_ref = None
+    elif type(label) is list:
+        label_ref = _picked_text(label)
+    elif (label_ref := label.text) is not None:  # = _text(label)
+        label_ref = label_ref.strip() or None
     if title is None:
         display_titles: tuple[Localized, ...] = ()
         title_value = None
