@@ -23,11 +23,11 @@ Last measured (2026-11-30; 2 vCPUs shared with other jobs; Python 3.11.7, lxml 6
   generated 4.3 messages (≈4.5 KB … 10 MB): 1.17–1.65× fromstring, 72–155 MB/s (before: 3.3–4.7×,
   33–48 MB/s); +fill 3.8–5.6×
   stream (``--stream-only --stream-mb 1024``, 2026-11-30, same session before/after the stream-speed
-  work): generated 1.05 GB (760 k tracks in one Release + 760 k TrackReleases): 44.4 MB/s, peak RSS
-  111.0 MiB (before: 34.9 MB/s, 101.3 MiB) — most of the memory is the model itself (the album's
-  760 k resource_refs and the ReleaseDeal's 760 k release_refs); generated 204 MB, in-process
-  timing, two runs each: 42.8–43.9 MB/s (before: 34.8–35.5 MB/s). The figures move ±10 % with
-  the load other jobs put on the shared cores.
+  work): generated 1.05 GB (760 k tracks in one Release + 760 k TrackReleases): 44.4–45.5 MB/s
+  (two runs), peak RSS 111.0–111.1 MiB (before: 34.9 MB/s, 101.3 MiB) — most of the memory is the
+  model itself (the album's 760 k resource_refs and the ReleaseDeal's 760 k release_refs);
+  generated 204 MB, in-process timing, four runs each, interleaved: 42.1–45.0 MB/s (before:
+  34.8–35.7 MB/s). The figures move ±10 % with the load other jobs put on the shared cores.
 """
 
 from __future__ import annotations
