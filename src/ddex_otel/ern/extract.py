@@ -773,17 +773,6 @@ def _technical(el: Element) -> TechnicalDetails:
     )
 
 
-def _edition_ids(edition: Element) -> list[Element]:
-    """The ResourceId blocks of a 4.3 SoundRecordingEdition/VideoEdition (they come first)."""
-    blocks: list[Element] = []
-    for child in edition:
-        if child.tag == "ResourceId":
-            blocks.append(child)
-        elif blocks:
-            break
-    return blocks
-
-
 def _strip(value: str | None) -> str | None:
     """Stripped text; None for None or blank."""
     if value is None:
@@ -856,7 +845,7 @@ def extract_release(el: Element, ctx: Context, group_refs: list[str] | None = No
     """One child of ReleaseList: 4.x Release / TrackRelease / ClipRelease, 3.x Release.
 
     ``group_refs``: the ResourceGroup track list when ``stream`` already consumed it piecewise
-    (with ``content_item_refs``, so the result is the same as reading it from the tree).
+    (with ``content_item_entry``, so the result is the same as reading it from the tree).
     """
     return _release_3x(el, ctx) if ctx.legacy else _release_4x(el, ctx, group_refs)
 
@@ -1047,8 +1036,8 @@ def sort_keyed_refs(keyed: list[tuple[tuple[float, ...], list[str]]]) -> list[tu
 
 
 def content_item_entry(item: Element) -> tuple[float, list[str]]:
-    """``(sequence_number(item), content_item_refs(item))`` in one pass over the item's children
-    (``stream`` reads each track-list entry as it ends)."""
+    """(``sequence_number(item)``, the item's ReleaseResourceReferences — linked ones excluded) in
+    one pass over its children (``stream`` reads each track-list entry as it ends)."""
     seq: float = _UNNUMBERED
     numbered = False  # sequence_number's answer is settled
     refs: list[str] = []
@@ -1067,17 +1056,6 @@ def content_item_entry(item: Element) -> tuple[float, list[str]]:
             elif tag.endswith("ResourceGroupContentItem") or tag.endswith("ResourceGroup"):
                 numbered = True
     return seq, refs
-
-
-def content_item_refs(item: Element) -> list[str]:
-    """The ReleaseResourceReference(s) of one ResourceGroupContentItem (linked ones excluded)."""
-    refs = []
-    for part in item:
-        if part.tag == "ReleaseResourceReference":
-            value = _text(part)
-            if value is not None:
-                refs.append(value)
-    return refs
 
 
 _RELEASE_3X = frozenset(
