@@ -10,7 +10,8 @@
 3. ``stream`` of a generated 1 GB message in a child process: throughput and peak RSS (target:
    < 150 MB), measured by a launcher whose only child is the streaming process (RUSAGE_CHILDREN).
 
-Options: ``--stream-mb N`` (default 1024), ``--skip-stream``, ``--repeat N``, ``--workdir DIR``.
+Options: ``--stream-mb N`` (default 1024), ``--skip-stream``, ``--stream-only`` (part 3 alone),
+``--repeat N``, ``--workdir DIR``.
 Generated files go to a temporary directory that is removed afterwards.
 
 Last measured (2026-11-30; 2 vCPUs shared with other jobs; Python 3.11.7, lxml 6.1.3, libxml2 2.14.6;
@@ -21,10 +22,12 @@ Last measured (2026-11-30; 2 vCPUs shared with other jobs; Python 3.11.7, lxml 6
   (reading everything costs what it did: the laziness only defers work)
   generated 4.3 messages (≈4.5 KB … 10 MB): 1.17–1.65× fromstring, 72–155 MB/s (before: 3.3–4.7×,
   33–48 MB/s); +fill 3.8–5.6×
-  stream, generated 204 MB: 33.4 MB/s, peak RSS 71.6 MiB (unchanged by the lazy model: stream reads
-  eagerly). Earlier, 1.05 GB (760 k tracks in one Release + 760 k TrackReleases): 18.8–24.0 MB/s,
-  peak RSS 98.8 MiB — of which ~60 MB is the model itself (the album's 760 k resource_refs and
-  the ReleaseDeal's 760 k release_refs)
+  stream (``--stream-only --stream-mb 1024``, 2026-11-30, same session before/after the stream-speed
+  work): generated 1.05 GB (760 k tracks in one Release + 760 k TrackReleases): 44.4–45.5 MB/s
+  (two runs), peak RSS 111.0–111.1 MiB (before: 34.9 MB/s, 101.3 MiB) — most of the memory is the
+  model itself (the album's 760 k resource_refs and the ReleaseDeal's 760 k release_refs);
+  generated 204 MB, in-process timing, four runs each, interleaved: 42.1–45.0 MB/s (before:
+  34.8–35.7 MB/s). The figures move ±10 % with the load other jobs put on the shared cores.
 """
 
 from __future__ import annotations
@@ -219,12 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2000, help="interleaved runs for the ratio (default 2000)")
     parser.add_argument("--stream-mb", type=int, default=1024, help="size of the streamed message in MB")
     parser.add_argument("--skip-stream", action="store_true", help="skip the big streaming run")
+    parser.add_argument("--stream-only", action="store_true", help="only the streaming run (no parse parts)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to write generated files")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, lxml {etree.__version__}, libxml2 {'.'.join(map(str, etree.LIBXML_VERSION))}")
-    bench_ratio(args.repeat)
+    if args.stream_only and args.skip_stream:
+        parser.error("--stream-only and --skip-stream exclude each other")
+    if not args.stream_only:
+        bench_ratio(args.repeat)
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="ddex-bench-") as tmp:
-        bench_sizes(Path(tmp))
+        if not args.stream_only:
+            bench_sizes(Path(tmp))
         if not args.skip_stream:
             bench_stream(Path(tmp), args.stream_mb)
     return 0

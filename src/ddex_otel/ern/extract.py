@@ -307,28 +307,42 @@ def _party_id_values(el: Element) -> list[str]:
 
 
 def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
-    """Merge ReleaseId / ResourceId / SoundRecordingId blocks into one Identifiers."""
+    """Merge ReleaseId / ResourceId / SoundRecordingId blocks into one Identifiers.
+
+    (Hot: one per resource and release; ``_text`` is inlined.)"""
     if not id_blocks:
         return _NO_IDS
     icpn = grid = isrc = catalog = None
-    proprietary: list[ProprietaryId] = []
+    proprietary: list[ProprietaryId] | None = None
     for block in id_blocks:
         for child in block:
             tag = child.tag
             if tag == "ISRC":
-                isrc = isrc or _text(child)
-            elif tag == "ICPN":
-                icpn = icpn or _text(child)
-            elif tag == "GRid":
-                grid = grid or _text(child)
-            elif tag == "CatalogNumber":
-                catalog = catalog or _text(child)
+                if isrc is None and (isrc := child.text) is not None:
+                    isrc = isrc.strip() or None
             elif tag == "ProprietaryId":
-                value = _text(child)
+                value = child.text
                 if value is not None:
-                    proprietary.append(_new_proprietary_id(namespace=child.get("Namespace") or "", value=value))
-    if icpn is grid is isrc is catalog is None and not proprietary:
-        return _NO_IDS
+                    value = value.strip()
+                    if value:
+                        pid = _new_proprietary_id(namespace=child.get("Namespace") or "", value=value)
+                        if proprietary is None:
+                            proprietary = [pid]
+                        else:
+                            proprietary.append(pid)
+            elif tag == "ICPN":
+                if icpn is None and (icpn := child.text) is not None:
+                    icpn = icpn.strip() or None
+            elif tag == "GRid":
+                if grid is None and (grid := child.text) is not None:
+                    grid = grid.strip() or None
+            elif tag == "CatalogNumber":
+                if catalog is None and (catalog := child.text) is not None:
+                    catalog = catalog.strip() or None
+    if proprietary is None:
+        if icpn is grid is isrc is catalog is None:
+            return _NO_IDS
+        return _new_identifiers(icpn=icpn, grid=grid, isrc=isrc, catalog_number=catalog, proprietary=())
     return _new_identifiers(icpn=icpn, grid=grid, isrc=isrc, catalog_number=catalog, proprietary=tuple(proprietary))
 
 
@@ -489,73 +503,203 @@ def extract_resource(el: Element, ctx: Context) -> Resource:
 
 
 def _resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Resource:
-    # Hot path (most of a big message): one pass, branches ordered by how often ERN uses the tag.
-    reference = resource_type = duration = None
-    edition: Element | None = None
-    id_blocks: list[Element] = []
-    title_texts: list[Element] = []
-    titles: list[Element] = []
-    artists: list[Element] = []
-    warnings: list[Element] = []
-    contributors: list[Element] = []
-    technical: list[Element] = []
-    p_lines: list[Element] = []
-    c_lines: list[Element] = []
+    # Hot path (most of a big message): one pass over the children, branches in 4.x document order.
+    # The repeatable kinds hold their element alone and become a list only from a second one (one
+    # each is the rule); the common single case is then read inline below.
+    reference = resource_type = duration = edition = None
+    title_text: Any = None
+    title: Any = None
+    artist: Any = None
+    warning: Any = None
+    id_blocks: list[Element] | None = None
+    contributors: list[Element] | None = None
+    technical: list[Element] | None = None
+    p_lines: list[Element] | None = None
+    c_lines: list[Element] | None = None
     for child in el:
         tag = child.tag
         if tag == "ResourceReference":
             reference = child.text
-        elif tag == "DisplayArtistName":
-            artists.append(child)
-        elif tag == "DisplayTitle":
-            titles.append(child)
-        elif tag == "DisplayTitleText":
-            title_texts.append(child)
         elif tag == "Type":
             resource_type = child.text
+        elif tag == "SoundRecordingEdition" or tag == "VideoEdition":
+            if edition is None:
+                edition = child
+        elif tag == "DisplayTitleText":
+            title_text = child if title_text is None else _more(title_text, child)
+        elif tag == "DisplayTitle":
+            title = child if title is None else _more(title, child)
+        elif tag == "DisplayArtistName":
+            artist = child if artist is None else _more(artist, child)
+        elif tag == "DisplayArtist":
+            continue  # the usual unmodelled child: end the chain early
         elif tag == "Duration":
             duration = child.text
-        elif tag == "ResourceId":
-            id_blocks.append(child)
         elif tag == "ParentalWarningType":
-            warnings.append(child)
+            warning = child if warning is None else _more(warning, child)
+        elif tag == "ResourceId":
+            if id_blocks is None:
+                id_blocks = [child]
+            else:
+                id_blocks.append(child)
         elif tag == "Contributor":
-            contributors.append(child)
+            if contributors is None:
+                contributors = [child]
+            else:
+                contributors.append(child)
         elif tag == "TechnicalDetails":
-            technical.append(child)
+            if technical is None:
+                technical = [child]
+            else:
+                technical.append(child)
         elif tag == "PLine":
-            p_lines.append(child)
+            if p_lines is None:
+                p_lines = [child]
+            else:
+                p_lines.append(child)
         elif tag == "CLine":
-            c_lines.append(child)
-        elif edition is None and (tag == "SoundRecordingEdition" or tag == "VideoEdition"):
-            edition = child
+            if c_lines is None:
+                c_lines = [child]
+            else:
+                c_lines.append(child)
     if edition is not None:
-        id_blocks = _edition_ids(edition)
-        for part in edition:  # 4.3: files and P/C lines live in the (first) edition
+        # 4.3: the ids are the edition's first run of ResourceIds; files and P/C lines live there too
+        id_blocks = None
+        ids_open = True
+        for part in edition:
             ptag = part.tag
+            if ptag == "ResourceId":
+                if ids_open:
+                    if id_blocks is None:
+                        id_blocks = [part]
+                    else:
+                        id_blocks.append(part)
+                continue
+            if id_blocks is not None:
+                ids_open = False
             if ptag == "TechnicalDetails":
-                technical.append(part)
+                if technical is None:
+                    technical = [part]
+                else:
+                    technical.append(part)
             elif ptag == "PLine":
-                p_lines.append(part)
+                if p_lines is None:
+                    p_lines = [part]
+                else:
+                    p_lines.append(part)
             elif ptag == "CLine":
-                c_lines.append(part)
+                if c_lines is None:
+                    c_lines = [part]
+                else:
+                    c_lines.append(part)
+    # title: DisplayTitleText, else DisplayTitle/TitleText; display_titles: every DisplayTitle, else
+    # every DisplayTitleText (the single-element cases inline what _pick/_text/_localized do)
+    if title is None:
+        display_titles: tuple[Localized, ...] = ()
+        title_value = None
+    elif type(title) is list:
+        display_titles = _localized(title, _title_text)
+        title_value = _title_text(_pick(title))
+    else:
+        title_value = None
+        for part in title:
+            if part.tag == "TitleText":
+                title_value = part.text
+                if title_value is not None:
+                    title_value = title_value.strip() or None
+                break
+        display_titles = () if title_value is None else _localized_one(title, title_value)
+    if title_text is None:
+        text_value = None
+    elif type(title_text) is list:
+        text_value = _text(_pick(title_text))
+        if not display_titles:
+            display_titles = _localized(title_text)
+    else:
+        text_value = title_text.text
+        if text_value is not None:
+            text_value = text_value.strip() or None
+        if not display_titles and text_value is not None:
+            display_titles = _localized_one(title_text, text_value)
+    if artist is None:
+        artist_value = None
+        artist_names: tuple[Localized, ...] = ()
+    elif type(artist) is list:
+        artist_value = _text(_pick(artist))
+        artist_names = _localized(artist)
+    else:
+        artist_value = artist.text
+        if artist_value is not None:
+            artist_value = artist_value.strip() or None
+        artist_names = () if artist_value is None else _localized_one(artist, artist_value)
+    if reference is not None:
+        reference = reference.strip()
+    if resource_type is not None:
+        resource_type = resource_type.strip() or None
     return _new_resource(
         _into=into,
         kind=el.tag,
-        reference=_strip(reference) or "",
-        resource_type=_strip(resource_type),
+        reference=reference or "",
+        resource_type=resource_type,
         ids=_identifiers(id_blocks),
-        title=_text(_pick(title_texts)) or _title_text(_pick(titles)),
-        display_artist=_text(_pick(artists)),
-        duration=parse_duration(_strip(duration)),
-        parental_warning=_text(_pick(warnings)),
-        p_line=_line(_pick(p_lines), "PLineText"),
-        c_line=_line(_pick(c_lines), "CLineText"),
-        contributors=tuple(_contributor(c, ctx) for c in contributors) if contributors else (),
-        technical_details=tuple(map(_technical, technical)) if technical else (),
-        display_titles=_localized(titles, _title_text) or _localized(title_texts),
-        display_artist_names=_localized(artists) if artists else (),
+        title=text_value or title_value,
+        display_artist=artist_value,
+        duration=_duration(duration),
+        parental_warning=_picked_text(warning) if warning is not None else None,
+        p_line=_line(_pick(p_lines), "PLineText") if p_lines is not None else None,
+        c_line=_line(_pick(c_lines), "CLineText") if c_lines is not None else None,
+        contributors=tuple([_contributor(c, ctx) for c in contributors]) if contributors is not None else (),
+        technical_details=tuple(map(_technical, technical)) if technical is not None else (),
+        display_titles=display_titles,
+        display_artist_names=artist_names,
     )
+
+
+def _more(first: Any, el: Element) -> list[Element]:
+    """Add a repeated element to what a hot extractor holds: a lone element, or a list from the second."""
+    if type(first) is list:
+        first.append(el)
+        return first
+    return [first, el]
+
+
+def _picked_text(held: Any) -> str | None:
+    """``_text(_pick(...))`` of what ``_more`` built (None, a lone element or a list)."""
+    if held is None:
+        return None
+    if type(held) is list:
+        held = _pick(held)
+    value = held.text
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+def _localized_one(el: Element, value: str) -> tuple[Localized, ...]:
+    """``_localized([el])`` when ``el``'s text (``value``) is known not to be None."""
+    if not el.keys():  # no attributes (one call instead of three lookups)
+        return (_new_localized(text=value, territory=None, language=None, is_default=False),)
+    get = el.get
+    return (_new_localized(text=value, territory=get("ApplicableTerritoryCode") or None,
+                           language=get("LanguageAndScriptCode"), is_default=get("IsDefault") == "true"),)
+
+
+#: raw Duration text → seconds: durations repeat a lot in a big delivery; bounded, cleared when full
+_DURATIONS: dict[str | None, float | None] = {}
+_DURATIONS_MAX = 4096
+
+
+def _duration(text: str | None) -> float | None:
+    """``parse_duration(_strip(text))``, remembered (a pure function of ``text``)."""
+    try:
+        return _DURATIONS[text]
+    except KeyError:
+        pass
+    value = parse_duration(_strip(text))
+    if len(_DURATIONS) >= _DURATIONS_MAX:
+        _DURATIONS.clear()
+    _DURATIONS[text] = value
+    return value
 
 
 _CONTRIBUTOR_ROLES = frozenset({"Role", "ResourceContributorRole", "IndirectResourceContributorRole"})
@@ -627,17 +771,6 @@ def _technical(el: Element) -> TechnicalDetails:
         hash=found.get("HashSumValue") or found.get("HashSum"),
         hash_algorithm=found.get("HashSumAlgorithmType") or found.get("Algorithm"),
     )
-
-
-def _edition_ids(edition: Element) -> list[Element]:
-    """The ResourceId blocks of a 4.3 SoundRecordingEdition/VideoEdition (they come first)."""
-    blocks: list[Element] = []
-    for child in edition:
-        if child.tag == "ResourceId":
-            blocks.append(child)
-        elif blocks:
-            break
-    return blocks
 
 
 def _strip(value: str | None) -> str | None:
@@ -712,88 +845,133 @@ def extract_release(el: Element, ctx: Context, group_refs: list[str] | None = No
     """One child of ReleaseList: 4.x Release / TrackRelease / ClipRelease, 3.x Release.
 
     ``group_refs``: the ResourceGroup track list when ``stream`` already consumed it piecewise
-    (with ``content_item_refs``, so the result is the same as reading it from the tree).
+    (with ``content_item_entry``, so the result is the same as reading it from the tree).
     """
     return _release_3x(el, ctx) if ctx.legacy else _release_4x(el, ctx, group_refs)
 
 
 def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None, into: Release | None = None) -> Release:
-    # Hot path: one pass over the release's children, lists only for the "WithDefault" ones.
+    # Hot path: one pass over the release's children, branches in 4.x document order (a TrackRelease's
+    # first). As in _resource_4x, a repeatable kind is a lone element until a second one comes.
     reference = release_type = None
-    id_blocks: list[Element] = []
-    title_texts: list[Element] = []
-    titles: list[Element] = []
-    artists: list[Element] = []
-    labels: list[Element] = []
-    genres: list[Element] = []
-    p_lines: list[Element] = []
-    c_lines: list[Element] = []
-    dates: list[Element] = []
-    original_dates: list[Element] = []
-    warnings: list[Element] = []
-    keywords: list[Element] = []
+    id_blocks: list[Element] | None = None
+    label: Any = None
+    genre: Any = None
+    title_text: Any = None
+    title: Any = None
+    artist: Any = None
+    p_line: Any = None
+    c_line: Any = None
+    date: Any = None
+    original_date: Any = None
+    warning: Any = None
+    keywords: list[Element] | None = None
     refs: list[str] = [] if group_refs is None else list(group_refs)
     for child in el:
         tag = child.tag
         if tag == "ReleaseReference":
             reference = child.text
-        elif tag == "ReleaseResourceReference":
-            value = _text(child)
-            if value is not None:
-                refs.append(value)
         elif tag == "ReleaseId":
-            id_blocks.append(child)
+            if id_blocks is None:
+                id_blocks = [child]
+            else:
+                id_blocks.append(child)
+        elif tag == "ReleaseResourceReference":
+            value = child.text
+            if value is not None:
+                value = value.strip()
+                if value:
+                    refs.append(value)
         elif tag == "ReleaseLabelReference":
-            labels.append(child)
-        elif tag == "Genre":
-            genres.append(child)
-        elif tag == "DisplayTitleText":
-            title_texts.append(child)
-        elif tag == "DisplayTitle":
-            titles.append(child)
-        elif tag == "DisplayArtistName":
-            artists.append(child)
-        elif tag == "ResourceGroup":
-            if group_refs is None:
-                _group_resource_refs(child, refs)
+            label = child if label is None else _more(label, child)
+        elif tag == "Genre" or tag == "DisplayGenre":  # DisplayGenre: ERN 4.3.1's name for Genre
+            genre = child if genre is None else _more(genre, child)
         elif tag == "ReleaseType":
             if release_type is None:
                 release_type = child.text
+        elif tag == "DisplayTitleText":
+            title_text = child if title_text is None else _more(title_text, child)
+        elif tag == "DisplayTitle":
+            title = child if title is None else _more(title, child)
+        elif tag == "DisplayArtistName":
+            artist = child if artist is None else _more(artist, child)
+        elif tag == "DisplayArtist":
+            continue  # the usual unmodelled child: end the chain early
+        elif tag == "ResourceGroup":
+            if group_refs is None:
+                _group_resource_refs(child, refs)
         elif tag == "PLine":
-            p_lines.append(child)
+            p_line = child if p_line is None else _more(p_line, child)
         elif tag == "CLine":
-            c_lines.append(child)
+            c_line = child if c_line is None else _more(c_line, child)
         elif tag == "ReleaseDate":
-            dates.append(child)
+            date = child if date is None else _more(date, child)
         elif tag == "OriginalReleaseDate":
-            original_dates.append(child)
+            original_date = child if original_date is None else _more(original_date, child)
         elif tag == "ParentalWarningType":
-            warnings.append(child)
+            warning = child if warning is None else _more(warning, child)
         elif tag == "Keywords":
-            keywords.append(child)
-        elif tag == "DisplayGenre":  # ERN 4.3.1's name for Genre
-            genres.append(child)
-    genre = _pick(genres)
-    label_ref = _text(_pick(labels))
+            if keywords is None:
+                keywords = [child]
+            else:
+                keywords.append(child)
+    genre_text = subgenre = None
+    if genre is not None:
+        if type(genre) is list:
+            genre = _pick(genre)
+        genre_el = sub_el = None
+        for part in genre:
+            ptag = part.tag
+            if ptag == "GenreText":
+                if genre_el is None:
+                    genre_el = part
+            elif ptag == "SubGenre":
+                if sub_el is None:
+                    sub_el = part
+        if genre_el is not None and (genre_text := genre_el.text) is not None:  # = _text(genre_el)
+            genre_text = genre_text.strip() or None
+        if sub_el is not None:
+            subgenre = _text(sub_el)
+    if label is None:
+        label_ref = None
+    elif type(label) is list:
+        label_ref = _picked_text(label)
+    elif (label_ref := label.text) is not None:  # = _text(label)
+        label_ref = label_ref.strip() or None
+    if title is None:
+        display_titles: tuple[Localized, ...] = ()
+        title_value = None
+    else:
+        titles = title if type(title) is list else [title]
+        display_titles = _localized(titles, _title_text)
+        title_value = _title_text(_pick(titles))
+    text_value = _picked_text(title_text) if title_text is not None else None
+    if not display_titles and title_text is not None:
+        display_titles = _localized(title_text if type(title_text) is list else [title_text])
+    if reference is not None:
+        reference = reference.strip()
+    if release_type is not None:
+        release_type = release_type.strip() or None
     return _new_release(
         _into=into,
         kind=el.tag,
-        reference=_strip(reference) or "",
-        release_type=_strip(release_type),
+        reference=reference or "",
+        release_type=release_type,
         ids=_identifiers(id_blocks),
-        title=_text(_pick(title_texts)) or _title_text(_pick(titles)),
-        display_artist=_text(_pick(artists)),
+        title=text_value or title_value,
+        display_artist=_picked_text(artist) if artist is not None else None,
         label=ctx.party_names.get(label_ref) if label_ref is not None else None,
-        genre=_child_text(genre, "GenreText"),
-        subgenre=_child_text(genre, "SubGenre"),
-        release_date=_text(_pick(dates)) or _text(_pick(original_dates)),
-        p_line=_line(_pick(p_lines), "PLineText"),
-        c_line=_line(_pick(c_lines), "CLineText"),
+        genre=genre_text,
+        subgenre=subgenre,
+        release_date=(_picked_text(date) if date is not None else None)
+        or (_picked_text(original_date) if original_date is not None else None),
+        p_line=_line(_pick(p_line) if type(p_line) is list else p_line, "PLineText") if p_line is not None else None,
+        c_line=_line(_pick(c_line) if type(c_line) is list else c_line, "CLineText") if c_line is not None else None,
         resource_refs=tuple(refs),
-        parental_warning=_text(_pick(warnings)),
-        keywords=_texts(keywords),
-        display_titles=_localized(titles, _title_text) or _localized(title_texts),
-        display_artist_names=_localized(artists) if artists else (),
+        parental_warning=_picked_text(warning) if warning is not None else None,
+        keywords=_texts(keywords) if keywords is not None else (),
+        display_titles=display_titles,
+        display_artist_names=() if artist is None else _localized(artist if type(artist) is list else [artist]),
     )
 
 
@@ -857,15 +1035,27 @@ def sort_keyed_refs(keyed: list[tuple[tuple[float, ...], list[str]]]) -> list[tu
     return sorted(keyed, key=lambda entry: entry[0])
 
 
-def content_item_refs(item: Element) -> list[str]:
-    """The ReleaseResourceReference(s) of one ResourceGroupContentItem (linked ones excluded)."""
-    refs = []
+def content_item_entry(item: Element) -> tuple[float, list[str]]:
+    """(``sequence_number(item)``, the item's ReleaseResourceReferences — linked ones excluded) in
+    one pass over its children (``stream`` reads each track-list entry as it ends)."""
+    seq: float = _UNNUMBERED
+    numbered = False  # sequence_number's answer is settled
+    refs: list[str] = []
     for part in item:
-        if part.tag == "ReleaseResourceReference":
-            value = _text(part)
+        tag = part.tag
+        if tag == "ReleaseResourceReference":
+            value = part.text
             if value is not None:
-                refs.append(value)
-    return refs
+                value = value.strip()
+                if value:
+                    refs.append(value)
+        elif not numbered and isinstance(tag, str):
+            if tag == "SequenceNumber" or tag.endswith("}SequenceNumber"):
+                seq = _as_number(part.text)
+                numbered = True
+            elif tag.endswith("ResourceGroupContentItem") or tag.endswith("ResourceGroup"):
+                numbered = True
+    return seq, refs
 
 
 _RELEASE_3X = frozenset(

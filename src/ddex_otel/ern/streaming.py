@@ -37,8 +37,9 @@ from ddex_otel.ern import safexml
 from ddex_otel.ern.errors import EmptyInputError, NotDDEXError
 from ddex_otel.ern.extract import (
     Context,
-    content_item_refs,
-    element_text,
+    _release_4x,
+    _resource_4x,
+    content_item_entry,
     sequence_number,
     extract_header,
     extract_party,
@@ -78,6 +79,12 @@ _ITEM_PARENT: dict[str, str | None] = {
 # references): consumed as they end so even a million-track Release streams in flat memory.
 _PIECES = ("ResourceGroupContentItem", "DealReleaseReference")
 _FILTER_TAGS = tuple(_ITEM_PARENT) + _LISTS + _SKIPPED_ITEMS + _PIECES
+#: list tag → the item tags that belong in it
+_LIST_ITEMS: dict[str, frozenset[str]] = {
+    name: frozenset(tag for tag, parent in _ITEM_PARENT.items() if parent == name) for name in _LISTS
+}
+#: stands for "no list yet" where an element (or None, the root's parent) would be compared
+_NO_LIST = object()
 
 
 class StreamInput:
@@ -141,7 +148,7 @@ class _Tail:
         self._last_chunk = b""
 
     def add(self, chunk: bytes) -> None:
-        if chunk.strip():
+        if chunk and not chunk.isspace():  # (= chunk.strip(), without copying the chunk)
             self._lines_before = self._lines
             self._last_chunk = chunk
         self._lines += chunk.count(b"\n")
@@ -172,12 +179,12 @@ class _Streamer:
         self._piece_parent: tuple[etree._Element | None, etree._Element | None] = (None, None)
         #: the list whose earlier siblings were already dropped (once per list, not per item)
         self._dropped_for: etree._Element | None = None
-        self._handlers: dict[str, Callable[[etree._Element], None]] = {
-            "ResourceList": self._resource,
-            "ReleaseList": self._release,
-            "PartyList": self._party,
-            "DealList": self._release_deal,
-        }
+        #: the top-level list the last item came from, its item tags and its handler: the next
+        #: item of the same list needs none of the placement checks (see ``_handle``)
+        self._items_of: object = _NO_LIST
+        self._item_tags: frozenset[str] = frozenset()
+        self._item_handler: Callable[[etree._Element], None] = self._party
+        self._handlers: dict[str, Callable[[etree._Element], None]] = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -277,6 +284,13 @@ class _Streamer:
         version, message_type = identify_root(root.tag)
         self.namespace = split_tag(root.tag)[0] or ""
         self.ctx = Context(legacy=is_legacy(version))
+        legacy = self.ctx.legacy
+        self._handlers = {
+            "ResourceList": self._resource if legacy else self._resource_4x,
+            "ReleaseList": self._release if legacy else self._release_4x,
+            "PartyList": self._party,
+            "DealList": self._release_deal,
+        }
         return StreamStart(ern_version=version, message_type=message_type)
 
     # -- events ----------------------------------------------------------------------------
@@ -295,28 +309,40 @@ class _Streamer:
                 if tag[0] == "{":
                     continue  # an element of some other namespace: not ours
             parent = element.getparent()
+            if parent is self._items_of and tag in self._item_tags:
+                # the next item of the list the previous one came from (most events): as ``_item``
+                # does, with the placement already checked for this parent
+                previous = element.getprevious()
+                if previous is not None and previous is not self._last_done:
+                    self._unreported_before(element, self._item_handler)
+                self._item_handler(element)
+                self._last_done = element
+                element.clear(keep_tail=True)  # = _discard
+                if previous is not None:
+                    _drop_previous_in(parent, element)
+                continue
             if parent is None:
                 continue
-            grandparent = parent.getparent()
-            if tag in _ITEM_PARENT:
-                self._item(element, parent, grandparent, tag)
-            elif tag == "ResourceGroupContentItem":
-                self._content_item(element)
+            if tag == "ResourceGroupContentItem":
+                self._content_item(element, parent)
             elif tag == "DealReleaseReference":
-                self._deal_reference(element, parent, grandparent)
+                self._deal_reference(element, parent)
+            elif tag in _ITEM_PARENT:
+                self._item(element, parent, tag)
             elif tag in self._handlers:
-                if grandparent is None:
+                if parent.getparent() is None:
                     self._finish_list(element)
-            elif grandparent is not None and grandparent.getparent() is None:
-                _discard(element)  # an item of another top-level list (WorkList, CueSheetList, …)
-                _drop_previous(element)
+            else:
+                grandparent = parent.getparent()
+                if grandparent is not None and grandparent.getparent() is None:
+                    _discard(element)  # an item of another top-level list (WorkList, CueSheetList, …)
+                    _drop_previous(element)
         return out
 
-    def _item(
-        self, element: etree._Element, parent: etree._Element, grandparent: etree._Element | None, tag: str
-    ) -> None:
+    def _item(self, element: etree._Element, parent: etree._Element, tag: str) -> None:
         """An item element ended: extract it (and unreported siblings before it), then free it."""
         expected = _ITEM_PARENT[tag]
+        grandparent = parent.getparent()
         if expected is None:
             if grandparent is None:
                 self._out.append(extract_header(element) if tag == "MessageHeader" else extract_purged_release(element))
@@ -336,6 +362,7 @@ class _Streamer:
         if parent is not self._dropped_for:
             _drop_previous(parent)
             self._dropped_for = parent
+        self._items_of, self._item_tags, self._item_handler = parent, _LIST_ITEMS[expected], handler
 
     def _unreported_before(self, element: etree._Element, handler: Callable[[etree._Element], None]) -> None:
         """Siblings the tag filter did not report (unknown resource kinds, …), in document order."""
@@ -360,15 +387,15 @@ class _Streamer:
                 if isinstance(last.tag, str):
                     handler(last)
         self._last_done = None
+        self._items_of = _NO_LIST
         _discard(element)
         _drop_previous(element)
 
     # -- pieces of huge items --------------------------------------------------------------
 
-    def _content_item(self, element: etree._Element) -> None:
+    def _content_item(self, element: etree._Element, group: etree._Element) -> None:
         """A track-list entry of a release: keep its references, free the element."""
-        group = element.getparent()
-        if group is not None and group is self._piece_parent[0]:
+        if group is self._piece_parent[0]:
             owner = self._piece_parent[1]  # the same ResourceGroup as the previous entry
         else:
             owner = _top_level_item(element, "ReleaseList")
@@ -380,30 +407,32 @@ class _Streamer:
         if tracks is None or tracks.owner is not owner:
             tracks = self._tracks = _TrackList(owner)
         if not self.ctx.legacy:  # 3.x track order comes from ReleaseResourceReferenceList instead
-            tracks.add(self._group_key, sequence_number(element), content_item_refs(element))
-        _discard(element)
-        _drop_previous(element)
+            seq, refs = content_item_entry(element)
+            tracks.add(self._group_key, seq, refs)
+        element.clear(keep_tail=True)  # = _discard
+        _drop_previous_in(group, element)
 
-    def _deal_reference(
-        self, element: etree._Element, parent: etree._Element, grandparent: etree._Element | None
-    ) -> None:
+    def _deal_reference(self, element: etree._Element, parent: etree._Element) -> None:
         """A DealReleaseReference of a top-level ReleaseDeal: keep its text, free the element."""
-        if grandparent is None:
-            return
         if parent is self._piece_parent[0]:
             owner = self._piece_parent[1]  # the same ReleaseDeal as the previous reference
         else:
+            if parent.getparent() is None:
+                return
             owner = _top_level_item(element, "DealList")
             self._piece_parent = (parent, owner)
         if owner is not parent:
             return
-        if self._deal_refs[0] is not parent:
-            self._deal_refs = (parent, [])
-        value = element_text(element)
+        deal_refs = self._deal_refs
+        if deal_refs[0] is not parent:
+            deal_refs = self._deal_refs = (parent, [])
+        value = element.text  # = element_text
         if value is not None:
-            self._deal_refs[1].append(value)
-        _discard(element)
-        _drop_previous(element)
+            value = value.strip()
+            if value:
+                deal_refs[1].append(value)
+        element.clear(keep_tail=True)  # = _discard
+        _drop_previous_in(parent, element)
 
     def _sequence_path(self, group: etree._Element | None) -> tuple[float, ...]:
         """SequenceNumbers of the nested ResourceGroups above an entry (as ``extract`` keys them)."""
@@ -445,6 +474,18 @@ class _Streamer:
             self._out.extend(self.ctx.take_new_parties())
         self._out.append(resource)
 
+    def _resource_4x(self, element: etree._Element) -> None:
+        self._out.append(_resource_4x(element, self.ctx))
+
+    def _release_4x(self, element: etree._Element) -> None:
+        tracks = self._tracks
+        if tracks is None:  # (= _take_group_refs, without the call when there is no track list)
+            self._group_seq.clear()
+            refs = None
+        else:
+            refs = self._take_group_refs(element)
+        self._out.append(_release_4x(element, self.ctx, refs))
+
     def _release(self, element: etree._Element) -> None:
         release = extract_release(element, self.ctx, group_refs=self._take_group_refs(element))
         if self.ctx.legacy:
@@ -472,7 +513,7 @@ class _TrackList:
     is the answer as it is.
     """
 
-    __slots__ = ("owner", "refs", "ends", "seqs", "paths", "last", "ordered")
+    __slots__ = ("owner", "refs", "ends", "seqs", "paths", "last_path", "last_seq", "ordered")
 
     def __init__(self, owner: etree._Element) -> None:
         self.owner = owner
@@ -481,17 +522,21 @@ class _TrackList:
         #: entry i's own SequenceNumber (a list instead once one is an int a float cannot hold exactly)
         self.seqs: array[float] | list[float] = array("d")
         self.paths: list[tuple[int, tuple[float, ...]]] = []  # (first entry, group path) per run
-        self.last: tuple[float, ...] = ()
+        self.last_path: tuple[float, ...] | None = None  # the previous entry's group path …
+        self.last_seq: float = 0  # … and its own SequenceNumber (order is checked on (*path, seq))
         self.ordered = True
 
     def add(self, path: tuple[float, ...], seq: float, refs: list[str]) -> None:
         entry = len(self.ends)
-        if not self.paths or self.paths[-1][1] != path:
-            self.paths.append((entry, path))
-        key = (*path, seq)
-        if entry and key < self.last:
+        if path is not self.last_path:
+            if not self.paths or self.paths[-1][1] != path:
+                self.paths.append((entry, path))
+            if entry and (*path, seq) < (*self.last_path, self.last_seq):
+                self.ordered = False
+            self.last_path = path
+        elif seq < self.last_seq:  # the same group as the previous entry (its path object): just the numbers
             self.ordered = False
-        self.last = key
+        self.last_seq = seq
         seqs = self.seqs
         if type(seqs) is array and type(seq) is int and not -_EXACT <= seq <= _EXACT:  # keep it exact
             seqs = self.seqs = seqs.tolist()
@@ -541,5 +586,11 @@ def _drop_previous(element: etree._Element) -> None:
     parent = element.getparent()
     if parent is None:
         return
+    while element.getprevious() is not None:
+        del parent[0]
+
+
+def _drop_previous_in(parent: etree._Element, element: etree._Element) -> None:
+    """``_drop_previous`` when the parent is known."""
     while element.getprevious() is not None:
         del parent[0]
