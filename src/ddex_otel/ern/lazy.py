@@ -148,12 +148,10 @@ def _fill_deal(obj: Deal, element: Element, release_refs: tuple[str, ...]) -> No
     _set_load(obj, None)
 
 
+_SLOTS = {pending: (model.__dict__["_source"].__set__, model.__dict__["_parsed"].__set__)
+          for pending, model in ((_PendingResource, Resource), (_PendingRelease, Release))}
 _set_party_source = Party.__dict__["_source"].__set__
 _set_party_parsed = Party.__dict__["_parsed"].__set__
-_set_resource_source = Resource.__dict__["_source"].__set__
-_set_resource_parsed = Resource.__dict__["_parsed"].__set__
-_set_release_source = Release.__dict__["_source"].__set__
-_set_release_parsed = Release.__dict__["_parsed"].__set__
 _set_deal_source = Deal.__dict__["_source"].__set__
 _set_deal_parsed = Deal.__dict__["_parsed"].__set__
 _set_deal_refs = Deal.__dict__["release_refs"].__set__
@@ -172,32 +170,29 @@ def parties(section: Element, keep: bool) -> list[Party]:
     return out
 
 
-def resources(section: Element, seen: Parties, keep: bool) -> list[Resource]:
-    """The children of a 4.x ResourceList as lazy Resources (``seen``: the parties met before it)."""
+def _lazy_children(section: Element, pending: type, fill: Any, seen: Parties, keep: bool) -> list[Any]:
+    """The element children of a 4.x ResourceList/ReleaseList as lazy objects of class ``pending``."""
+    set_source, set_parsed = _SLOTS[pending]
     out = []
     append = out.append
     for el in section:
         if isinstance(el.tag, str):
-            obj = _new(_PendingResource)
-            _set_resource_source(obj, el if keep else None)
-            _set_resource_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
-            _set_load(obj, (_fill_resource, el, seen))
+            obj = _new(pending)
+            set_source(obj, el if keep else None)
+            set_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
+            _set_load(obj, (fill, el, seen))
             append(obj)
     return out
+
+
+def resources(section: Element, seen: Parties, keep: bool) -> list[Resource]:
+    """The children of a 4.x ResourceList as lazy Resources (``seen``: the parties met before it)."""
+    return _lazy_children(section, _PendingResource, _fill_resource, seen, keep)
 
 
 def releases(section: Element, seen: Parties, keep: bool) -> list[Release]:
     """The children of a 4.x ReleaseList as lazy Releases (``seen``: the parties met before it)."""
-    out = []
-    append = out.append
-    for el in section:
-        if isinstance(el.tag, str):
-            obj = _new(_PendingRelease)
-            _set_release_source(obj, el if keep else None)
-            _set_release_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
-            _set_load(obj, (_fill_release, el, seen))
-            append(obj)
-    return out
+    return _lazy_children(section, _PendingRelease, _fill_release, seen, keep)
 
 
 def release_deals(release_deal: Element, keep: bool) -> list[Deal]:

@@ -173,18 +173,7 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str, *
             purged.append(kept(extract_purged_release(section), section))
     if legacy:
         parties = list(ctx.named_parties)
-    return _new_message(
-        ern_version=ern_version,
-        message_type=message_type,
-        header=header,
-        parties=tuple(parties),
-        releases=tuple(releases),
-        resources=tuple(resources),
-        deals=tuple(deals),
-        purged_releases=tuple(purged),
-        _source=root if keep else None,
-        _parsed=keep,
-    )
+    return _message(ern_version, message_type, header, parties, releases, resources, deals, purged, root, keep)
 
 
 def _lazy_message(root: etree._Element, ern_version: str, message_type: str) -> Message:
@@ -218,6 +207,13 @@ def _lazy_message(root: etree._Element, ern_version: str, message_type: str) -> 
             purged.append(extract_purged_release(section))
             if keep:
                 _set_source(purged[-1], section)
+    return _message(ern_version, message_type, header, parties, releases, resources, deals, purged, root, keep)
+
+
+def _message(ern_version: str, message_type: str, header: MessageHeader, parties: list[Party],
+             releases: list[Release], resources: list[Resource], deals: list[Deal], purged: list[Release],
+             root: etree._Element, keep: bool) -> Message:
+    """The Message of what was read (its root kept as ``_source`` when the document can be re-emitted)."""
     return _new_message(
         ern_version=ern_version,
         message_type=message_type,
