@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -63,6 +64,28 @@ def _wait_accepted(col: CollectorOnly, at_least: int, timeout: float = 10.0) -> 
         if accepted >= at_least or time.monotonic() > deadline:
             return accepted
         time.sleep(0.1)
+
+
+def _kill_with_the_sender_paused(col: CollectorOnly, sender: subprocess.Popen) -> None:
+    """SIGKILL the collector while the sending process is stopped and the collector's count is still.
+
+    ``kill`` reads the accepted count and then kills: spans arriving in between would be answered
+    (exported, for the sender) but never counted. With the sender stopped and the count unchanged
+    over 0.2 s, nothing arrives in between.
+    """
+    os.kill(sender.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 10
+        last = col.accepted_spans()
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = col.accepted_spans()
+            if now == last:
+                break
+            last = now
+        col.kill()
+    finally:
+        os.kill(sender.pid, signal.SIGCONT)
 
 
 def _workload(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> tuple[dict, float, str]:
@@ -224,7 +247,7 @@ def _outage_run(tmp_path: Path, extra_env: dict[str, str], parses: int) -> tuple
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **extra_env})
         try:
             assert _wait_accepted(col, 1, timeout=15) >= 1, "nothing reached the collector before the outage"
-            col.kill()
+            _kill_with_the_sender_paused(col, proc)
             time.sleep(5.0)  # the outage itself, not a synchronisation
             col.start()
             out, err = proc.communicate(timeout=180)
