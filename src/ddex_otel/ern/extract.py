@@ -326,10 +326,7 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
                     value = value.strip()
                     if value:
                         pid = _new_proprietary_id(namespace=child.get("Namespace") or "", value=value)
-                        if proprietary is None:
-                            proprietary = [pid]
-                        else:
-                            proprietary.append(pid)
+                        proprietary = _listed(proprietary, pid)
             elif tag == "ICPN":
                 if icpn is None and (icpn := child.text) is not None:
                     icpn = icpn.strip() or None
@@ -538,30 +535,15 @@ def _resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Res
         elif tag == "ParentalWarningType":
             warning = child if warning is None else _more(warning, child)
         elif tag == "ResourceId":
-            if id_blocks is None:
-                id_blocks = [child]
-            else:
-                id_blocks.append(child)
+            id_blocks = _listed(id_blocks, child)
         elif tag == "Contributor":
-            if contributors is None:
-                contributors = [child]
-            else:
-                contributors.append(child)
+            contributors = _listed(contributors, child)
         elif tag == "TechnicalDetails":
-            if technical is None:
-                technical = [child]
-            else:
-                technical.append(child)
+            technical = _listed(technical, child)
         elif tag == "PLine":
-            if p_lines is None:
-                p_lines = [child]
-            else:
-                p_lines.append(child)
+            p_lines = _listed(p_lines, child)
         elif tag == "CLine":
-            if c_lines is None:
-                c_lines = [child]
-            else:
-                c_lines.append(child)
+            c_lines = _listed(c_lines, child)
     if edition is not None:
         # 4.3: the ids are the edition's first run of ResourceIds; files and P/C lines live there too
         id_blocks = None
@@ -570,28 +552,16 @@ def _resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Res
             ptag = part.tag
             if ptag == "ResourceId":
                 if ids_open:
-                    if id_blocks is None:
-                        id_blocks = [part]
-                    else:
-                        id_blocks.append(part)
+                    id_blocks = _listed(id_blocks, part)
                 continue
             if id_blocks is not None:
                 ids_open = False
             if ptag == "TechnicalDetails":
-                if technical is None:
-                    technical = [part]
-                else:
-                    technical.append(part)
+                technical = _listed(technical, part)
             elif ptag == "PLine":
-                if p_lines is None:
-                    p_lines = [part]
-                else:
-                    p_lines.append(part)
+                p_lines = _listed(p_lines, part)
             elif ptag == "CLine":
-                if c_lines is None:
-                    c_lines = [part]
-                else:
-                    c_lines.append(part)
+                c_lines = _listed(c_lines, part)
     # title: DisplayTitleText, else DisplayTitle/TitleText; display_titles: every DisplayTitle, else
     # every DisplayTitleText (the single-element cases inline what _pick/_text/_localized do)
     if title is None:
@@ -661,6 +631,14 @@ def _more(first: Any, el: Element) -> list[Element]:
         first.append(el)
         return first
     return [first, el]
+
+
+def _listed(held: list[Element] | None, el: Element) -> list[Element]:
+    """Add an element to a hot extractor's list of such children, made on the first (most have none)."""
+    if held is None:
+        return [el]
+    held.append(el)
+    return held
 
 
 def _picked_text(held: Any) -> str | None:
@@ -872,10 +850,7 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None, 
         if tag == "ReleaseReference":
             reference = child.text
         elif tag == "ReleaseId":
-            if id_blocks is None:
-                id_blocks = [child]
-            else:
-                id_blocks.append(child)
+            id_blocks = _listed(id_blocks, child)
         elif tag == "ReleaseResourceReference":
             value = child.text
             if value is not None:
@@ -911,10 +886,7 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None, 
         elif tag == "ParentalWarningType":
             warning = child if warning is None else _more(warning, child)
         elif tag == "Keywords":
-            if keywords is None:
-                keywords = [child]
-            else:
-                keywords.append(child)
+            keywords = _listed(keywords, child)
     genre_text = subgenre = None
     if genre is not None:
         if type(genre) is list:
@@ -1139,19 +1111,25 @@ def extract_release_deal(el: Element, release_refs: list[str] | None = None) -> 
 
     ``release_refs``: the references when ``stream`` already consumed them piecewise.
     """
-    refs: list[str] = [] if release_refs is None else list(release_refs)
+    refs, deal_elements = release_deal_parts(el)
+    if release_refs is not None:
+        refs = tuple(release_refs)
+    return [_deal(d, refs) for d in deal_elements]
+
+
+def release_deal_parts(el: Element) -> tuple[tuple[str, ...], list[Element]]:
+    """A ReleaseDeal's release references and its Deal elements, in one pass."""
+    refs: list[str] = []
     deal_elements: list[Element] = []
     for child in el:
         tag = child.tag
         if tag == "DealReleaseReference":
-            if release_refs is None:
-                value = _text(child)
-                if value is not None:
-                    refs.append(value)
+            value = _text(child)
+            if value is not None:
+                refs.append(value)
         elif tag == "Deal":
             deal_elements.append(child)
-    refs_tuple = tuple(refs)
-    return [_deal(d, refs_tuple) for d in deal_elements]
+    return tuple(refs), deal_elements
 
 
 def _deal(el: Element, release_refs: tuple[str, ...], into: Deal | None = None) -> Deal:

@@ -26,8 +26,8 @@ from ddex_otel.ern.extract import (
     _deal,
     _release_4x,
     _resource_4x,
-    element_text,
     extract_party,
+    release_deal_parts,
 )
 from ddex_otel.ern.model import Deal, Party, Release, Resource, _Lazy
 
@@ -200,17 +200,7 @@ def release_deals(release_deal: Element, keep: bool) -> list[Deal]:
 
     Same result as ``extract.extract_release_deal`` once filled.
     """
-    refs: list[str] = []
-    deal_elements: list[Element] = []
-    for child in release_deal:
-        tag = child.tag
-        if tag == "DealReleaseReference":
-            value = element_text(child)
-            if value is not None:
-                refs.append(value)
-        elif tag == "Deal":
-            deal_elements.append(child)
-    refs_tuple = tuple(refs)
+    refs_tuple, deal_elements = release_deal_parts(release_deal)
     out = []
     for el in deal_elements:
         obj = _new(_PendingDeal)
