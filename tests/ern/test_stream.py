@@ -141,12 +141,21 @@ def test_truncated_stream_yields_what_was_complete(samples_dir: Path, monkeypatc
     assert [r.reference for r in _split(items)[Resource]] == [f"A{n}" for n in range(1, 12)]  # A12 is cut
 
 
-def test_every_cut_of_every_sample_is_truncated_when_streamed(sample_path: Path) -> None:
+def test_every_cut_of_every_sample_is_truncated_and_yields_only_whole_items(
+    sample_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut anywhere, a stream raises ``TruncatedInputError`` after yielding only items that the
+    whole message yields too, in the same order: never an item built from a cut element."""
+    monkeypatch.setattr(streaming, "CHUNK_SIZE", 4096)
     data = sample_path.read_bytes()
+    whole = list(stream(data))
     start = data.index(b"Message")
-    for cut in range(start + 20, len(data.rstrip()) - 1, max(1, len(data) // 17)):
-        with pytest.raises(TruncatedInputError):
-            list(stream(data[:cut]))
+    cuts = range(start + 20, len(data.rstrip()) - 1, max(1, len(data) // 29))
+    assert len(cuts) >= 20
+    for cut in cuts:
+        items, error = _collect_until_error(data[:cut])
+        assert isinstance(error, TruncatedInputError), cut
+        assert items == whole[: len(items)], f"cut at byte {cut} yielded an item the whole message does not"
 
 
 # ----------------------------------------------------------------------------- flat memory

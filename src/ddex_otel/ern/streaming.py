@@ -236,7 +236,10 @@ class _Streamer:
         try:
             parser.close()
         except etree.XMLSyntaxError as exc:
-            yield from self._handle(parser.read_events())
+            # Every complete element was reported while feeding. What ``close`` reports on a
+            # failure is an element left open at the end of the input: some lxml releases emit
+            # end events for them, and an item built from one would be a cut item: those events
+            # are left unread.
             raise safexml.translate_syntax_error(exc, self.tail.end(), at_eof=True) from None
         yield from self._handle(parser.read_events())
         if start is None:  # pragma: no cover - a well-formed document always has a root start
