@@ -9,7 +9,10 @@ KEY    := $(shell sha1sum pyproject.toml | cut -c1-12)
 STAMP  := $(VENV)/.installed-$(KEY)
 TEST_STAMP := $(VENV)/.installed-test-$(KEY)
 
-.PHONY: venv test-venv demo test unit stack-bins bench bench-scale-out clean
+LOWEST := .venv-lowest
+LOWEST_STAMP := $(LOWEST)/.installed-$(KEY)
+
+.PHONY: venv test-venv lowest-venv demo test unit test-lowest stack-bins bench bench-scale-out clean
 
 # The package alone (enough for the demo) ...
 venv: $(STAMP)
@@ -27,6 +30,19 @@ $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[test,ddex-suite,celery]'
 	@rm -f $(VENV)/.installed-test-* && touch $@
 
+# ... and a second env at the lowest versions pyproject.toml allows for its direct dependencies
+# (uv resolves them: pip cannot), installed by pip so that its wheel cache serves the DDEX Suite.
+lowest-venv: $(LOWEST_STAMP)
+
+$(LOWEST_STAMP): $(TEST_STAMP)
+	$(PY) -m pip install -q 'uv>=0.5'
+	$(VENV)/bin/uv pip compile -q --resolution lowest-direct --python-version 3.11 --no-header \
+		--extra test --extra ddex-suite --extra celery -o $(LOWEST)-requirements.txt pyproject.toml
+	@rm -rf $(LOWEST) && $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install -q -r $(LOWEST)-requirements.txt
+	$(LOWEST)/bin/python -m pip install -q --no-deps -e .
+	@mv $(LOWEST)-requirements.txt $(LOWEST)/requirements.txt && touch $@
+
 demo: venv
 	$(VENV)/bin/ddex-otel demo
 
@@ -34,11 +50,16 @@ demo: venv
 stack-bins: venv
 	$(VENV)/bin/ddex-otel stack build --browser --broker
 
-test: test-venv stack-bins
+# Everything at the newest allowed versions, then the unit tier again at the lowest ones.
+test: test-venv stack-bins lowest-venv
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-lowest
 
 unit: test-venv
 	$(PY) -m pytest -m "not integration"
+
+test-lowest: lowest-venv
+	$(LOWEST)/bin/python -m pytest -m "not integration" -p no:cacheprovider
 
 # Benchmarks print medians and ratios against a same-run baseline (see README "Measured"):
 # the suite (compared with the stored baseline; non-zero exit on a regression) and the telemetry
@@ -53,4 +74,4 @@ bench-scale-out: test-venv stack-bins
 	$(PY) scripts/draw_scale_out.py --bench .benchmarks/scale-out.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .benchmarks telemetry .stack bench.html
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .benchmarks telemetry .stack bench.html

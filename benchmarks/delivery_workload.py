@@ -1,7 +1,7 @@
 """One telemetry workload in its own process, for bench_delivery.py and tests/integration/test_delivery_faults.py.
 
     python benchmarks/delivery_workload.py --endpoint URL [--protocol grpc] [--parses 400] [--rate 400]
-        [--stage-spans] [--workers N --mode fork|os-fork|pool]
+        [--stage-spans] [--workers N --mode fork|os-fork|pool [--parent-parses N]]
 
 Parses the 75 KB DDEX sample ``--parses`` times (paced at ``--rate`` per second when given) with
 ``ddex_otel.configure()``, then shuts telemetry down. Prints, one per line on stdout:
@@ -10,7 +10,8 @@ Parses the 75 KB DDEX sample ``--parses`` times (paced at ``--rate`` per second 
 
 With ``--workers`` the parses are split between worker processes started *after* configure():
 ``fork`` (multiprocessing.Process, fork start method), ``os-fork`` (os.fork, child leaves with
-sys.exit) or ``pool`` (concurrent.futures.ProcessPoolExecutor, fork context).
+sys.exit) or ``pool`` (concurrent.futures.ProcessPoolExecutor, fork context). ``--parent-parses``
+makes the parent export spans of its own before it forks, so the children inherit a connected exporter.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stage-spans", action="store_true")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--mode", choices=("fork", "os-fork", "pool"), default="fork")
+    p.add_argument("--parent-parses", type=int, default=0,
+                   help="with --workers: parses the parent makes and exports before it forks, so the "
+                        "children inherit an exporter that has already connected")
     args = p.parse_args(argv)
 
     import ddex_otel
@@ -61,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     handle = ddex_otel.configure(endpoint=args.endpoint, protocol=args.protocol,
                                  instrument_options={"stage_spans": args.stage_spans}, process_metrics=False)
     per_worker = args.parses // args.workers if args.workers else 0
+    if args.workers and args.parent_parses:
+        parse_many(args.parent_parses)
+        if not handle.force_flush():
+            print("the parent's spans were not exported before the fork", file=sys.stderr)
+            return 1
     if not args.workers:
         parse_many(args.parses, args.rate)
     elif args.mode == "fork":
@@ -88,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     handle.shutdown()
     shutdown_s = time.monotonic() - started
     spans_per_parse = 5 if args.stage_spans else 1  # ddex.parse + 4 stage spans
-    expected = (per_worker * args.workers if args.workers else args.parses) * spans_per_parse
+    parses = per_worker * args.workers + args.parent_parses if args.workers else args.parses
+    expected = parses * spans_per_parse
     print(json.dumps({"delivery": handle.delivery.as_dict(), "shutdown_s": shutdown_s, "expected_spans": expected,
                       "pid": os.getpid()}), flush=True)
     return 0

@@ -117,9 +117,9 @@ def test_stream_truncated_fails_with_one_line(truncated: Path, capsys: pytest.Ca
 def test_console_script_has_no_traceback(truncated: Path) -> None:
     """End to end through the installed entry point: exit 1, one line, nothing on stdout."""
     script = Path(sys.executable).with_name("ddex-otel")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "ddex_otel.cli"]
+    assert script.is_file(), f"the console script is not installed beside {sys.executable}"
     done = subprocess.run(
-        [*command, "parse", str(truncated)], capture_output=True, text=True, timeout=60, env={**os.environ}
+        [str(script), "parse", str(truncated)], capture_output=True, text=True, timeout=60, env={**os.environ}
     )
     assert done.returncode == 1
     assert done.stdout == ""

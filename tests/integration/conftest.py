@@ -59,12 +59,14 @@ def prometheus(local_stack) -> Prometheus:
 
 @dataclass(frozen=True)
 class SmokeRun:
-    """What one SDK-only export sent: its service name and the hex trace ids of both operations."""
+    """What one SDK-only export sent: its service name, the hex trace ids of both operations and
+    the process memory it reported."""
 
     protocol: str
     service: str
     ok_trace_id: str
     error_trace_id: str
+    rss: int
 
 
 def _exporters(protocol: str, endpoints):
@@ -120,7 +122,7 @@ def send_smoke(protocol: str, endpoints) -> SmokeRun:
     metric_exporter.export = lambda *a, **kw: results.append(export(*a, **kw)) or results[-1]
     meter_provider.shutdown()
     assert results == [MetricExportResult.SUCCESS], f"OTLP metric export over {protocol}: {results}"
-    return SmokeRun(protocol, service, ok_trace_id, error_trace_id)
+    return SmokeRun(protocol, service, ok_trace_id, error_trace_id, rss)
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,7 @@ class Workload:
     bad_error: str = ""
     parsed: dict[str, ern.Message] = field(default_factory=dict)
     build_errors: dict[str, str] = field(default_factory=dict)
+    built_bytes: int = 0
 
     @property
     def parse_count(self) -> int:
@@ -96,7 +97,7 @@ def run_workload(protocol: str, endpoints, tmp_dir: Path) -> Workload:
         work.bad_error = type(bad.value).__name__
         for path, message in work.parsed.items():
             try:
-                ern.build(message)
+                work.built_bytes += len(ern.build(message))
             except DDEXError as exc:
                 work.build_errors[path] = type(exc).__name__
     finally:
@@ -226,21 +227,43 @@ def test_releases_processed_by_parse(workload, prometheus):
     assert float(result[0]["value"][1]) == sum(f.releases for f in workload.facts.values())
 
 
-@pytest.mark.parametrize("metric", [
-    "process_memory_usage_bytes", "process_memory_virtual_bytes", "process_cpu_time_seconds_total",
-    "process_thread_count", "process_unix_file_descriptor_count", "cpython_gc_collections_total",
-    "process_cpu_utilization_ratio",
-])
-def test_process_metrics_present(workload, prometheus, metric):
-    prometheus.wait(f'{metric}{{job="{workload.service}"}}')
+def _sum(prometheus, expr: str) -> float:
+    result = prometheus.wait(expr)
+    assert len(result) == 1, result
+    return float(result[0]["value"][1])
 
 
-@pytest.mark.parametrize("metric", [
-    "ddex_stage_duration_seconds_total", "ddex_stage_calls_total", "ddex_message_size_bytes_total",
-    "ddex_operations_active", "ddex_operation_cpu_time_seconds_total", "ddex_operation_memory_delta_bytes_total",
-])
-def test_contract_metrics_present(workload, prometheus, metric):
-    prometheus.wait(f'{metric}{{job="{workload.service}"}}')
+def test_process_metrics_present(workload, prometheus):
+    """The process gauges describe the workload's own process: plausible, mutually consistent values."""
+    job = f'job="{workload.service}"'
+    rss = _sum(prometheus, f"sum(process_memory_usage_bytes{{{job}}})")
+    virtual = _sum(prometheus, f"sum(process_memory_virtual_bytes{{{job}}})")
+    assert 10 * 2**20 < rss < virtual
+    assert _sum(prometheus, f"sum(process_cpu_time_seconds_total{{{job}}})") > 0  # it parsed and built
+    assert _sum(prometheus, f"sum(process_thread_count{{{job}}})") >= 2  # main + the delivery worker
+    assert _sum(prometheus, f"sum(process_unix_file_descriptor_count{{{job}}})") >= 3
+    assert _sum(prometheus, f"sum(cpython_gc_collections_total{{{job}}})") > 0
+    utilization = prometheus.wait(f"process_cpu_utilization_ratio{{{job}}}")
+    assert all(0 <= float(s["value"][1]) <= (os.cpu_count() or 1) for s in utilization), utilization
+
+
+def test_contract_metrics_present(workload, prometheus):
+    """The observable contract metrics add up to what the workload did."""
+    job = f'job="{workload.service}"'
+    calls = prometheus.wait(f'ddex_stage_calls_total{{{job}, ddex_operation_name="parse"}}')
+    by_stage = {s["metric"]["ddex_stage_name"]: float(s["value"][1]) for s in calls}
+    assert by_stage["read"] == by_stage["xml"] == workload.parse_count  # the malformed file too
+    assert by_stage["extract"] == workload.parse_count - 1  # it fails in the xml stage
+    stage_seconds = _sum(prometheus, f'sum(ddex_stage_duration_seconds_total{{{job}, ddex_operation_name="parse"}})')
+    parse_seconds = _sum(prometheus, f'sum(ddex_operation_duration_seconds_sum{{{job}, ddex_operation_name="parse"}})')
+    assert 0 < stage_seconds <= parse_seconds
+    read = sum(f.size for f in workload.facts.values()) + len(MALFORMED)
+    assert _sum(prometheus, f'sum(ddex_message_size_bytes_total{{{job}, ddex_operation_name="parse"}})') == read
+    written = _sum(prometheus, f'sum(ddex_message_size_bytes_total{{{job}, ddex_operation_name="build"}})')
+    assert written == workload.built_bytes
+    active = prometheus.wait(f"ddex_operations_active{{{job}}}")
+    assert {s["metric"]["ddex_operation_name"] for s in active} >= {"parse", "build"}
+    assert all(float(s["value"][1]) == 0 for s in active), active
 
 
 def test_spanmetrics_series_present(workload, prometheus):

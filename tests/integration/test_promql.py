@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -54,7 +55,14 @@ def test_dashboard_expr_returns_smoke_data(expr, prometheus, smoke_runs):
     for run in smoke_runs.values():  # make sure the smoke data is scraped before querying
         prometheus.wait(f'ddex_operation_duration_seconds_count{{job="{run.service}"}}', lambda r: len(r) == 2)
         prometheus.wait(f'traces_span_metrics_calls_total{{service_name="{run.service}"}}')
-    prometheus.wait(expr, timeout=30)
+    jobs = "|".join(run.service for run in smoke_runs.values())
+    result = prometheus.wait(expr.replace('job=~".+"', f'job=~"{jobs}"'), timeout=30)
+    values = [float(series["value"][1]) for series in result]
+    assert values and all(math.isfinite(v) and v >= 0 for v in values), (expr, result)
+    if "histogram_quantile" in expr:  # the smoke durations are 2 ms and 250 ms: no quantile beyond the next bucket
+        assert all(v <= 0.5 for v in values), (expr, values)
+    if expr.startswith("max by (job, instance) (process_memory_usage_bytes"):
+        assert sorted(values) == sorted(float(run.rss) for run in smoke_runs.values())
 
 
 @pytest.mark.parametrize("alert", sorted(ALERT_EXPRS))

@@ -130,6 +130,19 @@ def test_shutdown_is_bounded_with_a_stuck_exporter() -> None:
     assert stats.spans_dropped_shutdown == 603 and stats.spans_pending == 0
 
 
+def test_shutdown_default_is_the_documented_two_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README documents a 2 s default: the settings say so and a stuck exporter is given that long."""
+    monkeypatch.delenv("DDEX_OTEL_SHUTDOWN_TIMEOUT", raising=False)
+    assert DeliverySettings().shutdown_timeout == DeliverySettings.from_env().shutdown_timeout == 2.0
+    processor = DeliverySpanProcessor(StuckExporterNoRelease(), DeliverySettings.from_env())
+    _end_spans(_provider(processor), 10)
+    started = time.monotonic()
+    processor.shutdown()
+    took = time.monotonic() - started
+    assert 1.8 <= took < 2.5, f"shutdown with the default budget took {took:.2f} s"
+    assert processor.stats().spans_dropped_shutdown == 10
+
+
 class StuckExporterNoRelease(StuckExporter):
     def shutdown(self) -> None:  # a shutdown that does not unblock the export (the worst case)
         return None

@@ -14,8 +14,16 @@ from ddex_otel.ern.generator import generate_message
 from ddex_otel.telemetry.batches import batch
 
 
-def test_parallel_parses_keep_their_own_attributes_and_parents(tel, sample_paths: list[Path]) -> None:
+def test_parallel_parses_keep_their_own_attributes_and_parents(instrument, sample_paths: list[Path]) -> None:
     jobs = [p for p in sample_paths for _ in range(3)]  # every sample three times, interleaved
+    parses_alone = {}
+    for path in sample_paths:  # what each sample gives when parsed alone, before any thread runs
+        try:
+            parses_alone[path] = ern.parse(str(path)).header.message_id
+        except DDEXError:
+            parses_alone[path] = None
+    assert sum(v is not None for v in parses_alone.values()) >= len(sample_paths) - 2
+    tel = instrument()
     tracer = tel.tracer
 
     def work(index: int, path: Path) -> tuple[int, str | None]:
@@ -28,6 +36,7 @@ def test_parallel_parses_keep_their_own_attributes_and_parents(tel, sample_paths
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = dict(pool.map(lambda args: work(*args), enumerate(jobs)))
 
+    assert results == {index: parses_alone[path] for index, path in enumerate(jobs)}
     jobs_by_span = {s.context.span_id: s for s in tel.spans("job")}
     parses = tel.spans("ddex.parse")
     assert len(parses) == len(jobs) == len(jobs_by_span)
@@ -38,8 +47,11 @@ def test_parallel_parses_keep_their_own_attributes_and_parents(tel, sample_paths
         assert span.context.trace_id == parent.context.trace_id
         assert span.attributes["ddex.input.size"] == jobs[index].stat().st_size
         if results[index] is not None:
+            assert span.status.status_code is not StatusCode.ERROR
             # an empty <MessageId/> (three official samples) gives no attribute
             assert span.attributes.get("ddex.message.id") == (results[index] or None)
+        else:
+            assert span.status.status_code is StatusCode.ERROR
     points = tel.metrics()["ddex.operation.duration"].data.data_points
     assert sum(p.count for p in points) == len(jobs)
     active = tel.metrics()["ddex.operations.active"].data.data_points
