@@ -338,6 +338,14 @@ def _wholly_absent(root: Element, absent_leaves: set[int]) -> set[int]:
     return out
 
 
+def _xpath(tree: etree._ElementTree, el: Element) -> str:
+    """``el``'s XPath in ``tree`` with the root written ``/ern:<name>`` whatever the document's prefix."""
+    path = tree.getpath(el)
+    rest = path[1:].split("/", 1)[1] if "/" in path[1:] else ""
+    head = f"/ern:{etree.QName(tree.getroot()).localname}"
+    return f"{head}/{rest}" if rest else head
+
+
 def losses(conversion: Conversion) -> list[Loss]:
     """Every source leaf value absent from the output, grouped by the innermost removed (or changed)
     element that held it, with that element's reason (a container the target lacks gives its
@@ -376,5 +384,5 @@ def losses(conversion: Conversion) -> list[Loss]:
     out = []
     for el, values in sorted(missing.items(), key=lambda item: index.get(item[0], 0)):
         reason = noted.get(index.get(el, -1)) or conversion.unmapped
-        out.append(Loss(tree.getpath(el), el.tag, reason, tuple(values)))
+        out.append(Loss(_xpath(tree, el), el.tag, reason, tuple(values)))
     return out
