@@ -16,8 +16,9 @@ version; every message built from a model that passes ``check`` does.
 
 Same version, parsed message: ``assemble`` re-emits the source document (see ``lossless``): the
 output equals the input after canonicalisation, edits made with ``dataclasses.replace`` are written
-in place, and nothing below applies. Everything else is written from the model alone, and
-``findings`` lists every source element that is not carried (``ddex.build.dropped``).
+in place, and nothing below applies. Parsed at another ERN 4.x version: the source is converted
+(``convert``). Everything else is written from the model alone. For both, ``findings`` lists every
+source value the output does not carry, with its reason (``ddex.build.dropped``).
 
 The model holds less than ERN requires, so the builder writes these documented defaults:
   * ``ParentalWarningType`` ``NoAdviceAvailable`` wherever it is required (not modelled);

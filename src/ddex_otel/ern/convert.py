@@ -4,16 +4,17 @@ A build of a parsed message at another version converts the source document itse
 model's edits written in, see ``lossless``) rather than writing the model alone, so it carries
 everything the target version can express:
 
-1. family mapping (``mapping``): ERN 3.x ``*DetailsByTerritory`` blocks ↔ ERN 4.x territory-scoped
-   elements, named parties ↔ PartyList references, ``Usage/UseType`` ↔ ``UseType``, …;
-2. fitting to the target's content model (``content_models/<code>.json``, derived from the official
+Used within ERN 4.x (4.1.1, 4.2, 4.3 share their element names); between 3.x and 4.x ``build``
+writes the model instead (``lossless.converts``).
+
+1. fitting to the target's content model (``content_models/<code>.json``, derived from the official
    XSDs by ``scripts/gen_content_models.py``): every element is checked against the schema type it
    has in the target; a child the target has elsewhere in the same parent's edition (ERN 4.3's
    ``SoundRecordingEdition``) is moved there, a container the target lacks gives its children back to
    its parent, children are put in the target's order, values the target's allowed-value list lacks
    become ``UserDefined`` with ``UserDefinedValue``, and what the target cannot hold is removed —
    each removal with its reason;
-3. required parts the source lacks are filled from documented defaults (below) or from the caller's
+2. required parts the source lacks are filled from documented defaults (below) or from the caller's
    ``defaults``; what remains missing is returned, and ``build`` refuses naming each item.
 
 Defaults written when the target requires a part the source has no value for:
@@ -267,8 +268,6 @@ def _convert_primitive(text: str, primitive: str) -> str | None:
 def convert(source: Element, source_version: str, target_version: str,
             defaults: Mapping[str, str] | None = None) -> Conversion:
     """Convert the document of root ``source`` (ERN ``source_version``) to ``target_version``."""
-    from ddex_otel.ern import mapping  # the family mapping uses this module's helpers
-
     work = copy.deepcopy(source)
     for i, el in enumerate(work.iter()):
         if isinstance(el.tag, str):
@@ -282,8 +281,7 @@ def convert(source: Element, source_version: str, target_version: str,
     root.extend(list(work))
     if versions.is_legacy(target_version):
         root.set("MessageSchemaVersionId", f"ern/{versions.version_code(target_version)}")
-    conversion = Conversion(root, source)
-    mapping.map_family(conversion, source_version, target_version)
+    conversion = Conversion(root, source)  # within ERN 4.x the element names agree: fitting converts
     model = content_model(target_version)
     fitter = _Fitter(model, conversion, defaults or {})
     type_name = model.roots.get(local)
