@@ -287,7 +287,7 @@ def test_cli_build_converts_and_reports_warnings(samples_dir: Path, tmp_path: Pa
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 4 and all(line.startswith(f"ddex-otel: warning: {source}: ") for line in err)
     assert any("(bad-grid)" in line for line in err)
-    assert "elements are not carried into ERN 4.3" in err[-1]  # the conversion's losses, summarised
+    assert "values are not carried into ERN 4.3" in err[-1]  # the conversion's losses, summarised
 
 
 def test_cli_build_writes_stdout_and_fails_with_every_error(samples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ conversions report every element they cannot carry (``ddex.build.dropped``)."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -190,20 +191,91 @@ def test_new_objects_are_written_from_the_model(samples_dir: Path, xsd_dir: Path
 # ------------------------------------------------------------------------------ 3. conversions
 
 
-def test_conversion_reports_every_element_it_drops(samples_dir: Path) -> None:
-    message = parse((samples_dir / A43).read_bytes())
-    built = build(message, "4.2")
-    dropped = [f for f in built.findings if f.code == lossless.DROPPED]
-    paths = {f.path for f in dropped}
-    assert any(p.endswith("SoundRecordingEdition/TechnicalDetails") for p in paths)
-    assert any(p.endswith("/Contributor") for p in paths)
-    assert any(p.endswith("DealTerms/PriceInformation") for p in paths)
-    assert all(f.severity == "warning" and "4.2" in f.message for f in dropped)
-    # What is dropped plus what the output holds accounts for the source (the output adds only defaults).
-    lost = sum(size for _, size in lossless.dropped_elements(message, "4.2"))
-    total = lossless.element_count(message)
-    out = len(list(etree.fromstring(built).iter(tag=etree.Element)))
-    assert 0 < lost < total and out <= total - lost + 200
+TARGETS = ("4.3", "4.2", "4.1.1", "3.8.2")
+#: Leaf elements with some text: the values a conversion carries or reports (read from the XML alone).
+LEAVES = etree.XPath("//*[not(*)][normalize-space(text())]")
+def leaf_values(root: etree._Element) -> Counter[str]:
+    return Counter(el.text.strip() for el in LEAVES(root))
+
+
+def _reported_values(source: etree._Element, finding) -> list[str]:  # type: ignore[no-untyped-def]
+    """The source values under the element a ``ddex.build.dropped`` finding names (its path is an XPath)."""
+    ns = {"ern": etree.QName(source).namespace}
+    (el,) = source.getroottree().xpath(finding.path, namespaces=ns)
+    return [leaf.text.strip() for leaf in el.xpath("descendant-or-self::*[not(*)][normalize-space(text())]")]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_conversion_is_schema_valid_and_its_loss_report_exact(sample_path: Path, target: str, xsd_dir: Path) -> None:
+    """Every sample × every target: a schema-valid source gives a schema-valid output, and the
+    reported drops are exactly the source's leaf values the output lacks (XPath on both documents)."""
+    data = sample_path.read_bytes()
+    source = etree.fromstring(data)
+    assert validate_against_schema(data, xsd_dir) == []
+    message = parse(data)
+    try:
+        built = build(message, target)
+    except DDEXValidationError as exc:  # a refusal names what the source lacks and how to supply it
+        errors = [f for f in exc.findings if f.severity == "error"]
+        assert errors and all("supply" in f.message for f in errors), errors
+        return
+    assert validate_against_schema(built, xsd_dir) == [], (sample_path.name, target)
+    absent = leaf_values(source) - leaf_values(etree.fromstring(built))
+    drops = [f for f in built.findings if f.code == lossless.DROPPED]
+    if message.ern_version == target:
+        assert not absent and not drops
+        return
+    reported = 0
+    held: Counter[str] = Counter()
+    for finding in drops:
+        values = _reported_values(source, finding)
+        n = int(finding.message.split(" value", 1)[0].rsplit("(", 1)[-1])  # "Tag (N values: …)"
+        assert 0 < n <= len(values), finding
+        reported += n
+        held.update(values)
+    # As many values reported as are absent, and every absent value lies in a reported element.
+    assert reported == sum(absent.values()), (sample_path.name, target)
+    assert not absent - held, (sample_path.name, target)
+
+
+def test_conversion_43_to_42_keeps_parental_warnings_and_reports_the_true_reasons(samples_dir: Path) -> None:
+    """The ParentalWarningType of every recording reappears, so none is reported; what is reported is
+    absent from the output and says which 4.2 element lacks it."""
+    data = (samples_dir / A43).read_bytes()
+    source = etree.fromstring(data)
+    built = build(parse(data), "4.2")
+    out = etree.fromstring(built)
+    for ref in source.xpath("ResourceList/SoundRecording/ResourceReference/text()"):
+        src = source.xpath(f"ResourceList/SoundRecording[ResourceReference='{ref}']/ParentalWarningType/text()")
+        got = out.xpath(f"ResourceList/SoundRecording[ResourceReference='{ref}']/ParentalWarningType/text()")
+        assert src and got == src
+    drops = [f for f in built.findings if f.code == lossless.DROPPED]
+    assert drops and not [f for f in drops if "ParentalWarningType" in f.path or "not in the model" in f.message]
+    assert any(f.path.endswith("TechnicalDetails/DeliveryFile") and "4.2 has no DeliveryFile in TechnicalDetails"
+               in f.message for f in drops)
+    # Contributors, display titles and P lines are carried (4.2 has them all).
+    for xpath in ("ResourceList/SoundRecording/Contributor", "ResourceList/SoundRecording/DisplayTitle",
+                  "DealList/ReleaseDeal/Deal/DealTerms"):
+        assert len(out.xpath(xpath)) == len(source.xpath(xpath)) > 0
+    assert len(out.xpath("ResourceList/SoundRecording/PLine")) == len(
+        source.xpath("ResourceList/SoundRecording/SoundRecordingEdition/PLine")) > 0
+
+
+def test_cli_show_losses_prints_one_line_per_drop(samples_dir: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from ddex_otel.cli import main
+
+    source = samples_dir / A43
+    out = tmp_path / "out.xml"
+    assert main(["build", str(source), "--version", "4.2", "-o", str(out), "--show-losses"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.endswith("(ddex.build.dropped)")]
+    built = build(parse(source.read_bytes()), "4.2")
+    expected = [f for f in built.findings if f.code == lossless.DROPPED]
+    assert len(lines) == len(expected) > 0 and not any("values are not carried" in line for line in lines)
+    src = etree.parse(str(source))
+    for line in lines:  # each names an XPath of the source and an element the output lacks there
+        path = line.split(f"{source}: ", 1)[1].split(": ", 1)[0]
+        assert len(src.xpath(path, namespaces={"ern": "http://ddex.net/xml/ern/43"})) == 1
 
 
 def test_cli_prints_losses_and_fail_on_loss_exits_1(samples_dir: Path, tmp_path: Path,
@@ -214,12 +286,32 @@ def test_cli_prints_losses_and_fail_on_loss_exits_1(samples_dir: Path, tmp_path:
     out = tmp_path / "out.xml"
     assert main(["build", source, "--version", "4.2", "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "of 1172 elements are not carried into ERN 4.2" in err and "TechnicalDetails" in err
+    total = sum(leaf_values(etree.parse(source).getroot()).values())
+    assert f"of {total} values are not carried into ERN 4.2" in err and "DeliveryFile" in err
     out.unlink()
     assert main(["build", source, "--version", "4.2", "-o", str(out), "--fail-on-loss"]) == 1
     assert "--fail-on-loss" in capsys.readouterr().err and not out.exists()
     assert main(["build", source, "--version", "4.3", "-o", str(out), "--fail-on-loss"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_valid_unmodified_message_with_empty_genre_builds_at_its_own_version(samples_dir: Path, xsd_dir: Path) -> None:
+    """A schema-valid 4.3 message with an empty GenreText builds back as it came, with the business
+    rule as a warning; converting it to 4.2 keeps the empty genre as it is (the schema accepts it)."""
+    root = etree.fromstring((samples_dir / A43).read_bytes())
+    for text in root.xpath("ReleaseList/*/Genre/GenreText"):
+        text.text = ""
+    data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    assert validate_against_schema(data, xsd_dir) == []
+    message = parse(data)
+    built = build(message, "4.3")
+    assert canonical(built) == canonical(data)
+    genre = [f for f in built.findings if f.path.endswith(".genre")]
+    assert genre and all(f.severity == "warning" and "re-emitted as it came" in f.message for f in genre)
+    assert validate_against_schema(build(message, "4.2"), xsd_dir) == []
+    edited = dataclasses.replace(message, releases=message.releases)  # no longer the parsed message itself
+    with pytest.raises(DDEXValidationError, match="requires a genre"):
+        build(edited, "4.3")
 
 
 # ------------------------------------------------------------------------------ 4. order and text

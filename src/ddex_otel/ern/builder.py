@@ -16,8 +16,9 @@ version; every message built from a model that passes ``check`` does.
 
 Same version, parsed message: ``assemble`` re-emits the source document (see ``lossless``): the
 output equals the input after canonicalisation, edits made with ``dataclasses.replace`` are written
-in place, and nothing below applies. Everything else is written from the model alone, and
-``findings`` lists every source element that is not carried (``ddex.build.dropped``).
+in place, and nothing below applies. Parsed at another ERN 4.x version: the source is converted
+(``convert``). Everything else is written from the model alone. For both, ``findings`` lists every
+source value the output does not carry, with its reason (``ddex.build.dropped``).
 
 The model holds less than ERN requires, so the builder writes these documented defaults:
   * ``ParentalWarningType`` ``NoAdviceAvailable`` wherever it is required (not modelled);
@@ -47,9 +48,10 @@ Consecutive deals naming the same releases share one ReleaseDeal (the parser spl
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import re
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from lxml import etree
 
@@ -85,32 +87,63 @@ class BuiltMessage(bytes):
 DEFAULT_VERSION = "4.3"
 
 
-def build(message: Message, version: str = DEFAULT_VERSION, *, validation: str = "warn") -> BuiltMessage:
+def build(message: Message, version: str = DEFAULT_VERSION, *, validation: str = "warn",
+          defaults: Mapping[str, str] | None = None) -> BuiltMessage:
     """Validate ``message`` for ERN ``version`` and write it; raise DDEXValidationError on errors.
 
     ``validation`` is the level (``strict``/``warn``/``off``); with ``off`` nothing is checked and
-    the output may not be schema-valid.
+    the output may not be schema-valid. ``defaults`` supplies parts the target version requires and
+    a converted source lacks, by element name (``{"Genre": "Pop"}``, ``{"Release/Genre": "Pop"}``,
+    ``{"@LanguageAndScriptCode": "en"}``); a refusal names each missing part.
     """
     version = normalize_version(version)
     checker = globals()["validation"]  # the module: the ``validation`` argument shadows its name here
     observe = OBSERVER.get()
     collected: list[Finding] = []
     token = lossless.COLLECTOR.set(collected)
+    token_defaults = _DEFAULTS.set(defaults or {})
+    rules = _target_rules(message, version)
     try:
         if observe is None:
-            report = checker.check(message, validation, target_version=version)
+            report = checker.check(message, validation, target_version=version, target_rules=rules)
             if report.errors:
                 raise DDEXValidationError(report.findings)
-            data = serialize(assemble(message, version))
+            root = assemble(message, version)
+            _refuse_missing(report, collected)
+            data = serialize(root)
         else:
-            report = timed(observe, "validate", checker.check, message, validation, target_version=version)
+            report = timed(observe, "validate", checker.check, message, validation, target_version=version,
+                           target_rules=rules)
             if report.errors:
                 raise DDEXValidationError(report.findings)
             root = timed(observe, "assemble", assemble, message, version)
+            _refuse_missing(report, collected)
             data = timed(observe, "serialize", serialize, root)
     finally:
         lossless.COLLECTOR.reset(token)
-    return BuiltMessage(data, (*report.warnings, *collected, *lossless.dropped(message, version)))
+        _DEFAULTS.reset(token_defaults)
+    return BuiltMessage(data, (*report.warnings, *collected))
+
+
+#: The ``defaults`` of the running ``build`` (its stage contract passes ``assemble`` only message and version).
+_DEFAULTS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("ddex_build_defaults", default={})
+
+
+def _target_rules(message: Message, version: str) -> str:
+    """How ``check`` applies the target version's business rules: ``"model"`` when the model is
+    written, ``"converted"`` when a parsed source is converted (the conversion checks what the
+    target's schema requires), ``"unmodified"`` when a parsed message is re-emitted as it came."""
+    if message._source is None:
+        return "model"
+    if message.ern_version != version:
+        return "converted" if lossless.converts(message.ern_version, version) else "model"
+    return "unmodified" if message._parsed else "model"
+
+
+def _refuse_missing(report: "validation.ValidationReport", collected: list[Finding]) -> None:
+    errors = [f for f in collected if f.severity == "error"]
+    if errors:
+        raise DDEXValidationError((*errors, *report.warnings))
 
 
 def normalize_version(version: str) -> str:
@@ -133,8 +166,26 @@ def serialize(root: etree._Element) -> bytes:
 
 
 def assemble(message: Message, version: str) -> etree._Element:
-    """The lxml tree of ``message`` in ERN ``version`` (best effort when validation was off)."""
+    """The lxml tree of ``message`` in ERN ``version`` (best effort when validation was off).
+
+    Parsed at ``version``: the source re-emitted with the model's edits (``lossless.Rebuilder``).
+    Parsed at another ERN 4.x version: the source, with the edits written in, converted
+    (``convert``); what it cannot carry and what it lacks go to ``build``'s findings. Parsed at a
+    version of the other family (3.x ↔ 4.x): the model writer, and every source value its output
+    lacks goes to the findings. Otherwise: the model writer.
+    """
     version = normalize_version(version)
+    source = message._source
+    if source is not None and message.ern_version != version and not lossless.converts(message.ern_version, version):
+        root = (_Writer4x(message, version) if validation.is_4x(version) else _Writer3x(message, version)).root()
+        lossless.report_model_losses(source, message.ern_version, version, root)
+        return root
+    if source is not None and message.ern_version != version:
+        own = message.ern_version
+        if not message._parsed:  # write the edits into the source first, at its own version
+            own_writer = _Writer4x(message, own) if validation.is_4x(own) else _Writer3x(message, own)
+            source = lossless.Rebuilder(message, source, own_writer).root()
+        return lossless.converted(source, own, version, _DEFAULTS.get())
     writer = _Writer4x(message, version) if validation.is_4x(version) else _Writer3x(message, version)
     source = lossless.source_root(message, version)
     if source is not None:  # parsed at this version: keep what the model does not hold

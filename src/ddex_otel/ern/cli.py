@@ -285,14 +285,14 @@ def _print_findings(path: str, findings: tuple, stream_: IO[str]) -> None:  # ty
 
 
 def _print_losses(path: str, losses: list, total: int, target: str, stream_: IO[str]) -> None:  # type: ignore[type-arg]
-    """One summary line: how many elements are lost, grouped by where (references left out)."""
+    """One summary line: how many source values are lost, grouped by where (positions left out)."""
     import re
     from collections import Counter
 
-    lost = sum(size for _, size in losses)
+    lost = sum(size for _, size in losses)  # values
     where = Counter(re.sub(r"\[[^\]]*\]", "", finding.path) for finding, _ in losses)
     places = ", ".join(f"{place} ×{n}" if n > 1 else place for place, n in where.most_common())
-    print(f"ddex-otel: warning: {path}: {lost} of {total} elements are not carried into ERN {target} "
+    print(f"ddex-otel: warning: {path}: {lost} of {total} values are not carried into ERN {target} "
           f"({len(losses)} places: {places}) (ddex.build.dropped)", file=stream_)
 
 
@@ -313,7 +313,7 @@ def _run_build(args: argparse.Namespace) -> int:
         shown = built.findings if args.show_losses else tuple(f for f in built.findings if f.code != lossless.DROPPED)
         _print_findings(args.file, shown, sys.stderr)
         if losses and not args.show_losses:
-            _print_losses(args.file, losses, lossless.element_count(message), args.target_version, sys.stderr)
+            _print_losses(args.file, losses, lossless.value_count(message), args.target_version, sys.stderr)
         if args.fail_on_loss and any(f.code in loss_codes for f in built.findings):
             print(f"ddex-otel: error: {args.file}: not written: the build loses content (--fail-on-loss)", file=sys.stderr)
             return 1

@@ -11,8 +11,9 @@ source's own version ``build`` walks the source document's sections in order and
   and ``findings`` reports it (``ddex.build.regenerated``);
 * new (no source): written by the model writer; removed (not in the model): not written.
 
-Cross-version builds write only the model; ``findings`` then lists every source element the model
-does not carry (``ddex.build.dropped``), so nothing is dropped silently.
+Cross-version builds convert the source document (``converted``, see ``convert``); ``findings`` then
+lists every source value the output does not carry, with the reason (``ddex.build.dropped``), so
+nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from lxml import etree
 
-from ddex_otel.ern import validation
+from ddex_otel.ern import convert, validation
 from ddex_otel.ern.durations import format_duration
 from ddex_otel.ern.errors import Finding
 from ddex_otel.ern.extract import (
@@ -568,49 +569,74 @@ def _unmodelled(el: Element) -> list[Element]:
     return sorted(out, key=lambda e: order.get(id(e), 0))
 
 
+def converted(source: Element, source_version: str, version: str, defaults: Any = None) -> Element:
+    """The document of root ``source`` converted to ``version`` (see ``convert``); its losses go to
+    the build's findings (``ddex.build.dropped``), the parts the target requires and the source
+    lacks become errors naming each part and how to supply it."""
+    conversion = convert.convert(source, source_version, version, defaults)
+    sink = COLLECTOR.get()
+    if sink is not None:
+        sink.extend(_missing_findings(conversion, version))
+        sink.extend(finding for finding, _ in _loss_findings(conversion, source_version, version))
+    return conversion.root
+
+
+def converts(source_version: str, version: str) -> bool:
+    """Whether a build converts the source document (within ERN 4.x) rather than writing the model
+    (between ERN 3.x and 4.x, whose shapes ``mapping`` does not yet translate)."""
+    return not is_legacy(source_version) and not is_legacy(version)
+
+
+MODEL_ONLY = ("not carried: a conversion between ERN 3.x and 4.x writes only what the model writer maps "
+              "(ids, titles, display artists, label, genre, dates, P/C lines of releases, track lists, deal "
+              "terms, durations)")
+
+
+def report_model_losses(source: Element, source_version: str, version: str, root: Element) -> None:
+    """Report every value of ``source`` that the model-written ``root`` lacks (``ddex.build.dropped``)."""
+    sink = COLLECTOR.get()
+    if sink is not None:
+        conversion = convert.Conversion(root, source, unmapped=MODEL_ONLY)
+        sink.extend(finding for finding, _ in _loss_findings(conversion, source_version, version))
+
+
+def _missing_findings(conversion: "convert.Conversion", version: str) -> list[Finding]:
+    out = []
+    for where, what in conversion.missing:
+        name = what.split(" ", 1)[0]
+        parent = where.rsplit("/", 1)[-1].split("[", 1)[0] if where else ""
+        out.append(Finding(
+            "error", "missing-field",
+            f"ERN {version} requires {what} in {parent or 'the message'} and the source has none: supply one with "
+            f"build(..., defaults={{{(parent + '/' if parent else '') + name!r}: VALUE}}) "
+            f"(CLI: --default {(parent + '/' if parent else '') + name}=VALUE)", where))
+    return out
+
+
+def _loss_findings(conversion: "convert.Conversion", source_version: str, version: str) -> list[tuple[Finding, int]]:
+    found = []
+    for loss in convert.losses(conversion):
+        shown = ", ".join(repr(v) for v in loss.values[:5]) + (", …" if len(loss.values) > 5 else "")
+        n = len(loss.values)
+        message_ = (f"{loss.tag} ({n} value{'s' if n != 1 else ''}: {shown}) is not carried from ERN {source_version} "
+                    f"to {version}: {loss.reason}")
+        found.append((Finding("warning", DROPPED, message_, loss.path), n))
+    return found
+
+
 def dropped_elements(message: Message, version: str) -> list[tuple[Finding, int]]:
-    """What a build of a source-backed ``message`` at another ``version`` cannot carry: one finding
-    (and its element count) per outermost source element the model does not hold."""
+    """What a build of a source-backed ``message`` at another ``version`` does not carry: one finding
+    per outermost source element whose values are absent from the output (its path an XPath into the
+    source, prefix ``ern``), with the number of those values. Empty at the source's own version."""
     root = message._source
     if root is None or message.ern_version == version:
         return []
-    found: list[tuple[Finding, int]] = []
-    reason = f"not in the model: a conversion from ERN {message.ern_version} to {version} writes only the model"
+    if converts(message.ern_version, version):
+        return _loss_findings(convert.convert(root, message.ern_version, version), message.ern_version, version)
+    from ddex_otel.ern.builder import assemble  # the model writer's output is what is compared
 
-    def report(el: Element, path: str) -> None:
-        size = sum(1 for _ in el.iter(tag=etree.Element))
-        message_ = f"{el.tag} ({size} element{'s' if size != 1 else ''}) is {reason}"
-        found.append((Finding("warning", DROPPED, message_, path), size))
-
-    known = {"MessageHeader", "PartyList", "ResourceList", "ReleaseList", "DealList", "PurgedRelease"}
-    for section in root:
-        if not isinstance(section.tag, str):
-            continue
-        if section.tag not in known:
-            report(section, section.tag)
-            continue
-        children = [section] if section.tag in ("MessageHeader", "PurgedRelease") else list(section)
-        for el in children:
-            if not isinstance(el.tag, str):
-                continue
-            ref = next((c.text for c in el if c.tag in ("ResourceReference", "ReleaseReference", "PartyReference")), None)
-            base = f"{section.tag}/{el.tag}" if el is not section else el.tag
-            base = f"{base}[{ref.strip()}]" if ref else base
-            if el.tag == "ReleaseDeal":
-                for i, deal in enumerate((d for d in el if d.tag == "Deal"), start=1):
-                    for child in _unmodelled(deal):
-                        report(child, f"{base}/Deal[{i}]/{child.tag}")
-                    for terms in (t for t in deal if t.tag == "DealTerms"):
-                        for child in _unmodelled(terms):
-                            report(child, f"{base}/Deal[{i}]/DealTerms/{child.tag}")
-                continue
-            if section.tag == "DealList" or (section.tag not in ("MessageHeader", "PurgedRelease")
-                                             and _wanted(el) is None):
-                report(el, base)
-                continue
-            for child in _unmodelled(el):
-                report(child, f"{base}/{_relative(el, child)}")
-    return found
+    out = assemble(message, version)
+    return _loss_findings(convert.Conversion(out, root, unmapped=MODEL_ONLY), message.ern_version, version)
 
 
 def _relative(top: Element, el: Element) -> str:
@@ -621,12 +647,7 @@ def _relative(top: Element, el: Element) -> str:
     return "/".join(reversed(parts))
 
 
-def dropped(message: Message, version: str) -> list[Finding]:
-    """The findings of ``dropped_elements``."""
-    return [finding for finding, _ in dropped_elements(message, version)]
-
-
-def element_count(message: Message) -> int:
-    """Elements in the source document of ``message`` (0 without one)."""
+def value_count(message: Message) -> int:
+    """Leaf text values in the source document of ``message`` (0 without one)."""
     root = message._source
-    return 0 if root is None else sum(1 for _ in root.iter(tag=etree.Element))
+    return 0 if root is None else sum(convert.leaf_values(root).values())

@@ -176,8 +176,16 @@ class _Findings:
         self.items.append(Finding(self.ident_severity, code, message, path))
 
 
-def check(message: Message, level: str = "warn", *, target_version: str | None = None) -> ValidationReport:
-    """Every finding for ``message`` at ``level`` (plus ``target_version``'s needs); never raises."""
+def check(message: Message, level: str = "warn", *, target_version: str | None = None,
+          target_rules: str = "model") -> ValidationReport:
+    """Every finding for ``message`` at ``level`` (plus ``target_version``'s needs); never raises.
+
+    ``target_rules`` (set by ``build``): ``"model"`` checks what the model writer needs;
+    ``"converted"`` (a parsed source converted to another version, whose conversion checks the
+    target's schema needs itself) keeps only the message-party DPID rule of ERN 4.x;
+    ``"unmodified"`` (a parsed message re-emitted at its own version, as it came) reports the target's
+    business rules as warnings: the schema, not these rules, decides what that version accepts.
+    """
     if level not in LEVELS:
         return ValidationReport(
             (Finding("error", "bad-level", f"unknown validation level {level!r}; use one of {', '.join(LEVELS)}"),)
@@ -187,8 +195,18 @@ def check(message: Message, level: str = "warn", *, target_version: str | None =
     out = _Findings(level)
     try:
         _check_message(message, out)
-        if target_version is not None:
-            _check_target(message, target_version, out)
+        if target_version is not None and target_rules == "converted":
+            if is_4x(target_version):
+                _check_message_party_ids(message, target_version, out)
+        elif target_version is not None:
+            target = _Findings(level) if target_rules == "unmodified" else out
+            _check_target(message, target_version, target)
+            if target is not out:
+                for f in target.items:
+                    if f.severity == "error":
+                        f = Finding("warning", f.code, f"{f.message} (the unmodified source is re-emitted as it came: "
+                                    "a same-version build does not repair it)", f.path)
+                    out.items.append(f)
     except Exception as exc:  # noqa: BLE001 - a malformed model must become a finding, not a crash
         out.error("invalid-model", f"the model could not be checked: {type(exc).__name__}: {exc}", "")
     return ValidationReport(tuple(out.items))
@@ -586,7 +604,7 @@ def default_resource_type(kind: str, version: str) -> str:
 DEFAULT_RELEASE_TYPE_4X = "UserDefined"  # ReleaseType_ERN4 has no "Unknown"
 
 
-def _check_target_4x(message: Message, version: str, out: _Findings) -> None:
+def _check_message_party_ids(message: Message, version: str, out: _Findings) -> None:
     header = message.header
     parties = [("header.sender", header.sender)] + [
         (f"header.recipients[{i}]", p) for i, p in enumerate(header.recipients)]
@@ -595,10 +613,15 @@ def _check_target_4x(message: Message, version: str, out: _Findings) -> None:
             continue
         if not _DPID_4X.fullmatch(party.party_ids[0]):
             out.error("bad-party-id", f"ERN {version} message parties need a DPID (PADPIDA…); "
-                      f"got {party.party_ids[0]!r}", f"{path}.party_ids[0]")
+                      f"got {party.party_ids[0]!r}: supply one by replacing {path}.party_ids "
+                      "(dataclasses.replace)", f"{path}.party_ids[0]")
         if len(party.party_ids) > 1:
             out.warning("dropped-value", f"ERN {version} carries one party id per message party; "
                         "only the first is written", f"{path}.party_ids")
+
+
+def _check_target_4x(message: Message, version: str, out: _Findings) -> None:
+    _check_message_party_ids(message, version, out)
     if message.message_type == "PurgeReleaseMessage":
         for i, release in enumerate(message.releases):
             if release.ids.isrc is not None:

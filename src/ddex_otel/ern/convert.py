@@ -1,0 +1,386 @@
+"""Converting a source document from one ERN version to another, element by element.
+
+A build of a parsed message at another version converts the source document itself (with the
+model's edits written in, see ``lossless``) rather than writing the model alone, so it carries
+everything the target version can express:
+
+Used within ERN 4.x (4.1.1, 4.2, 4.3 share their element names); between 3.x and 4.x ``build``
+writes the model instead (``lossless.converts``).
+
+1. fitting to the target's content model (``content_models/<code>.json``, derived from the official
+   XSDs by ``scripts/gen_content_models.py``): every element is checked against the schema type it
+   has in the target; a child the target has elsewhere in the same parent's edition (ERN 4.3's
+   ``SoundRecordingEdition``) is moved there, a container the target lacks gives its children back to
+   its parent, children are put in the target's order, values the target's allowed-value list lacks
+   become ``UserDefined`` with ``UserDefinedValue``, and what the target cannot hold is removed —
+   each removal with its reason;
+2. required parts the source lacks are filled from documented defaults (below) or from the caller's
+   ``defaults``; what remains missing is returned, and ``build`` refuses naming each item.
+
+Defaults written when the target requires a part the source has no value for:
+``ParentalWarningType`` ``NoAdviceAvailable``, ``DisplayArtistRole`` ``MainArtist``, a required
+allowed-value element ``Unknown`` (else ``UserDefined``), ``LanguageAndScriptCode`` ``en``, 4.3
+``AvsVersionId`` ``3``.
+
+The loss report (``losses``) compares leaf values: a source value that does not reappear in the
+output is reported under the outermost removed element that held it, with the removal's reason, so
+the report is exact — what it names is absent, and whatever is absent is named.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Mapping
+
+from lxml import etree
+
+from ddex_otel.ern import versions
+from ddex_otel.ern.durations import format_duration, parse_duration
+
+Element = etree._Element
+
+#: Marks each working element with the index of its source element (removed from the output).
+MARK = "{urn:ddex-otel:convert}i"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+DEFAULT_TEXT = {"ParentalWarningType": "NoAdviceAvailable", "DisplayArtistRole": "MainArtist"}
+DEFAULT_ATTRIBUTES = {"LanguageAndScriptCode": "en", "AvsVersionId": "3"}
+#: Containers a value may move into (push-down) or out of (pull-up) between ERN 4.x versions.
+_EDITIONS = ("SoundRecordingEdition", "VideoEdition", "ImageEdition", "TextEdition", "SheetMusicEdition",
+             "SoftwareEdition")
+
+
+@dataclass(frozen=True)
+class ContentModel:
+    """One version's schema types: children in order (name → position, type, min, max; max -1 is
+    unbounded), attributes (name → required) and allowed values."""
+
+    version: str
+    roots: dict[str, str]
+    types: dict[str, dict]
+
+    def children(self, type_name: str) -> dict[str, tuple[int, str, int, int]]:
+        return _children(self, type_name)
+
+
+@functools.lru_cache(maxsize=None)
+def _children(model: ContentModel, type_name: str) -> dict[str, tuple[int, str, int, int]]:
+    spec = model.types.get(type_name, {})
+    return {name: (i, child, low, high) for i, (name, child, low, high) in enumerate(spec.get("c", ()))}
+
+
+ContentModel.__hash__ = lambda self: hash(self.version)  # type: ignore[method-assign]
+
+
+@functools.lru_cache(maxsize=None)
+def content_model(version: str) -> ContentModel:
+    """The content model of ERN ``version`` (4.3, 4.2, 4.1.1, 3.8.2)."""
+    code = versions.version_code(version)
+    text = resources.files("ddex_otel.ern").joinpath("content_models", f"{code}.json").read_text("utf-8")
+    data = json.loads(text)
+    return ContentModel(version, data["roots"], data["types"])
+
+
+@dataclass
+class Conversion:
+    """The converted tree, what was removed (source element index → reason) and what is missing."""
+
+    root: Element
+    source: Element
+    removed: dict[int, str] = field(default_factory=dict)
+    changed: dict[int, str] = field(default_factory=dict)
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (where, what)
+    #: Why a value is absent that no removal explains (a family mapping without a place for it).
+    unmapped: str = "not carried: the conversion has no place for it"
+
+
+class _Fitter:
+    def __init__(self, model: ContentModel, conversion: Conversion, defaults: Mapping[str, str]) -> None:
+        self.model = model
+        self.c = conversion
+        self.defaults = defaults
+        self.v = model.version
+
+    def remove(self, parent: Element, child: Element, reason: str) -> None:
+        mark = child.get(MARK)
+        if mark is not None:
+            self.c.removed.setdefault(int(mark), reason)
+        parent.remove(child)
+
+    def fit(self, el: Element, type_name: str) -> str | None:
+        """Make ``el`` fit ``type_name``; the reason it cannot, or None."""
+        spec = self.model.types.get(type_name)
+        if spec is None:
+            return None  # xs: built-in simple type
+        allowed = spec.get("a", {})
+        for key in list(el.attrib):
+            if key == MARK or key.startswith(f"{{{XSI}}}") or key in allowed:
+                continue
+            del el.attrib[key]
+        for key, values in spec.get("ae", {}).items():
+            if el.get(key) is not None and el.get(key) not in values:
+                del el.attrib[key]  # a value the target's list lacks (3.x TitleType="DisplayTitle" in 4.x)
+        for key, required in allowed.items():
+            if required and el.get(key) is None:
+                value = self.defaults.get(f"@{key}") or DEFAULT_ATTRIBUTES.get(key)
+                if value is None:
+                    self.c.missing.append((self.where(el), f"@{key}"))
+                else:
+                    el.set(key, value)
+        enum = spec.get("e")
+        if enum is not None:
+            text = (el.text or "").strip()
+            if text and text not in enum:
+                if "UserDefined" in enum and "UserDefinedValue" in allowed:
+                    el.text = "UserDefined"
+                    el.set("UserDefinedValue", text)
+                    self.changed(el, f"{text!r} is not an allowed value in ERN {self.v}: written as UserDefined "
+                                     f"with UserDefinedValue={text!r}")
+                else:
+                    return f"{text!r} is not an allowed value of {el.tag} in ERN {self.v}"
+        primitive = spec.get("p")
+        if primitive is not None and "c" not in spec:
+            text = (el.text or "").strip()
+            if text and not _fits_primitive(text, primitive):
+                converted = _convert_primitive(text, primitive)
+                if converted is None:
+                    return f"{text!r} is not an xs:{primitive}, which ERN {self.v} requires for {el.tag}"
+                el.text = converted
+                self.changed(el, f"{text!r} written as {converted!r} (ERN {self.v} types {el.tag} as xs:{primitive})")
+        if "c" not in spec:
+            return None
+        model = self.model.children(type_name)
+        self.regroup(el, model)
+        counts: Counter[str] = Counter()
+        for child in list(el):
+            tag = child.tag
+            if not isinstance(tag, str):
+                el.remove(child)
+                continue
+            entry = model.get(tag)
+            if entry is None:
+                self.remove(el, child, f"ERN {self.v} has no {tag} in {el.tag}")
+                continue
+            _, child_type, _, high = entry
+            if high != -1 and counts[tag] >= high:
+                self.remove(el, child, f"ERN {self.v} allows {high} {tag} in {el.tag}")
+                continue
+            reason = self.fit(child, child_type)
+            if reason is not None:
+                self.remove(el, child, reason)
+                continue
+            counts[tag] += 1
+        el[:] = sorted(el, key=lambda c: model[c.tag][0])
+        for name, (_, child_type, low, _) in model.items():
+            if low >= 1 and counts[name] == 0:
+                made = self.default_element(el, name, child_type)
+                if made is None:
+                    self.c.missing.append((self.where(el), name))
+                else:
+                    el.append(made)
+                    el[:] = sorted(el, key=lambda c: model[c.tag][0])
+        return None
+
+    def changed(self, el: Element, reason: str) -> None:
+        mark = el.get(MARK)
+        if mark is not None:
+            self.c.changed.setdefault(int(mark), reason)
+
+    def regroup(self, el: Element, model: dict[str, tuple[int, str, int, int]]) -> None:
+        """ERN 4.x editions: a child the parent lacks moves into the edition that has it (4.3), an
+        edition the parent lacks gives back the children the parent has (4.1.1, 4.2)."""
+        for child in list(el):
+            tag = child.tag
+            if not isinstance(tag, str) or tag in model:
+                continue
+            if tag in _EDITIONS:
+                anchor = child
+                for grandchild in list(child):
+                    if grandchild.tag in model:
+                        anchor.addnext(grandchild)
+                        anchor = grandchild
+                continue
+            for edition in _EDITIONS:
+                entry = model.get(edition)
+                if entry is not None and tag in self.model.children(entry[1]):
+                    holder = next((c for c in el if c.tag == edition), None)
+                    if holder is None:
+                        holder = etree.SubElement(el, edition)
+                    holder.append(child)
+                    break
+
+    def default_element(self, parent: Element, name: str, type_name: str) -> Element | None:
+        value = self.defaults.get(f"{parent.tag}/{name}") or self.defaults.get(name) or DEFAULT_TEXT.get(name)
+        spec = self.model.types.get(type_name, {})
+        if value is None and "e" in spec:
+            value = "Unknown" if "Unknown" in spec["e"] else "UserDefined" if "UserDefined" in spec["e"] else None
+        if value is None:
+            return None
+        el = etree.Element(name)
+        if "c" in spec:  # a complex part: the value goes into its first required leaf (Genre/GenreText)
+            for child, (_, child_type, low, _) in self.model.children(type_name).items():
+                if low >= 1:
+                    sub = self.default_element(el, child, child_type) if child not in self.defaults else None
+                    if sub is None:
+                        sub = etree.Element(child)
+                        sub.text = value
+                    el.append(sub)
+                    break
+        else:
+            el.text = value
+        return el
+
+    @staticmethod
+    def where(el: Element) -> str:
+        return el.getroottree().getpath(el) if el.getparent() is not None else el.tag
+
+
+_PRIMITIVES = {
+    "decimal": re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"),
+    "duration": re.compile(r"-?P(?=.)([0-9]+Y)?([0-9]+M)?([0-9]+D)?(T(?=.)([0-9]+H)?([0-9]+M)?([0-9]+(\.[0-9]+)?S)?)?"),
+    "boolean": re.compile(r"true|false|1|0"),
+    "date": re.compile(r"-?[0-9]{4,}-[0-9]{2}-[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})?"),
+    "gYear": re.compile(r"-?[0-9]{4,}"),
+}
+
+
+def _fits_primitive(text: str, primitive: str) -> bool:
+    pattern = _PRIMITIVES.get(primitive)
+    return pattern is None or pattern.fullmatch(text) is not None
+
+
+def _convert_primitive(text: str, primitive: str) -> str | None:
+    """A duration as seconds (4.2 StartPoint) or seconds as a duration (4.3), else None."""
+    if primitive == "decimal" and _PRIMITIVES["duration"].fullmatch(text):
+        seconds = parse_duration(text)
+        return None if seconds is None else f"{seconds:g}"
+    if primitive == "duration" and _PRIMITIVES["decimal"].fullmatch(text):
+        return format_duration(float(text))
+    return None
+
+
+def convert(source: Element, source_version: str, target_version: str,
+            defaults: Mapping[str, str] | None = None) -> Conversion:
+    """Convert the document of root ``source`` (ERN ``source_version``) to ``target_version``."""
+    work = copy.deepcopy(source)
+    for i, el in enumerate(work.iter()):
+        if isinstance(el.tag, str):
+            el.set(MARK, str(i))
+    local = etree.QName(work).localname
+    ns = versions.namespace_for(target_version)
+    root = etree.Element(f"{{{ns}}}{local}", nsmap={"ern": ns, "xsi": XSI})
+    for key, value in work.attrib.items():
+        root.set(key, value)
+    root.set(f"{{{XSI}}}schemaLocation", f"{ns} {ns}/release-notification.xsd")
+    root.extend(list(work))
+    if versions.is_legacy(target_version):
+        root.set("MessageSchemaVersionId", f"ern/{versions.version_code(target_version)}")
+    conversion = Conversion(root, source)  # within ERN 4.x the element names agree: fitting converts
+    model = content_model(target_version)
+    fitter = _Fitter(model, conversion, defaults or {})
+    type_name = model.roots.get(local)
+    if type_name is None:
+        conversion.missing.append(("", f"{local} (ERN {target_version} has no such message)"))
+    else:
+        fitter.fit(root, type_name)
+    for el in root.iter():
+        if MARK in el.attrib:
+            del el.attrib[MARK]
+    return conversion
+
+
+# ------------------------------------------------------------------------------------- losses
+
+_LEAF_TEXTS = etree.XPath("descendant-or-self::*[not(*)][normalize-space(text())]")
+
+
+def leaf_values(root: Element) -> Counter[str]:
+    """The multiset of stripped leaf text values under ``root``."""
+    return Counter(el.text.strip() for el in _LEAF_TEXTS(root))
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Source values a conversion does not carry: where (an XPath in the source), why, which values."""
+
+    path: str
+    tag: str
+    reason: str
+    values: tuple[str, ...]
+
+
+def _wholly_absent(root: Element, absent_leaves: set[int]) -> set[int]:
+    """ids of the elements all of whose valued leaves are absent (and that have at least one)."""
+    out: set[int] = set()
+
+    def visit(el: Element) -> tuple[int, int]:  # (valued leaves, absent ones)
+        children = [c for c in el if isinstance(c.tag, str)]
+        if not children:
+            valued = 1 if (el.text or "").strip() else 0
+            return valued, (1 if id(el) in absent_leaves else 0)
+        total = lost = 0
+        for child in children:
+            t, a = visit(child)
+            total, lost = total + t, lost + a
+        if total and total == lost:
+            out.add(id(el))
+        return total, lost
+
+    visit(root)
+    return out
+
+
+def _xpath(tree: etree._ElementTree, el: Element) -> str:
+    """``el``'s XPath in ``tree`` with the root written ``/ern:<name>`` whatever the document's prefix."""
+    path = tree.getpath(el)
+    rest = path[1:].split("/", 1)[1] if "/" in path[1:] else ""
+    head = f"/ern:{etree.QName(tree.getroot()).localname}"
+    return f"{head}/{rest}" if rest else head
+
+
+def losses(conversion: Conversion) -> list[Loss]:
+    """Every source leaf value absent from the output, grouped by the innermost removed (or changed)
+    element that held it, with that element's reason (a container the target lacks gives its
+    children back first: what of it is lost was removed inside it)."""
+    source = conversion.source
+    elements = [el for el in source.iter()]
+    index = {el: i for i, el in enumerate(elements)}
+    noted = {**conversion.changed, **conversion.removed}
+    left = leaf_values(conversion.root)
+
+    def culprit(el: Element) -> Element | None:  # the innermost removed or changed element holding ``el``
+        node: Element | None = el
+        while node is not None:
+            if index.get(node) in noted:
+                return node
+            node = node.getparent()
+        return None
+
+    leaves = [(el, el.text.strip(), culprit(el)) for el in _LEAF_TEXTS(source)]
+    absent: list[tuple[Element, str, Element | None]] = []
+    # Values outside removed elements claim their output copies first; removed ones share the rest.
+    for el, value, owner in sorted(leaves, key=lambda item: item[2] is not None):
+        if left[value] > 0:
+            left[value] -= 1
+        else:
+            absent.append((el, value, owner))
+    whole = _wholly_absent(source, {id(el) for el, _, _ in absent})
+    missing: dict[Element, list[str]] = {}
+    for el, value, owner in sorted(absent, key=lambda item: index[item[0]]):
+        if owner is None:  # not removed by the conversion: the outermost element lost as a whole
+            owner = el
+            while owner.getparent() is not None and owner.getparent() is not source and id(owner.getparent()) in whole:
+                owner = owner.getparent()
+        missing.setdefault(owner, []).append(value)
+    tree = source.getroottree()
+    out = []
+    for el, values in sorted(missing.items(), key=lambda item: index.get(item[0], 0)):
+        reason = noted.get(index.get(el, -1)) or conversion.unmapped
+        out.append(Loss(_xpath(tree, el), el.tag, reason, tuple(values)))
+    return out
