@@ -11,7 +11,8 @@ Parses the 75 KB DDEX sample ``--parses`` times (paced at ``--rate`` per second 
 With ``--workers`` the parses are split between worker processes started *after* configure():
 ``fork`` (multiprocessing.Process, fork start method), ``os-fork`` (os.fork, child leaves with
 sys.exit) or ``pool`` (concurrent.futures.ProcessPoolExecutor, fork context). ``--parent-parses``
-makes the parent export spans of its own before it forks, so the children inherit a connected exporter.
+makes the parent export spans of its own before it forks (the children inherit a connected
+exporter) and go on exporting while they work.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -42,6 +44,11 @@ def parse_many(count: int, rate: float | None = None) -> int:
     return count
 
 
+def _start(thread: threading.Thread | None) -> None:
+    if thread is not None:
+        thread.start()
+
+
 def _pool_task(count: int) -> int:
     return parse_many(count)
 
@@ -56,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--mode", choices=("fork", "os-fork", "pool"), default="fork")
     p.add_argument("--parent-parses", type=int, default=0,
-                   help="with --workers: parses the parent makes and exports before it forks, so the "
-                        "children inherit an exporter that has already connected")
+                   help="with --workers: parses the parent makes itself, half exported before it forks "
+                        "(the children inherit an exporter that has connected), half while they work")
     args = p.parse_args(argv)
 
     import ddex_otel
@@ -65,11 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     handle = ddex_otel.configure(endpoint=args.endpoint, protocol=args.protocol,
                                  instrument_options={"stage_spans": args.stage_spans}, process_metrics=False)
     per_worker = args.parses // args.workers if args.workers else 0
+    parent_work = None
     if args.workers and args.parent_parses:
-        parse_many(args.parent_parses)
+        before_fork = args.parent_parses // 2
+        parse_many(before_fork)
         if not handle.force_flush():
             print("the parent's spans were not exported before the fork", file=sys.stderr)
             return 1
+        # the rest while the children work, on a thread started after the fork (see below)
+        parent_work = threading.Thread(target=parse_many, args=(args.parent_parses - before_fork, 200.0))
     if not args.workers:
         parse_many(args.parses, args.rate)
     elif args.mode == "fork":
@@ -77,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         procs = [ctx.Process(target=parse_many, args=(per_worker,)) for _ in range(args.workers)]
         for proc in procs:
             proc.start()
+        _start(parent_work)
         for proc in procs:
             proc.join(120)
     elif args.mode == "os-fork":
@@ -87,11 +99,16 @@ def main(argv: list[str] | None = None) -> int:
                 parse_many(per_worker)
                 sys.exit(0)  # a normal exit: atexit (and so our shutdown) runs in the child
             pids.append(pid)
+        _start(parent_work)
         for pid in pids:
             os.waitpid(pid, 0)
     else:
         with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            list(pool.map(_pool_task, [per_worker] * args.workers))
+            tasks = pool.map(_pool_task, [per_worker] * args.workers)
+            _start(parent_work)
+            list(tasks)
+    if parent_work is not None:
+        parent_work.join(120)
     print(f"WORK_DONE {time.time():.6f}", flush=True)
     started = time.monotonic()
     handle.shutdown()
