@@ -85,7 +85,7 @@ def run_workload(protocol: str, endpoints, tmp_dir: Path) -> Workload:
         service_name=work.service,
         set_global=False,
         process_metrics=True,
-        instrument_options={"stage_spans": True},
+        instrument_options={"stage_spans": True, "resource_usage": True},  # every contract metric
         metric_export_interval_millis=3_600_000,  # one export, at shutdown
     )
     assert handle.instrumented, "configure() did not instrument the engine (already instrumented elsewhere?)"

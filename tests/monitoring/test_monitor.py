@@ -268,6 +268,26 @@ def test_attached_monitor_sees_real_operations(traces: Traces, sample: Path) -> 
     assert failed[0].metadata["error.type"] == spans["ddex.parse"][3].attributes["error.type"]
     assert all(isinstance(r.memory_delta, int) for r in records)
     assert abs(records[-1].time - time.time()) < 60
+    # per-operation resource usage: on while the monitor was attached, off again after (the default)
+    assert all("ddex.resource.cpu_time" in s.attributes for s in spans["ddex.parse"][:4])
+    assert "ddex.resource.cpu_time" not in spans["ddex.parse"][4].attributes
+
+
+def test_attaching_a_consumer_turns_resource_usage_on_for_its_duration(traces: Traces) -> None:
+    from ddex_otel.monitoring.profiler import Profiler
+    from ddex_otel.telemetry.spans import resource_usage_requested
+
+    assert not resource_usage_requested()
+    mon = PerformanceMonitor().attach(traces.tracer_provider)
+    profiler = Profiler(tracer_provider=traces.tracer_provider).attach()
+    try:
+        assert resource_usage_requested()
+        mon.detach()
+        assert resource_usage_requested()  # the profiler still consumes it
+    finally:
+        mon.detach()
+        profiler.close()
+    assert not resource_usage_requested()
 
 
 def test_attach_instruments_when_needed_and_detach_undoes_it(sample: Path) -> None:
@@ -313,7 +333,7 @@ print("ok")
     assert done.stdout.strip() == "ok"
 
 
-def test_span_attributes_read_the_same_through_the_fast_path_and_the_public_api(
+def test_span_attributes_read_the_same_from_sdk_and_hand_built_spans(
     traces: Traces, sample: Path
 ) -> None:
     from opentelemetry.sdk.trace import ReadableSpan

@@ -87,7 +87,7 @@ def test_unsampled_operations_still_feed_the_totals(samples_dir: Path) -> None:
     mp = MeterProvider(metric_readers=[reader])
     sample = samples_dir / "daddykev__Samples43_1_Audio.xml"
     assert not DDEXInstrumentor().is_instrumented_by_opentelemetry
-    DDEXInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
+    DDEXInstrumentor().instrument(tracer_provider=tp, meter_provider=mp, resource_usage=True)
     try:
         for _ in range(2):
             ern.parse(str(sample))
@@ -111,7 +111,7 @@ def test_unsampled_operations_still_feed_the_totals(samples_dir: Path) -> None:
 
 
 def test_active_is_started_minus_ended_across_threads(tel, sample: Path) -> None:
-    """Starts are counted without a lock (itertools.count), ends under it: the gauge returns to 0."""
+    """Starts and ends are counted from several threads at once: the gauge returns to 0."""
     errors: list[BaseException] = []
 
     def work() -> None:

@@ -26,7 +26,8 @@ def test_suite_is_instrumented_with_ours(instrument, capfd) -> None:
     span = tel.span("ddex.build")
     assert span.attributes["ddex.engine.name"] == "ddex-suite"
     assert span.attributes["ddex.output.size"] == len(xml.encode("utf-8"))
-    with pytest.raises(Exception) as caught:  # 0.4.4 rejects its own output (MessageSender/PartyName)
+    # 0.4.4 rejects its own output: the error span must carry that exception's type
+    with pytest.raises(ValueError, match="MessageSender/PartyName") as caught:
         ddex_parser.DDEXParser().parse(xml)
     parse = tel.span("ddex.parse")
     assert parse.attributes["ddex.engine.name"] == "ddex-suite"

@@ -32,7 +32,8 @@ def _points(metric):
     return {tuple(sorted(p.attributes.items())): p for p in metric.data.data_points}
 
 
-def test_every_contract_metric(tel, sample: Path) -> None:
+def test_every_contract_metric(instrument, sample: Path) -> None:
+    tel = instrument(resource_usage=True)
     message = ern.parse(str(sample))
     ern.build(message)
     metrics = tel.metrics()
@@ -84,7 +85,8 @@ def test_every_contract_metric(tel, sample: Path) -> None:
         "ddex.resource.memory.delta"]
 
 
-def test_totals_accumulate_over_operations(tel, sample: Path) -> None:
+def test_totals_accumulate_over_operations(instrument, sample: Path) -> None:
+    tel = instrument(resource_usage=True)
     for _ in range(3):
         ern.parse(str(sample))
     metrics = tel.metrics()

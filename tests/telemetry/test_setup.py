@@ -22,10 +22,13 @@ from ddex_otel.telemetry import offline
 from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 from ddex_otel.telemetry.setup import build_resource, configure, resolve_protocol
 
-CONTRACT_METRICS = {
+DEFAULT_METRICS = {
     "ddex.operation.duration", "ddex.stage.duration", "ddex.message.size", "ddex.releases.processed",
-    "ddex.operations.active", "ddex.operation.cpu.time", "ddex.operation.memory.delta", "ddex.stage.calls",
+    "ddex.operations.active", "ddex.stage.calls",
 }
+#: Reported only while per-operation resource usage is on (off by default).
+RESOURCE_USAGE_METRICS = {"ddex.operation.cpu.time", "ddex.operation.memory.delta"}
+CONTRACT_METRICS = DEFAULT_METRICS | RESOURCE_USAGE_METRICS
 PROCESS_METRICS = {
     "process.cpu.utilization", "process.cpu.time", "process.memory.usage", "process.memory.virtual",
     "process.thread.count", "process.unix.file_descriptor.count", "cpython.gc.collections",
@@ -102,7 +105,9 @@ def test_offline_files_are_otlp_json_lines(tmp_path: Path, sample: Path) -> None
 
     names = {m.name for request in metrics for rm in request.resource_metrics
              for sm in rm.scope_metrics for m in sm.metrics}
-    assert CONTRACT_METRICS <= names
+    assert DEFAULT_METRICS <= names
+    assert not RESOURCE_USAGE_METRICS & names  # off by default: nothing measured, nothing reported
+    assert "ddex.resource.cpu_time" not in attrs
     assert PROCESS_METRICS <= names
     exemplars = [e for request in metrics for rm in request.resource_metrics for sm in rm.scope_metrics
                  for m in sm.metrics if m.name == "ddex.operation.duration"
@@ -247,7 +252,7 @@ def test_shutdown_flushes_everything_to_the_endpoint(protocol: str, sample: Path
         server, endpoint = _http_receiver()
     try:
         handle = configure(endpoint=endpoint, protocol=protocol, service_name="flush-test", set_global=False,
-                           metric_export_interval_millis=3_600_000)
+                           metric_export_interval_millis=3_600_000, instrument_options={"resource_usage": True})
         ern.build(ern.parse(str(sample)))
         handle.shutdown()
     finally:

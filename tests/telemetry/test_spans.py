@@ -60,7 +60,8 @@ def ddex_version() -> str:
     return ddex_otel.__version__
 
 
-def test_resource_usage_and_stage_attributes(tel, sample: Path) -> None:
+def test_resource_usage_and_stage_attributes(instrument, sample: Path) -> None:
+    tel = instrument(resource_usage=True)
     ern.parse(sample.read_bytes())
     attrs = tel.span("ddex.parse").attributes
     assert "file.path" not in attrs  # bytes have no path
@@ -75,12 +76,41 @@ def test_resource_usage_and_stage_attributes(tel, sample: Path) -> None:
     assert tel.spans("ddex.parse.read") == []  # stage spans are off by default
 
 
-def test_resource_usage_can_be_turned_off(instrument, sample: Path) -> None:
-    tel = instrument(resource_usage=False)
+def test_resource_usage_is_off_by_default(tel, sample: Path) -> None:
     ern.parse(str(sample))
     attrs = tel.span("ddex.parse").attributes
     assert "ddex.resource.cpu_time" not in attrs and "ddex.resource.memory.delta" not in attrs
-    assert "ddex.operation.cpu.time" not in tel.metrics()
+    metrics = tel.metrics()
+    assert "ddex.operation.cpu.time" not in metrics and "ddex.operation.memory.delta" not in metrics
+    assert "ddex.operation.duration" in metrics
+
+
+def test_resource_usage_from_the_environment(instrument, sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_DDEX_RESOURCE_USAGE", "true")
+    tel = instrument()
+    ern.parse(str(sample))
+    assert tel.span("ddex.parse").attributes["ddex.resource.cpu_time"] > 0
+
+
+def test_a_request_turns_resource_usage_on_until_released(tel, sample: Path) -> None:
+    from ddex_otel.telemetry.spans import request_resource_usage, resource_usage_requested
+
+    first, second = request_resource_usage(), request_resource_usage()
+    try:
+        ern.parse(str(sample))
+        first()
+        first()  # releasing twice counts once
+        assert resource_usage_requested()  # the second request still holds
+        ern.parse(str(sample))
+    finally:
+        second()
+    assert not resource_usage_requested()
+    ern.parse(str(sample))
+    with_usage = [s for s in tel.spans("ddex.parse") if "ddex.resource.cpu_time" in s.attributes]
+    assert len(with_usage) == 2 and len(tel.spans("ddex.parse")) == 3
+    (point,) = tel.metrics()["ddex.operation.cpu.time"].data.data_points
+    assert dict(point.attributes) == {"ddex.operation.name": "parse"}
+    assert point.value == pytest.approx(sum(s.attributes["ddex.resource.cpu_time"] for s in with_usage))
 
 
 def test_stage_spans_option(instrument, sample: Path) -> None:

@@ -26,7 +26,8 @@ def test_percentile_nearest_rank() -> None:
     assert math.isnan(percentile([], 50))
 
 
-def test_summary_rows_from_spans(tel, sample_paths: list[Path]) -> None:
+def test_summary_rows_from_spans(instrument, sample_paths: list[Path]) -> None:
+    tel = instrument(resource_usage=True)
     summary = SummarySpanProcessor()
     tel.tracer_provider.add_span_processor(summary)
     parsed = 0

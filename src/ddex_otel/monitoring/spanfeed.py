@@ -12,6 +12,10 @@ at DEBUG and never reaches the engine.
 installed globally it installs a minimal one (no exporters, always-on sampling) and instruments
 the engine with ``DDEXInstrumentor``; ``Subscription.close()`` undoes the instrumentation it did
 (the global provider stays: OpenTelemetry allows setting it only once per process).
+
+A subscriber consumes per-operation resource usage (``ddex.resource.cpu_time`` /
+``ddex.resource.memory.delta``), which is off by default: a subscription turns it on for the whole
+process while it is open (``spans.request_resource_usage``) and ``close()`` gives it back.
 """
 
 from __future__ import annotations
@@ -134,12 +138,16 @@ class Subscription:
     installed_provider: bool = False
     instrumented: bool = False
     _closed: bool = field(default=False, repr=False)
+    #: Gives back the subscription's request for per-operation resource usage (None: it made none).
+    _release_resource_usage: Callable[[], None] | None = field(default=None, repr=False)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         feed_for(self.provider).remove(self.callback)
+        if self._release_resource_usage is not None:
+            self._release_resource_usage()
         if self.instrumented:
             _release_instrumentation()
 
@@ -180,17 +188,23 @@ def _release_instrumentation() -> None:
                 instrumentor.uninstrument()
 
 
-def subscribe(callback: SpanCallback, tracer_provider: Any = None) -> Subscription:
+def subscribe(callback: SpanCallback, tracer_provider: Any = None, *, resource_usage: bool = True) -> Subscription:
     """Feed ``callback`` every ended operation span of ``tracer_provider`` (see the module doc).
+
+    ``resource_usage``: the operations' spans carry CPU time and memory growth while this
+    subscription is open (False: only if something else asks for them).
 
     The engine is instrumented (with this provider) when nothing instrumented it yet; that
     instrumentation is shared by reference count between subscriptions and undone when the last
     of them closes. Instrumentation someone else did is left alone. Note: the engine reports to
     the provider it was instrumented with; subscribing to another provider sees nothing.
     """
+    from ddex_otel.telemetry.spans import request_resource_usage
+
     provider, installed = resolve_provider(tracer_provider)
     feed_for(provider).add(callback)
-    subscription = Subscription(provider, callback, installed, _acquire_instrumentation(provider))
+    subscription = Subscription(provider, callback, installed, _acquire_instrumentation(provider),
+                                _release_resource_usage=request_resource_usage() if resource_usage else None)
     if not reports_to(provider):
         _logger.warning(
             "ddex_otel.monitoring: the engine is instrumented with another tracer provider; "
@@ -200,38 +214,24 @@ def subscribe(callback: SpanCallback, tracer_provider: Any = None) -> Subscripti
 
 
 def reports_to(provider: TracerProvider) -> bool:
-    """False when the engine is instrumented and its tracer is known to feed another SDK provider."""
+    """False when the engine is instrumented with a tracer provider other than ``provider``."""
     from ddex_otel.telemetry import spans
+    from ddex_otel.telemetry.apitypes import is_api_placeholder
 
     tel = spans.active()
     if tel is None:
         return True
-    tracer = tel.tracer
-    real = getattr(tracer, "_tracer", tracer) if isinstance(tracer, trace.ProxyTracer) else tracer
-    # An SDK Tracer holds its provider's (multi) span processor; the provider keeps the same object.
-    processor = getattr(real, "span_processor", None) or getattr(real, "_span_processor", None)
-    ours = getattr(provider, "_active_span_processor", None)
-    if processor is None or ours is None:
-        return True  # cannot tell: don't warn
-    return processor is ours
+    # Instrumented without a provider: its tracer follows the global one (still a proxy: unknown).
+    target = tel.tracer_provider if tel.tracer_provider is not None else trace.get_tracer_provider()
+    return target is provider or is_api_placeholder(target)
 
 
 # ------------------------------------------------------------------------------ reading a span
 
 
 def attributes_of(span: ReadableSpan) -> Mapping[str, Any]:
-    """The ended span's attributes, read-only.
-
-    Fast path: the SDK keeps them in a ``BoundedAttributes`` (immutable once the span ended)
-    around a plain dict; reading that dict makes a lookup ~10x cheaper than the public
-    ``span.attributes`` proxy, whose ``get`` of a missing key raises and catches a KeyError
-    inside. Any other shape falls back to the public property.
-    """
-    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if type(inner) is dict:
-        return inner
+    """The ended span's attributes, read-only (the public ``span.attributes``; empty when None)."""
     return span.attributes or {}
-
 
 
 def operation_name(span: ReadableSpan) -> str:

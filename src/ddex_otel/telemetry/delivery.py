@@ -57,11 +57,6 @@ DEFAULT_LOG_INTERVAL = 10.0
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.25, 2.0
 
 
-def _count_value(counter: itertools.count) -> int:  # type: ignore[type-arg]
-    """Current value of an ``itertools.count`` (``next()`` on it is atomic under the GIL)."""
-    return int(repr(counter)[6:-1])
-
-
 _warned: set[tuple[str, str]] = set()
 
 
@@ -225,8 +220,9 @@ class DeliverySpanProcessor(SpanProcessor):
     # -- state -----------------------------------------------------------------------------
     def _init_state(self) -> None:
         self._queue: deque[ReadableSpan] = deque()
-        self._queue_full = itertools.count()
-        self._after_close = itertools.count()
+        self._drops_lock = threading.Lock()  # guards the two drop counts on the hot path (drops only)
+        self._queue_full = 0
+        self._after_close = 0
         self._lock = threading.Lock()  # guards the worker/shutdown accounting below
         self._taken = 0  # popped by the worker (exported, failed, in flight or abandoned)
         self._inflight = 0
@@ -270,17 +266,20 @@ class DeliverySpanProcessor(SpanProcessor):
         return None
 
     def on_end(self, span: ReadableSpan) -> None:
-        if not span._context.trace_flags.sampled:  # noqa: SLF001 - what the SDK's processors check
+        context = span.context
+        if context is None or not context.trace_flags.sampled:
             return
         if self._closed:
-            next(self._after_close)
+            with self._drops_lock:
+                self._after_close += 1
             return
         queue = self._queue
         if len(queue) >= self._max_queue:
-            next(self._queue_full)
+            with self._drops_lock:
+                self._queue_full += 1
             return
         queue.append(span)
-        if len(queue) >= self._batch_size and not self._wake._flag:  # noqa: SLF001 - is_set() without the call
+        if len(queue) >= self._batch_size and not self._wake.is_set():
             self._wake.set()
 
     # -- accounting ------------------------------------------------------------------------
@@ -290,7 +289,8 @@ class DeliverySpanProcessor(SpanProcessor):
             taken, inflight, cleared = self._taken, self._inflight, self._cleared
             exported, failed, abandoned = self._exported, self._failed, self._abandoned_inflight
             queued = len(self._queue)
-        full, late = _count_value(self._queue_full), _count_value(self._after_close)
+        with self._drops_lock:
+            full, late = self._queue_full, self._after_close
         worker = self._worker
         finished = self._stopping and (worker is None or not worker.is_alive() or self._abandoned)
         stranded = queued if finished else 0  # slipped in while shutting down: never exported

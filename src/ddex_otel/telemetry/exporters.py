@@ -25,6 +25,8 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from ddex_otel.telemetry.otelcompat import metric_exporter_preferences
+
 _logger = logging.getLogger("ddex_otel.telemetry")
 
 #: Loggers of the SDK and exporters whose export-failure messages are de-duplicated.
@@ -142,10 +144,8 @@ class GuardedMetricExporter(MetricExporter):
         delivery: Any = None,
         factory: Callable[[], MetricExporter] | None = None,
     ) -> None:
-        super().__init__(
-            preferred_temporality=getattr(inner, "_preferred_temporality", None),
-            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
-        )
+        temporality, aggregation = metric_exporter_preferences(inner)  # the inner exporter's, as the reader asks us
+        super().__init__(preferred_temporality=temporality, preferred_aggregation=aggregation)
         self.inner = inner
         self.delivery = delivery
         self._factory = factory

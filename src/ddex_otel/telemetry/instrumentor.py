@@ -24,8 +24,11 @@ auto-instrumentation can set it):
 ``stage_metrics`` (``OTEL_PYTHON_DDEX_STAGE_METRICS``, default true)
     the ``ddex.stage.duration`` / ``ddex.stage.calls`` observable counters (false keeps stage
     timings as span attributes only).
-``resource_usage`` (``OTEL_PYTHON_DDEX_RESOURCE_USAGE``, default true)
-    per-operation CPU time and memory growth (span attributes and observable counters).
+``resource_usage`` (``OTEL_PYTHON_DDEX_RESOURCE_USAGE``, default false)
+    per-operation CPU time and memory growth (span attributes and observable counters) for every
+    operation. Off, they are still measured while a consumer of them is attached in the process
+    (the performance monitor, the profiler: ``spans.request_resource_usage``); the process gauges
+    are there either way.
 ``stream_progress_every`` (``OTEL_PYTHON_DDEX_STREAM_PROGRESS_EVERY``, default 100)
     a ``ddex.stream.progress`` span event every N releases of a stream (0: none).
 ``process_metrics`` (``OTEL_PYTHON_DDEX_PROCESS_METRICS``, default false)
@@ -51,6 +54,7 @@ from wrapt import wrap_function_wrapper
 from ddex_otel.ern import builder
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry import spans
+from ddex_otel.telemetry.apitypes import is_api_placeholder
 from ddex_otel.telemetry.metrics import Instruments
 from ddex_otel.telemetry.package import _instruments
 from ddex_otel.telemetry.version import __version__
@@ -118,7 +122,7 @@ class DDEXInstrumentor(BaseInstrumentor):
         settings = spans.Settings(
             stage_spans=bool(kwargs.get("stage_spans", _env_bool(ENV_STAGE_SPANS, False))),
             stage_metrics=bool(kwargs.get("stage_metrics", _env_bool(ENV_STAGE_METRICS, True))),
-            resource_usage=bool(kwargs.get("resource_usage", _env_bool(ENV_RESOURCE_USAGE, True))),
+            resource_usage=bool(kwargs.get("resource_usage", _env_bool(ENV_RESOURCE_USAGE, False))),
             stream_progress_every=int(
                 kwargs.get("stream_progress_every", _env_int(ENV_STREAM_PROGRESS_EVERY, 100))
             ),
@@ -128,10 +132,9 @@ class DDEXInstrumentor(BaseInstrumentor):
             A.SCOPE_NAME, __version__, kwargs.get("tracer_provider"), schema_url=A.SCHEMA_URL
         )
         meter = get_meter(A.SCOPE_NAME, __version__, kwargs.get("meter_provider"), schema_url=A.SCHEMA_URL)
-        instruments = Instruments.create(
-            meter, stage_metrics=settings.stage_metrics, resource_usage=settings.resource_usage
-        )
-        tel = spans.Telemetry(tracer, instruments, settings)
+        instruments = Instruments.create(meter, stage_metrics=settings.stage_metrics)
+        tel = spans.Telemetry(tracer, instruments, settings, tracer_provider=kwargs.get("tracer_provider"),
+                              meter_provider=kwargs.get("meter_provider"))
         type(self)._telemetry = tel
         spans.set_active(tel)
 
@@ -273,13 +276,14 @@ def bound_sdk_exit() -> None:
     from ddex_otel.telemetry.delivery import DeliverySettings, bounded
 
     budget = DeliverySettings.from_env().shutdown_timeout
+    # The SDK registers its providers' bound ``shutdown`` with atexit (``shutdown_on_exit``, what
+    # opentelemetry-instrument's configurator leaves on); ``atexit.unregister`` removes it by equality.
     providers = [p for p in (trace.get_tracer_provider(), metrics.get_meter_provider())
-                 if getattr(p, "_atexit_handler", None) is not None]  # SDK providers with their exit hook
+                 if not is_api_placeholder(p) and callable(getattr(p, "shutdown", None))]
     if not providers:
         return
     for provider in providers:
-        atexit.unregister(provider._atexit_handler)  # noqa: SLF001 - the SDK's own hook, replaced below
-        provider._atexit_handler = None  # noqa: SLF001
+        atexit.unregister(provider.shutdown)
 
     def shutdown_within_budget() -> None:
         deadline = time.monotonic() + budget

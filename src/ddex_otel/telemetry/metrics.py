@@ -16,9 +16,12 @@ ddex.stage.calls                observable counter         {call} stage runs (th
 ddex.message.size               observable counter         By    bytes read (parse, stream) or written (build)
 ddex.releases.processed         observable counter         {release} releases read or written
 ddex.operations.active          observable up-down counter {operation} operations in progress
-ddex.operation.cpu.time         observable counter         s     CPU seconds spent in operations
-ddex.operation.memory.delta     observable counter         By    peak-RSS growth during operations
+ddex.operation.cpu.time         observable counter         s     CPU seconds spent in operations (*)
+ddex.operation.memory.delta     observable counter         By    peak-RSS growth during operations (*)
 ==============================  =========================  ====  ================================
+
+(*) only while per-operation resource usage is on (``spans.request_resource_usage``): the counters
+are always registered and report nothing until an operation was measured.
 
 The duration histogram's boundaries go in as ``explicit_bucket_boundaries_advisory`` (seconds,
 not the SDK's millisecond-sized defaults), so a View configured by the application still wins.
@@ -26,7 +29,6 @@ not the SDK's millisecond-sized defaults), so a View configured by the applicati
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,8 +52,7 @@ StageKey = tuple[str, str]
 class OperationTotals:
     """Running totals behind the observable instruments, updated once per operation.
 
-    An operation's start is one ``next()`` on its name's ``itertools.count`` (``started``, atomic
-    under the GIL: no lock, no Python call); its end takes one lock (``finish``). ``active`` is
+    An operation's start takes the lock once (``enter``), its end once (``finish``); ``active`` is
     started − ended. Collection copies the dicts under the same lock. Values only grow (except
     ``active``), so the observable counters report them as cumulative sums, which is what their
     synchronous forms would have exported too.
@@ -59,8 +60,7 @@ class OperationTotals:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        #: operation → count of starts (``next(started[op])`` on the hot path; see ``started_counter``)
-        self.started: dict[OpKey, itertools.count] = {}  # type: ignore[type-arg]
+        self.started: dict[OpKey, int] = {}
         self.ended: dict[OpKey, int] = {}
         self.releases: dict[VersionKey, int] = {}
         self.size: dict[VersionKey, int] = {}
@@ -70,25 +70,16 @@ class OperationTotals:
         #: and one lookup per stage on the hot path)
         self.stages: dict[OpKey, dict[str, list]] = {}
 
-    def started_counter(self, op: OpKey) -> "itertools.count[int]":
-        """The start counter of ``op`` (created once); ``next()`` on it counts one start."""
-        counter = self.started.get(op)
-        if counter is None:
-            with self._lock:
-                counter = self.started.setdefault(op, itertools.count())
-        return counter
-
     def enter(self, op: OpKey) -> None:
-        """One operation started (the hot path calls ``next()`` on ``started_counter(op)`` itself)."""
-        next(self.started_counter(op))
+        """One operation started."""
+        with self._lock:
+            self.started[op] = self.started.get(op, 0) + 1
 
     @property
     def active(self) -> dict[OpKey, int]:
-        """Operations in progress per name: started − ended (ended read first, so never negative)."""
+        """Operations in progress per name: started − ended."""
         with self._lock:
-            ended = dict(self.ended)
-            names = list(self.started)
-        return {op: _count_value(self.started[op]) - ended.get(op, 0) for op in names}
+            return {op: started - self.ended.get(op, 0) for op, started in self.started.items()}
 
     def add_releases(self, key: VersionKey, count: int) -> None:
         with self._lock:
@@ -159,11 +150,6 @@ class OperationTotals:
         return [Observation(v, _stage_attrs(k)) for k, v in self._stage_snapshot(1)]
 
 
-def _count_value(counter: "itertools.count[int]") -> int:
-    """Current value of an ``itertools.count`` without advancing it (its repr is ``count(N)``)."""
-    return int(repr(counter)[6:-1])
-
-
 def _version_attrs(key: VersionKey) -> dict[str, str]:
     op, version = key
     if version is None:
@@ -183,7 +169,7 @@ class Instruments:
     totals: OperationTotals
 
     @classmethod
-    def create(cls, meter: Meter, *, stage_metrics: bool = True, resource_usage: bool = True) -> "Instruments":
+    def create(cls, meter: Meter, *, stage_metrics: bool = True) -> "Instruments":
         totals = OperationTotals()
         meter.create_observable_up_down_counter(
             A.METRIC_OPERATIONS_ACTIVE, callbacks=[totals.observe_active], unit="{operation}",
@@ -202,13 +188,12 @@ class Instruments:
                 (A.METRIC_STAGE_CALLS, totals.observe_stage_calls, "{call}",
                  "Stage runs of DDEX operations (divide ddex.stage.duration by it for a mean)."),
             ]
-        if resource_usage:
-            counters += [
-                (A.METRIC_OPERATION_CPU_TIME, totals.observe_cpu, "s",
-                 "CPU seconds the calling threads spent in DDEX operations."),
-                (A.METRIC_OPERATION_MEMORY_DELTA, totals.observe_memory, "By",
-                 "Growth of the process's peak resident memory during DDEX operations."),
-            ]
+        counters += [  # empty until per-operation resource usage is on (see the module docstring)
+            (A.METRIC_OPERATION_CPU_TIME, totals.observe_cpu, "s",
+             "CPU seconds the calling threads spent in DDEX operations (while resource usage is on)."),
+            (A.METRIC_OPERATION_MEMORY_DELTA, totals.observe_memory, "By",
+             "Growth of the process's peak resident memory during DDEX operations (while resource usage is on)."),
+        ]
         for name, callback, unit, description in counters:
             meter.create_observable_counter(name, callbacks=[callback], unit=unit, description=description)
         return cls(

@@ -1,10 +1,10 @@
 """Resource usage: cheap per-operation CPU/memory samples and the process gauges.
 
-Per operation (on the hot path), at the start and at the end: ``time.thread_time()`` for the
-calling thread's CPU time and ``getrusage(RUSAGE_THREAD).ru_maxrss`` for the process's peak RSS,
-whose growth is the operation's memory delta. Measured on the development box (a VM where every system call
-costs ~3 µs): thread_time ≈ 3 µs, getrusage ≈ 3 µs, ``psutil.Process().memory_info()`` ≈ 60 µs,
-reading ``/proc/self/statm`` ≈ 6 µs (current RSS: noisy, can go negative). ``getrusage``'s own
+Per operation (on the hot path, when resource usage is on), at the start and at the end:
+``time.thread_time()`` for the calling thread's CPU time and ``getrusage(RUSAGE_THREAD).ru_maxrss``
+for the process's peak RSS, whose growth is the operation's memory delta. Both are system calls
+(``psutil.Process().memory_info()`` costs far more, reading ``/proc/self/statm`` gives the
+current RSS, which is noisy and can go negative). ``getrusage``'s own
 CPU fields are not used: for a running thread Linux updates them only at scheduler ticks, so a
 3 ms operation reads as 0 or 4 ms; ``clock_gettime(CLOCK_THREAD_CPUTIME_ID)`` is exact.
 ``tracemalloc`` would slow every allocation in the process, so it is never turned on here.
@@ -90,8 +90,7 @@ def start_system_metrics(meter_provider: MeterProvider | None = None) -> bool:
     except ImportError:  # pragma: no cover - it is a declared dependency
         _logger.debug("opentelemetry-instrumentation-system-metrics not installed")
         return False
-    existing = SystemMetricsInstrumentor._instance  # noqa: SLF001 - a BaseInstrumentor singleton
-    if existing is not None and existing.is_instrumented_by_opentelemetry:
+    if _system_metrics_running(SystemMetricsInstrumentor):
         # Constructing it again would re-run __init__ and swap the running one's config.
         _logger.debug("system metrics already instrumented; not restarting them")
         return False
@@ -104,6 +103,21 @@ def start_system_metrics(meter_provider: MeterProvider | None = None) -> bool:
     return True
 
 
+def _system_metrics_running(instrumentor_class: Any) -> bool:
+    """Whether the process-wide system-metrics instrumentor runs, without constructing it again.
+
+    ``BaseInstrumentor`` is a singleton through ``__new__``; calling ``__new__`` alone returns the
+    one instance without re-running ``__init__`` (which would replace a running one's config).
+    """
+    return bool(instrumentor_class.__new__(instrumentor_class).is_instrumented_by_opentelemetry)
+
+
+#: Names of OWN_PROCESS_METRICS' kind that system-metrics emits with its default configuration
+#: (what ``opentelemetry-instrument`` starts it with), less OTEL_PYTHON_SYSTEM_METRICS_EXCLUDED_METRICS.
+_SYSTEM_METRICS_DEFAULT_PROCESS_NAMES = ("process.cpu.time", "process.thread.count",
+                                         "process.open_file_descriptor.count")
+
+
 def names_already_emitted() -> set[str]:
     """Process metric names a system-metrics started by someone else (with its defaults) emits."""
     if _system_metrics_ours:
@@ -112,10 +126,14 @@ def names_already_emitted() -> set[str]:
         from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
     except ImportError:  # pragma: no cover
         return set()
-    existing = SystemMetricsInstrumentor._instance  # noqa: SLF001
-    if existing is None or not existing.is_instrumented_by_opentelemetry:
+    if not _system_metrics_running(SystemMetricsInstrumentor):
         return set()
-    return set(getattr(existing, "_config", {}) or {})
+    import fnmatch
+
+    excluded = [p.strip() for p in os.environ.get("OTEL_PYTHON_SYSTEM_METRICS_EXCLUDED_METRICS", "").split(",")
+                if p.strip()]
+    return {name for name in _SYSTEM_METRICS_DEFAULT_PROCESS_NAMES
+            if not any(fnmatch.fnmatch(name, pattern) for pattern in excluded)}
 
 
 class ProcessMetrics:
@@ -195,7 +213,7 @@ class ProcessMetrics:
         if self._started_system_metrics:
             from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
 
-            SystemMetricsInstrumentor._instance.uninstrument()  # noqa: SLF001 - no re-init
+            SystemMetricsInstrumentor.__new__(SystemMetricsInstrumentor).uninstrument()  # no re-init
             self._started_system_metrics = False
             _system_metrics_ours = False
 

@@ -24,6 +24,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,11 @@ from ddex_otel.telemetry import sdkimport  # noqa: F401 - first: tolerate a bad 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import (
-    OTELResourceDetector,
-    OsResourceDetector,
-    ProcessResourceDetector,
-    Resource,
-    ResourceDetector,
-    get_aggregated_resources,
-)
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from ddex_otel.telemetry import offline, secrets, tls
+from ddex_otel.telemetry.apitypes import is_api_placeholder
 from ddex_otel.telemetry.delivery import (
     DeliverySettings,
     DeliverySpanProcessor,
@@ -71,20 +66,27 @@ _SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics"}
 # ------------------------------------------------------------------------------------ resource
 
 
+#: What OTEL_EXPERIMENTAL_RESOURCE_DETECTORS means when it is unset (the SDK's detector entry points).
+DEFAULT_RESOURCE_DETECTORS = "process,os,host"
+_RESOURCE_DETECTORS_VAR = "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS"
+
+
 def build_resource(
     service_name: str | None = None,
     service_version: str | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> Resource:
-    """Defaults < host/os/process detectors < OTEL_* variables (via the SDK) < keyword arguments."""
-    detectors: list[ResourceDetector] = [ProcessResourceDetector(), OsResourceDetector()]
-    from opentelemetry.sdk import resources as sdk_resources
+    """Defaults < the SDK's resource detectors and OTEL_* variables < keyword arguments.
 
-    host = getattr(sdk_resources, "_HostResourceDetector", None)  # private in SDK 1.45
-    if host is not None:
-        detectors.append(host())
-    detected = get_aggregated_resources(detectors, Resource.get_empty())
-    from_env = Resource.create()  # telemetry.sdk.*, service.instance.id, OTEL_* variables
+    Detection is the SDK's own ``Resource.create()``, with the detectors
+    ``OTEL_EXPERIMENTAL_RESOURCE_DETECTORS`` names; unset, it is set to ``process,os,host`` for
+    this process (and the processes it starts). Naming them there is also what makes the SDK's
+    providers refresh ``process.pid`` in a forked child: they re-run the process-dependent
+    detectors that variable names.
+    """
+    if not os.environ.get(_RESOURCE_DETECTORS_VAR, "").strip():
+        os.environ[_RESOURCE_DETECTORS_VAR] = DEFAULT_RESOURCE_DETECTORS
+    from_env = Resource.create()  # detectors, telemetry.sdk.*, service.instance.id, OTEL_* variables
     env_named = bool(os.environ.get("OTEL_SERVICE_NAME")) or "service.name" in OTELResourceDetector().detect().attributes
     if not env_named:  # drop the SDK's "unknown_service:…" so our default shows
         from_env = Resource(
@@ -96,7 +98,7 @@ def build_resource(
     if service_version:
         overrides["service.version"] = service_version
     defaults = Resource({"service.name": DEFAULT_SERVICE_NAME, "service.version": __version__})
-    return defaults.merge(detected).merge(from_env).merge(Resource(overrides))
+    return defaults.merge(from_env).merge(Resource(overrides))
 
 
 # ----------------------------------------------------------------------------------- exporters
@@ -182,8 +184,6 @@ def otlp_exporter(
 
 def _named_exporter(signal: str, name: str) -> Any:
     """An exporter from OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER names, via entry points."""
-    from opentelemetry.util._importlib_metadata import entry_points
-
     group = f"opentelemetry_{signal}_exporter"
     found = list(entry_points(group=group, name=name))
     if not found:
@@ -206,8 +206,6 @@ def _exporter_names(signal: str) -> list[str] | None:
     raw = _env(f"OTEL_{signal.upper()}_EXPORTER")
     if raw is None:
         return None
-    from opentelemetry.util._importlib_metadata import entry_points
-
     valid: list[str] = []
     for name in (n.strip().lower() for n in raw.split(",")):
         if not name:
@@ -367,6 +365,8 @@ class TelemetryHandle:
     _redacted_loggers: list[logging.Logger] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _shut_down: bool = False
+    #: Gives back the summary's request for per-operation resource usage (its CPU and memory columns).
+    _release_resource_usage: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def export_failures(self) -> int:
@@ -410,6 +410,9 @@ class TelemetryHandle:
             atexit.unregister(self.shutdown)
         except Exception:  # noqa: BLE001  # pragma: no cover
             pass
+        if self._release_resource_usage is not None:
+            self._release_resource_usage()
+            self._release_resource_usage = None
         if self.instrumented:
             from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 
@@ -453,16 +456,7 @@ class TelemetryHandle:
         self._lock = threading.Lock()
         for counters in self.metric_delivery:
             counters.reset()
-        # The SDK gives the child a new service.instance.id; process.pid & co. must be the child's too.
-        try:
-            process = ProcessResourceDetector().detect()
-            for owned, provider in ((self.owns_tracer_provider, self.tracer_provider),
-                                    (self.owns_meter_provider, self.meter_provider)):
-                update = getattr(provider, "_update_resource", None)  # the SDK's own after-fork hook
-                if owned and update is not None:
-                    update(process)
-        except Exception:  # noqa: BLE001 - never break the child
-            _logger.debug("could not refresh the resource after fork", exc_info=True)
+        # The SDK's providers give the child its own process.pid and service.instance.id themselves.
         if self.process_metrics is not None:
             reinit = getattr(self.process_metrics, "after_fork", None)
             if reinit is not None:
@@ -485,8 +479,10 @@ def _quiet(fn: Callable[[], Any], what: str) -> Callable[[], None]:
     return run
 
 
-def _is_unset(provider: Any, proxy_type: type) -> bool:
-    return isinstance(provider, proxy_type)
+def _is_unset(provider: Any) -> bool:
+    """True while the global provider is still the API's proxy (a no-op one set on purpose is a choice)."""
+    return is_api_placeholder(provider) and not isinstance(provider, (trace.NoOpTracerProvider,
+                                                                      metrics.NoOpMeterProvider))
 
 
 def _register_fork_hooks(handle: TelemetryHandle) -> None:
@@ -569,7 +565,8 @@ def configure(
     Spans go through ``DeliverySpanProcessor`` (``handle.delivery`` counts them);
     ``shutdown_timeout`` (default ``DDEX_OTEL_SHUTDOWN_TIMEOUT``, 2 s) bounds ``shutdown()``.
     ``set_global=False`` keeps the providers local (tests, libraries); ``summary=True`` adds a
-    ``SummarySpanProcessor`` (``handle.summary``) for the CLI's table.
+    ``SummarySpanProcessor`` (``handle.summary``) for the CLI's table, and with it per-operation
+    resource usage until ``shutdown()`` (the table's CPU and memory columns).
 
     A bad environment value is a warning and a fallback, never an exception; only invalid
     keyword arguments raise ``ValueError``.
@@ -582,14 +579,11 @@ def configure(
     if disabled not in ("", "false"):
         warn_env("OTEL_SDK_DISABLED", disabled, "ignoring OTEL_SDK_DISABLED=%r: use true or false; telemetry stays on",
                  disabled)
-    from opentelemetry.metrics._internal import _ProxyMeterProvider
-    from opentelemetry.trace import ProxyTracerProvider
-
     handle.settings = DeliverySettings.from_env(shutdown_timeout)
     current_tp = trace.get_tracer_provider()
     current_mp = metrics.get_meter_provider()
-    own_traces = not set_global or _is_unset(current_tp, ProxyTracerProvider)
-    own_metrics = not set_global or _is_unset(current_mp, _ProxyMeterProvider)
+    own_traces = not set_global or _is_unset(current_tp)
+    own_metrics = not set_global or _is_unset(current_mp)
     header_map = _headers_dict(headers)
     if protocol is not None:
         resolve_protocol("traces", protocol)  # an invalid argument raises here, before anything starts
@@ -663,10 +657,13 @@ def configure(
     if summary:
         from ddex_otel.telemetry.summary import SummarySpanProcessor
 
+        from ddex_otel.telemetry.spans import request_resource_usage
+
         add = getattr(handle.tracer_provider, "add_span_processor", None)
         if add is not None:
             handle.summary = SummarySpanProcessor()
             add(handle.summary)
+            handle._release_resource_usage = request_resource_usage()  # the table's CPU and memory
 
     handle._log_filter = ExportLogFilter()
     handle._filtered_loggers = handle._log_filter.install()

@@ -7,11 +7,20 @@ attributes come from a handful of (operation, version, error type) combinations.
 
 Bookkeeping (everything but the wrapped call itself) is guarded: a bug in telemetry is logged at
 DEBUG and never reaches the caller.
+
+Only the public API of ``opentelemetry-api`` (and of ``opentelemetry-instrumentation``) is used
+here: the contract's "API hygiene" — an SDK release must not be able to break the host through us.
+
+Per-operation resource usage (CPU time, peak-RSS growth) costs system calls on every operation, so
+it is measured only when asked for: ``Settings.resource_usage`` (``resource_usage=True`` /
+``OTEL_PYTHON_DDEX_RESOURCE_USAGE``) or while a consumer holds a ``request_resource_usage()``
+(the performance monitor and the profiler do, through ``monitoring.spanfeed``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -20,17 +29,18 @@ from time import perf_counter
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry import metrics as metrics_api
 from opentelemetry import trace
-from opentelemetry.metrics import NoOpHistogram
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from ddex_otel.ern import model
 from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry.resources import MAXRSS_UNIT, RUSAGE_PEAK, getrusage, thread_time
-from ddex_otel.telemetry.span_attributes import set_span_attributes
+from ddex_otel.telemetry.apitypes import is_api_placeholder
 from ddex_otel.telemetry.metrics import Instruments
+from ddex_otel.telemetry.resources import MAXRSS_UNIT, RUSAGE_PEAK, getrusage, thread_time
 
 _logger = logging.getLogger(__name__)
 
@@ -48,26 +58,48 @@ _NO_STAGES: frozenset[str] = frozenset()
 _set_span_in_context = trace.set_span_in_context
 get_current_context = otel_context.get_current
 
-try:  # the keys is_instrumentation_enabled() reads (contrib's own, public in its module)
-    from opentelemetry.instrumentation.utils import (
-        _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY,
-        _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as _SUPPRESS_KEY_PLAIN,
-    )
-except ImportError:  # pragma: no cover - an instrumentation package that moved them: never suppressed by key
-    _SUPPRESS_KEY = _SUPPRESS_KEY_PLAIN = "ddex_otel.no-such-key"
-
 
 def enabled_context() -> otel_context.Context | None:
     """The current context, or None when instrumentation is suppressed there.
 
-    ``is_instrumentation_enabled()`` plus the context the span will start in, in one read of the
-    context (``is_instrumentation_enabled`` reads it twice, ``start_span`` a third time): the
-    operation passes it on as ``start_span(context=…)``, which is what ``start_span`` would use.
+    ``is_instrumentation_enabled()`` plus the context the span will start in: the operation passes
+    it on as ``start_span(context=…)`` and ``set_span_in_context``, which is what both would read.
     """
-    ctx = get_current_context()
-    if ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_KEY_PLAIN):
+    if not is_instrumentation_enabled():
         return None
-    return ctx
+    return get_current_context()
+
+
+# -- per-operation resource usage on request ----------------------------------------------------
+
+#: Consumers currently asking for per-operation resource usage (``request_resource_usage``).
+_resource_usage_requests = 0
+_requests_lock = threading.Lock()
+
+
+def request_resource_usage() -> Callable[[], None]:
+    """Turn per-operation CPU time and memory growth on, process-wide, until the returned function
+    is called (each request is released once; requests are counted, so the last release turns the
+    readings off again unless ``resource_usage`` is on in the settings)."""
+    global _resource_usage_requests  # noqa: PLW0603 - process-wide, like the consumers
+    with _requests_lock:
+        _resource_usage_requests += 1
+    released = False
+
+    def release() -> None:
+        global _resource_usage_requests  # noqa: PLW0603
+        nonlocal released
+        with _requests_lock:
+            if not released:
+                released = True
+                _resource_usage_requests -= 1
+
+    return release
+
+
+def resource_usage_requested() -> bool:
+    """True while at least one consumer holds a ``request_resource_usage()``."""
+    return _resource_usage_requests > 0
 
 
 def is_listed_release(release: Any) -> bool:
@@ -81,7 +113,7 @@ class Settings:
 
     stage_spans: bool = False
     stage_metrics: bool = True
-    resource_usage: bool = True
+    resource_usage: bool = False
     stream_progress_every: int = 100
     max_finding_events: int = 20
 
@@ -89,13 +121,23 @@ class Settings:
 class Telemetry:
     """What the wrappers close over: tracer, instruments, options and attribute caches."""
 
-    def __init__(self, tracer: Tracer, instruments: Instruments, settings: Settings) -> None:
+    def __init__(
+        self,
+        tracer: Tracer,
+        instruments: Instruments,
+        settings: Settings,
+        *,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+    ) -> None:
+        """``tracer_provider`` / ``meter_provider``: what the tracer and meter came from (None: the
+        global providers)."""
         self.tracer = tracer
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
         self.instruments = instruments
         self.settings = settings
         self.totals = instruments.totals
-        #: operation → its ``itertools.count`` of starts (``ddex.operations.active``; made at the first start)
-        self.started = self.totals.started
         #: ``ddex.operation.duration``'s record method (looked up once: it runs per operation).
         self.record_duration = instruments.operation_duration.record
         self.resource_usage = settings.resource_usage
@@ -106,7 +148,6 @@ class Telemetry:
         self._stage_sets = {op: frozenset(stages) for op, stages in A.STAGES.items()}
         self._known_versions = frozenset(READABLE_VERSIONS)
         self._live: bool | None = None
-        self._sampler_blind: bool | None = None
 
     def live(self) -> bool:
         """False while neither spans nor metrics go anywhere (no SDK installed): wrappers then
@@ -119,7 +160,7 @@ class Telemetry:
         if self._live is not None:
             return self._live
         traces, traces_final = _tracer_live(self.tracer)
-        metrics, metrics_final = _instrument_live(self.instruments.operation_duration)
+        metrics, metrics_final = _meter_live(self.meter_provider)
         live = traces or metrics
         if (traces_final and metrics_final) or live and (traces_final or metrics_final):
             self._live = live
@@ -131,21 +172,6 @@ class Telemetry:
         if attrs is None:
             attrs = self._op_attrs[operation] = {A.OPERATION_NAME: operation}
         return attrs
-
-    def start_attrs(self, operation: str) -> dict[str, str] | None:
-        """Attributes to pass to ``start_span``: only for a sampler that may read them.
-
-        Passing attributes at start costs ~3 µs (the SDK cleans them into the span's
-        ``BoundedAttributes``), a sixth of the span itself. The SDK's own samplers never read
-        them, so with those ``ddex.operation.name`` joins the end-of-call attributes instead
-        (same span content); any other sampler sees it at start, as usual.
-        """
-        blind = self._sampler_blind
-        if blind is None:
-            blind = _sampler_ignores_attributes(getattr(self.tracer, "sampler", None))
-            if not isinstance(self.tracer, trace.ProxyTracer):  # a proxy's delegate may still change
-                self._sampler_blind = blind
-        return None if blind else self.op_attrs(operation)
 
     def known_version(self, version: str | None) -> str | None:
         """``version`` if the engine knows it, else None: a caller's arbitrary string must not become
@@ -179,47 +205,19 @@ def _tracer_live(tracer: Any) -> tuple[bool, bool]:
     """(records anything, answer is final)."""
     if isinstance(tracer, trace.NoOpTracer):
         return False, True
-    if isinstance(tracer, trace.ProxyTracer):
-        real = getattr(tracer, "_tracer", None)  # the API proxy's current delegate
-        if real is None or isinstance(real, trace.NoOpTracer):
+    if isinstance(tracer, trace.ProxyTracer):  # delegates to the global provider once one is set
+        if is_api_placeholder(trace.get_tracer_provider()):
             return False, False
         return True, True
     return True, True
 
 
-def _sampler_ignores_attributes(sampler: Any) -> bool:
-    """True for the SDK's built-in samplers (static, trace-id ratio, parent-based over those, …):
-    they decide without looking at the span's attributes."""
-    if sampler is None:
-        return False
-    try:
-        from opentelemetry.sdk.trace import sampling
-    except ImportError:  # pragma: no cover - no SDK: not an SDK sampler
-        return False
-    kind = type(sampler)
-    if kind in (sampling.StaticSampler, sampling._AlwaysOn, sampling._AlwaysOff,  # noqa: SLF001
-                sampling.TraceIdRatioBased):
-        return True
-    if kind in (sampling.ParentBased, sampling.ParentBasedTraceIdRatio,
-                sampling._ParentBasedAlwaysOn, sampling._ParentBasedAlwaysOff):  # noqa: SLF001
-        return _parent_based_blind(sampler)
-    return False
-
-
-def _parent_based_blind(sampler: Any) -> bool:
-    delegates = ("_root", "_remote_parent_sampled", "_remote_parent_not_sampled",
-                 "_local_parent_sampled", "_local_parent_not_sampled")
-    return all(hasattr(sampler, name) and _sampler_ignores_attributes(getattr(sampler, name)) for name in delegates)
-
-
-def _instrument_live(instrument: Any) -> tuple[bool, bool]:
-    if isinstance(instrument, NoOpHistogram):
-        return False, True
-    if hasattr(instrument, "_real_instrument"):  # the API's proxy instrument
-        real = instrument._real_instrument  # noqa: SLF001
-        if real is None:
-            return False, False
-        return not isinstance(real, NoOpHistogram), True
+def _meter_live(meter_provider: Any) -> tuple[bool, bool]:
+    """(records anything, answer is final) for the instruments of ``meter_provider`` (None: global)."""
+    if meter_provider is not None:
+        return not is_api_placeholder(meter_provider), True
+    if is_api_placeholder(metrics_api.get_meter_provider()):  # none set yet (or a no-op one)
+        return False, False
     return True, True
 
 
@@ -237,10 +235,9 @@ class Operation:
         """Start the operation's span, as a child of ``parent`` (the current context when None)."""
         self.tel = tel
         self.name = name
-        blind = tel._sampler_blind  # noqa: SLF001 - inlined start_attrs() (hot path)
+        # ddex.operation.name at the start, where a sampler can read it; the rest at the end.
         self.span = span = tel.tracer.start_span(
-            A.SPAN_NAMES[name], context=parent, kind=_INTERNAL,
-            attributes=None if blind else tel.start_attrs(name),
+            A.SPAN_NAMES[name], context=parent, kind=_INTERNAL, attributes=tel.op_attrs(name)
         )
         self.recording = recording = span.is_recording()
         self.ctx = _set_span_in_context(span, parent)
@@ -251,14 +248,13 @@ class Operation:
         self.releases = self.releases_reported = 0
         self.stages: list[tuple[str, float]] = []
         #: Span attributes gathered during the call, set in one call at the end (recording only).
-        self.attrs: dict[str, Any] = {A.OPERATION_NAME: name} if recording else {}
+        self.attrs: dict[str, Any] = {}
         self.finished = self._counted = False  # _counted: added to the totals (and left ``active``)
         self.stage_set = tel._stage_sets.get(name, _NO_STAGES)  # noqa: SLF001 - hot path
         #: Stage child spans for this operation (option on and the span sampled).
         self.stage_spans = recording and tel.stage_spans
-        started = tel.started.get(name)
-        next(started if started is not None else tel.totals.started_counter(name))  # lock-free: ``active``
-        if tel.resource_usage:  # inlined resources.sample(): this runs once per operation
+        tel.totals.enter(name)
+        if tel.resource_usage or _resource_usage_requests:  # inlined resources.sample(): once per operation
             self.thread = get_ident()
             self.cpu0 = thread_time()
             t0 = perf_counter()
@@ -269,6 +265,7 @@ class Operation:
             self.rss0 = peak
             self.t0 = t0
         else:
+            self.thread = None  # no start readings: none at the end either
             self.t0 = perf_counter()
 
     # -- facts about the message -----------------------------------------------------------------
@@ -432,7 +429,7 @@ class Operation:
         recording = self.recording
         attrs = self.attrs
         cpu = memory = None
-        if tel.resource_usage:
+        if self.thread is not None:  # resource usage was on when the operation started
             cpu1 = thread_time()
             rss1 = getrusage(RUSAGE_PEAK).ru_maxrss
             global _last_peak  # noqa: PLW0603 - inlined _remember_peak() (hot path)
@@ -472,7 +469,7 @@ class Operation:
             if self.output_size is not None:
                 attrs[A.OUTPUT_SIZE] = self.output_size
             self.attrs = {}  # handed over to the span (a late write must not reach it)
-            set_span_attributes(self.span, attrs, owned=True)
+            self.span.set_attributes(attrs)
 
 
 #: ``ddex.stage.<stage>.duration`` per stage name of the engine (others: computed when met).
