@@ -334,8 +334,12 @@ class PerFileFlush:
             self.unresponsive = True
 
     def shutdown(self) -> None:
-        """The handle's shutdown at the worker's exit (short once the endpoint proved unresponsive)."""
+        """The handle's shutdown at the worker's exit (short once the endpoint proved unresponsive),
+        then one warning line if this worker's telemetry was not all delivered."""
+        from ddex_otel.telemetry.clisetup import report_undelivered
+
         self.handle.shutdown(min(self.budget_s, self.EXIT_BUDGET_S) if self.unresponsive else None)
+        report_undelivered(self.handle, who=f"batch worker {os.getpid()}")
 
 
 @dataclass
@@ -372,8 +376,10 @@ def init_worker(settings: WorkerTelemetry) -> None:
             return
         handle = None
         if settings.enabled and not isinstance(trace.get_tracer_provider(), TracerProvider):
+            from ddex_otel.telemetry.clisetup import show_telemetry_warnings
             from ddex_otel.telemetry.setup import configure
 
+            show_telemetry_warnings()  # export failures: one line at the worker's exit
             try:
                 handle = configure(endpoint=settings.endpoint, protocol=settings.protocol,
                                    service_name=settings.service_name, offline_dir=settings.offline_dir)

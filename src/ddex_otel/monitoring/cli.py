@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from ddex_otel.outputs import check_writable, check_writable_dir
-from ddex_otel.telemetry.clisetup import add_telemetry_arguments, cli_telemetry
+from ddex_otel.telemetry.clisetup import add_telemetry_arguments, cli_telemetry, report_undelivered
 
 _BATCH_DESCRIPTION = """\
 Process a delivery folder on a pool of worker processes: each file is parsed and validated, and
@@ -162,6 +162,7 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
     finally:
         if handle is not None:
             handle.shutdown()  # the batch span ends before its link is printed
+            report_undelivered(handle)
     alerts: list = []
     if alerting is not None and monitor is not None:
         with alerting:  # close() lets the notifiers finish sending
@@ -175,16 +176,22 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
         destinations.append("Celery workers export by their own OTEL_* settings (their host's agent)")
     elif workers and handle is not None and handle.enabled:
         destinations.append(f"{len(workers)} worker process(es) exported their spans and metrics the same way")
-    if args.json:
-        data = result.to_dict()
-        data.update(jaeger_url=url, telemetry=destinations, alerts=[_alert_dict(a) for a in alerts])
-        if runner is not None:
-            data["celery"] = runner.details()
-        print(json.dumps(data, indent=2))
-    else:
-        _print_summary(result, url, destinations, alerts, handle)
-        if runner is not None:
-            print(runner.summary_line())
+    from ddex_otel.monitoring.interrupts import sigint_blocked
+
+    # A Ctrl-C landing in the middle of a large write to a pipe can cut it: the result goes out
+    # whole with SIGINT held back (a press meanwhile is handled right after).
+    with sigint_blocked():
+        if args.json:
+            data = result.to_dict()
+            data.update(jaeger_url=url, telemetry=destinations, alerts=[_alert_dict(a) for a in alerts])
+            if runner is not None:
+                data["celery"] = runner.details()
+            print(json.dumps(data, indent=2))
+        else:
+            _print_summary(result, url, destinations, alerts, handle)
+            if runner is not None:
+                print(runner.summary_line())
+        sys.stdout.flush()
     if result.interrupted:
         print("ddex-otel: interrupted", file=sys.stderr)
         return 130
@@ -352,6 +359,7 @@ def run_profile_command(args: argparse.Namespace) -> int:
     finally:
         if handle is not None:
             handle.shutdown()  # the traces are in Jaeger before the report links to them
+            report_undelivered(handle)
     results = profiler.results
     _print_profile(results, handle)
     from ddex_otel.monitoring.report import write_report
