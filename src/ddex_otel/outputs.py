@@ -7,7 +7,10 @@ The temporary file lives in the target's directory (so the rename is atomic: sam
 and is removed when the block raises anything, ``KeyboardInterrupt`` included: an interrupted
 or failed write leaves the previous file, or none, never a truncated one. The written file gets
 the permissions a plain ``open(path, "w")`` would have given it (the process umask, or the
-mode of the file it replaces).
+mode of the file it replaces); a file ``open`` could not write (read-only) is refused the same
+way. A symbolic link is followed (its target is replaced, the link kept); anything that is not
+a regular file (``/dev/null``, a FIFO) is written in place: there is nothing to replace, and
+replacing a device node would be a disaster.
 
 ``check_writable(path)`` tries what the write will do (a temporary file in the same directory)
 so a command can refuse a bad output path up front, before a long run, with one clear line.
@@ -47,9 +50,20 @@ def _final_mode(target: Path) -> int:
         return 0o666 & ~_umask()
 
 
+def _special(target: Path) -> bool:
+    """An existing file that is neither a regular file nor a directory (a device, a FIFO …)."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def _temp_beside(target: Path) -> tuple[int, str]:
     if target.is_dir():
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+    if target.exists():  # the permission a plain open() would check: a read-only file stays as it is
+        os.close(os.open(target, os.O_WRONLY))
     try:
         return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_TEMP_SUFFIX)
     except OSError as exc:  # name the file asked for, not the temporary one
@@ -66,7 +80,11 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", *, encoding: st
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write mode must be 'wb' or 'w', not {mode!r}")
-    target = Path(path)
+    if _special(Path(path)):
+        with open(path, mode, encoding=encoding, newline=newline) as out:
+            yield out
+        return
+    target = Path(os.path.realpath(path))
     fd, temp = _temp_beside(target)
     try:
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as out:
@@ -94,7 +112,9 @@ def write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8")
 def check_writable(path: str | os.PathLike[str]) -> None:
     """Raise the ``OSError`` that writing ``path`` would raise (no directory, not writable, a
     directory itself …), by creating and removing a temporary file where the write would."""
-    fd, temp = _temp_beside(Path(path))
+    if _special(Path(path)):
+        return  # a device or FIFO: nothing to probe without writing to it
+    fd, temp = _temp_beside(Path(os.path.realpath(path)))
     os.close(fd)
     os.unlink(temp)
 

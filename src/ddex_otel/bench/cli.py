@@ -71,6 +71,11 @@ def _bench(args: argparse.Namespace) -> int:
         run = run_suite(quick=args.quick, rounds=args.rounds, stream_mb=args.stream_mb, progress=progress,
                         suite=not args.no_ddex_suite)
     status = 0 if all(b["ok"] for b in run["bars"]) else 1
+    if not args.no_ddex_suite and not run.get("ddex_suite_installed"):
+        from ddex_otel.extras import install_hint
+
+        print(f"ddex-otel bench: note: {install_hint('ddex-suite', 'the DDEX Suite column')} "
+              "(or --no-ddex-suite)", file=sys.stderr)
     comparisons = []
     if baseline is not None:
         comparisons = compare_results(run, baseline, args.threshold)

@@ -125,6 +125,11 @@ def run_batch_command(args: argparse.Namespace) -> int:
             return _error(f"--alerts: {exc}")
 
     if getattr(args, "celery", None):
+        from ddex_otel.extras import require
+
+        missing = require("celery", "--celery")
+        if missing:  # before telemetry or anything else starts
+            return _error(missing)
         return _run_batch(args, B, paths, alerting)
     from ddex_otel.monitoring.interrupts import handling_ctrl_c
 
@@ -145,10 +150,12 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
     monitor = _performance_monitor() if alerting is not None else None
     runner = None
     if getattr(args, "celery", None):
+        from ddex_otel.extras import install_hint
+
         try:
             from ddex_otel.distributed.cli import celery_runner
         except ImportError as exc:
-            return _error(f"--celery needs the celery extra ({exc.name} is missing): pip install 'ddex-otel[celery]'")
+            return _error(install_hint("celery", "--celery", exc.name))
         runner = celery_runner(args.celery, timeout=args.celery_timeout)
     try:
         result = _run_with_progress(B, paths, options, monitor, quiet=args.json, runner=runner)
