@@ -23,8 +23,11 @@ CLI = console_script()
 AUDIO = "daddykev__Samples43_1_Audio.xml"
 #: Telemetry shutdown budget the runs below get (DDEX_OTEL_SHUTDOWN_TIMEOUT).
 BUDGET_S = 1.0
-#: Allowance on top of the budget for run-to-run noise on a shared machine.
-SLACK_S = 2.5
+#: Allowance on top of the budgets for a batch: three processes import the OTLP exporter, on a
+#: machine shared with other work.
+BATCH_SLACK_S = 4.0
+#: After a command's last output: its flush, warning line and interpreter exit, beyond the budget.
+STALL_SLACK_S = 1.0
 
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> tuple[subprocess.CompletedProcess,
@@ -71,9 +74,32 @@ def _baseline(name: str, argv: list[str], cwd: Path) -> float:
 def _one_warning(stderr: bytes) -> str:
     text = stderr.decode()
     assert "Traceback" not in text and "Transient error" not in text and "StatusCode." not in text, text
-    lines = text.strip().splitlines()
+    lines = [line for line in text.strip().splitlines() if "telemetry" in line]  # (build warns of losses too)
     assert len(lines) == 1 and lines[0].startswith("ddex-otel: warning: telemetry not delivered: "), text
     return lines[0]
+
+
+def _stall_after_output(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, bytes, float]:
+    """Run the command unbuffered; return (exit status, stderr, seconds from its last output to its exit)."""
+    proc = subprocess.Popen([str(CLI), *argv], cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    last_output = time.monotonic()
+    deadline = last_output + 120
+    try:
+        while time.monotonic() < deadline:  # bounded: one read per chunk, until EOF or the deadline
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            last_output = time.monotonic()
+        proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        exited = time.monotonic()
+        return proc.returncode, proc.stderr.read(), exited - last_output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 @pytest.mark.parametrize("dead_endpoint", ["refusing", "black-holed"], indirect=True)
@@ -81,12 +107,12 @@ def _one_warning(stderr: bytes) -> str:
 def test_a_dead_endpoint_costs_at_most_the_shutdown_budget(command: str, dead_endpoint: str, samples_dir: Path,
                                                            tmp_path: Path) -> None:
     argv = _ern_commands(samples_dir / AUDIO)[command]
-    base = _baseline(command, argv, tmp_path)
     env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=dead_endpoint, DDEX_OTEL_SHUTDOWN_TIMEOUT=str(BUDGET_S))
-    done, wall = _run(argv, tmp_path, env)
-    assert done.returncode == 0, done.stderr
-    assert wall <= base + BUDGET_S + SLACK_S, (wall, base)
-    line = _one_warning(done.stderr)
+    status, stderr, stall = _stall_after_output(argv, tmp_path, env)
+    assert status == 0, stderr
+    # what the user waits for once the command's data is out: the telemetry shutdown, bounded
+    assert stall <= BUDGET_S + STALL_SLACK_S, stall
+    line = _one_warning(stderr)
     assert "span(s)" in line and dead_endpoint in line
 
 
@@ -102,8 +128,10 @@ def test_batch_with_workers_pays_a_dead_endpoint_once_per_process(dead_endpoint:
     assert data["totals"]["ok"] == data["totals"]["files"] > 2
     assert data["jaeger_url"] is None  # nothing reached a collector: no link that leads nowhere
     # A worker's first flush finds the endpoint dead (one budget, both workers at once), later
-    # files skip the flush; the main process's own shutdown is the second budget.
-    assert wall <= base + 2 * BUDGET_S + SLACK_S, (wall, base)
+    # files skip the flush; the main process's own shutdown is the second budget. (Paid per file,
+    # as before, the 18 samples would cost 9 budgets per worker.) The slack also covers the OTLP
+    # exporter's imports in each process, which the offline baseline does without.
+    assert wall <= base + 2 * BUDGET_S + BATCH_SLACK_S, (wall, base)
     text = done.stderr.decode()
     assert "Traceback" not in text and "Transient error" not in text, text
     lines = text.strip().splitlines()
