@@ -361,7 +361,7 @@ def _subscribe(tracer_provider: Any, handle: Any = None) -> _WorkerState:
     log = OperationLog()
     subscription = spanfeed.subscribe(log, tracer_provider)
     return _WorkerState(subscription.provider, log, subscription, handle,
-                        PerFileFlush(handle) if handle is not None else None)
+                        PerFileFlush(handle) if handle is not None and handle.enabled else None)
 
 
 def init_worker(settings: WorkerTelemetry) -> None:
@@ -515,14 +515,12 @@ def run_batch(
         carrier: dict[str, str] = {}
         propagate.inject(carrier)  # the batch span is current: its traceparent goes to every task
 
-        def finish(result: FileResult, event: bool = True) -> None:
+        def finish(result: FileResult) -> None:
             results[result.path] = result
             if result.ok:
                 b.succeeded()
-            elif event:
-                b.record_failure(result.error_type or "Error", result.error or "", result.path)
             else:
-                b.record_failure_count()
+                b.record_failure(result.error_type or "Error", result.error or "", result.path)
             if on_result is not None:
                 on_result(result)
 
@@ -531,9 +529,8 @@ def run_batch(
             pool = _Pool(options)
             try:
                 pending = _drain(pool, pending, carrier, options, worker, finish, ctrl_c)
-            except KeyboardInterrupt:  # no CtrlC installed (not the main thread, the app's own handler)
+            except KeyboardInterrupt:  # workers=0, or no CtrlC (not the main thread, the app's own handler)
                 ctrl_c.stop.set()
-                pending = [p for p in pending if p not in results]
             if ctrl_c.stop.is_set():
                 pool.wind_down(finish, ctrl_c.hurry)
                 break
