@@ -48,9 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code.
 
     Without ``argv`` (the console script, ``python -m ddex_otel.cli``) this is the whole process:
-    after the command, SIGINT is ignored so a late Ctrl-C cannot turn the exit (output flushes,
-    exit hooks) into a traceback or a cut output.
+    SIGTERM (a supervisor, ``timeout``) unwinds like an exception, so a file being written is
+    removed, not left half-written, and the exit status is 143; after the command, SIGINT is
+    ignored so a late Ctrl-C cannot turn the exit (output flushes, exit hooks) into a traceback
+    or a cut output.
     """
+    if argv is None:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -66,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if argv is None:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":  # pragma: no cover
