@@ -67,3 +67,62 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("DDEX_OTEL_TEST_ARTIFACTS") or REPO_ROOT / ".artifacts")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# -- dead telemetry endpoints on loopback -----------------------------------------------------------
+
+
+def refusing_endpoint() -> str:
+    """``http://127.0.0.1:<port>`` where nothing listens: connections are refused at once."""
+    import socket
+
+    with socket.socket() as probe:  # a port the kernel just handed out, closed again: nobody listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class BlackHole:
+    """A loopback socket that accepts connections (the kernel completes the handshake: it listens)
+    and never answers a byte: the endpoint a hung collector or a dropping firewall looks like."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)  # never accept()ed: connections queue and hear nothing
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def console_script() -> Path:
+    """The installed ``ddex-otel`` console script of this interpreter (no fallback: it must exist)."""
+    import sys
+
+    script = Path(sys.executable).parent / "ddex-otel"
+    assert script.is_file(), f"{script} is missing: install the package (pip install -e .)"
+    return script
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any OTEL_* / DDEX_OTEL_* setting, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DDEX_OTEL_"))}
+    env.update(extra)
+    return env
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> None:
+    """Poll ``predicate()`` until true; fail after ``timeout`` seconds (bounded in time and count)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / interval) + 2):
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(interval)  # polling a condition with a deadline, not synchronising
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

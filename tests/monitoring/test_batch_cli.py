@@ -47,7 +47,7 @@ def test_json_result_lists_every_file_and_exit_status_is_1_on_a_failure(delivery
         assert f["trace_id"] == data["trace_id"] and len(f["span_id"]) == 16
         assert set(f["durations"]) == {"parse", "validate"} and f["durations"]["parse"] > 0
     assert data["operations"]["parse"]["count"] == 4
-    assert data["jaeger_url"].endswith(f"/trace/{data['trace_id']}")
+    assert data["jaeger_url"] is None  # offline files: no Jaeger has the trace, so no link
     # no endpoint: offline files, one pair per process (this one and each worker that ran)
     traces = list((tmp_path / "telemetry").glob("traces-*.jsonl"))
     assert 2 <= len(traces) <= 3
@@ -63,7 +63,7 @@ def test_tables_show_totals_failures_and_the_trace_link(delivery: Path, tmp_path
     assert "broken.xml" in done.stdout and "TruncatedInputError" in done.stdout
     for op in ("parse", "validate", "build", "file"):
         assert f"│ {op} " in done.stdout
-    assert "batch trace: http://" in done.stdout and "/trace/" in done.stdout
+    assert "batch trace:" not in done.stdout and "/trace/" not in done.stdout  # offline: a link would lead nowhere
     assert sorted(p.name for p in out.iterdir()) == sorted(SAMPLES)
     assert "Traceback" not in done.stderr
 
@@ -147,35 +147,66 @@ def _exported_file_spans(folder: Path) -> int:
     return sum(p.read_bytes().count(b'"ddex.file"') for p in folder.glob("traces-*.jsonl"))
 
 
-def test_ctrl_c_keeps_the_results_so_far_and_exits_130(tmp_path: Path, sample_paths: list[Path]) -> None:
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_keeps_the_results_so_far_and_exits_130(presses: int, tmp_path: Path, sample_paths: list[Path]) -> None:
     import signal
     import time
+
+    from support import wait_for
 
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(150):  # ~2700 hard links: far more than the batch gets through before the signal
         for sample in sample_paths:
             os.link(sample, folder / f"{sample.stem}-{i}.xml")
+    out = tmp_path / "built"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DDEX_OTEL_"))}
-    proc = subprocess.Popen([str(CLI), "batch", str(folder), "--workers", "2", "--json"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([str(CLI), "batch", str(folder), "--workers", "2", "--json", "--to-version", "4.3",
+                             "--out", str(out)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
         # workers have exported several files' spans (each is flushed before its result is sent):
         # the batch is under way and the main process has results to keep
-        while _exported_file_spans(tmp_path / "telemetry") < 6:
-            assert time.monotonic() < deadline and proc.poll() is None, "the batch never started"
-            time.sleep(0.05)
+        wait_for(lambda: _exported_file_spans(tmp_path / "telemetry") >= 6 or proc.poll() is not None, 60,
+                 "the batch to get under way")
+        assert proc.poll() is None, "the batch ended before it could be interrupted"
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
-        out, err = proc.communicate(timeout=60)
+        t0 = time.monotonic()
+        if presses == 2:  # pressed twice quickly, as impatient users and supervisors do
+            os.killpg(proc.pid, signal.SIGINT)
+        out_text, err = proc.communicate(timeout=30)
+        seconds = time.monotonic() - t0
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=10)
     assert proc.returncode == 130, err
+    # the in-flight files get INTERRUPT_GRACE_S plus the telemetry budget at most, the workers' exit as much again
+    assert seconds < 15, seconds
     assert err.strip() == "ddex-otel: interrupted"  # no traceback from any worker
-    data = json.loads(out)
+    data = json.loads(out_text)
     totals = data["totals"]
     assert totals["interrupted"] is True and totals["files"] == 150 * len(sample_paths)
-    interrupted = [f for f in data["files"] if f["error_type"] == "Interrupted"]
-    assert 0 < totals["ok"] and interrupted
-    assert totals["ok"] + len(interrupted) == totals["files"]
+    not_processed = [f for f in data["files"] if f["status"] == "not_processed"]
+    assert all(f["error_type"] == "Interrupted" for f in not_processed)
+    assert 0 < totals["ok"] and not_processed and totals["not_processed"] == len(not_processed)
+    assert totals["ok"] + totals["failed"] + totals["not_processed"] == totals["files"]
+    assert all(f["error_type"] != "Interrupted" for f in data["files"] if f["status"] == "failed")
+    # every file reported ok has its output and no other file has one (no half-written ones either)
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(Path(f["output"]).name for f in data["files"] if f["status"] == "ok")
+
+
+@pytest.mark.parametrize("argv", [["fleet", "up"], ["batch", "{delivery}", "--celery", "redis://127.0.0.1:1/0"]])
+def test_a_missing_extra_is_one_line_naming_it(argv: list[str], delivery: Path, tmp_path: Path, monkeypatch,
+                                               capsys) -> None:
+    from ddex_otel import extras
+
+    # as if the celery extra were not installed (the test venv has it)
+    monkeypatch.setitem(extras.EXTRAS, "celery", ("celery", "ddex_otel_no_such_module"))
+    run_dir = tmp_path / "run"
+    code = main([a.format(delivery=delivery) for a in argv] + (["--run-dir", str(run_dir)] if argv[0] == "fleet" else []))
+    err = capsys.readouterr().err
+    assert code in (1, 2) and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "needs the celery extra (ddex_otel_no_such_module is not installed): pip install 'ddex-otel[celery]'" in err
+    assert not run_dir.exists()  # nothing was started

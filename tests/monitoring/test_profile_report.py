@@ -1,8 +1,8 @@
 """``ddex-otel profile`` and its HTML report, opened in a real headless chromium (Playwright).
 
 The command runs as a user runs it (console script, child process, offline telemetry); the report
-must load without console errors, every plot must decode, and the trace ids it links must be those
-of the profiled operations, as found in the exported spans.
+must load without console errors, every plot must decode, and the trace ids it shows must be those
+of the profiled operations, as found in the exported spans (offline: shown, not linked).
 
 Set ``DDEX_OTEL_UPDATE_SCREENSHOTS=1`` to also refresh docs/images/profile-report.png.
 """
@@ -63,7 +63,7 @@ def test_profile_prints_a_summary_and_writes_csv_and_json(profile_run):
     assert data  # the profiler's own format; its contents are the profiler's tests' business
 
 
-def test_report_opens_in_chromium_with_plots_tables_and_trace_links(profile_run, tmp_path, browser_page):
+def test_report_opens_in_chromium_with_plots_tables_and_trace_ids(profile_run, tmp_path, browser_page):
     folder, _ = profile_run
     report = folder / "report.html"
     text = report.read_text()
@@ -78,6 +78,7 @@ def test_report_opens_in_chromium_with_plots_tables_and_trace_links(profile_run,
         " inline: i.src.startsWith('data:image/png;base64,')}))")
     headings = page.eval_on_selector_all("h1, h2", "hs => hs.map(h => h.textContent.trim())")
     links = page.eval_on_selector_all("a", "as => as.map(a => [a.textContent.trim(), a.href])")
+    trace_ids = page.eval_on_selector_all("td span.mono", "ss => ss.map(s => s.textContent.trim())")
     summary = page.eval_on_selector_all(
         "table:first-of-type tbody tr", "rows => rows.map(r => Array.from(r.cells, c => c.textContent))")
     shot = tmp_path / "profile-report.png"
@@ -90,10 +91,11 @@ def test_report_opens_in_chromium_with_plots_tables_and_trace_links(profile_run,
     assert headings == ["ddex-otel profile", "Summary", "Durations", "CPU and memory", "Slowest messages"]
     assert [(r[0], r[1], r[2]) for r in summary] == [("parse", str(RUNS * len(SAMPLES)), "0"),
                                                       ("build", str(RUNS * len(SAMPLES)), "0")]
-    assert len(links) == 10
-    for trace_id, href in links:
-        assert len(trace_id) == 32 and href == f"http://127.0.0.1:16686/trace/{trace_id}"
-        assert trace_id in exported, "the report links a trace that was never exported"
+    assert links == []  # offline files: no Jaeger has these traces, so the report links none
+    assert len(trace_ids) == 10
+    for trace_id in trace_ids:
+        assert len(trace_id) == 32
+        assert trace_id in exported, "the report names a trace that was never exported"
     assert shot.stat().st_size > 10_000
     if os.environ.get("DDEX_OTEL_UPDATE_SCREENSHOTS") == "1":
         _save_small_png(shot, REPO / "docs" / "images" / "profile-report.png")

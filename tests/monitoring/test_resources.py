@@ -116,3 +116,43 @@ def test_process_with_monitoring(sample: Path) -> None:
     assert message.releases
     assert summary["samples"] >= 2
     assert summary["peak_memory"] >= summary["avg_memory"] > 0
+
+
+def test_cpu_percent_is_bounded_by_the_cores(clock: FakeClock) -> None:
+    import os
+
+    rm = ResourceMonitor(window=1000.0, clock=clock)
+    t0 = clock.now
+    ceiling = 100.0 * (os.cpu_count() or 1)
+    # 50 CPU seconds in 1 wall second: impossible on this machine (a tick-rounding artefact)
+    rm.add(ResourceSnapshot(t0, 100, float("nan"), 1, 3, (0, 0, 0), 10.0))
+    rm.add(ResourceSnapshot(t0 + 1, 100, 5000.0, 1, 3, (0, 0, 0), 60.0))
+    summary = rm.summary()
+    assert summary["avg_cpu"] == ceiling and summary["peak_cpu"] == ceiling
+
+
+def test_cpu_percent_is_none_over_a_window_too_short_to_measure(clock: FakeClock) -> None:
+    from ddex_otel.monitoring.resources import MIN_CPU_WINDOW_S
+
+    rm = ResourceMonitor(window=1000.0, clock=clock)
+    t0 = clock.now
+    rm.add(ResourceSnapshot(t0, 100, float("nan"), 1, 3, (0, 0, 0), 1.0))
+    rm.add(ResourceSnapshot(t0 + MIN_CPU_WINDOW_S / 2, 100, 400.0, 1, 3, (0, 0, 0), 1.02))
+    assert rm.summary()["avg_cpu"] is None and rm.summary()["peak_cpu"] is None
+    assert ResourceMonitor(window=10.0).summary()["avg_cpu"] is None  # no snapshot at all
+
+
+def test_a_real_block_reports_a_possible_cpu_figure_or_none() -> None:
+    import os
+
+    ceiling = 100.0 * (os.cpu_count() or 1)
+    with ResourceMonitor(interval=0.01) as rm:  # start and stop at once: too short to measure
+        pass
+    assert rm.summary()["avg_cpu"] is None
+    with ResourceMonitor(interval=0.02) as rm:
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:  # busy for 0.3 s, bounded in time
+            sum(range(1000))
+    summary = rm.summary()
+    assert summary["avg_cpu"] is not None and 0.0 < summary["avg_cpu"] <= ceiling
+    assert all(s.cpu_percent <= ceiling for s in rm.snapshots() if s.cpu_percent == s.cpu_percent)

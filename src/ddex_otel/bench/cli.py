@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from ddex_otel.bench.compare import DEFAULT_THRESHOLD, compare_results
 from ddex_otel.bench.report import html_page, print_comparison, print_run
 from ddex_otel.bench.runner import run_suite
+from ddex_otel.outputs import check_writable, write_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -39,8 +40,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return bench
 
 
+def _output_error(flag: str, target: Path, exc: OSError) -> str:
+    return f"ddex-otel bench: error: {flag}: {target}: {exc.strerror or exc}"
+
+
 def _bench(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
+    outputs = [("--output", args.output), ("--html", args.html)]
+    for flag, target in outputs:
+        if target is not None:
+            try:
+                check_writable(target)  # before a run of minutes, not after it
+            except OSError as exc:
+                print(_output_error(flag, target, exc), file=sys.stderr)
+                return 2
     baseline: dict[str, Any] | None = None
     if args.compare is not None:
         try:
@@ -58,6 +71,11 @@ def _bench(args: argparse.Namespace) -> int:
         run = run_suite(quick=args.quick, rounds=args.rounds, stream_mb=args.stream_mb, progress=progress,
                         suite=not args.no_ddex_suite)
     status = 0 if all(b["ok"] for b in run["bars"]) else 1
+    if not args.no_ddex_suite and not run.get("ddex_suite_installed"):
+        from ddex_otel.extras import install_hint
+
+        print(f"ddex-otel bench: note: {install_hint('ddex-suite', 'the DDEX Suite column')} "
+              "(or --no-ddex-suite)", file=sys.stderr)
     comparisons = []
     if baseline is not None:
         comparisons = compare_results(run, baseline, args.threshold)
@@ -66,10 +84,13 @@ def _bench(args: argparse.Namespace) -> int:
         if any(c.regression for c in comparisons):
             status = 1
     text = json.dumps(run, indent=2)
-    if args.output is not None:
-        args.output.write_text(text + "\n")
-    if args.html is not None:
-        args.html.write_text(html_page(run))
+    for flag, target in outputs:
+        if target is not None:
+            try:
+                write_text(target, text + "\n" if flag == "--output" else html_page(run))
+            except OSError as exc:  # the directory went away during the run …
+                print(_output_error(flag, target, exc), file=sys.stderr)
+                status = 1
     if args.json:
         print(text)
     else:

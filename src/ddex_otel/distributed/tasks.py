@@ -21,6 +21,7 @@ from opentelemetry import trace
 from ddex_otel.distributed.celeryapp import TASK_NAME
 from ddex_otel.distributed.results import FAILED, OK
 from ddex_otel.telemetry import attributes as A
+from ddex_otel.outputs import write_bytes
 
 #: Span attribute and result field: this run is a redelivery (the first worker died mid-task).
 REDELIVERED = "ddex.task.redelivered"
@@ -65,8 +66,7 @@ def process_file(task: Task, path: str, to_version: str | None = None, out_dir: 
             raise ern.DDEXValidationError(report.findings)
         if to_version is not None and out_dir is not None:
             target = os.path.join(out_dir, f"{os.path.splitext(os.path.basename(path))[0]}.xml")
-            with open(target, "wb") as out:
-                out.write(ern.build(message, to_version))
+            write_bytes(target, ern.build(message, to_version))
             outcome["output"] = target
     except Exception as exc:  # noqa: BLE001 - a bad file is a result, the batch goes on
         mark_error(span, exc)

@@ -20,6 +20,8 @@ from typing import IO, BinaryIO, Callable
 from ddex_otel.ern import parser, streaming
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.ern.model import Deal, Message, MessageHeader, Party, Release, Resource, StreamStart
+from ddex_otel.ern.versions import READABLE_VERSIONS
+from ddex_otel.outputs import atomic_write, check_writable
 
 #: Inputs at least this big get progress lines on stderr while streaming.
 PROGRESS_MIN_BYTES = 32 * 1024 * 1024
@@ -70,7 +72,8 @@ def _add_parse(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "parse",
         help="parse an ERN message and print a summary (or its model as JSON)",
-        description="Parse one DDEX ERN message (3.8–4.3.1) into the model and summarise it.",
+        description=f"Parse one DDEX ERN message (ERN {', '.join(READABLE_VERSIONS)}) into the model and "
+        "summarise it.",
     )
     p.add_argument("file", metavar="FILE", help="ERN XML file, or - for standard input")
     p.add_argument("--json", action="store_true", help="print the whole model as JSON (Message.to_dict())")
@@ -296,10 +299,20 @@ def _print_losses(path: str, losses: list, total: int, target: str, stream_: IO[
           f"({len(losses)} places: {places}) (ddex.build.dropped)", file=stream_)
 
 
+def _writes_file(output: str | None) -> bool:
+    return bool(output) and output != "-"
+
+
 def _run_build(args: argparse.Namespace) -> int:
     from ddex_otel.ern import lossless
     from ddex_otel.ern.builder import build, normalize_version
     from ddex_otel.ern.errors import DDEXValidationError
+
+    if _writes_file(args.output):
+        try:
+            check_writable(args.output)  # before the parse: a bad -o costs nothing
+        except OSError as exc:
+            return fail(args.output, exc)
 
     def action() -> int:
         message = parser.parse(_source(args.file), huge_tree=args.huge_tree)
@@ -317,9 +330,9 @@ def _run_build(args: argparse.Namespace) -> int:
         if args.fail_on_loss and any(f.code in loss_codes for f in built.findings):
             print(f"ddex-otel: error: {args.file}: not written: the build loses content (--fail-on-loss)", file=sys.stderr)
             return 1
-        if args.output and args.output != "-":
+        if _writes_file(args.output):
             try:
-                with open(args.output, "wb") as out:
+                with atomic_write(args.output) as out:
                     out.write(built)
             except OSError as exc:  # the output's fault, not the input's: name the output
                 return fail(args.output, exc)
@@ -373,11 +386,15 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "generate",
         help="write a synthetic, schema-valid ERN message of a given size or release count",
-        description="Stream a synthetic ERN message to OUT (deterministic for a seed).",
+        description="Stream a synthetic ERN message to OUT (deterministic for a seed). A file is written "
+        "whole or not at all: an interrupted run leaves none.",
     )
     p.add_argument("output", metavar="OUT", help="file to write, or - for standard output")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--releases", type=int, help="number of releases (default 1)")
+    group.add_argument("--releases", type=int,
+                       help="number of releases (default 1); ERN 4.x allows one main release per message, so "
+                       "there it is the number of components of one album (RELEASES × TRACKS tracks, one "
+                       "TrackRelease each)")
     group.add_argument("--size", type=parse_size, help="about this many bytes: 500KB, 10MB, 1GB, 1GiB, 12345")
     p.add_argument("--tracks", type=int, default=10, help="tracks per release (default 10)")
     p.add_argument("--version", dest="target_version", default="4.3", help="ERN version: 4.3, 4.2, 4.1.1, 3.8.2")
@@ -416,6 +433,11 @@ def _run_generate(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)
 
     to_stdout = args.output == "-"
+    if not to_stdout:
+        try:
+            check_writable(args.output)
+        except OSError as exc:
+            return fail(args.output, exc)
 
     def action() -> int:
         try:

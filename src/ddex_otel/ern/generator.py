@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 from ddex_otel.ern import identifiers, validation, versions
 from ddex_otel.ern.builder import AVS_VERSION_43, LANGUAGE_DEFAULT, normalize_version
 from ddex_otel.ern.durations import format_duration
+from ddex_otel.outputs import atomic_write
 
 Progress = Callable[[int, int], None]  # (bytes written, estimated total bytes)
 
@@ -373,7 +374,8 @@ def write_message(
     """Stream a synthetic message to ``path`` (or an open binary stream) and return its size in bytes.
 
     Give ``target_bytes`` (about that size) or ``releases`` (default 1). ``progress(written,
-    estimated_total)`` is called after every chunk (a few hundred tracks).
+    estimated_total)`` is called after every chunk (a few hundred tracks). A file is written
+    atomically: an interrupted or failed run leaves no partial file (``ddex_otel.outputs``).
     """
     plan = _make_plan(releases, target_bytes, tracks_per_release, version, seed)
     estimate = target_bytes or 0
@@ -381,7 +383,7 @@ def write_message(
     if hasattr(path, "write"):  # an open binary stream (``sys.stdout.buffer``), not closed here
         out_cm: Any = contextlib.nullcontext(path)
     else:
-        out_cm = open(path, "wb")
+        out_cm = atomic_write(path, "wb")
     with out_cm as out:
         for chunk in _chunks(plan):
             data = chunk.encode("utf-8")

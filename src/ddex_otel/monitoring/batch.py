@@ -12,10 +12,15 @@ inside a ``ddex.file`` span, child of the batch span, holding that file's ``ddex
 ``ddex.validate`` / ``ddex.build`` spans. Before a worker reports a file's result it flushes its
 spans (workers leave through ``os._exit`` and a broken pool terminates them, so nothing waits for
 an exit hook); its operation durations come back with the result, read from the spans as they end.
+That flush is bounded by the telemetry shutdown budget (``DDEX_OTEL_SHUTDOWN_TIMEOUT``); the first
+one that does not finish in time shows the endpoint is dead or silent, and that worker stops
+flushing per file (``PerFileFlush``): a dead collector costs each worker one budget, not one per file.
 
 A failing file is a failed result (one-line error, error span), never an exception: the batch goes
 on. A crashed worker (``BrokenProcessPool``) fails the files that were in flight; the remaining
-files run on a fresh pool.
+files run on a fresh pool. Ctrl-C (``interrupts``) stops the batch taking files; the files in flight
+finish and keep their results, the others are reported as not processed, and the worker
+processes end within a bound; a second Ctrl-C stops waiting for the files in flight.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ from __future__ import annotations
 import glob
 import math
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.util
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,7 +45,9 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from ddex_otel.monitoring import spanfeed
+from ddex_otel.monitoring.interrupts import CtrlC, handling_ctrl_c, ignore_sigint_in_worker, sigint_blocked
 from ddex_otel.monitoring.monitor import nearest_rank
+from ddex_otel.outputs import write_bytes
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.batches import file_span
 
@@ -48,6 +55,14 @@ from ddex_otel.telemetry.batches import file_span
 MAX_POOL_RESTARTS = 3
 CRASH_ERROR_TYPE = "BrokenProcessPool"
 INTERRUPTED_ERROR_TYPE = "Interrupted"
+#: ``FileResult.status`` of a file Ctrl-C kept from running (neither ok nor failed).
+NOT_PROCESSED = "not_processed"
+#: After Ctrl-C: seconds the files in flight get to finish, and then the workers to exit (each on
+#: top of the telemetry shutdown budget, which bounds a worker's flush and its exit).
+INTERRUPT_GRACE_S = 5.0
+EXIT_GRACE_S = 1.0
+#: How often the main process looks at Ctrl-C while waiting for results.
+_POLL_S = 0.1
 
 
 class BatchUsageError(ValueError):
@@ -102,7 +117,7 @@ class OperationTiming:
 
 @dataclass
 class FileResult:
-    """What happened to one file (``status`` is ``ok`` or ``failed``; ``error`` is one line)."""
+    """What happened to one file (``status``: ``ok``, ``failed`` or ``not_processed``; ``error`` is one line)."""
 
     path: str
     status: str
@@ -155,7 +170,7 @@ class BatchResult:
     workers: int
     trace_id: str | None = None
     pool_restarts: int = 0
-    #: Ctrl-C stopped the batch: files without a result are failed with error type "Interrupted".
+    #: Ctrl-C stopped the batch: files without a result are ``not_processed`` (error type "Interrupted").
     interrupted: bool = False
 
     @property
@@ -164,7 +179,11 @@ class BatchResult:
 
     @property
     def failed(self) -> int:
-        return len(self.files) - self.ok
+        return sum(1 for f in self.files if f.status == A.FILE_OUTCOME_FAILED)
+
+    @property
+    def not_processed(self) -> int:
+        return sum(1 for f in self.files if f.status == NOT_PROCESSED)
 
     def operations(self) -> dict[str, dict[str, float]]:
         """count / p50 / p95 / max (seconds) per operation, plus ``file`` (a whole file's time)."""
@@ -183,6 +202,7 @@ class BatchResult:
                 "files": len(self.files),
                 "ok": self.ok,
                 "failed": self.failed,
+                "not_processed": self.not_processed,
                 "seconds": self.seconds,
                 "files_per_second": len(self.files) / self.seconds if self.seconds > 0 else None,
                 "workers": self.workers,
@@ -292,12 +312,43 @@ class OperationLog:
         return timings
 
 
+class PerFileFlush:
+    """A worker's flush before each result, bounded by the telemetry shutdown budget.
+
+    The first flush that does not finish in time means the endpoint is dead or silent: later
+    files skip the flush (their spans still go out in the background, counted if dropped) and
+    the worker's exit gets ``EXIT_BUDGET_S`` instead of the whole budget again.
+    """
+
+    EXIT_BUDGET_S = 0.25
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.budget_s = float(handle.settings.shutdown_timeout)
+        self.unresponsive = False
+
+    def __call__(self) -> None:
+        if self.unresponsive:
+            return
+        if not self.handle.tracer_provider.force_flush(int(self.budget_s * 1000)):
+            self.unresponsive = True
+
+    def shutdown(self) -> None:
+        """The handle's shutdown at the worker's exit (short once the endpoint proved unresponsive),
+        then one warning line if this worker's telemetry was not all delivered."""
+        from ddex_otel.telemetry.clisetup import report_undelivered
+
+        self.handle.shutdown(min(self.budget_s, self.EXIT_BUDGET_S) if self.unresponsive else None)
+        report_undelivered(self.handle, who=f"batch worker {os.getpid()}")
+
+
 @dataclass
 class _WorkerState:
     tracer_provider: Any
     log: OperationLog
     subscription: Any
     handle: Any = None
+    flush: PerFileFlush | None = None
 
 
 _state: _WorkerState | None = None
@@ -309,7 +360,8 @@ def _subscribe(tracer_provider: Any, handle: Any = None) -> _WorkerState:
     exporters when there is none, the engine instrumented if nobody did) into a fresh log."""
     log = OperationLog()
     subscription = spanfeed.subscribe(log, tracer_provider)
-    return _WorkerState(subscription.provider, log, subscription, handle)
+    return _WorkerState(subscription.provider, log, subscription, handle,
+                        PerFileFlush(handle) if handle is not None and handle.enabled else None)
 
 
 def init_worker(settings: WorkerTelemetry) -> None:
@@ -318,14 +370,16 @@ def init_worker(settings: WorkerTelemetry) -> None:
     if multiprocessing.parent_process() is not None:
         # Ctrl-C reaches the whole process group: the parent stops the batch, workers finish
         # their file and exit normally (flushing) instead of dying with a traceback each.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignore_sigint_in_worker()
     with _state_lock:
         if _state is not None:
             return
         handle = None
         if settings.enabled and not isinstance(trace.get_tracer_provider(), TracerProvider):
+            from ddex_otel.telemetry.clisetup import show_telemetry_warnings
             from ddex_otel.telemetry.setup import configure
 
+            show_telemetry_warnings()  # export failures: one line at the worker's exit
             try:
                 handle = configure(endpoint=settings.endpoint, protocol=settings.protocol,
                                    service_name=settings.service_name, offline_dir=settings.offline_dir)
@@ -333,9 +387,9 @@ def init_worker(settings: WorkerTelemetry) -> None:
                 handle = None  # the parent already warned about the same settings
         # Without telemetry (OTEL_SDK_DISABLED, bad settings) the feed still times the operations.
         _state = _subscribe(handle.tracer_provider if handle is not None and handle.enabled else None, handle)
-        if handle is not None:
+        if _state.flush is not None:
             # Pool workers leave through os._exit: atexit never runs, multiprocessing's finalizers do.
-            multiprocessing.util.Finalize(None, handle.shutdown, exitpriority=10)
+            multiprocessing.util.Finalize(None, _state.flush.shutdown, exitpriority=10)
 
 
 @contextmanager
@@ -371,7 +425,7 @@ def process_file(task: FileTask) -> FileResult:
             if task.to_version is not None and task.out_dir is not None:
                 built = ern.build(message, task.to_version)
                 target = output_path(task.out_dir, task.path)
-                target.write_bytes(built)
+                write_bytes(target, built)
                 result.output = str(target)
         except Exception as exc:  # noqa: BLE001 - a batch records any failure and goes on
             mark_error(span, exc)
@@ -385,9 +439,9 @@ def process_file(task: FileTask) -> FileResult:
         result.trace_id = format(ctx.trace_id, "032x")
         result.span_id = format(ctx.span_id, "016x")
     result.operations = _state.log.take(ctx.trace_id)
-    if _state.handle is not None:
+    if _state.flush is not None:
         # Spans first, then the result: once the parent has the result, the spans are exported.
-        _state.tracer_provider.force_flush(10_000)
+        _state.flush()
     return result
 
 
@@ -438,6 +492,8 @@ def run_batch(
     ``worker`` must be a module-level function (it is pickled to the workers).
     ``tracer_provider`` (default: the global one) gets the batch span, and with ``workers=0``
     the files' spans too; worker processes always set up their own from ``options.telemetry``.
+    In the main thread Ctrl-C is handled as the module docstring says (``interrupts.CtrlC``);
+    elsewhere, or under an application's own SIGINT handler, ``KeyboardInterrupt`` stops the batch.
     """
     from ddex_otel.telemetry.batches import batch
 
@@ -449,6 +505,9 @@ def run_batch(
     restarts = 0
     t0 = time.perf_counter()
     with ExitStack() as stack:
+        ctrl_c = stack.enter_context(handling_ctrl_c()) or CtrlC()
+        # In this process (workers=0) the first press interrupts the file being processed.
+        ctrl_c.raise_on_stop = options.workers == 0
         b = stack.enter_context(batch(options.name, attributes={A.BATCH_INPUT_COUNT: len(files)},
                                       tracer_provider=tracer_provider))
         if options.workers == 0:
@@ -456,41 +515,42 @@ def run_batch(
         carrier: dict[str, str] = {}
         propagate.inject(carrier)  # the batch span is current: its traceparent goes to every task
 
-        def finish(result: FileResult, event: bool = True) -> None:
+        def finish(result: FileResult) -> None:
             results[result.path] = result
             if result.ok:
                 b.succeeded()
-            elif event:
-                b.record_failure(result.error_type or "Error", result.error or "", result.path)
             else:
-                b.record_failure_count()
+                b.record_failure(result.error_type or "Error", result.error or "", result.path)
             if on_result is not None:
                 on_result(result)
 
         pending = list(files)
-        interrupted = False
-        try:
-            while pending:
-                executor = _executor(options)
-                try:
-                    pending = _drain(executor, pending, carrier, options, worker, finish)
-                finally:
-                    executor.shutdown(wait=True, cancel_futures=True)
-                if pending:
-                    restarts += 1
-                    if restarts > MAX_POOL_RESTARTS:
-                        for path in pending:
-                            finish(_crashed(path, RuntimeError("too many worker crashes; gave up")))
-                        pending = []
-        except KeyboardInterrupt:
-            # Ctrl-C: the files done so far keep their results; the others are reported as such.
-            interrupted = True
+        while pending and not ctrl_c.stop.is_set():
+            pool = _Pool(options)
+            try:
+                pending = _drain(pool, pending, carrier, options, worker, finish, ctrl_c)
+            except KeyboardInterrupt:  # workers=0, or no CtrlC (not the main thread, the app's own handler)
+                ctrl_c.stop.set()
+            if ctrl_c.stop.is_set():
+                pool.wind_down(finish, ctrl_c.hurry)
+                break
+            pool.executor.shutdown(wait=True, cancel_futures=True)
+            if pending:
+                restarts += 1
+                if restarts > MAX_POOL_RESTARTS:
+                    for path in pending:
+                        finish(_crashed(path, RuntimeError("too many worker crashes; gave up")))
+                    pending = []
+        interrupted = ctrl_c.stop.is_set()
+        if interrupted:
+            # The files done so far (and those in flight that finished) keep their results; the
+            # others did not run: not processed, which is not a failure.
             b.span.add_event(A.EVENT_BATCH_INTERRUPTED, {A.BATCH_MESSAGE_COUNT: len(results)})
             for path in files:
                 if path not in results:
-                    finish(FileResult(path=path, status=A.FILE_OUTCOME_FAILED, error_type=INTERRUPTED_ERROR_TYPE,
-                                      error=f"{INTERRUPTED_ERROR_TYPE}: the batch was interrupted before this file finished"),
-                           event=False)
+                    results[path] = FileResult(
+                        path=path, status=NOT_PROCESSED, error_type=INTERRUPTED_ERROR_TYPE,
+                        error=f"{INTERRUPTED_ERROR_TYPE}: the batch was interrupted before this file finished")
         span_context = b.span.get_span_context()
     return BatchResult(
         files=[results[p] for p in files],
@@ -502,49 +562,104 @@ def run_batch(
     )
 
 
-def _executor(options: BatchOptions) -> Executor:
-    if options.workers == 0:
-        return _InlineExecutor()
-    return ProcessPoolExecutor(
-        max_workers=options.workers, mp_context=pool_context(),
-        initializer=init_worker, initargs=(options.telemetry,),
-    )
+def _telemetry_budget_s() -> float:
+    from ddex_otel.telemetry.delivery import DeliverySettings
+
+    return DeliverySettings.from_env().shutdown_timeout
+
+
+class _Pool:
+    """One executor, the files in flight on it, and (for a process pool) its worker processes."""
+
+    def __init__(self, options: BatchOptions) -> None:
+        self.in_flight: dict[Future, str] = {}
+        if options.workers == 0:
+            self.executor: Executor = _InlineExecutor()
+            self._others: set[int] | None = None
+            return
+        self._others = {p.pid for p in multiprocessing.active_children()}
+        self.executor = ProcessPoolExecutor(
+            max_workers=options.workers, mp_context=pool_context(),
+            initializer=init_worker, initargs=(options.telemetry,),
+        )
+
+    def submit(self, worker: Callable[[FileTask], FileResult], task: FileTask) -> Future:
+        with sigint_blocked():  # a worker started here is born with SIGINT blocked (see interrupts)
+            future = self.executor.submit(worker, task)
+        self.in_flight[future] = task.path
+        return future
+
+    def processes(self) -> list[multiprocessing.process.BaseProcess]:
+        """This pool's live worker processes (children started since it was made)."""
+        if self._others is None:
+            return []
+        return [p for p in multiprocessing.active_children() if p.pid not in self._others]
+
+    def wind_down(self, finish: Callable[[FileResult], None], hurry: threading.Event) -> None:
+        """After Ctrl-C: keep the results of files in flight that finish within the grace (unless
+        ``hurry``), then let the workers exit within theirs, then end those still running."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        budget = _telemetry_budget_s()
+        deadline = time.monotonic() + budget + INTERRUPT_GRACE_S
+        while self.in_flight and not hurry.is_set() and (left := deadline - time.monotonic()) > 0:
+            done, _ = wait(self.in_flight, timeout=min(_POLL_S, left), return_when=FIRST_COMPLETED)
+            for future in done:
+                _collect(future, self.in_flight.pop(future), finish)
+        for future in [f for f in self.in_flight if f.done() and not f.cancelled()]:
+            _collect(future, self.in_flight.pop(future), finish)
+        deadline = time.monotonic() + budget + EXIT_GRACE_S
+        while (alive := self.processes()) and not hurry.is_set() and (left := deadline - time.monotonic()) > 0:
+            multiprocessing.connection.wait([p.sentinel for p in alive], timeout=min(_POLL_S, left))
+        for process in self.processes():
+            process.terminate()
+        for process in self.processes():
+            process.join(EXIT_GRACE_S)
+            if process.is_alive():
+                process.kill()
+                process.join(EXIT_GRACE_S)
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _collect(future: Future, path: str, finish: Callable[[FileResult], None]) -> bool:
+    """Record a finished future's result; True when it shows the pool is broken."""
+    try:
+        finish(future.result())
+    except BrokenProcessPool as exc:
+        finish(_crashed(path, exc))
+        return True
+    except Exception as exc:  # noqa: BLE001 - the worker itself failed (unpicklable result…)
+        finish(FileResult(path=path, status=A.FILE_OUTCOME_FAILED, error_type=type(exc).__qualname__,
+                          error=one_line(f"{type(exc).__qualname__}: {exc}")))
+    return False
 
 
 def _drain(
-    executor: Executor,
+    pool: _Pool,
     pending: list[str],
     carrier: dict[str, str],
     options: BatchOptions,
     worker: Callable[[FileTask], FileResult],
     finish: Callable[[FileResult], None],
+    ctrl_c: CtrlC,
 ) -> list[str]:
-    """Run pending files (at most 2 per worker in flight); return those not started when the pool broke."""
+    """Run pending files (at most 2 per worker in flight) until done, the pool breaks or Ctrl-C;
+    return those not started (the files in flight stay in ``pool.in_flight`` on Ctrl-C)."""
     queue = list(reversed(pending))
-    in_flight: dict[Future, str] = {}
+    in_flight = pool.in_flight
     limit = max(1, options.workers) * 2
     broken = False
-    while (queue and not broken) or in_flight:
-        while queue and not broken and len(in_flight) < limit:
+    while ((queue and not broken) or in_flight) and not ctrl_c.stop.is_set():
+        while queue and not broken and len(in_flight) < limit and not ctrl_c.stop.is_set():
             path = queue.pop()
             try:
-                future = executor.submit(worker, FileTask(path, dict(carrier), options.to_version, options.out_dir))
+                pool.submit(worker, FileTask(path, dict(carrier), options.to_version, options.out_dir))
             except BrokenProcessPool:
                 queue.append(path)
                 broken = True
                 break
-            in_flight[future] = path
         if not in_flight:
             break
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        done, _ = wait(in_flight, timeout=_POLL_S, return_when=FIRST_COMPLETED)
         for future in done:
-            path = in_flight.pop(future)
-            try:
-                finish(future.result())
-            except BrokenProcessPool as exc:
-                broken = True
-                finish(_crashed(path, exc))
-            except Exception as exc:  # noqa: BLE001 - the worker itself failed (unpicklable result…)
-                finish(FileResult(path=path, status=A.FILE_OUTCOME_FAILED, error_type=type(exc).__qualname__,
-                                  error=one_line(f"{type(exc).__qualname__}: {exc}")))
+            broken = _collect(future, in_flight.pop(future), finish) or broken
     return list(reversed(queue))

@@ -14,7 +14,8 @@ import sys
 import time
 from typing import Any
 
-from ddex_otel.telemetry.clisetup import add_telemetry_arguments, cli_telemetry
+from ddex_otel.outputs import check_writable, check_writable_dir
+from ddex_otel.telemetry.clisetup import add_telemetry_arguments, cli_telemetry, report_undelivered
 
 _BATCH_DESCRIPTION = """\
 Process a delivery folder on a pool of worker processes: each file is parsed and validated, and
@@ -23,17 +24,23 @@ A failing file is recorded (error span, a row in the summary) and the batch goes
 
 The whole run is ONE trace (ddex.batch) across all processes: each file is a ddex.file span
 holding its ddex.parse / ddex.validate / ddex.build spans. Shows a progress bar with a live
-summary, then a summary table, the failed files and the Jaeger link of the batch trace.
+summary, then a summary table, the failed files and, when the spans went to an OTLP collector,
+the Jaeger link of the batch trace.
+
+Ctrl-C stops the batch: files in flight finish and keep their results, the others are reported
+as not processed, the summary is printed and the exit status is 130. A second Ctrl-C stops
+waiting for the files in flight.
 
 Inputs: directories (their *.xml), files, or glob patterns (quote them: 'in/**/*.xml').
-Exit status: 0 all files ok, 1 some failed, 2 usage error.
+Exit status: 0 all files ok, 1 some failed, 2 usage error, 130 interrupted (Ctrl-C).
 """
 
 _PROFILE_DESCRIPTION = """\
 Profile parse (and build) of each FILE --runs times with the resource monitor sampling CPU and
 memory. Prints a summary table; writes the results as CSV / JSON, and with --html ONE
-self-contained HTML report (plots of durations, CPU and memory; slowest messages with links to
-their traces in Jaeger).
+self-contained HTML report (plots of durations, CPU and memory; slowest messages, with links to
+their traces in Jaeger when the spans went to an OTLP collector). Output paths are checked
+before the run; each file is written whole or not at all.
 """
 
 
@@ -103,6 +110,11 @@ def run_batch_command(args: argparse.Namespace) -> int:
         B.check_options(paths, options)
     except B.BatchUsageError as exc:
         return _error(str(exc))
+    if args.out:
+        try:
+            check_writable_dir(args.out)
+        except OSError as exc:
+            return _error(f"--out: {args.out}: {exc.strerror or exc}")
     alerting = None
     if args.alerts:
         try:
@@ -112,6 +124,21 @@ def run_batch_command(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             return _error(f"--alerts: {exc}")
 
+    if getattr(args, "celery", None):
+        from ddex_otel.extras import require
+
+        missing = require("celery", "--celery")
+        if missing:  # before telemetry or anything else starts
+            return _error(missing)
+        return _run_batch(args, B, paths, alerting)
+    from ddex_otel.monitoring.interrupts import handling_ctrl_c
+
+    # Ctrl-C from here on stops the batch and never cuts its summary short (see batch.run_batch).
+    with handling_ctrl_c():
+        return _run_batch(args, B, paths, alerting)
+
+
+def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> int:
     handle = cli_telemetry(args, always=True)
     settings = B.WorkerTelemetry(
         enabled=handle is not None and handle.enabled,
@@ -123,15 +150,17 @@ def run_batch_command(args: argparse.Namespace) -> int:
     monitor = _performance_monitor() if alerting is not None else None
     runner = None
     if getattr(args, "celery", None):
+        from ddex_otel.extras import install_hint
+
         try:
             from ddex_otel.distributed.cli import celery_runner
         except ImportError as exc:
-            return _error(f"--celery needs the celery extra ({exc.name} is missing): pip install 'ddex-otel[celery]'")
+            return _error(install_hint("celery", "--celery", exc.name))
         runner = celery_runner(args.celery, timeout=args.celery_timeout)
     try:
         result = _run_with_progress(B, paths, options, monitor, quiet=args.json, runner=runner)
     except OSError as exc:  # the output directory cannot be made
-        return _error(str(exc))
+        return _error(f"--out: {args.out}: {exc.strerror or exc}" if args.out else str(exc))
     except Exception as exc:  # noqa: BLE001 - --celery: broker unreachable …: one line, no traceback
         if runner is None:
             raise
@@ -140,29 +169,36 @@ def run_batch_command(args: argparse.Namespace) -> int:
     finally:
         if handle is not None:
             handle.shutdown()  # the batch span ends before its link is printed
+            report_undelivered(handle)
     alerts: list = []
     if alerting is not None and monitor is not None:
         with alerting:  # close() lets the notifiers finish sending
             alerts = alerting.check(monitor.aggregates())
-    from ddex_otel.stack.links import jaeger_trace_url
+    from ddex_otel.stack.links import trace_link
 
-    url = jaeger_trace_url(result.trace_id) if result.trace_id else None
+    url = trace_link(handle, result.trace_id)
     destinations = _destinations(handle)
     workers = {f.pid for f in result.files if f.pid is not None and f.pid != os.getpid()}
     if runner is not None:
         destinations.append("Celery workers export by their own OTEL_* settings (their host's agent)")
     elif workers and handle is not None and handle.enabled:
         destinations.append(f"{len(workers)} worker process(es) exported their spans and metrics the same way")
-    if args.json:
-        data = result.to_dict()
-        data.update(jaeger_url=url, telemetry=destinations, alerts=[_alert_dict(a) for a in alerts])
-        if runner is not None:
-            data["celery"] = runner.details()
-        print(json.dumps(data, indent=2))
-    else:
-        _print_summary(result, url, destinations, alerts, handle)
-        if runner is not None:
-            print(runner.summary_line())
+    from ddex_otel.monitoring.interrupts import sigint_blocked
+
+    # A Ctrl-C landing in the middle of a large write to a pipe can cut it: the result goes out
+    # whole with SIGINT held back (a press meanwhile is handled right after).
+    with sigint_blocked():
+        if args.json:
+            data = result.to_dict()
+            data.update(jaeger_url=url, telemetry=destinations, alerts=[_alert_dict(a) for a in alerts])
+            if runner is not None:
+                data["celery"] = runner.details()
+            print(json.dumps(data, indent=2))
+        else:
+            _print_summary(result, url, destinations, alerts, handle)
+            if runner is not None:
+                print(runner.summary_line())
+        sys.stdout.flush()
     if result.interrupted:
         print("ddex-otel: interrupted", file=sys.stderr)
         return 130
@@ -238,14 +274,16 @@ def _ms(seconds: float) -> str:
 def _print_summary(result: Any, url: str | None, destinations: list[str], alerts: list, handle: Any) -> None:
     from rich.markup import escape
 
-    from ddex_otel.monitoring import batch as B
     from rich.table import Table
+
+    from ddex_otel.telemetry import attributes as A
 
     console = _console()
     rate = len(result.files) / result.seconds if result.seconds > 0 else 0.0
+    not_processed = f"  [yellow]not processed {result.not_processed}[/yellow]" if result.not_processed else ""
     console.print(
         f"[bold]files[/bold] {len(result.files)}  [green]ok {result.ok}[/green]  "
-        f"[red]failed {result.failed}[/red]  in {result.seconds:.2f} s ({rate:.1f} files/s, "
+        f"[red]failed {result.failed}[/red]{not_processed}  in {result.seconds:.2f} s ({rate:.1f} files/s, "
         f"{result.workers} worker{'s' if result.workers != 1 else ''})"
     )
     table = Table(title="operations (from the workers' spans)", title_justify="left")
@@ -255,9 +293,9 @@ def _print_summary(result: Any, url: str | None, destinations: list[str], alerts
     for name, stats in result.operations().items():
         table.add_row(name, str(stats["count"]), _ms(stats["p50"]), _ms(stats["p95"]), _ms(stats["max"]))
     console.print(table)
-    failed = [f for f in result.files if not f.ok and f.error_type != B.INTERRUPTED_ERROR_TYPE]
+    failed = [f for f in result.files if f.status == A.FILE_OUTCOME_FAILED]
     if result.interrupted:
-        console.print(f"[yellow]interrupted: {len(result.files) - result.ok - len(failed)} file(s) not processed[/yellow]")
+        console.print(f"[yellow]interrupted (Ctrl-C): {result.not_processed} file(s) not processed[/yellow]")
     if failed:
         errors = Table(title="failed files", title_justify="left")
         errors.add_column("file", overflow="fold")
@@ -294,9 +332,9 @@ def _build_target(message: Any, requested: str | None) -> str:
 def run_profile_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    missing = [f for f in args.files if not Path(f).is_file()]
-    if missing:
-        return _error(f"no such file: {missing[0]}")
+    for f in args.files:
+        if not Path(f).is_file():
+            return _error(f"{'not a file (a directory)' if Path(f).is_dir() else 'no such file'}: {f}")
     if args.runs < 1:
         return _error("--runs must be at least 1")
     if not args.interval > 0:
@@ -311,8 +349,11 @@ def run_profile_command(args: argparse.Namespace) -> int:
             return _error(str(exc))
     for option in ("csv", "json", "html"):
         target = getattr(args, option)
-        if target and not Path(target).resolve().parent.is_dir():
-            return _error(f"--{option}: directory of {target} does not exist")
+        if target:
+            try:
+                check_writable(target)  # before the run, not after it
+            except OSError as exc:
+                return _error(f"--{option}: {target}: {exc.strerror or exc}")
 
     from ddex_otel.monitoring import Profiler, ResourceMonitor
 
@@ -325,25 +366,33 @@ def run_profile_command(args: argparse.Namespace) -> int:
     finally:
         if handle is not None:
             handle.shutdown()  # the traces are in Jaeger before the report links to them
+            report_undelivered(handle)
     results = profiler.results
     _print_profile(results, handle)
-    written = []
-    if args.csv:
-        profiler.export_csv(args.csv)
-        written.append(args.csv)
-    if args.json:
-        profiler.export_json(args.json)
-        written.append(args.json)
-    if args.html:
-        from ddex_otel.monitoring.report import write_report
+    from ddex_otel.monitoring.report import write_report
+    from ddex_otel.stack.links import spans_went_to_otlp
 
-        runs = f"{len(args.files)} file(s) × {args.runs} run(s)"
-        write_report(args.html, results, snapshots, notes=[runs, *(_destinations(handle))])
-        written.append(args.html)
+    runs = f"{len(args.files)} file(s) × {args.runs} run(s)"
+    writers = {
+        "csv": profiler.export_csv,
+        "json": profiler.export_json,
+        "html": lambda path: write_report(path, results, snapshots, notes=[runs, *(_destinations(handle))],
+                                          link_traces=spans_went_to_otlp(handle)),
+    }
+    status = 0 if all(r.success for r in results) else 1
     console = _console()
-    for path in written:
-        console.print(f"wrote {path}")
-    return 0 if all(r.success for r in results) else 1
+    for option, write in writers.items():
+        target = getattr(args, option)
+        if not target:
+            continue
+        try:
+            write(target)
+        except OSError as exc:  # e.g. the directory went away during the run: one line, the others still written
+            print(f"ddex-otel: error: --{option}: {target}: {exc.strerror or exc}", file=sys.stderr)
+            status = 1
+            continue
+        console.print(f"wrote {target}")
+    return status
 
 
 def _profile_files(profiler: Any, args: argparse.Namespace) -> None:

@@ -45,6 +45,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from ddex_otel.monitoring import spanfeed
 from ddex_otel.monitoring.monitor import nearest_rank
+from ddex_otel.outputs import atomic_write, write_text
 
 _logger = logging.getLogger(__name__)
 
@@ -349,11 +350,12 @@ class Profiler:
             self.results.clear()
 
     def export_csv(self, path: str | os.PathLike[str]) -> Path:
-        """One row per profile (columns: ``CSV_COLUMNS``; metadata as JSON, trace ids space-separated)."""
+        """One row per profile (columns: ``CSV_COLUMNS``; metadata as JSON, trace ids space-separated);
+        written atomically."""
         target = Path(path)
         with self._lock:
             results = list(self.results)
-        with target.open("w", newline="", encoding="utf-8") as fh:
+        with atomic_write(target, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
             writer.writeheader()
             for r in results:
@@ -361,12 +363,12 @@ class Profiler:
         return target
 
     def export_json(self, path: str | os.PathLike[str]) -> Path:
-        """``{"profiles": [ProfileResult as dict, …], "summary": summary()}``."""
+        """``{"profiles": [ProfileResult as dict, …], "summary": summary()}``; written atomically."""
         target = Path(path)
         with self._lock:
             results = list(self.results)
         doc = {"profiles": [r.to_dict() for r in results], "summary": self.summary()}
-        target.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+        write_text(target, json.dumps(doc, indent=2, default=str))
         return target
 
 

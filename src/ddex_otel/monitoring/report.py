@@ -5,7 +5,8 @@
 
 Plots are made by matplotlib (Agg backend, no display needed) and embedded as base64 PNG data
 URIs, so the file can be mailed or attached to a ticket: no scripts, no external resources.
-Trace ids link to the Jaeger page of the operation's trace (``jaeger_trace_url``).
+Trace ids link to the Jaeger page of the operation's trace (``jaeger_trace_url``) when the
+spans went where a Jaeger can show them (``link_traces``). The file is written atomically.
 
 Inputs are the monitoring package's records, read by attribute: ``ProfileResult`` (name, start,
 duration_s, success, error, cpu_percent_avg, memory_peak, operations, metadata) and
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ddex_otel.monitoring.monitor import nearest_rank
+from ddex_otel.outputs import write_text
 
 #: How many of the slowest profiled operations the report lists.
 SLOWEST = 10
@@ -206,8 +208,12 @@ def render_report(
     title: str = "ddex-otel profile",
     trace_url: Callable[[str], str] | None = None,
     notes: Sequence[str] = (),
+    link_traces: bool = True,
 ) -> str:
-    """The report as one HTML string (see the module docstring)."""
+    """The report as one HTML string (see the module docstring).
+
+    ``link_traces=False`` shows trace ids without links (the spans went to no Jaeger).
+    """
     if trace_url is None:
         from ddex_otel.stack.links import jaeger_trace_url as trace_url
     e = html.escape
@@ -239,7 +245,13 @@ def render_report(
               "<th class=\"text\">result</th><th class=\"text\">trace</th></tr></thead><tbody>"]
     for r in sorted(results, key=lambda r: r.duration_s, reverse=True)[:SLOWEST]:
         trace_id = trace_id_of(r)
-        link = (f'<a class="mono" href="{e(trace_url(trace_id))}">{e(trace_id)}</a>' if trace_id else "—")
+        if not trace_id:
+            link = "—"
+        elif link_traces:
+            link = f'<a class="mono" href="{e(trace_url(trace_id))}">{e(trace_id)}</a>'
+        else:
+            link = f'<span class="mono">{e(trace_id)}</span>'
+
         status = "ok" if r.success else f'<span class="failed">{e(r.error or "failed")}</span>'
         parts.append(
             f'<tr><td class="text">{e(os.path.basename(source_of(r)) or "—")}</td><td>{e(r.name)}</td>'
@@ -257,7 +269,7 @@ def render_report(
 
 def write_report(path: str | os.PathLike[str], results: Sequence[Any], snapshots: Sequence[Any] = (),
                  **options: Any) -> Path:
-    """Write ``render_report(...)`` to ``path`` (UTF-8); return the path."""
+    """Write ``render_report(...)`` to ``path`` (UTF-8, atomically); return the path."""
     target = Path(path)
-    target.write_text(render_report(results, snapshots, **options), encoding="utf-8")
+    write_text(target, render_report(results, snapshots, **options))
     return target

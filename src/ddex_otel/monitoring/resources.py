@@ -8,10 +8,16 @@
     result, summary = monitored(my_function)(arg)
 
 A background thread takes a ``ResourceSnapshot`` every ``interval`` seconds — time, RSS, CPU %
-since the previous snapshot, threads, open file descriptors, GC collections per generation — with
-psutil, the library behind the ``process.*`` gauges (``ddex_otel.telemetry.resources``), so the
-figures agree with Prometheus. Snapshots older than ``window`` seconds are dropped.
-``start()`` and ``stop()`` each take a snapshot too, so even a short block has a first and a last.
+since the previous snapshot, threads, open file descriptors, GC collections per generation, the
+process's CPU seconds so far — with psutil, the library behind the ``process.*`` gauges
+(``ddex_otel.telemetry.resources``), so the figures agree with Prometheus. Snapshots older than
+``window`` seconds are dropped. ``start()`` and ``stop()`` each take a snapshot too, so even a
+short block has a first and a last.
+
+CPU % is CPU seconds over wall seconds × 100, bounded by the number of cores × 100. The kernel
+counts CPU time in clock ticks (10 ms), so over less than ``MIN_CPU_WINDOW_S`` it cannot be
+measured: a snapshot's ``cpu_percent`` is then nan, and the summary's ``avg_cpu`` / ``peak_cpu``
+None. ``avg_cpu`` is exact over the whole window (first to last snapshot), not a mean of samples.
 
 Cost: one snapshot is a handful of ``/proc`` reads; the sampler thread's own CPU time is kept in
 ``own_cpu_time`` (see docs/monitoring.md for the measured figure).
@@ -31,11 +37,18 @@ from typing import Any, NamedTuple, TypeVar
 
 _logger = logging.getLogger(__name__)
 
+#: Shortest wall time over which a CPU percentage is measured (five 10 ms clock ticks).
+MIN_CPU_WINDOW_S = 0.05
+
 T = TypeVar("T")
 
 
 class ResourceSnapshot(NamedTuple):
-    """One reading of the process (``time`` in epoch seconds, ``rss`` in bytes)."""
+    """One reading of the process (``time`` in epoch seconds, ``rss`` in bytes).
+
+    ``cpu_percent`` covers the time since the previous reading (nan when that is too short to
+    measure); ``cpu_time`` is the process's user + system CPU seconds so far (None when unknown).
+    """
 
     time: float
     rss: int
@@ -43,6 +56,21 @@ class ResourceSnapshot(NamedTuple):
     threads: int
     open_files: int
     gc_counts: tuple[int, ...]  # collections so far per generation (as ``cpython.gc.collections``)
+    cpu_time: float | None = None
+
+
+def cpu_ceiling() -> float:
+    """The highest CPU % a process can have here: the number of cores × 100."""
+    import os
+
+    return 100.0 * (os.cpu_count() or 1)
+
+
+def cpu_percent(cpu_seconds: float, wall_seconds: float) -> float | None:
+    """CPU seconds over wall seconds × 100, bounded by ``cpu_ceiling()``; None over too short a time."""
+    if not wall_seconds >= MIN_CPU_WINDOW_S:
+        return None
+    return min(max(0.0, cpu_seconds / wall_seconds * 100.0), cpu_ceiling())
 
 
 class ResourceMonitor:
@@ -70,7 +98,8 @@ class ResourceMonitor:
         self._started_at: float | None = None
         self._stopped_at: float | None = None
         self._has_fds = hasattr(self._process, "num_fds")
-        self._first: ResourceSnapshot | None = None  # start()'s snapshot: its CPU % covers no interval
+        self._last_cpu: tuple[float, float] | None = None  # (monotonic, CPU seconds) of the last read
+        self._read_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "ResourceMonitor":
@@ -80,8 +109,8 @@ class ResourceMonitor:
         self._stop_event.clear()
         self._started_at = self._clock()
         self._stopped_at = None
-        self._process.cpu_percent(None)  # starts psutil's CPU % interval
-        self._first = self.sample_now()
+        self._last_cpu = None  # start()'s snapshot has no CPU %: it covers no interval
+        self.sample_now()
         self._thread = threading.Thread(target=self._run, name="ddex-otel-resources", daemon=True)
         self._thread.start()
         return self
@@ -120,11 +149,17 @@ class ResourceMonitor:
         """A snapshot of the process now (not stored)."""
         proc = self._process  # no oneshot(): these read different /proc files, caching only adds cost
         rss = int(proc.memory_info().rss)
-        cpu = float(proc.cpu_percent(None))
+        times = proc.cpu_times()
+        cpu_time = float(times.user + times.system)
+        with self._read_lock:  # the sampler thread and stop() may read at once
+            now = time.monotonic()
+            last, self._last_cpu = self._last_cpu, (now, cpu_time)
+        percent = cpu_percent(cpu_time - last[1], now - last[0]) if last is not None else None
         threads = int(proc.num_threads())
         fds = int(proc.num_fds()) if self._has_fds else len(proc.open_files())
         counts = tuple(int(g.get("collections", 0)) for g in gc.get_stats())
-        return ResourceSnapshot(self._clock(), rss, cpu, threads, fds, counts)
+        return ResourceSnapshot(self._clock(), rss, math.nan if percent is None else percent, threads, fds,
+                                counts, cpu_time)
 
     def sample_now(self) -> ResourceSnapshot:
         """Take a snapshot, store it, drop those that left the window; returns it."""
@@ -157,23 +192,30 @@ class ResourceMonitor:
         return self._own_cpu
 
     def summary(self) -> dict[str, Any]:
-        """peak_memory, avg_memory (bytes), avg_cpu, peak_cpu (%), samples, duration_s (first to
-        last snapshot), peak_threads, peak_open_files, gc_collections (collections between the
-        first and last snapshot, all generations)."""
+        """peak_memory, avg_memory (bytes), avg_cpu, peak_cpu (%, None when the window is too
+        short to measure), samples, duration_s (first to last snapshot), peak_threads,
+        peak_open_files, gc_collections (collections between the first and last snapshot, all
+        generations)."""
         snaps = self.snapshots()
         n = len(snaps)
         if not n:
             return {
-                "peak_memory": 0, "avg_memory": 0.0, "avg_cpu": 0.0, "peak_cpu": 0.0, "samples": 0,
+                "peak_memory": 0, "avg_memory": 0.0, "avg_cpu": None, "peak_cpu": None, "samples": 0,
                 "duration_s": 0.0, "peak_threads": 0, "peak_open_files": 0, "gc_collections": 0,
             }
-        # start()'s snapshot has no CPU % (psutil starts counting there): leave it out.
-        cpu = [s.cpu_percent for s in snaps if s is not self._first] or [0.0]
+        first, last = snaps[0], snaps[-1]
+        measured = [s.cpu_percent for s in snaps if not math.isnan(s.cpu_percent)]
+        if first.cpu_time is not None and last.cpu_time is not None:
+            avg_cpu = cpu_percent(last.cpu_time - first.cpu_time, last.time - first.time)
+        elif measured and last.time - first.time >= MIN_CPU_WINDOW_S:  # snapshots added without CPU seconds
+            avg_cpu = min(math.fsum(measured) / len(measured), cpu_ceiling())
+        else:
+            avg_cpu = None
         return {
             "peak_memory": max(s.rss for s in snaps),
             "avg_memory": math.fsum(s.rss for s in snaps) / n,
-            "avg_cpu": math.fsum(cpu) / len(cpu),
-            "peak_cpu": max(cpu),
+            "avg_cpu": avg_cpu,
+            "peak_cpu": min(max(measured), cpu_ceiling()) if measured and avg_cpu is not None else None,
             "samples": n,
             "duration_s": snaps[-1].time - snaps[0].time,
             "peak_threads": max(s.threads for s in snaps),

@@ -245,6 +245,9 @@ class Fleet:
         p, run = self.ports, self.run_dir
         http = lambda url: (lambda: process.http_ok(url))  # noqa: E731
         redis = shutil.which("redis-server") or str(self.bin_dir / "redis-server")
+        if not Path(redis).is_file():
+            raise paths.MissingBinary(f"redis-server (the Celery broker) not found on PATH nor in {self.bin_dir}: "
+                                      "run `ddex-otel stack build --broker`")
         comps = [
             # Append-only file, fsync every second: a broker restart keeps queued and unacknowledged tasks.
             Component("redis", [redis, "--bind", HOST, "--port", str(p["redis"]), "--save", "", "--appendonly", "yes",

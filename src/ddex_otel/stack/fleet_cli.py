@@ -46,6 +46,12 @@ def _dir(args: argparse.Namespace) -> Path:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from ddex_otel.extras import require
+
+    missing = require("celery", "`ddex-otel fleet up`")
+    if missing:  # before anything starts: the workers and the readiness check run Celery
+        print(f"ddex-otel fleet: error: {missing}", file=sys.stderr)
+        return 1
     from .fleet import STATE_FILE, Fleet
 
     run_dir = _dir(args)

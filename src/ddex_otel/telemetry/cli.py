@@ -137,9 +137,12 @@ def run_demo(args: argparse.Namespace) -> int:
     from ddex_otel.telemetry.setup import configure, describe
     from ddex_otel.telemetry.summary import render
 
+    from ddex_otel.telemetry.clisetup import report_undelivered, show_telemetry_warnings
+
     console = Console()
     if not console.is_terminal:  # piped or captured: rich would assume 80 columns
         console = Console(width=110)
+    show_telemetry_warnings()
     try:
         handle = configure(
             endpoint=args.endpoint,
@@ -178,6 +181,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 b.failed(exc, "stream of the largest generated message")
     batch_context = b.span.get_span_context()
     handle.shutdown()
+    report_undelivered(handle)
 
     table = Table(title="parse → build → parse", title_justify="left")
     table.add_column("message", no_wrap=True, overflow="ellipsis", max_width=30)
@@ -208,11 +212,12 @@ def run_demo(args: argparse.Namespace) -> int:
         dropped = ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in delivery.dropped_by_reason.items() if n)
         console.print(f"spans: {delivery.spans_ended} ended, {delivery.spans_exported} exported, "
                       f"{delivery.spans_dropped} dropped{f' ({dropped})' if dropped else ''}")
-    if batch_context.trace_flags.sampled and any(d.startswith("traces → OTLP") for d in handle.destinations):
-        from ddex_otel.stack.links import jaeger_trace_url
+    from ddex_otel.stack.links import trace_link
 
+    link = trace_link(handle, batch_context.trace_id) if batch_context.trace_flags.sampled else None
+    if link:  # only when the spans went over OTLP: offline or undelivered, a link would lead nowhere
         # soft_wrap: the link stays on one line, whole, however narrow the terminal
-        console.print(f"trace in Jaeger: {jaeger_trace_url(batch_context.trace_id)}", soft_wrap=True)
+        console.print(f"trace in Jaeger: {link}", soft_wrap=True)
     if handle.export_failures:
         console.print(
             f"[yellow]{handle.export_failures} telemetry export(s) failed[/yellow] "

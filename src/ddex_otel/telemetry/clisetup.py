@@ -1,6 +1,9 @@
 """Telemetry for one CLI run: the shared ``--endpoint`` / ``--protocol`` / ``--service-name`` flags
 and the ``configure()`` call behind them, so every command exports the same way and flushes
 before it exits.
+
+Telemetry that could not be delivered is ONE warning line at the end of the run
+(``report_undelivered``), not the SDK's retry messages plus a line per signal.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def cli_telemetry(args: argparse.Namespace, *, always: bool = False, **options: 
         return None
     from ddex_otel.telemetry.setup import configure
 
-    _show_telemetry_warnings()
+    show_telemetry_warnings()
     try:
         return configure(
             endpoint=getattr(args, "endpoint", None),
@@ -81,18 +84,39 @@ def with_cli_telemetry(run: Callable[[argparse.Namespace], int]) -> Callable[[ar
         finally:
             if handle is not None:
                 handle.shutdown()
+                report_undelivered(handle)
 
     return wrapped
 
 
-def _show_telemetry_warnings() -> None:
-    """Telemetry warnings (bad OTEL_* values, drops) reach stderr even without logging configured."""
+_collector: Any = None
+
+
+def show_telemetry_warnings() -> None:
+    """Telemetry warnings (bad OTEL_* values …) reach stderr even without logging configured;
+    export failures (ours, the SDK's and the exporters') are held for ``report_undelivered``.
+    Nothing changes when the application configured logging itself."""
+    global _collector
     import logging
 
+    from ddex_otel.telemetry.exporters import ExportWarningCollector
+
     logger = logging.getLogger("ddex_otel.telemetry")
-    if logger.handlers or logging.getLogger().handlers:
+    if _collector is not None or logger.handlers or logging.getLogger().handlers:
         return
+    _collector = ExportWarningCollector()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("ddex-otel: warning: %(message)s"))
     handler.setLevel(logging.WARNING)
-    logger.addHandler(handler)
+    handler.addFilter(_collector)
+    for name in ("ddex_otel.telemetry", "opentelemetry"):  # the SDK's and the exporters' records too
+        logging.getLogger(name).addHandler(handler)
+
+
+def report_undelivered(handle: Any, who: str = "") -> None:
+    """After ``handle.shutdown()``: one warning line if any telemetry was not delivered."""
+    if _collector is None or handle is None or not getattr(handle, "enabled", False):
+        return
+    line = _collector.one_line(handle)
+    if line:
+        print(f"ddex-otel: warning: {who + ': ' if who else ''}{line}", file=sys.stderr, flush=True)

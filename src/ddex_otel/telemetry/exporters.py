@@ -263,3 +263,65 @@ class ExportLogFilter(logging.Filter):
     def uninstall(self, loggers: list[logging.Logger]) -> None:
         for logger in loggers:
             logger.removeFilter(self)
+
+
+#: Our own records about undelivered telemetry (``ExportFailures.record``, ``DeliverySpanProcessor``).
+_OWN_UNDELIVERED_PREFIXES: tuple[str, ...] = ("telemetry export failed", "telemetry: %d span(s) not delivered")
+
+
+def is_export_failure(record: logging.LogRecord) -> bool:
+    """True for a record that says telemetry could not be exported (the SDK's, the exporters' or ours)."""
+    if record.levelno < logging.WARNING:
+        return False
+    text = str(record.msg)
+    if record.name.startswith(NOISY_LOGGER_PREFIXES):
+        return any(hint in text.lower() for hint in _FAILURE_HINTS)
+    return text.startswith(_OWN_UNDELIVERED_PREFIXES)
+
+
+class ExportWarningCollector(logging.Filter):
+    """A handler filter for command-line runs: export-failure records are held back and their
+    first cause kept, so the run can say it all in ONE line at its end (``one_line``) instead of
+    the SDK's retry messages plus a line per signal. Every other record passes."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.cause: str | None = None
+        self.held = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not is_export_failure(record):
+            return True
+        self.held += 1
+        if self.cause is None and record.name.startswith(NOISY_LOGGER_PREFIXES):
+            self.cause = _short_cause(record.getMessage())
+        return False
+
+    def one_line(self, handle: Any) -> str | None:
+        """``telemetry not delivered: …`` for ``handle`` (after its shutdown), or None if all went out."""
+        stats = handle.delivery
+        failures = handle.failures
+        if not (stats.spans_dropped or stats.metric_exports_failed or failures.count):
+            return None
+        parts = []
+        if stats.spans_dropped:
+            parts.append(f"{stats.spans_dropped} of {stats.spans_ended} span(s)")
+        if stats.metric_exports_failed:
+            parts.append(f"{stats.metric_exports_failed} metric export(s)")
+        first = failures.first_error or ""
+        where = first.split(": ", 1)[0] if first else ", ".join(handle.destinations)
+        cause = self.cause or (first.split(": ", 1)[1] if ": " in first else "")
+        return (f"telemetry not delivered: {' and '.join(parts) or 'exports failed'} "
+                f"({where}{': ' + cause if cause else ''}); the command itself is unaffected")
+
+
+def _short_cause(message: str) -> str:
+    """``UNAVAILABLE (Connection refused)`` from a gRPC exporter's retry message; else its first words."""
+    import re
+
+    status = re.search(r"StatusCode\.(\w+)", message)
+    if status is not None:
+        detail = message.rsplit(": ", 1)[-1].strip() if "Error details" in message else ""
+        return status.group(1) + (f" ({detail})" if detail and len(detail) <= 80 else "")
+    line = " ".join(re.split(r",? retrying in", message, maxsplit=1)[0].split())
+    return line if len(line) <= 160 else line[:159] + "…"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -188,6 +189,8 @@ def _named_exporter(signal: str, name: str) -> Any:
     found = list(entry_points(group=group, name=name))
     if not found:
         raise ValueError(f"no {signal} exporter named {name!r} (entry point group {group})")
+    if name == "console":  # telemetry is a diagnostic: stderr, never into a command's data on stdout
+        return found[0].load()(out=sys.stderr)
     return found[0].load()()
 
 
