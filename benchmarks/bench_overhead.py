@@ -9,9 +9,11 @@ drift in machine speed hits all of them alike):
   default         instrumented, SDK TracerProvider (always-on sampler) + our DeliverySpanProcessor
                   and MeterProvider + PeriodicExportingMetricReader, both exporting to discarding
                   exporters; default options (one span with its attributes, one duration histogram
-                  record, stage timings, observable totals; no per-operation CPU/memory)
+                  record, stage timings into the observable totals; no stage attributes, no
+                  per-operation CPU/memory)
   resource-usage  default with per-operation CPU time and memory growth (``resource_usage=True``,
                   what an attached performance monitor or profiler turns on)
+  stage-attributes default + the ddex.stage.<stage>.duration span attributes (``stage_attributes=True``)
   stage-spans     default + stage child spans (ddex.parse.read …)
   lean            default without the stage totals (``stage_metrics=False``)
   ratio-10%       default with a 10 % TraceIdRatioBased sampler
@@ -172,6 +174,7 @@ def variants() -> list[Variant]:
         Variant("baseline", instrument=False, sdk=False),
         Variant("default"),
         Variant("resource-usage", {"resource_usage": True}),
+        Variant("stage-attributes", {"stage_attributes": True}),
         Variant("stage-spans", {"stage_spans": True}),
         Variant("lean", {"stage_metrics": False}),
         Variant("ratio-10%", sampler=TraceIdRatioBased(0.1)),

@@ -65,9 +65,10 @@ def test_peak_rss_is_the_process_peak_from_any_thread() -> None:
         assert 0 < before <= ours <= after
 
 
-def test_failed_parse_keeps_what_the_stages_before_it_reported(tel) -> None:
+def test_failed_parse_keeps_what_the_stages_before_it_reported(instrument) -> None:
     """Span attributes are made at the end from what the stages reported: a failure in the xml stage keeps the
     read stage's input size and duration."""
+    tel = instrument(stage_attributes=True)
     data = (b'<ern:NewReleaseMessage xmlns:ern="http://ddex.net/xml/ern/43" MessageSchemaVersionId="ern/43">'
             b"<MessageHeader><MessageId>x</MessageId></MessageHeader>")  # truncated: malformed XML
     with pytest.raises(DDEXError):

@@ -33,7 +33,7 @@ def _points(metric):
 
 
 def test_every_contract_metric(instrument, sample: Path) -> None:
-    tel = instrument(resource_usage=True)
+    tel = instrument(resource_usage=True, stage_attributes=True)
     message = ern.parse(str(sample))
     ern.build(message)
     metrics = tel.metrics()
@@ -144,7 +144,7 @@ def test_exemplars_point_at_the_span(tel, sample: Path) -> None:
 
 
 def test_stage_metrics_option(instrument, sample: Path) -> None:
-    tel = instrument(stage_metrics=False)
+    tel = instrument(stage_metrics=False, stage_attributes=True)
     ern.parse(str(sample))
     metrics = tel.metrics()
     assert "ddex.stage.duration" not in metrics and "ddex.stage.calls" not in metrics

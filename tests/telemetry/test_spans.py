@@ -61,7 +61,7 @@ def ddex_version() -> str:
 
 
 def test_resource_usage_and_stage_attributes(instrument, sample: Path) -> None:
-    tel = instrument(resource_usage=True)
+    tel = instrument(resource_usage=True, stage_attributes=True)
     ern.parse(sample.read_bytes())
     attrs = tel.span("ddex.parse").attributes
     assert "file.path" not in attrs  # bytes have no path
@@ -83,6 +83,39 @@ def test_resource_usage_is_off_by_default(tel, sample: Path) -> None:
     metrics = tel.metrics()
     assert "ddex.operation.cpu.time" not in metrics and "ddex.operation.memory.delta" not in metrics
     assert "ddex.operation.duration" in metrics
+
+
+def test_stage_attributes_are_off_by_default(tel, sample: Path) -> None:
+    """The stage timings still reach the stage counters; the span carries none of them."""
+    ern.parse(str(sample))
+    assert not [k for k in tel.span("ddex.parse").attributes if k.startswith("ddex.stage.")]
+    calls = {dict(p.attributes)["ddex.stage.name"]: p.value for p in tel.metrics()["ddex.stage.calls"].data.data_points}
+    assert calls == {"read": 1, "xml": 1, "detect": 1, "extract": 1}
+
+
+def test_stage_attributes_from_the_environment(instrument, sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_DDEX_STAGE_ATTRIBUTES", "true")
+    tel = instrument()
+    ern.parse(str(sample))
+    assert tel.span("ddex.parse").attributes["ddex.stage.extract.duration"] > 0
+
+
+def test_a_request_turns_stage_attributes_on_until_released(tel, sample: Path) -> None:
+    from ddex_otel.telemetry.spans import request_operation_details, stage_attributes_requested
+
+    release = request_operation_details(resource_usage=False)
+    try:
+        assert stage_attributes_requested()
+        ern.parse(str(sample))
+    finally:
+        release()
+        release()  # releasing twice counts once
+    assert not stage_attributes_requested()
+    ern.parse(str(sample))
+    first, second = tel.spans("ddex.parse")
+    assert first.attributes["ddex.stage.read.duration"] >= 0.0
+    assert "ddex.resource.cpu_time" not in first.attributes  # resource usage was not asked for
+    assert not [k for k in second.attributes if k.startswith("ddex.stage.")]
 
 
 def test_resource_usage_from_the_environment(instrument, sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,7 +216,8 @@ def test_missing_file_is_an_error_span(tel, tmp_path: Path) -> None:
     assert tel.span("ddex.parse").attributes["error.type"] == "FileNotFoundError"
 
 
-def test_build_span(tel, sample: Path) -> None:
+def test_build_span(instrument, sample: Path) -> None:
+    tel = instrument(stage_attributes=True)
     message = ern.parse(str(sample))
     out = ern.build(message, "42")
     span = tel.span("ddex.build")

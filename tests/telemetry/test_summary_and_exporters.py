@@ -27,7 +27,7 @@ def test_percentile_nearest_rank() -> None:
 
 
 def test_summary_rows_from_spans(instrument, sample_paths: list[Path]) -> None:
-    tel = instrument(resource_usage=True)
+    tel = instrument(resource_usage=True, stage_attributes=True)  # what configure(summary=True) requests
     summary = SummarySpanProcessor()
     tel.tracer_provider.add_span_processor(summary)
     parsed = 0

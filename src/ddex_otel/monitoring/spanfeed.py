@@ -13,9 +13,10 @@ installed globally it installs a minimal one (no exporters, always-on sampling) 
 the engine with ``DDEXInstrumentor``; ``Subscription.close()`` undoes the instrumentation it did
 (the global provider stays: OpenTelemetry allows setting it only once per process).
 
-A subscriber consumes per-operation resource usage (``ddex.resource.cpu_time`` /
-``ddex.resource.memory.delta``), which is off by default: a subscription turns it on for the whole
-process while it is open (``spans.request_resource_usage``) and ``close()`` gives it back.
+A subscriber consumes stage durations (``ddex.stage.<stage>.duration``) and per-operation resource
+usage (``ddex.resource.cpu_time`` / ``ddex.resource.memory.delta``), which are off by default: a
+subscription turns them on for the whole process while it is open
+(``spans.request_operation_details``) and ``close()`` gives them back.
 """
 
 from __future__ import annotations
@@ -138,16 +139,16 @@ class Subscription:
     installed_provider: bool = False
     instrumented: bool = False
     _closed: bool = field(default=False, repr=False)
-    #: Gives back the subscription's request for per-operation resource usage (None: it made none).
-    _release_resource_usage: Callable[[], None] | None = field(default=None, repr=False)
+    #: Gives back the subscription's request for stage attributes and resource usage (None: it made none).
+    _release_details: Callable[[], None] | None = field(default=None, repr=False)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         feed_for(self.provider).remove(self.callback)
-        if self._release_resource_usage is not None:
-            self._release_resource_usage()
+        if self._release_details is not None:
+            self._release_details()
         if self.instrumented:
             _release_instrumentation()
 
@@ -191,20 +192,20 @@ def _release_instrumentation() -> None:
 def subscribe(callback: SpanCallback, tracer_provider: Any = None, *, resource_usage: bool = True) -> Subscription:
     """Feed ``callback`` every ended operation span of ``tracer_provider`` (see the module doc).
 
-    ``resource_usage``: the operations' spans carry CPU time and memory growth while this
-    subscription is open (False: only if something else asks for them).
+    While this subscription is open the operations' spans carry their stage durations and, with
+    ``resource_usage`` (False: only if something else asks for it), CPU time and memory growth.
 
     The engine is instrumented (with this provider) when nothing instrumented it yet; that
     instrumentation is shared by reference count between subscriptions and undone when the last
     of them closes. Instrumentation someone else did is left alone. Note: the engine reports to
     the provider it was instrumented with; subscribing to another provider sees nothing.
     """
-    from ddex_otel.telemetry.spans import request_resource_usage
+    from ddex_otel.telemetry.spans import request_operation_details
 
     provider, installed = resolve_provider(tracer_provider)
     feed_for(provider).add(callback)
     subscription = Subscription(provider, callback, installed, _acquire_instrumentation(provider),
-                                _release_resource_usage=request_resource_usage() if resource_usage else None)
+                                _release_details=request_operation_details(resource_usage=resource_usage))
     if not reports_to(provider):
         _logger.warning(
             "ddex_otel.monitoring: the engine is instrumented with another tracer provider; "

@@ -19,11 +19,14 @@ Options (keyword arguments of ``instrument``; each also has an environment varia
 auto-instrumentation can set it):
 
 ``stage_spans`` (``OTEL_PYTHON_DDEX_STAGE_SPANS``, default false)
-    emit ``ddex.parse.read`` … child spans; stage timings are always recorded as
-    ``ddex.stage.<stage>.duration`` span attributes (and counters, see below).
+    emit ``ddex.parse.read`` … child spans.
+``stage_attributes`` (``OTEL_PYTHON_DDEX_STAGE_ATTRIBUTES``, default false)
+    ``ddex.stage.<stage>.duration`` attributes on every operation span. Off, they are still there
+    while a consumer of them is attached in the process (the performance monitor, the profiler, the
+    CLI summary: ``spans.request_stage_attributes``); stage timings always go to the counters below.
 ``stage_metrics`` (``OTEL_PYTHON_DDEX_STAGE_METRICS``, default true)
-    the ``ddex.stage.duration`` / ``ddex.stage.calls`` observable counters (false keeps stage
-    timings as span attributes only).
+    the ``ddex.stage.duration`` / ``ddex.stage.calls`` observable counters (false: stage timings
+    only where ``stage_attributes`` puts them).
 ``resource_usage`` (``OTEL_PYTHON_DDEX_RESOURCE_USAGE``, default false)
     per-operation CPU time and memory growth (span attributes and observable counters) for every
     operation. Off, they are still measured while a consumer of them is attached in the process
@@ -71,6 +74,7 @@ from ddex_otel.telemetry.wrappers import (
 _logger = logging.getLogger(__name__)
 
 ENV_STAGE_SPANS = "OTEL_PYTHON_DDEX_STAGE_SPANS"
+ENV_STAGE_ATTRIBUTES = "OTEL_PYTHON_DDEX_STAGE_ATTRIBUTES"
 ENV_STAGE_METRICS = "OTEL_PYTHON_DDEX_STAGE_METRICS"
 ENV_RESOURCE_USAGE = "OTEL_PYTHON_DDEX_RESOURCE_USAGE"
 ENV_STREAM_PROGRESS_EVERY = "OTEL_PYTHON_DDEX_STREAM_PROGRESS_EVERY"
@@ -121,6 +125,7 @@ class DDEXInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         settings = spans.Settings(
             stage_spans=bool(kwargs.get("stage_spans", _env_bool(ENV_STAGE_SPANS, False))),
+            stage_attributes=bool(kwargs.get("stage_attributes", _env_bool(ENV_STAGE_ATTRIBUTES, False))),
             stage_metrics=bool(kwargs.get("stage_metrics", _env_bool(ENV_STAGE_METRICS, True))),
             resource_usage=bool(kwargs.get("resource_usage", _env_bool(ENV_RESOURCE_USAGE, False))),
             stream_progress_every=int(

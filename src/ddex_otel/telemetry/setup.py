@@ -368,8 +368,8 @@ class TelemetryHandle:
     _redacted_loggers: list[logging.Logger] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _shut_down: bool = False
-    #: Gives back the summary's request for per-operation resource usage (its CPU and memory columns).
-    _release_resource_usage: Callable[[], None] | None = field(default=None, repr=False)
+    #: Gives back the summary's request for stage attributes and resource usage (its stage rows, CPU and memory).
+    _release_details: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def export_failures(self) -> int:
@@ -413,9 +413,9 @@ class TelemetryHandle:
             atexit.unregister(self.shutdown)
         except Exception:  # noqa: BLE001  # pragma: no cover
             pass
-        if self._release_resource_usage is not None:
-            self._release_resource_usage()
-            self._release_resource_usage = None
+        if self._release_details is not None:
+            self._release_details()
+            self._release_details = None
         if self.instrumented:
             from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 
@@ -660,13 +660,13 @@ def configure(
     if summary:
         from ddex_otel.telemetry.summary import SummarySpanProcessor
 
-        from ddex_otel.telemetry.spans import request_resource_usage
+        from ddex_otel.telemetry.spans import request_operation_details
 
         add = getattr(handle.tracer_provider, "add_span_processor", None)
         if add is not None:
             handle.summary = SummarySpanProcessor()
             add(handle.summary)
-            handle._release_resource_usage = request_resource_usage()  # the table's CPU and memory
+            handle._release_details = request_operation_details()  # the table's stages, CPU and memory
 
     handle._log_filter = ExportLogFilter()
     handle._filtered_loggers = handle._log_filter.install()

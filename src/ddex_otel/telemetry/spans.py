@@ -70,36 +70,76 @@ def enabled_context() -> otel_context.Context | None:
     return get_current_context()
 
 
-# -- per-operation resource usage on request ----------------------------------------------------
+# -- per-operation details on request -----------------------------------------------------------
 
-#: Consumers currently asking for per-operation resource usage (``request_resource_usage``).
-_resource_usage_requests = 0
+
+class _Requests:
+    """How many consumers currently ask for each per-operation detail (process-wide counts, read
+    once per operation)."""
+
+    __slots__ = ("resource_usage", "stage_attributes")
+
+    def __init__(self) -> None:
+        self.resource_usage = 0
+        self.stage_attributes = 0
+
+
+_requests = _Requests()
 _requests_lock = threading.Lock()
+
+
+def _request(detail: str) -> Callable[[], None]:
+    """Count one request for ``detail``; the returned function gives it back (once, idempotent)."""
+    with _requests_lock:
+        setattr(_requests, detail, getattr(_requests, detail) + 1)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        with _requests_lock:
+            if not released:
+                released = True
+                setattr(_requests, detail, getattr(_requests, detail) - 1)
+
+    return release
 
 
 def request_resource_usage() -> Callable[[], None]:
     """Turn per-operation CPU time and memory growth on, process-wide, until the returned function
     is called (each request is released once; requests are counted, so the last release turns the
     readings off again unless ``resource_usage`` is on in the settings)."""
-    global _resource_usage_requests  # noqa: PLW0603 - process-wide, like the consumers
-    with _requests_lock:
-        _resource_usage_requests += 1
-    released = False
-
-    def release() -> None:
-        global _resource_usage_requests  # noqa: PLW0603
-        nonlocal released
-        with _requests_lock:
-            if not released:
-                released = True
-                _resource_usage_requests -= 1
-
-    return release
+    return _request("resource_usage")
 
 
 def resource_usage_requested() -> bool:
     """True while at least one consumer holds a ``request_resource_usage()``."""
-    return _resource_usage_requests > 0
+    return _requests.resource_usage > 0
+
+
+def request_stage_attributes() -> Callable[[], None]:
+    """Put the ``ddex.stage.<stage>.duration`` attributes on operation spans, process-wide, until
+    the returned function is called (counted like ``request_resource_usage``). The consumers of
+    ended spans that show stages (performance monitor, profiler, the CLI summary) ask for them."""
+    return _request("stage_attributes")
+
+
+def stage_attributes_requested() -> bool:
+    """True while at least one consumer holds a ``request_stage_attributes()``."""
+    return _requests.stage_attributes > 0
+
+
+def request_operation_details(*, resource_usage: bool = True) -> Callable[[], None]:
+    """What a consumer of ended operation spans asks for: the stage attributes and (unless
+    ``resource_usage`` is False) per-operation resource usage; one function gives both back."""
+    releases = [request_stage_attributes()]
+    if resource_usage:
+        releases.append(request_resource_usage())
+
+    def release() -> None:
+        for give_back in releases:
+            give_back()
+
+    return release
 
 
 def is_listed_release(release: Any) -> bool:
@@ -112,6 +152,7 @@ class Settings:
     """Instrumentation options (see ``DDEXInstrumentor._instrument``)."""
 
     stage_spans: bool = False
+    stage_attributes: bool = False
     stage_metrics: bool = True
     resource_usage: bool = False
     stream_progress_every: int = 100
@@ -143,6 +184,7 @@ class Telemetry:
         self.resource_usage = settings.resource_usage
         self.stage_metrics = settings.stage_metrics
         self.stage_spans = settings.stage_spans
+        self.stage_attributes = settings.stage_attributes
         self._op_attrs: dict[str, dict[str, str]] = {}
         self._version_attrs: dict[tuple[str, str | None, str | None], dict[str, str]] = {}
         self._stage_sets = {op: frozenset(stages) for op, stages in A.STAGES.items()}
@@ -227,8 +269,8 @@ class Operation:
     __slots__ = (
         "tel", "name", "span", "recording", "ctx", "t0", "cpu0", "rss0", "thread", "version",
         "input_size", "output_size", "releases", "releases_reported", "stages", "attrs",
-        "error_type", "finished", "stage_set", "stage_spans", "stream_input", "_counted",
-        "message", "input_path", "message_type",
+        "error_type", "finished", "stage_set", "stage_spans", "stage_attributes", "stream_input",
+        "_counted", "message", "input_path", "message_type",
     )
 
     def __init__(self, tel: Telemetry, name: str, parent: otel_context.Context | None = None) -> None:
@@ -253,8 +295,10 @@ class Operation:
         self.stage_set = tel._stage_sets.get(name, _NO_STAGES)  # noqa: SLF001 - hot path
         #: Stage child spans for this operation (option on and the span sampled).
         self.stage_spans = recording and tel.stage_spans
+        #: ``ddex.stage.<stage>.duration`` span attributes (option on or asked for, and the span sampled).
+        self.stage_attributes = recording and (tel.stage_attributes or _requests.stage_attributes > 0)
         tel.totals.enter(name)
-        if tel.resource_usage or _resource_usage_requests:  # inlined resources.sample(): once per operation
+        if tel.resource_usage or _requests.resource_usage:  # inlined resources.sample(): once per operation
             self.thread = get_ident()
             self.cpu0 = thread_time()
             t0 = perf_counter()
@@ -462,8 +506,9 @@ class Operation:
                 attrs.setdefault(A.MESSAGE_TYPE, self.message_type)
             if self.input_path:
                 attrs.setdefault(A.FILE_PATH, self.input_path)
-            for stage, seconds in self.stages:
-                attrs[_STAGE_ATTRS.get(stage) or A.stage_duration_attribute(stage)] = seconds
+            if self.stage_attributes:
+                for stage, seconds in self.stages:
+                    attrs[_STAGE_ATTRS.get(stage) or A.stage_duration_attribute(stage)] = seconds
             if self.input_size is not None and name != A.OP_BUILD:
                 attrs[A.INPUT_SIZE] = self.input_size
             if self.output_size is not None:
