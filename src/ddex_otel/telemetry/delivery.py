@@ -12,9 +12,11 @@
 * **Bounded shutdown.** ``shutdown()`` exports what it can within ``shutdown_timeout`` seconds,
   then counts the rest as dropped and returns; the worker is a daemon thread, never joined past
   the budget, so a dead, black-holed or failing collector cannot hold the process at exit.
-* **Fork-safe.** In a forked child the queue, counters, locks and worker thread start afresh and
-  the exporter is re-created (a gRPC channel does not survive ``fork``); ``setup`` adds the
-  flush at a child's exit.
+* **Fork-safe.** In a forked child the queue, counters, locks and worker thread start afresh
+  (the parent exports its own spans); the exporter is kept: the OTLP exporters' gRPC channel and
+  HTTP session serve a forked child (tests/integration/test_delivery_faults.py, forked workers
+  with a parent that exported before and while they work). ``setup`` adds the flush at a
+  child's exit.
 * **Drops are said out loud:** one WARNING per ``log_interval`` at most (never filtered), and
   the totals are the ``ddex.telemetry.spans.dropped`` counter (``register_delivery_metrics``).
 
@@ -197,12 +199,10 @@ class DeliverySpanProcessor(SpanProcessor):
         settings: DeliverySettings | None = None,
         *,
         destination: str = "",
-        exporter_factory: Callable[[], SpanExporter] | None = None,
     ) -> None:
         self.settings = settings or DeliverySettings.from_env()
         self.destination = destination or type(exporter).__name__
         self._exporter = exporter
-        self._exporter_factory = exporter_factory
         self._max_queue = self.settings.max_queue_size
         self._batch_size = self.settings.max_export_batch_size
         self._init_state()
@@ -248,16 +248,10 @@ class DeliverySpanProcessor(SpanProcessor):
         self._worker.start()
 
     def _after_fork_in_child(self) -> None:
-        """A forked child starts empty (the parent exports its own spans) with a new exporter."""
+        """A forked child starts empty (the parent exports its own spans), with the same exporter."""
         closed = self._closed
         self._init_state()
         self._closed = self._stopping = closed
-        if self._exporter_factory is not None:
-            try:
-                self._exporter = self._exporter_factory()
-            except Exception:  # noqa: BLE001 - telemetry never raises into the host
-                _logger.warning("telemetry: could not re-create the %s exporter after fork", self.destination,
-                                exc_info=True)
         if not closed:
             self._start_worker()
 

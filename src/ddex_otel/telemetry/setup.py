@@ -615,7 +615,7 @@ def configure(
             except Exception as exc:  # noqa: BLE001 - a broken exporter is a warning
                 _logger.warning("telemetry: traces → %s is off: %s", where, exc)
                 continue
-            processor = DeliverySpanProcessor(exporter, handle.settings, destination=where, exporter_factory=guarded)
+            processor = DeliverySpanProcessor(exporter, handle.settings, destination=where)
             tp.add_span_processor(processor)
             handle.span_processors.append(processor)
             handle.destinations.append(f"traces → {where}")
