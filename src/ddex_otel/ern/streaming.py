@@ -10,7 +10,10 @@ and ``.path`` is the file path when there is one.
 How memory stays flat: the input is read in chunks and fed to an ``XMLPullParser`` whose tag filter
 (in C) reports only the end of the elements that become model objects and of the lists holding
 them. Each such element is turned into a model object by the same ``extract`` functions ``parse``
-uses, then cleared, and its already-handled previous siblings are deleted. The two repeated pieces
+uses, then cleared, and its already-handled previous siblings are deleted. An ERN 4.x Resource,
+Release or Deal is lazy instead (``lazy``, as ``parse`` makes them): it holds its element, which is
+not cleared but unlinked from the tree with the other finished siblings, and reads it on first use;
+what stays in memory is what the caller keeps. The two repeated pieces
 that can make one item huge (a 4.x album's ResourceGroupContentItems, a ReleaseDeal's
 DealReleaseReferences) are consumed one by one the same way, so a million-track release streams in
 flat memory too (only the model's own reference tuples grow with it).
@@ -34,6 +37,7 @@ from typing import BinaryIO, Callable, Iterator
 from lxml import etree
 
 from ddex_otel.ern import safexml
+from ddex_otel.ern.lazy import Parties, streamed_release, streamed_release_deals, streamed_resource
 from ddex_otel.ern.errors import EmptyInputError, NotDDEXError
 from ddex_otel.ern.extract import (
     Context,
@@ -185,6 +189,13 @@ class _Streamer:
         self._item_tags: frozenset[str] = frozenset()
         self._item_handler: Callable[[etree._Element], None] = self._party
         self._handlers: dict[str, Callable[[etree._Element], None]] = {}
+        #: 4.x: the party names met so far, as the lazy items made from now on read them (a
+        #: snapshot, made again after a new party)
+        self._seen: Parties | None = None
+        #: 3.x items are read at once and their elements cleared as they end; a 4.x item holds its
+        #: element (unlinked from the tree with the next item, as a cleared one would be) and reads
+        #: it on first use
+        self._clear_items = True
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -288,11 +299,12 @@ class _Streamer:
         self.namespace = split_tag(root.tag)[0] or ""
         self.ctx = Context(legacy=is_legacy(version))
         legacy = self.ctx.legacy
+        self._clear_items = legacy
         self._handlers = {
             "ResourceList": self._resource if legacy else self._resource_4x,
             "ReleaseList": self._release if legacy else self._release_4x,
             "PartyList": self._party,
-            "DealList": self._release_deal,
+            "DealList": self._release_deal if legacy else self._release_deal_4x,
         }
         return StreamStart(ern_version=version, message_type=message_type)
 
@@ -320,7 +332,8 @@ class _Streamer:
                     self._unreported_before(element, self._item_handler)
                 self._item_handler(element)
                 self._last_done = element
-                element.clear(keep_tail=True)  # = _discard
+                if self._clear_items:
+                    element.clear(keep_tail=True)  # = _discard
                 if previous is not None:
                     _drop_previous_in(parent, element)
                 continue
@@ -360,7 +373,8 @@ class _Streamer:
             self._unreported_before(element, handler)
         handler(element)
         self._last_done = element
-        _discard(element)
+        if self._clear_items:
+            _discard(element)
         _drop_previous(element)
         if parent is not self._dropped_for:
             _drop_previous(parent)
@@ -477,8 +491,16 @@ class _Streamer:
             self._out.extend(self.ctx.take_new_parties())
         self._out.append(resource)
 
+    # 4.x items are lazy (see ``lazy``): made from a detached copy of the element, read on first use.
+
+    def _seen_parties(self) -> Parties:
+        seen = self._seen
+        if seen is None:
+            seen = self._seen = Parties.indexed(dict(self.ctx.party_names))
+        return seen
+
     def _resource_4x(self, element: etree._Element) -> None:
-        self._out.append(_resource_4x(element, self.ctx))
+        self._out.append(streamed_resource(element, self._seen or self._seen_parties()))
 
     def _release_4x(self, element: etree._Element) -> None:
         tracks = self._tracks
@@ -487,7 +509,11 @@ class _Streamer:
             refs = None
         else:
             refs = self._take_group_refs(element)
-        self._out.append(_release_4x(element, self.ctx, refs))
+        self._out.append(streamed_release(element, self._seen or self._seen_parties(), refs))
+
+    def _release_deal_4x(self, element: etree._Element) -> None:
+        if element.tag == "ReleaseDeal":
+            self._out.extend(streamed_release_deals(element, self._take_deal_refs(element)))
 
     def _release(self, element: etree._Element) -> None:
         release = extract_release(element, self.ctx, group_refs=self._take_group_refs(element))
@@ -499,6 +525,7 @@ class _Streamer:
         if element.tag == "Party":
             party = extract_party(element)
             self.ctx.add_party(party)
+            self._seen = None
             self._out.append(party)
 
     def _release_deal(self, element: etree._Element) -> None:
