@@ -73,10 +73,11 @@ _NO_IDS = Identifiers()
 def fast_constructor(cls: type) -> Callable[..., Any]:
     """A constructor for a frozen, slotted model class that sets each slot through its descriptor.
 
-    Same arguments (keywords, same defaults), same object (``==``/``hash``/``repr`` identical), but
-    about 40 % cheaper than the dataclass ``__init__`` (which goes through ``object.__setattr__``
-    per field): extraction builds several per element. Generated from ``dataclasses.fields``, so it
-    follows the model; fields with a ``default_factory`` must be passed.
+    Same arguments (same defaults), same object (``==``/``hash``/``repr`` identical), but cheaper
+    than the dataclass ``__init__`` (which goes through ``object.__setattr__`` per field):
+    extraction builds several per element. Generated from ``dataclasses.fields``, so it follows the
+    model; fields with a ``default_factory`` must be passed. Arguments may be positional (in field
+    order, cheaper still) unless such a field follows one with a default: then keywords only.
 
     ``_into``: fill that existing (lazy, see ``lazy``) object instead of making one; its ``_source``
     and ``_parsed`` are left as they are.
@@ -94,7 +95,9 @@ def fast_constructor(cls: type) -> Callable[..., Any]:
             body.append(f"    if _into is None:\n        _set_{f.name}(obj, {f.name})")
         else:
             body.append(f"    _set_{f.name}(obj, {f.name})")
-    source = (f"def make(*, {', '.join(params)}, _into=None):\n    obj = _new(_cls) if _into is None else _into\n"
+    positional = all("=" in later for first, p in enumerate(params) if "=" in p for later in params[first:])
+    source = (f"def make({'' if positional else '*, '}{', '.join(params)}, _into=None):\n"
+              "    obj = _new(_cls) if _into is None else _into\n"
               + "\n".join(body) + "\n    return obj\n")
     exec(source, namespace)  # noqa: S102 - code generated from the model's own field names
     make = namespace["make"]
@@ -362,21 +365,26 @@ def _localized(elements: Sequence[Element], text_of: Callable[[Element], str | N
     ``text_of`` None: the element's own text; otherwise e.g. ``_title_text`` (hot path: inlined).
     """
     out = []
+    titles = text_of is _title_text
     for el in elements:
-        if text_of is _title_text:
+        if titles:
             value = None
             for child in el:
                 if child.tag == "TitleText":
-                    value = _text(child)
+                    value = child.text  # = _text(child)
+                    if value is not None:
+                        value = value.strip() or None
                     break
         elif text_of is None:
-            value = _text(el)
+            value = el.text  # = _text(el)
+            if value is not None:
+                value = value.strip() or None
         else:
             value = text_of(el)
         if value is not None:
             get = el.get
-            out.append(_new_localized(text=value, territory=get("ApplicableTerritoryCode") or territory,
-                                      language=get("LanguageAndScriptCode"), is_default=get("IsDefault") == "true"))
+            out.append(_new_localized(value, get("ApplicableTerritoryCode") or territory,
+                                      get("LanguageAndScriptCode"), get("IsDefault") == "true"))
     return tuple(out)
 
 
@@ -656,10 +664,10 @@ def _picked_text(held: Any) -> str | None:
 def _localized_one(el: Element, value: str) -> tuple[Localized, ...]:
     """``_localized([el])`` when ``el``'s text (``value``) is known not to be None."""
     if not el.keys():  # no attributes (one call instead of three lookups)
-        return (_new_localized(text=value, territory=None, language=None, is_default=False),)
+        return (_new_localized(value, None, None, False),)
     get = el.get
-    return (_new_localized(text=value, territory=get("ApplicableTerritoryCode") or None,
-                           language=get("LanguageAndScriptCode"), is_default=get("IsDefault") == "true"),)
+    return (_new_localized(value, get("ApplicableTerritoryCode") or None, get("LanguageAndScriptCode"),
+                           get("IsDefault") == "true"),)
 
 
 #: raw Duration text → seconds: durations repeat a lot in a big delivery; bounded, cleared when full

@@ -83,6 +83,9 @@ _ITEM_PARENT: dict[str, str | None] = {
 # references): consumed as they end so even a million-track Release streams in flat memory.
 _PIECES = ("ResourceGroupContentItem", "DealReleaseReference")
 _FILTER_TAGS = tuple(_ITEM_PARENT) + _LISTS + _SKIPPED_ITEMS + _PIECES
+#: items (of one list) or pieces (of one item) read before the finished ones are deleted together:
+#: what the tree holds at most beyond the item being read
+_BATCH = 64
 #: list tag → the item tags that belong in it
 _LIST_ITEMS: dict[str, frozenset[str]] = {
     name: frozenset(tag for tag, parent in _ITEM_PARENT.items() if parent == name) for name in _LISTS
@@ -196,6 +199,9 @@ class _Streamer:
         #: element (unlinked from the tree with the next item, as a cleared one would be) and reads
         #: it on first use
         self._clear_items = True
+        #: pieces / items read since the last batch deletion (``_piece_done``, ``_handle``)
+        self._pieces = 0
+        self._items_done = 0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -316,6 +322,8 @@ class _Streamer:
         out = self._out = []
         if self.ctx is None:
             return out  # the root was never identified: the parser is about to report why
+        clear_items = self._clear_items
+        items_of, item_tags, handler = self._items_of, self._item_tags, self._item_handler
         for _event, element in events:
             tag = element.tag
             if tag[0] == "{":
@@ -324,18 +332,20 @@ class _Streamer:
                 if tag[0] == "{":
                     continue  # an element of some other namespace: not ours
             parent = element.getparent()
-            if parent is self._items_of and tag in self._item_tags:
+            if parent is items_of and tag in item_tags:
                 # the next item of the list the previous one came from (most events): as ``_item``
                 # does, with the placement already checked for this parent
                 previous = element.getprevious()
-                if previous is not None and previous is not self._last_done:
-                    self._unreported_before(element, self._item_handler)
-                self._item_handler(element)
+                if previous is not self._last_done and previous is not None:
+                    self._unreported_before(element, handler)
+                handler(element)
                 self._last_done = element
-                if self._clear_items:
+                if clear_items:
                     element.clear(keep_tail=True)  # = _discard
-                if previous is not None:
-                    _drop_previous_in(parent, element)
+                self._items_done += 1
+                if self._items_done >= _BATCH:  # = _drop_previous, for a batch of items at once
+                    self._items_done = 0
+                    del parent[:parent.index(element)]
                 continue
             if parent is None:
                 continue
@@ -345,9 +355,11 @@ class _Streamer:
                 self._deal_reference(element, parent)
             elif tag in _ITEM_PARENT:
                 self._item(element, parent, tag)
+                items_of, item_tags, handler = self._items_of, self._item_tags, self._item_handler
             elif tag in self._handlers:
                 if parent.getparent() is None:
                     self._finish_list(element)
+                    items_of = self._items_of
             else:
                 grandparent = parent.getparent()
                 if grandparent is not None and grandparent.getparent() is None:
@@ -426,8 +438,7 @@ class _Streamer:
         if not self.ctx.legacy:  # 3.x track order comes from ReleaseResourceReferenceList instead
             seq, refs = content_item_entry(element)
             tracks.add(self._group_key, seq, refs)
-        element.clear(keep_tail=True)  # = _discard
-        _drop_previous_in(group, element)
+        self._piece_done(group, element)
 
     def _deal_reference(self, element: etree._Element, parent: etree._Element) -> None:
         """A DealReleaseReference of a top-level ReleaseDeal: keep its text, free the element."""
@@ -448,8 +459,16 @@ class _Streamer:
             value = value.strip()
             if value:
                 deal_refs[1].append(value)
-        element.clear(keep_tail=True)  # = _discard
-        _drop_previous_in(parent, element)
+        self._piece_done(parent, element)
+
+    def _piece_done(self, parent: etree._Element, element: etree._Element) -> None:
+        """A piece of ``parent`` is read: every ``_BATCH`` pieces, delete the children before
+        it (a few C calls for the batch instead of a clear and a delete each; the children after it
+        may already be parsed, their events still queued, so they stay)."""
+        self._pieces += 1
+        if self._pieces >= _BATCH:
+            self._pieces = 0
+            del parent[:parent.index(element)]
 
     def _sequence_path(self, group: etree._Element | None) -> tuple[float, ...]:
         """SequenceNumbers of the nested ResourceGroups above an entry (as ``extract`` keys them)."""
@@ -616,11 +635,5 @@ def _drop_previous(element: etree._Element) -> None:
     parent = element.getparent()
     if parent is None:
         return
-    while element.getprevious() is not None:
-        del parent[0]
-
-
-def _drop_previous_in(parent: etree._Element, element: etree._Element) -> None:
-    """``_drop_previous`` when the parent is known."""
     while element.getprevious() is not None:
         del parent[0]
