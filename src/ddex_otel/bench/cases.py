@@ -53,17 +53,17 @@ def sized_message(target_bytes: int, workdir: Path) -> bytes:
     return sized_file(target_bytes, workdir).read_bytes()
 
 
-_FIELD_READERS = {cls: attrgetter(*(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")))
-                  for cls in (Party, Resource, Release, Deal)}
+_FIELD_READERS = tuple(attrgetter(*(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")))
+                       for cls in (Party, Resource, Release, Deal))
 
 
 def read_every_field(message: Message) -> Message:
     """Read every field of every party, resource, release and deal of ``message`` (and its header),
     as a consumer's attribute reads would: what ``parse``'s lazy model defers."""
     message.header  # noqa: B018 - read eagerly, read here for completeness
-    for objects in (message.parties, message.resources, message.releases, message.deals):
+    for read, objects in zip(_FIELD_READERS, (message.parties, message.resources, message.releases, message.deals)):
         for obj in objects:
-            _FIELD_READERS[type(obj)](obj)  # a lazy object's class looks up as its model class
+            read(obj)
     return message
 
 

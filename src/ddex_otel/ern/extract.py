@@ -268,10 +268,14 @@ def _line(el: Element | None, text_tag: str) -> Line | None:
     for child in el:
         tag = child.tag
         if tag == "Year":
-            year = _text(child)
+            year = child.text  # = _text(child)
+            if year is not None:
+                year = year.strip() or None
         elif tag == text_tag:
-            text = _text(child)
-    return _new_line(year=year, text=text) if text is not None else None
+            text = child.text
+            if text is not None:
+                text = text.strip() or None
+    return _new_line(year, text) if text is not None else None
 
 
 def _title_text(el: Element | None) -> str | None:
@@ -328,7 +332,7 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
                 if value is not None:
                     value = value.strip()
                     if value:
-                        pid = _new_proprietary_id(namespace=child.get("Namespace") or "", value=value)
+                        pid = _new_proprietary_id(child.get("Namespace") or "", value)
                         proprietary = _listed(proprietary, pid)
             elif tag == "ICPN":
                 if icpn is None and (icpn := child.text) is not None:
@@ -342,8 +346,8 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
     if proprietary is None:
         if icpn is grid is isrc is catalog is None:
             return _NO_IDS
-        return _new_identifiers(icpn=icpn, grid=grid, isrc=isrc, catalog_number=catalog, proprietary=())
-    return _new_identifiers(icpn=icpn, grid=grid, isrc=isrc, catalog_number=catalog, proprietary=tuple(proprietary))
+        return _new_identifiers(icpn, grid, isrc, catalog, ())
+    return _new_identifiers(icpn, grid, isrc, catalog, tuple(proprietary))
 
 
 def _pick_territory(blocks: Sequence[Element] | None) -> Element | None:
@@ -698,7 +702,9 @@ def _contributor(el: Element, ctx: Context) -> Contributor:
     for child in el:
         tag = child.tag
         if tag == "ContributorPartyReference":
-            reference = _text(child)
+            reference = child.text  # = _text(child)
+            if reference is not None:
+                reference = reference.strip() or None
         elif tag == "PartyName" and name is None:
             name = _full_name(child)
         elif tag in _CONTRIBUTOR_ROLES:
@@ -709,8 +715,7 @@ def _contributor(el: Element, ctx: Context) -> Contributor:
                 roles.append(role)
     if name is None and reference is not None:
         name = ctx.party_names.get(reference)
-    return _new_contributor(name=name, party_reference=reference, roles=tuple(roles),
-                            sequence=_sequence_attribute(el.get("SequenceNumber")))
+    return _new_contributor(name, reference, tuple(roles), _sequence_attribute(el.get("SequenceNumber")))
 
 
 def _sequence_attribute(text: str | None) -> int | None:
@@ -748,14 +753,11 @@ def _technical(el: Element) -> TechnicalDetails:
                 found[key] = value
     path, name = found.get("FilePath"), found.get("FileName")
     uri = found.get("URI") or ("/".join(p for p in (path and path.rstrip("/"), name) if p) if name else None)
-    return _new_technical(
-        reference=reference,
-        file_uri=uri,
-        codec=found.get("codec"),
-        bit_rate=found.get("BitRate"),
-        duration=parse_duration(found.get("Duration")),
-        hash=found.get("HashSumValue") or found.get("HashSum"),
-        hash_algorithm=found.get("HashSumAlgorithmType") or found.get("Algorithm"),
+    get = found.get
+    duration = get("Duration")
+    return _new_technical(  # positional, in field order: reference, file_uri, codec, bit_rate, duration, hash, hash_algorithm
+        reference, uri, get("codec"), get("BitRate"), None if duration is None else parse_duration(duration),
+        get("HashSumValue") or get("HashSum"), get("HashSumAlgorithmType") or get("Algorithm"),
     )
 
 

@@ -51,7 +51,7 @@ class _Pending:
 
     def __getattr__(self, name: str) -> Any:
         if name[0] == "_" or name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
-            raise AttributeError(f"{_MODEL_OF[type(self)].__name__!r} object has no attribute {name!r}")
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         fill(self)
         return object.__getattribute__(self, name)
 
@@ -92,10 +92,6 @@ class _PendingType(type):
         return hash(cls.__bases__[-1])
 
 
-#: model class → itself; a pending class finds its model class here too (it is an equal key, see above)
-_MODEL_OF: dict[type, type] = {Party: Party, Resource: Resource, Release: Release, Deal: Deal}
-
-
 class _PendingParty(_Pending, Party, metaclass=_PendingType):
     __slots__ = ()
 
@@ -114,6 +110,7 @@ class _PendingDeal(_Pending, Deal, metaclass=_PendingType):
 
 def fill(obj: Any) -> None:
     """Read a lazy object's fields now (once; a no-op on a filled one) and make it its model class."""
+    cls = type(obj)
     try:
         pending = _get_load(obj)
     except AttributeError:  # made otherwise (a copy of a pending object): nothing to read
@@ -121,7 +118,8 @@ def fill(obj: Any) -> None:
     if pending is not None:
         reader, element, context = pending
         reader(obj, element, context)  # sets every field, then ``_load`` to None
-    _set_class(obj, "__class__", _MODEL_OF[type(obj)])
+    if type(cls) is _PendingType:  # (another thread may have made it its model class already)
+        _set_class(obj, "__class__", cls.__bases__[-1])
 
 
 class Parties:
