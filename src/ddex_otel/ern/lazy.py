@@ -247,10 +247,10 @@ def release_deals(release_deal: Element, keep: bool) -> list[Deal]:
     return out
 
 
-# ``stream`` (ERN 4.x): each Resource, Release and Deal is made from a detached copy of its element
-# (the streamed tree is cleared as it goes), with no ``_source`` and ``_parsed`` False, as an eager
-# streamed item. Parties stay eager there: their names index every later item, and holding each
-# Party's copy until then would grow with the PartyList.
+# ``stream`` (ERN 4.x): each Resource, Release and Deal holds its own element (which ``stream``
+# unlinks from the streamed tree once it is a finished sibling), with no ``_source`` and ``_parsed``
+# False, as an eager streamed item. Parties stay eager there: their names index every later item,
+# and holding each Party's element until then would grow with the PartyList.
 
 
 def streamed_resource(element: Element, seen: Parties) -> Resource:
@@ -272,7 +272,7 @@ def streamed_release(element: Element, seen: Parties, group_refs: list[str] | No
 
 
 def streamed_release_deals(release_deal: Element, release_refs: list[str] | None) -> list[Deal]:
-    """The Deals of one ReleaseDeal (a detached copy) as lazy Deals; ``release_refs``: its
+    """The Deals of one streamed ReleaseDeal as lazy Deals; ``release_refs``: its
     DealReleaseReferences when consumed piecewise. Same result as ``extract.extract_release_deal``."""
     refs_tuple, deal_elements = release_deal_parts(release_deal)
     if release_refs is not None:

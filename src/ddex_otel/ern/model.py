@@ -25,8 +25,8 @@ but work. The element is kept alive anyway (``_source``); a filled object drops 
 eagerly: the Message and its header (telemetry reads the header of every message), purged
 releases and 3.x messages (whose parties are gathered while reading every resource and release).
 ``stream`` makes its 4.x Resources, Releases and Deals lazily the same way, each holding only its
-own element (unlinked from the streamed tree as the next item ends); its header, parties and 3.x
-items are read eagerly. ``ern.lazy`` has the how.
+own element (unlinked from the streamed tree once finished); its header, parties and 3.x items are
+read eagerly. ``ern.lazy`` has the how.
 
 PARSED: ``_parsed`` is True only on the very object ``parse`` made from ``_source`` (lazy or not),
 which therefore holds exactly what that element says: ``build`` skips re-reading the element to find edits, and the text

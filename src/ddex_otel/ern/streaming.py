@@ -10,13 +10,13 @@ and ``.path`` is the file path when there is one.
 How memory stays flat: the input is read in chunks and fed to an ``XMLPullParser`` whose tag filter
 (in C) reports only the end of the elements that become model objects and of the lists holding
 them. Each such element is turned into a model object by the same ``extract`` functions ``parse``
-uses, then cleared, and its already-handled previous siblings are deleted. An ERN 4.x Resource,
+uses, then cleared; finished siblings are deleted in batches of ``_BATCH``. An ERN 4.x Resource,
 Release or Deal is lazy instead (``lazy``, as ``parse`` makes them): it holds its element, which is
 not cleared but unlinked from the tree with the other finished siblings, and reads it on first use;
-what stays in memory is what the caller keeps. The two repeated pieces
-that can make one item huge (a 4.x album's ResourceGroupContentItems, a ReleaseDeal's
-DealReleaseReferences) are consumed one by one the same way, so a million-track release streams in
-flat memory too (only the model's own reference tuples grow with it).
+what stays in memory is what the caller keeps. The two repeated pieces that can make one item huge
+(a 4.x album's ResourceGroupContentItems, a ReleaseDeal's DealReleaseReferences) are read one by
+one as they end and deleted in batches the same way, so a million-track release streams in flat
+memory too (only the model's own reference tuples grow with it).
 
 Agreement with ``parse``: for every message, the streamed Party / Resource / Release / Deal items
 equal ``parse``'s ``parties`` / ``resources`` / ``releases`` / ``deals`` and the streamed
@@ -196,8 +196,8 @@ class _Streamer:
         #: snapshot, made again after a new party)
         self._seen: Parties | None = None
         #: 3.x items are read at once and their elements cleared as they end; a 4.x item holds its
-        #: element (unlinked from the tree with the next item, as a cleared one would be) and reads
-        #: it on first use
+        #: element (unlinked from the tree with the finished siblings, as a cleared one would be)
+        #: and reads it on first use
         self._clear_items = True
         #: pieces / items read since the last batch deletion (``_piece_done``, ``_handle``)
         self._pieces = 0
@@ -510,7 +510,7 @@ class _Streamer:
             self._out.extend(self.ctx.take_new_parties())
         self._out.append(resource)
 
-    # 4.x items are lazy (see ``lazy``): made from a detached copy of the element, read on first use.
+    # 4.x items are lazy (see ``lazy``): each holds its element, read on first use.
 
     def _seen_parties(self) -> Parties:
         seen = self._seen
