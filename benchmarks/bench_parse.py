@@ -38,6 +38,7 @@ from typing import Callable
 from lxml import etree
 
 from ddex_otel.bench.cases import read_every_field
+from ddex_otel.bench.runner import ITERPARSE_CHILD
 from ddex_otel.ern import Message, parse, parser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -181,35 +182,19 @@ _CHILD = textwrap.dedent(
     print(count, time.process_time() - start)
     """
 )
-_BARE_CHILD = textwrap.dedent(
-    """
-    import sys, time
-    from lxml import etree
-    from ddex_otel.ern.streaming import _FILTER_TAGS
-    start = time.process_time()
-    count = 0
-    for _event, element in etree.iterparse(sys.argv[1], events=("end",), tag=_FILTER_TAGS):
-        count += 1
-        element.clear(keep_tail=True)
-        parent = element.getparent()
-        if parent is not None:
-            while element.getprevious() is not None:
-                del parent[0]
-    print(count, time.process_time() - start)
-    """
-)
 _LAUNCHER = textwrap.dedent(
     """
     import resource, subprocess, sys
-    done = subprocess.run([sys.executable, "-c", sys.argv[1], sys.argv[2]], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", *sys.argv[1:]], capture_output=True, text=True, check=True)
     print(done.stdout.strip(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     """
 )
 
 
-def _child_run(child: str, path: Path) -> tuple[int, float, int]:
+def _child_run(child: str, path: Path, *args: str) -> tuple[int, float, int]:
     """(items or events, seconds, peak RSS in KiB) of one child process reading ``path``."""
-    done = subprocess.run([sys.executable, "-c", _LAUNCHER, child, str(path)], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, child, str(path), *args], capture_output=True, text=True,
+                          check=True)
     count, seconds, peak_kib = done.stdout.split()
     return int(count), float(seconds), int(peak_kib)
 
@@ -226,7 +211,7 @@ def bench_stream(workdir: Path, megabytes: int, rounds: int) -> None:
     peak = items = 0
     try:
         for _ in range(rounds):
-            events, seconds, _peak = _child_run(_BARE_CHILD, path)
+            events, seconds, _peak = _child_run(ITERPARSE_CHILD, path, "process_time")
             bare.append(seconds)
             print(f"  iterparse: {events} events  {seconds:.1f} s  {size / seconds / 1e6:.1f} MB/s")
             items, seconds, peak_kib = _child_run(_CHILD, path)

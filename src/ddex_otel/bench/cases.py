@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from operator import attrgetter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 

@@ -164,18 +164,23 @@ print(json.dumps({"seconds": seconds, "items": items, "peak_rss_bytes": peak}))
 
 # The floor of any flat-memory reader of the same file: lxml's iterparse with the tag filter
 # ``stream`` uses, each reported element cleared and its finished previous siblings deleted.
-_ITERPARSE_CHILD = """
+# Prints "<events> <seconds>" (``clock``: the ``time`` function it times with); also run by
+# benchmarks/bench_parse.py.
+ITERPARSE_CHILD = """
 import sys, time
 from lxml import etree
 from ddex_otel.ern.streaming import _FILTER_TAGS
-t0 = time.perf_counter()
+clock = getattr(time, sys.argv[2] if len(sys.argv) > 2 else "perf_counter")
+t0 = clock()
+events = 0
 for _event, element in etree.iterparse(sys.argv[1], events=("end",), tag=_FILTER_TAGS):
+    events += 1
     element.clear(keep_tail=True)
     parent = element.getparent()
     if parent is not None:
         while element.getprevious() is not None:
             del parent[0]
-print(time.perf_counter() - t0)
+print(events, clock() - t0)
 """
 
 
@@ -188,9 +193,9 @@ def run_stream(path: Path, repeats: int) -> dict[str, Any]:
         out = subprocess.run([sys.executable, "-c", _STREAM_CHILD, str(path)], check=True,
                              capture_output=True, text=True, timeout=3600)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        out = subprocess.run([sys.executable, "-c", _ITERPARSE_CHILD, str(path)], check=True,
+        out = subprocess.run([sys.executable, "-c", ITERPARSE_CHILD, str(path)], check=True,
                              capture_output=True, text=True, timeout=3600)
-        bare.append(float(out.stdout.strip().splitlines()[-1]))
+        bare.append(float(out.stdout.split()[-1]))
     seconds = statistics.median(r["seconds"] for r in runs)
     return {
         "what": f"stream a generated {size / 1e6:.1f} MB message in a child process",
