@@ -1,39 +1,29 @@
 """Parse and stream benchmark (not a timed test): run ``.venv/bin/python benchmarks/bench_parse.py``.
 
-1. ``parse`` vs a bare ``lxml.etree.fromstring`` of the same bytes (daddykev__Samples43_1_Audio.xml):
-   runs interleaved, many repetitions, medians and their ratio (target: ≤ 1.5×). Beside it, what
-   the lazy model defers: "parse + read every field" (every field of every object read) and the
-   eager extraction (``extract_message(lazy=False)``, the pre-lazy parse) + the same reads.
+1. ``parse`` vs a bare ``lxml.etree.fromstring`` of the same bytes (daddykev__Samples43_1_Audio.xml,
+   75 KB): runs interleaved, many repetitions, medians and their ratio (target: ≤ 1.5×). Beside it,
+   what the lazy model defers: "parse + read every field" (every field of every party, resource,
+   release and deal read, ``bench.cases.read_every_field``; target ≤ 2×) and the eager extraction
+   (``extract_message(lazy=False)``) + the same reads.
 2. ``parse`` of generated ERN 4.3 messages of about 1 KB … 10 MB (target: ≤ 2× fromstring; the
    generator's smallest valid message is a few KB, so the 1 KB row shows that size); ``+fill``:
-   parse + read every field, as a ratio to fromstring.
-3. ``stream`` of a generated 1 GB message in a child process: throughput and peak RSS (target:
-   < 150 MB), measured by a launcher whose only child is the streaming process (RUSAGE_CHILDREN).
+   parse + read every field, as a ratio to fromstring (target ≤ 2×).
+3. ``stream`` of a generated 1 GB message in a child process, interleaved with a bare tag-filtered
+   ``iterparse`` of the same file (each reported element cleared, its finished siblings deleted: the
+   floor of any flat-memory reader) in another: throughputs, their ratio (target ≥ 0.8×) and peak
+   RSS (target < 150 MB), measured by a launcher whose only child is the streaming process
+   (RUSAGE_CHILDREN).
 
-Options: ``--stream-mb N`` (default 1024), ``--skip-stream``, ``--stream-only`` (part 3 alone),
-``--repeat N``, ``--workdir DIR``.
-Generated files go to a temporary directory that is removed afterwards.
-
-Last measured (2026-11-30; 2 vCPUs shared with other jobs; Python 3.11.7, lxml 6.1.3, libxml2 2.14.6;
-``--repeat 600 --stream-mb 200``):
-  Samples43_1_Audio: parse 0.474 ms vs fromstring 0.424 ms = 1.12× (pair ratios 1.11×); before the
-  lazy model, in the same session: 1.287 ms vs 0.433 ms = 2.98×
-  parse + read every field 1.402 ms = 3.31×; eager extraction + the same reads 1.360 ms = 3.21×
-  (reading everything costs what it did: the laziness only defers work)
-  generated 4.3 messages (≈4.5 KB … 10 MB): 1.17–1.65× fromstring, 72–155 MB/s (before: 3.3–4.7×,
-  33–48 MB/s); +fill 3.8–5.6×
-  stream (``--stream-only --stream-mb 1024``, 2026-11-30, same session before/after the stream-speed
-  work): generated 1.05 GB (760 k tracks in one Release + 760 k TrackReleases): 44.4–45.5 MB/s
-  (two runs), peak RSS 111.0–111.1 MiB (before: 34.9 MB/s, 101.3 MiB) — most of the memory is the
-  model itself (the album's 760 k resource_refs and the ReleaseDeal's 760 k release_refs);
-  generated 204 MB, in-process timing, four runs each, interleaved: 42.1–45.0 MB/s (before:
-  34.8–35.7 MB/s). The figures move ±10 % with the load other jobs put on the shared cores.
+Parts 1 and 2 time the thread's CPU time (``--wall``: wall-clock time), part 3 each child's CPU time.
+Options: ``--stream-mb N`` (default 1024), ``--stream-rounds N`` (interleaved pairs, default 2),
+``--skip-stream``, ``--stream-only`` (part 3 alone), ``--repeat N``, ``--workdir DIR``, ``--wall``.
+Generated files go to a temporary directory that is removed afterwards. Figures and the machine
+they were measured on: docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import os
 import statistics
@@ -47,6 +37,8 @@ from typing import Callable
 
 from lxml import etree
 
+from ddex_otel.bench.cases import read_every_field
+from ddex_otel.bench.runner import ITERPARSE_CHILD
 from ddex_otel.ern import Message, parse, parser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -95,8 +87,13 @@ def _write_fallback(path: Path, target_bytes: int) -> int:
 # -------------------------------------------------------------------------------------- timing
 
 
+#: What parts 1 and 2 time: the thread's CPU time (``--wall``: wall-clock time). On a shared machine the
+#: wall clock also counts the time other jobs hold the cores, which swamps a millisecond figure.
+CLOCK = time.thread_time
+
+
 def interleaved(funcs: dict[str, Callable[[], object]], repeat: int, warmup: int = 20) -> dict[str, list[float]]:
-    """Run the functions round-robin ``repeat`` times; per-function lists of seconds."""
+    """Run the functions round-robin ``repeat`` times; per-function lists of seconds (``CLOCK``)."""
     for _ in range(warmup):
         for func in funcs.values():
             func()
@@ -106,9 +103,9 @@ def interleaved(funcs: dict[str, Callable[[], object]], repeat: int, warmup: int
     try:
         for i in range(repeat):
             for name, func in funcs.items():
-                start = time.perf_counter()
+                start = CLOCK()
                 func()
-                times[name].append(time.perf_counter() - start)
+                times[name].append(CLOCK() - start)
             if i % 50 == 49:
                 gc.collect()
     finally:
@@ -121,13 +118,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:9.3f} ms"
 
 
-def materialised(message: Message) -> Message:
-    """``message`` with every field of every object read (what ``parse``'s laziness defers)."""
-    for obj in (message.header, *message.parties, *message.resources, *message.releases, *message.deals):
-        obj.to_dict  # noqa: B018 - bound method lookup, fills nothing
-        for f in dataclasses.fields(obj):
-            getattr(obj, f.name)
-    return message
+materialised = read_every_field
 
 
 def eager_parse(data: bytes, huge_tree: bool = False) -> Message:
@@ -159,7 +150,7 @@ def bench_ratio(repeat: int) -> float:
 
 
 def bench_sizes(workdir: Path) -> None:
-    print("\n## parse of generated messages (ratios to lxml; target: parse <= 2x)")
+    print("\n## parse of generated messages (ratios to lxml; target: parse <= 2x, +fill <= 2x)")
     print(f"{'target':>8}{'bytes':>12}{'releases':>10}{'parse':>14}{'lxml':>14}{'ratio':>8}{'MB/s':>9}{'+fill':>8}")
     for label, target in SIZES:
         path = workdir / f"gen_{target}.xml"
@@ -184,47 +175,70 @@ _CHILD = textwrap.dedent(
     """
     import sys, time
     from ddex_otel.ern import stream
-    start = time.perf_counter()
+    start = time.process_time()
     count = 0
     for _item in stream(sys.argv[1]):
         count += 1
-    print(count, time.perf_counter() - start)
+    print(count, time.process_time() - start)
     """
 )
 _LAUNCHER = textwrap.dedent(
     """
     import resource, subprocess, sys
-    done = subprocess.run([sys.executable, "-c", sys.argv[1], sys.argv[2]], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", *sys.argv[1:]], capture_output=True, text=True, check=True)
     print(done.stdout.strip(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     """
 )
 
 
-def bench_stream(workdir: Path, megabytes: int) -> None:
+def _child_run(child: str, path: Path, *args: str) -> tuple[int, float, int]:
+    """(items or events, seconds, peak RSS in KiB) of one child process reading ``path``."""
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, child, str(path), *args], capture_output=True, text=True,
+                          check=True)
+    count, seconds, peak_kib = done.stdout.split()
+    return int(count), float(seconds), int(peak_kib)
+
+
+def bench_stream(workdir: Path, megabytes: int, rounds: int) -> None:
     path = workdir / f"stream_{megabytes}mb.xml"
-    print(f"\n## stream of a generated {megabytes} MB message (child process)")
+    print(f"\n## stream of a generated {megabytes} MB message vs a bare tag-filtered iterparse "
+          f"(child processes, {rounds} interleaved pairs)")
     start = time.perf_counter()
     size = write_generated(path, megabytes * 1_000_000)
     print(f"generated {size} bytes in {time.perf_counter() - start:.1f} s")
+    ours: list[float] = []
+    bare: list[float] = []
+    peak = items = 0
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, _CHILD, str(path)], capture_output=True, text=True, check=True
-        )
+        for _ in range(rounds):
+            events, seconds, _peak = _child_run(ITERPARSE_CHILD, path, "process_time")
+            bare.append(seconds)
+            print(f"  iterparse: {events} events  {seconds:.1f} s  {size / seconds / 1e6:.1f} MB/s")
+            items, seconds, peak_kib = _child_run(_CHILD, path)
+            ours.append(seconds)
+            peak = max(peak, peak_kib)
+            print(f"  stream:    {items} items  {seconds:.1f} s  {size / seconds / 1e6:.1f} MB/s  peak RSS {peak_kib / 1024:.1f} MiB")
     finally:
         path.unlink()
-    items, seconds, peak_kib = done.stdout.split()
-    print(f"items: {int(items)}   time: {float(seconds):.1f} s   throughput: {size / float(seconds) / 1e6:.1f} MB/s"
-          f"   peak RSS: {int(peak_kib) / 1024:.1f} MiB (target < 150 MB)")
+    s, b = statistics.median(ours), statistics.median(bare)
+    pairs = [x / y for x, y in zip(bare, ours)]
+    print(f"items: {items}   stream {size / s / 1e6:.1f} MB/s   iterparse {size / b / 1e6:.1f} MB/s   "
+          f"ratio of medians {b / s:.2f}x   pair ratios {', '.join(f'{p:.2f}' for p in pairs)} (target >= 0.8x)   "
+          f"peak RSS: {peak / 1024:.1f} MiB (target < 150 MB)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2000, help="interleaved runs for the ratio (default 2000)")
     parser.add_argument("--stream-mb", type=int, default=1024, help="size of the streamed message in MB")
+    parser.add_argument("--stream-rounds", type=int, default=2, help="interleaved stream/iterparse pairs (default 2)")
     parser.add_argument("--skip-stream", action="store_true", help="skip the big streaming run")
     parser.add_argument("--stream-only", action="store_true", help="only the streaming run (no parse parts)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to write generated files")
+    parser.add_argument("--wall", action="store_true", help="time parts 1 and 2 in wall-clock, not CPU, time")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.perf_counter if args.wall else time.thread_time
     print(f"python {sys.version.split()[0]}, lxml {etree.__version__}, libxml2 {'.'.join(map(str, etree.LIBXML_VERSION))}")
     if args.stream_only and args.skip_stream:
         parser.error("--stream-only and --skip-stream exclude each other")
@@ -234,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.stream_only:
             bench_sizes(Path(tmp))
         if not args.skip_stream:
-            bench_stream(Path(tmp), args.stream_mb)
+            bench_stream(Path(tmp), args.stream_mb, args.stream_rounds)
     return 0
 
 

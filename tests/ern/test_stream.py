@@ -63,6 +63,33 @@ def test_items_come_in_document_order(samples_dir: Path) -> None:
     assert order.count("Resource") == 22 and order.count("Release") == 22 and order.count("Deal") == 3
 
 
+def test_4x_resources_releases_and_deals_stream_lazily_as_their_model_class(samples_dir: Path) -> None:
+    from ddex_otel.ern.lazy import is_pending
+
+    items = list(stream(samples_dir / "daddykev__Samples43_1_Audio.xml"))  # read after the stream ended
+    lazy = [i for i in items if isinstance(i, (Resource, Release, Deal))]
+    assert lazy and all(is_pending(i) for i in lazy)
+    assert not any(is_pending(i) for i in items if isinstance(i, (Party, MessageHeader)))
+    kinds = {Resource: "Resource", Release: "Release", Deal: "Deal"}
+    for item in lazy:  # seen as its model class by type equality, name and dict lookups, unread
+        assert type(item) in kinds and kinds[type(item)] == type(item).__name__
+        assert type(item) == next(cls for cls in kinds if isinstance(item, cls))
+        assert is_pending(item)
+    message = parse(samples_dir / "daddykev__Samples43_1_Audio.xml")
+    resources = [i for i in lazy if isinstance(i, Resource)]
+    assert [r.title for r in resources] == [r.title for r in message.resources]
+    assert all(type(r) is Resource and not is_pending(r) for r in resources)
+
+
+def test_3x_items_stream_eagerly(samples_dir: Path) -> None:
+    from ddex_otel.ern.lazy import is_pending
+
+    items = list(stream(samples_dir / "AudiusProject__01_delivery.xml"))
+    assert items[0].ern_version.startswith("3.")
+    assert any(isinstance(i, Resource) for i in items)
+    assert not any(is_pending(i) for i in items)
+
+
 def test_3x_named_parties_come_before_the_item_naming_them(samples_dir: Path) -> None:
     items = list(stream(samples_dir / "AudiusProject__01_delivery.xml"))
     names = [(type(i).__name__, getattr(i, "name", None) or getattr(i, "reference", None)) for i in items[2:]]

@@ -11,6 +11,7 @@ import dataclasses
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from lxml import etree
 
 from ddex_otel.ern import builder, parser
 from ddex_otel.ern.generator import generate_message, write_message
-from ddex_otel.ern.model import Message
+from ddex_otel.ern.model import Deal, Message, Party, Release, Resource
 
 #: Parse inputs: (case name, target bytes).
 PARSE_SIZES: tuple[tuple[str, int], ...] = (
@@ -52,6 +53,25 @@ def sized_message(target_bytes: int, workdir: Path) -> bytes:
     return sized_file(target_bytes, workdir).read_bytes()
 
 
+_FIELD_READERS = tuple(attrgetter(*(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")))
+                       for cls in (Party, Resource, Release, Deal))
+
+
+def read_every_field(message: Message) -> Message:
+    """Read every field of every party, resource, release and deal of ``message`` (and its header),
+    as a consumer's attribute reads would: what ``parse``'s lazy model defers."""
+    message.header  # noqa: B018 - read eagerly, read here for completeness
+    for read, objects in zip(_FIELD_READERS, (message.parties, message.resources, message.releases, message.deals)):
+        for obj in objects:
+            read(obj)
+    return message
+
+
+def parse_and_read_all(data: bytes) -> Message:
+    """``parse`` then ``read_every_field``."""
+    return read_every_field(parser.parse(data))
+
+
 def round_trip(data: bytes) -> bytes:
     """parse → modify (retitle the first release, drop the last deal) → build."""
     message = parser.parse(data)
@@ -69,6 +89,9 @@ def build_cases(workdir: Path, suite: Any | None) -> list[Case]:
         data = inputs[name] = sized_message(target, workdir)
         cases.append(Case(name, _bind(parser.parse, data), len(data), f"parse a generated {len(data) / 1000:.1f} KB message",
                           suite=suite.parse_callable(data) if suite else None))
+    data = inputs["parse_1mb"]  # the cost a consumer pays who touches every object
+    cases.append(Case("parse_read_all_1mb", _bind(parse_and_read_all, data), len(data),
+                      f"parse the {len(data) / 1000:.1f} KB message and read every field of every object"))
     reference = inputs["parse_100kb"]
     cases.append(Case(REFERENCE, _bind(etree.fromstring, reference), len(reference),
                       "bare lxml.etree.fromstring of the 100 KB input (the machine-speed reference)"))

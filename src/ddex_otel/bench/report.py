@@ -49,6 +49,10 @@ def print_run(run: dict[str, Any], console: Console) -> None:
     console.print(f"{m['cpu_model']} × {m['cpu_count']}, Python {m['python']}, lxml {m['lxml']} "
                   f"(libxml2 {m['libxml2']}), load {m.get('load_average')}")
     console.print(results_table(run))
+    stream = run["results"].get("stream_memory", {})
+    if stream.get("iterparse_ratio"):
+        console.print(f"stream: {1 / stream['iterparse_ratio']:.2f}× the throughput of a bare tag-filtered "
+                      f"iterparse of the same file (median of {stream['rounds']} interleaved pairs)")
     for bar in run["bars"]:
         mark = "[green]ok[/green]" if bar["ok"] else "[red]FAILED[/red]"
         console.print(f"bar: {bar['label']}: {_ms(bar['median_s'])} ms {mark}")

@@ -162,14 +162,40 @@ print(json.dumps({"seconds": seconds, "items": items, "peak_rss_bytes": peak}))
 """
 
 
+# The floor of any flat-memory reader of the same file: lxml's iterparse with the tag filter
+# ``stream`` uses, each reported element cleared and its finished previous siblings deleted.
+# Prints "<events> <seconds>" (``clock``: the ``time`` function it times with); also run by
+# benchmarks/bench_parse.py.
+ITERPARSE_CHILD = """
+import sys, time
+from lxml import etree
+from ddex_otel.ern.streaming import _FILTER_TAGS
+clock = getattr(time, sys.argv[2] if len(sys.argv) > 2 else "perf_counter")
+t0 = clock()
+events = 0
+for _event, element in etree.iterparse(sys.argv[1], events=("end",), tag=_FILTER_TAGS):
+    events += 1
+    element.clear(keep_tail=True)
+    parent = element.getparent()
+    if parent is not None:
+        while element.getprevious() is not None:
+            del parent[0]
+print(events, clock() - t0)
+"""
+
+
 def run_stream(path: Path, repeats: int) -> dict[str, Any]:
-    """Stream ``path`` in fresh child processes: MB/s (median) and the child's peak RSS (max)."""
+    """Stream ``path`` in fresh child processes, interleaved with a bare tag-filtered ``iterparse``
+    of it: MB/s (median), the child's peak RSS (max) and the median ratio of the pairs' times."""
     size = path.stat().st_size
-    runs = []
+    runs, bare = [], []
     for _ in range(repeats):
         out = subprocess.run([sys.executable, "-c", _STREAM_CHILD, str(path)], check=True,
                              capture_output=True, text=True, timeout=3600)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        out = subprocess.run([sys.executable, "-c", ITERPARSE_CHILD, str(path)], check=True,
+                             capture_output=True, text=True, timeout=3600)
+        bare.append(float(out.stdout.split()[-1]))
     seconds = statistics.median(r["seconds"] for r in runs)
     return {
         "what": f"stream a generated {size / 1e6:.1f} MB message in a child process",
@@ -179,6 +205,9 @@ def run_stream(path: Path, repeats: int) -> dict[str, Any]:
         "mb_per_s": size / seconds / 1e6,
         "peak_rss_bytes": max(r["peak_rss_bytes"] for r in runs),
         "rounds": repeats,
+        "iterparse_median_s": statistics.median(bare),
+        # > 1: stream is slower than the bare iterparse; its inverse is the throughput ratio
+        "iterparse_ratio": statistics.median(r["seconds"] / b for r, b in zip(runs, bare)),
     }
 
 

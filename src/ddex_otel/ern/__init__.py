@@ -6,7 +6,8 @@ outside (see ``ddex_otel.telemetry.instrumentor``), exactly as it would a third-
 ``parse`` reads an ERN 4.x message lazily: libxml2 parses the whole document, but each Party,
 Resource, Release and Deal reads its fields from its element on first access (``model`` LAZY,
 ``lazy``). Invisible to callers — same values, same ``==``/``repr``/``to_dict`` — and it costs no
-memory a parsed Message did not already hold (its tree). ``stream`` reads eagerly.
+memory a parsed Message did not already hold (its tree). ``stream`` yields 4.x resources,
+releases and deals the same way, each holding only its own element.
 """
 
 from __future__ import annotations

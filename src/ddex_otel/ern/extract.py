@@ -73,10 +73,11 @@ _NO_IDS = Identifiers()
 def fast_constructor(cls: type) -> Callable[..., Any]:
     """A constructor for a frozen, slotted model class that sets each slot through its descriptor.
 
-    Same arguments (keywords, same defaults), same object (``==``/``hash``/``repr`` identical), but
-    about 40 % cheaper than the dataclass ``__init__`` (which goes through ``object.__setattr__``
-    per field): extraction builds several per element. Generated from ``dataclasses.fields``, so it
-    follows the model; fields with a ``default_factory`` must be passed.
+    Same arguments (same defaults), same object (``==``/``hash``/``repr`` identical), but cheaper
+    than the dataclass ``__init__`` (which goes through ``object.__setattr__`` per field):
+    extraction builds several per element. Generated from ``dataclasses.fields``, so it follows the
+    model; fields with a ``default_factory`` must be passed. Arguments may be positional (in field
+    order, cheaper still) unless such a field follows one with a default: then keywords only.
 
     ``_into``: fill that existing (lazy, see ``lazy``) object instead of making one; its ``_source``
     and ``_parsed`` are left as they are.
@@ -94,7 +95,9 @@ def fast_constructor(cls: type) -> Callable[..., Any]:
             body.append(f"    if _into is None:\n        _set_{f.name}(obj, {f.name})")
         else:
             body.append(f"    _set_{f.name}(obj, {f.name})")
-    source = (f"def make(*, {', '.join(params)}, _into=None):\n    obj = _new(_cls) if _into is None else _into\n"
+    positional = all("=" in later for first, p in enumerate(params) if "=" in p for later in params[first:])
+    source = (f"def make({'' if positional else '*, '}{', '.join(params)}, _into=None):\n"
+              "    obj = _new(_cls) if _into is None else _into\n"
               + "\n".join(body) + "\n    return obj\n")
     exec(source, namespace)  # noqa: S102 - code generated from the model's own field names
     make = namespace["make"]
@@ -265,10 +268,14 @@ def _line(el: Element | None, text_tag: str) -> Line | None:
     for child in el:
         tag = child.tag
         if tag == "Year":
-            year = _text(child)
+            year = child.text  # = _text(child)
+            if year is not None:
+                year = year.strip() or None
         elif tag == text_tag:
-            text = _text(child)
-    return _new_line(year=year, text=text) if text is not None else None
+            text = child.text
+            if text is not None:
+                text = text.strip() or None
+    return _new_line(year, text) if text is not None else None
 
 
 def _title_text(el: Element | None) -> str | None:
@@ -325,7 +332,7 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
                 if value is not None:
                     value = value.strip()
                     if value:
-                        pid = _new_proprietary_id(namespace=child.get("Namespace") or "", value=value)
+                        pid = _new_proprietary_id(child.get("Namespace") or "", value)
                         proprietary = _listed(proprietary, pid)
             elif tag == "ICPN":
                 if icpn is None and (icpn := child.text) is not None:
@@ -339,8 +346,8 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
     if proprietary is None:
         if icpn is grid is isrc is catalog is None:
             return _NO_IDS
-        return _new_identifiers(icpn=icpn, grid=grid, isrc=isrc, catalog_number=catalog, proprietary=())
-    return _new_identifiers(icpn=icpn, grid=grid, isrc=isrc, catalog_number=catalog, proprietary=tuple(proprietary))
+        return _new_identifiers(icpn, grid, isrc, catalog, ())
+    return _new_identifiers(icpn, grid, isrc, catalog, tuple(proprietary))
 
 
 def _pick_territory(blocks: Sequence[Element] | None) -> Element | None:
@@ -362,21 +369,26 @@ def _localized(elements: Sequence[Element], text_of: Callable[[Element], str | N
     ``text_of`` None: the element's own text; otherwise e.g. ``_title_text`` (hot path: inlined).
     """
     out = []
+    titles = text_of is _title_text
     for el in elements:
-        if text_of is _title_text:
+        if titles:
             value = None
             for child in el:
                 if child.tag == "TitleText":
-                    value = _text(child)
+                    value = child.text  # = _text(child)
+                    if value is not None:
+                        value = value.strip() or None
                     break
         elif text_of is None:
-            value = _text(el)
+            value = el.text  # = _text(el)
+            if value is not None:
+                value = value.strip() or None
         else:
             value = text_of(el)
         if value is not None:
             get = el.get
-            out.append(_new_localized(text=value, territory=get("ApplicableTerritoryCode") or territory,
-                                      language=get("LanguageAndScriptCode"), is_default=get("IsDefault") == "true"))
+            out.append(_new_localized(value, get("ApplicableTerritoryCode") or territory,
+                                      get("LanguageAndScriptCode"), get("IsDefault") == "true"))
     return tuple(out)
 
 
@@ -656,10 +668,10 @@ def _picked_text(held: Any) -> str | None:
 def _localized_one(el: Element, value: str) -> tuple[Localized, ...]:
     """``_localized([el])`` when ``el``'s text (``value``) is known not to be None."""
     if not el.keys():  # no attributes (one call instead of three lookups)
-        return (_new_localized(text=value, territory=None, language=None, is_default=False),)
+        return (_new_localized(value, None, None, False),)
     get = el.get
-    return (_new_localized(text=value, territory=get("ApplicableTerritoryCode") or None,
-                           language=get("LanguageAndScriptCode"), is_default=get("IsDefault") == "true"),)
+    return (_new_localized(value, get("ApplicableTerritoryCode") or None, get("LanguageAndScriptCode"),
+                           get("IsDefault") == "true"),)
 
 
 #: raw Duration text → seconds: durations repeat a lot in a big delivery; bounded, cleared when full
@@ -690,7 +702,9 @@ def _contributor(el: Element, ctx: Context) -> Contributor:
     for child in el:
         tag = child.tag
         if tag == "ContributorPartyReference":
-            reference = _text(child)
+            reference = child.text  # = _text(child)
+            if reference is not None:
+                reference = reference.strip() or None
         elif tag == "PartyName" and name is None:
             name = _full_name(child)
         elif tag in _CONTRIBUTOR_ROLES:
@@ -701,8 +715,7 @@ def _contributor(el: Element, ctx: Context) -> Contributor:
                 roles.append(role)
     if name is None and reference is not None:
         name = ctx.party_names.get(reference)
-    return _new_contributor(name=name, party_reference=reference, roles=tuple(roles),
-                            sequence=_sequence_attribute(el.get("SequenceNumber")))
+    return _new_contributor(name, reference, tuple(roles), _sequence_attribute(el.get("SequenceNumber")))
 
 
 def _sequence_attribute(text: str | None) -> int | None:
@@ -740,14 +753,11 @@ def _technical(el: Element) -> TechnicalDetails:
                 found[key] = value
     path, name = found.get("FilePath"), found.get("FileName")
     uri = found.get("URI") or ("/".join(p for p in (path and path.rstrip("/"), name) if p) if name else None)
-    return _new_technical(
-        reference=reference,
-        file_uri=uri,
-        codec=found.get("codec"),
-        bit_rate=found.get("BitRate"),
-        duration=parse_duration(found.get("Duration")),
-        hash=found.get("HashSumValue") or found.get("HashSum"),
-        hash_algorithm=found.get("HashSumAlgorithmType") or found.get("Algorithm"),
+    get = found.get
+    duration = get("Duration")
+    return _new_technical(  # positional, in field order: reference, file_uri, codec, bit_rate, duration, hash, hash_algorithm
+        reference, uri, get("codec"), get("BitRate"), None if duration is None else parse_duration(duration),
+        get("HashSumValue") or get("HashSum"), get("HashSumAlgorithmType") or get("Algorithm"),
     )
 
 

@@ -51,7 +51,7 @@ class _Pending:
 
     def __getattr__(self, name: str) -> Any:
         if name[0] == "_" or name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
-            raise AttributeError(f"{_MODEL_OF[type(self)].__name__!r} object has no attribute {name!r}")
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         fill(self)
         return object.__getattribute__(self, name)
 
@@ -72,28 +72,45 @@ class _Pending:
         return self.__reduce_ex__(protocol)
 
 
-class _PendingParty(_Pending, Party):
+class _PendingType(type):
+    """Metaclass of the pending classes: each stands for its model class where a type is looked at.
+
+    It bears the model class's name, compares equal to it and hashes as it does, so
+    ``type(obj) == Release``, ``type(obj).__name__`` and a dict keyed by model classes
+    (``{Release: …}[type(item)]``) see an unread object as its model class; only ``type(obj) is
+    Release`` tells them apart (and isinstance holds either way).
+    """
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> _PendingType:
+        model = bases[-1]  # (_Pending, the model class)
+        return super().__new__(mcs, model.__name__, bases, {**namespace, "__qualname__": model.__qualname__})
+
+    def __eq__(cls, other: object) -> bool:
+        return other is cls or other is cls.__bases__[-1]
+
+    def __hash__(cls) -> int:
+        return hash(cls.__bases__[-1])
+
+
+class _PendingParty(_Pending, Party, metaclass=_PendingType):
     __slots__ = ()
 
 
-class _PendingResource(_Pending, Resource):
+class _PendingResource(_Pending, Resource, metaclass=_PendingType):
     __slots__ = ()
 
 
-class _PendingRelease(_Pending, Release):
+class _PendingRelease(_Pending, Release, metaclass=_PendingType):
     __slots__ = ()
 
 
-class _PendingDeal(_Pending, Deal):
+class _PendingDeal(_Pending, Deal, metaclass=_PendingType):
     __slots__ = ()
-
-
-_MODEL_OF: dict[type, type] = {_PendingParty: Party, _PendingResource: Resource, _PendingRelease: Release,
-                               _PendingDeal: Deal, Party: Party, Resource: Resource, Release: Release, Deal: Deal}
 
 
 def fill(obj: Any) -> None:
     """Read a lazy object's fields now (once; a no-op on a filled one) and make it its model class."""
+    cls = type(obj)
     try:
         pending = _get_load(obj)
     except AttributeError:  # made otherwise (a copy of a pending object): nothing to read
@@ -101,7 +118,8 @@ def fill(obj: Any) -> None:
     if pending is not None:
         reader, element, context = pending
         reader(obj, element, context)  # sets every field, then ``_load`` to None
-    _set_class(obj, "__class__", _MODEL_OF[type(obj)])
+    if type(cls) is _PendingType:  # (another thread may have made it its model class already)
+        _set_class(obj, "__class__", cls.__bases__[-1])
 
 
 class Parties:
@@ -112,6 +130,15 @@ class Parties:
     def __init__(self, parties: tuple[Party, ...] = ()) -> None:
         self.parties = parties
         self._context: Context | None = None
+
+    @classmethod
+    def indexed(cls, party_names: dict[str, str | None]) -> Parties:
+        """Parties known only by their name index (``stream``: the names met so far, a snapshot)."""
+        seen = cls()
+        context = Context(legacy=False)
+        context.party_names = party_names
+        seen._context = context
+        return seen
 
     def context(self) -> Context:
         """An extraction Context indexing these parties, as ``extract_message`` builds it eagerly."""
@@ -148,8 +175,16 @@ def _fill_deal(obj: Deal, element: Element, release_refs: tuple[str, ...]) -> No
     _set_load(obj, None)
 
 
+def _fill_streamed_release(obj: Release, element: Element, pending: tuple[Parties, list[str] | None]) -> None:
+    seen, group_refs = pending  # group_refs: the track list ``stream`` consumed piecewise
+    _release_4x(element, seen.context(), group_refs, into=obj)
+    _set_load(obj, None)
+
+
 _SLOTS = {pending: (model.__dict__["_source"].__set__, model.__dict__["_parsed"].__set__)
           for pending, model in ((_PendingResource, Resource), (_PendingRelease, Release))}
+_set_resource_source, _set_resource_parsed = _SLOTS[_PendingResource]
+_set_release_source, _set_release_parsed = _SLOTS[_PendingRelease]
 _set_party_source = Party.__dict__["_source"].__set__
 _set_party_parsed = Party.__dict__["_parsed"].__set__
 _set_deal_source = Deal.__dict__["_source"].__set__
@@ -212,8 +247,49 @@ def release_deals(release_deal: Element, keep: bool) -> list[Deal]:
     return out
 
 
+# ``stream`` (ERN 4.x): each Resource, Release and Deal holds its own element (which ``stream``
+# unlinks from the streamed tree once it is a finished sibling), with no ``_source`` and ``_parsed``
+# False, as an eager streamed item. Parties stay eager there: their names index every later item,
+# and holding each Party's element until then would grow with the PartyList.
+
+
+def streamed_resource(element: Element, seen: Parties) -> Resource:
+    """A 4.x ResourceList child as a lazy Resource (``seen``: the parties met before it)."""
+    obj = _new(_PendingResource)
+    _set_resource_source(obj, None)
+    _set_resource_parsed(obj, False)
+    _set_load(obj, (_fill_resource, element, seen))
+    return obj
+
+
+def streamed_release(element: Element, seen: Parties, group_refs: list[str] | None) -> Release:
+    """A 4.x ReleaseList child as a lazy Release (``group_refs``: its track list, when consumed piecewise)."""
+    obj = _new(_PendingRelease)
+    _set_release_source(obj, None)
+    _set_release_parsed(obj, False)
+    _set_load(obj, (_fill_streamed_release, element, (seen, group_refs)))
+    return obj
+
+
+def streamed_release_deals(release_deal: Element, release_refs: list[str] | None) -> list[Deal]:
+    """The Deals of one streamed ReleaseDeal as lazy Deals; ``release_refs``: its
+    DealReleaseReferences when consumed piecewise. Same result as ``extract.extract_release_deal``."""
+    refs_tuple, deal_elements = release_deal_parts(release_deal)
+    if release_refs is not None:
+        refs_tuple = tuple(release_refs)
+    out = []
+    for el in deal_elements:
+        obj = _new(_PendingDeal)
+        _set_deal_source(obj, None)
+        _set_deal_parsed(obj, False)
+        _set_deal_refs(obj, refs_tuple)
+        _set_load(obj, (_fill_deal, el, refs_tuple))
+        out.append(obj)
+    return out
+
+
 def is_pending(obj: object) -> bool:
-    """True while a lazy object's fields are still unread (for tests and benchmarks; fills nothing)."""
+    """True while a lazy object's fields are still unread (fills nothing: telemetry asks it before reading)."""
     try:
         return _get_load(obj) is not None
     except (AttributeError, TypeError):  # not filled lazily, or not a lazy model class at all

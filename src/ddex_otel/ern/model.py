@@ -18,12 +18,15 @@ element the first time any field is read: once, for all fields together, with th
 an eager read uses, so the values are the same (tests compare them field by field). It is
 invisible to users: ``==``, ``hash``, ``repr``, ``to_dict``, ``dataclasses.replace``/``asdict``,
 ``copy`` and ``__getstate__`` all read the fields through attribute access and so fill the object
-first. Until then the object is of a private subclass (``isinstance`` holds; ``type(obj) is
-Resource`` once read). Extraction raises no errors (only parsing and version detection do), so nothing is deferred
+first. Until then the object is of a private subclass (``isinstance`` holds; the subclass bears
+the model class's name and equals it as a type, so ``type(obj) == Resource`` and dicts keyed by
+model classes hold too; ``type(obj) is Resource`` once read). Extraction raises no errors (only parsing and version detection do), so nothing is deferred
 but work. The element is kept alive anyway (``_source``); a filled object drops its loader. Read
 eagerly: the Message and its header (telemetry reads the header of every message), purged
-releases, 3.x messages (whose parties are gathered while reading every resource and release) and
-everything ``stream`` yields. ``ern.lazy`` has the how.
+releases and 3.x messages (whose parties are gathered while reading every resource and release).
+``stream`` makes its 4.x Resources, Releases and Deals lazily the same way, each holding only its
+own element (unlinked from the streamed tree once finished); its header, parties and 3.x items are
+read eagerly. ``ern.lazy`` has the how.
 
 PARSED: ``_parsed`` is True only on the very object ``parse`` made from ``_source`` (lazy or not),
 which therefore holds exactly what that element says: ``build`` skips re-reading the element to find edits, and the text

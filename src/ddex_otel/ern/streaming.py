@@ -10,10 +10,13 @@ and ``.path`` is the file path when there is one.
 How memory stays flat: the input is read in chunks and fed to an ``XMLPullParser`` whose tag filter
 (in C) reports only the end of the elements that become model objects and of the lists holding
 them. Each such element is turned into a model object by the same ``extract`` functions ``parse``
-uses, then cleared, and its already-handled previous siblings are deleted. The two repeated pieces
-that can make one item huge (a 4.x album's ResourceGroupContentItems, a ReleaseDeal's
-DealReleaseReferences) are consumed one by one the same way, so a million-track release streams in
-flat memory too (only the model's own reference tuples grow with it).
+uses, then cleared; finished siblings are deleted in batches of ``_BATCH``. An ERN 4.x Resource,
+Release or Deal is lazy instead (``lazy``, as ``parse`` makes them): it holds its element, which is
+not cleared but unlinked from the tree with the other finished siblings, and reads it on first use;
+what stays in memory is what the caller keeps. The two repeated pieces that can make one item huge
+(a 4.x album's ResourceGroupContentItems, a ReleaseDeal's DealReleaseReferences) are read one by
+one as they end and deleted in batches the same way, so a million-track release streams in flat
+memory too (only the model's own reference tuples grow with it).
 
 Agreement with ``parse``: for every message, the streamed Party / Resource / Release / Deal items
 equal ``parse``'s ``parties`` / ``resources`` / ``releases`` / ``deals`` and the streamed
@@ -34,6 +37,7 @@ from typing import BinaryIO, Callable, Iterator
 from lxml import etree
 
 from ddex_otel.ern import safexml
+from ddex_otel.ern.lazy import Parties, streamed_release, streamed_release_deals, streamed_resource
 from ddex_otel.ern.errors import EmptyInputError, NotDDEXError
 from ddex_otel.ern.extract import (
     Context,
@@ -79,6 +83,9 @@ _ITEM_PARENT: dict[str, str | None] = {
 # references): consumed as they end so even a million-track Release streams in flat memory.
 _PIECES = ("ResourceGroupContentItem", "DealReleaseReference")
 _FILTER_TAGS = tuple(_ITEM_PARENT) + _LISTS + _SKIPPED_ITEMS + _PIECES
+#: items (of one list) or pieces (of one item) read before the finished ones are deleted together:
+#: what the tree holds at most beyond the item being read
+_BATCH = 64
 #: list tag → the item tags that belong in it
 _LIST_ITEMS: dict[str, frozenset[str]] = {
     name: frozenset(tag for tag, parent in _ITEM_PARENT.items() if parent == name) for name in _LISTS
@@ -185,6 +192,16 @@ class _Streamer:
         self._item_tags: frozenset[str] = frozenset()
         self._item_handler: Callable[[etree._Element], None] = self._party
         self._handlers: dict[str, Callable[[etree._Element], None]] = {}
+        #: 4.x: the party names met so far, as the lazy items made from now on read them (a
+        #: snapshot, made again after a new party)
+        self._seen: Parties | None = None
+        #: 3.x items are read at once and their elements cleared as they end; a 4.x item holds its
+        #: element (unlinked from the tree with the finished siblings, as a cleared one would be)
+        #: and reads it on first use
+        self._clear_items = True
+        #: pieces / items read since the last batch deletion (``_piece_done``, ``_handle``)
+        self._pieces = 0
+        self._items_done = 0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -288,11 +305,12 @@ class _Streamer:
         self.namespace = split_tag(root.tag)[0] or ""
         self.ctx = Context(legacy=is_legacy(version))
         legacy = self.ctx.legacy
+        self._clear_items = legacy
         self._handlers = {
             "ResourceList": self._resource if legacy else self._resource_4x,
             "ReleaseList": self._release if legacy else self._release_4x,
             "PartyList": self._party,
-            "DealList": self._release_deal,
+            "DealList": self._release_deal if legacy else self._release_deal_4x,
         }
         return StreamStart(ern_version=version, message_type=message_type)
 
@@ -304,6 +322,8 @@ class _Streamer:
         out = self._out = []
         if self.ctx is None:
             return out  # the root was never identified: the parser is about to report why
+        clear_items = self._clear_items
+        items_of, item_tags, handler = self._items_of, self._item_tags, self._item_handler
         for _event, element in events:
             tag = element.tag
             if tag[0] == "{":
@@ -312,17 +332,20 @@ class _Streamer:
                 if tag[0] == "{":
                     continue  # an element of some other namespace: not ours
             parent = element.getparent()
-            if parent is self._items_of and tag in self._item_tags:
+            if parent is items_of and tag in item_tags:
                 # the next item of the list the previous one came from (most events): as ``_item``
                 # does, with the placement already checked for this parent
                 previous = element.getprevious()
-                if previous is not None and previous is not self._last_done:
-                    self._unreported_before(element, self._item_handler)
-                self._item_handler(element)
+                if previous is not self._last_done and previous is not None:
+                    self._unreported_before(element, handler)
+                handler(element)
                 self._last_done = element
-                element.clear(keep_tail=True)  # = _discard
-                if previous is not None:
-                    _drop_previous_in(parent, element)
+                if clear_items:
+                    element.clear(keep_tail=True)  # = _discard
+                self._items_done += 1
+                if self._items_done >= _BATCH:  # = _drop_previous, for a batch of items at once
+                    self._items_done = 0
+                    del parent[:parent.index(element)]
                 continue
             if parent is None:
                 continue
@@ -332,9 +355,11 @@ class _Streamer:
                 self._deal_reference(element, parent)
             elif tag in _ITEM_PARENT:
                 self._item(element, parent, tag)
+                items_of, item_tags, handler = self._items_of, self._item_tags, self._item_handler
             elif tag in self._handlers:
                 if parent.getparent() is None:
                     self._finish_list(element)
+                    items_of = self._items_of
             else:
                 grandparent = parent.getparent()
                 if grandparent is not None and grandparent.getparent() is None:
@@ -360,7 +385,8 @@ class _Streamer:
             self._unreported_before(element, handler)
         handler(element)
         self._last_done = element
-        _discard(element)
+        if self._clear_items:
+            _discard(element)
         _drop_previous(element)
         if parent is not self._dropped_for:
             _drop_previous(parent)
@@ -412,8 +438,7 @@ class _Streamer:
         if not self.ctx.legacy:  # 3.x track order comes from ReleaseResourceReferenceList instead
             seq, refs = content_item_entry(element)
             tracks.add(self._group_key, seq, refs)
-        element.clear(keep_tail=True)  # = _discard
-        _drop_previous_in(group, element)
+        self._piece_done(group, element)
 
     def _deal_reference(self, element: etree._Element, parent: etree._Element) -> None:
         """A DealReleaseReference of a top-level ReleaseDeal: keep its text, free the element."""
@@ -434,8 +459,16 @@ class _Streamer:
             value = value.strip()
             if value:
                 deal_refs[1].append(value)
-        element.clear(keep_tail=True)  # = _discard
-        _drop_previous_in(parent, element)
+        self._piece_done(parent, element)
+
+    def _piece_done(self, parent: etree._Element, element: etree._Element) -> None:
+        """A piece of ``parent`` is read: every ``_BATCH`` pieces, delete the children before
+        it (a few C calls for the batch instead of a clear and a delete each; the children after it
+        may already be parsed, their events still queued, so they stay)."""
+        self._pieces += 1
+        if self._pieces >= _BATCH:
+            self._pieces = 0
+            del parent[:parent.index(element)]
 
     def _sequence_path(self, group: etree._Element | None) -> tuple[float, ...]:
         """SequenceNumbers of the nested ResourceGroups above an entry (as ``extract`` keys them)."""
@@ -477,8 +510,16 @@ class _Streamer:
             self._out.extend(self.ctx.take_new_parties())
         self._out.append(resource)
 
+    # 4.x items are lazy (see ``lazy``): each holds its element, read on first use.
+
+    def _seen_parties(self) -> Parties:
+        seen = self._seen
+        if seen is None:
+            seen = self._seen = Parties.indexed(dict(self.ctx.party_names))
+        return seen
+
     def _resource_4x(self, element: etree._Element) -> None:
-        self._out.append(_resource_4x(element, self.ctx))
+        self._out.append(streamed_resource(element, self._seen or self._seen_parties()))
 
     def _release_4x(self, element: etree._Element) -> None:
         tracks = self._tracks
@@ -487,7 +528,11 @@ class _Streamer:
             refs = None
         else:
             refs = self._take_group_refs(element)
-        self._out.append(_release_4x(element, self.ctx, refs))
+        self._out.append(streamed_release(element, self._seen or self._seen_parties(), refs))
+
+    def _release_deal_4x(self, element: etree._Element) -> None:
+        if element.tag == "ReleaseDeal":
+            self._out.extend(streamed_release_deals(element, self._take_deal_refs(element)))
 
     def _release(self, element: etree._Element) -> None:
         release = extract_release(element, self.ctx, group_refs=self._take_group_refs(element))
@@ -499,6 +544,7 @@ class _Streamer:
         if element.tag == "Party":
             party = extract_party(element)
             self.ctx.add_party(party)
+            self._seen = None
             self._out.append(party)
 
     def _release_deal(self, element: etree._Element) -> None:
@@ -589,11 +635,5 @@ def _drop_previous(element: etree._Element) -> None:
     parent = element.getparent()
     if parent is None:
         return
-    while element.getprevious() is not None:
-        del parent[0]
-
-
-def _drop_previous_in(parent: etree._Element, element: etree._Element) -> None:
-    """``_drop_previous`` when the parent is known."""
     while element.getprevious() is not None:
         del parent[0]

@@ -35,6 +35,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from ddex_otel.ern import model
+from ddex_otel.ern.lazy import is_pending
 from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.telemetry import attributes as A
@@ -143,8 +144,10 @@ def request_operation_details(*, resource_usage: bool = True) -> Callable[[], No
 
 
 def is_listed_release(release: Any) -> bool:
-    """True for a streamed ReleaseList element (``stream`` yields a purge's PurgedRelease as a Release too)."""
-    return getattr(release, "kind", "") != "PurgedRelease"
+    """True for a streamed ReleaseList element (``stream`` yields a purge's PurgedRelease as a Release too).
+
+    An unread (lazy) item is never a PurgedRelease, and asking its ``kind`` would read all of it."""
+    return is_pending(release) or getattr(release, "kind", "") != "PurgedRelease"
 
 
 @dataclass(frozen=True)
