@@ -1,0 +1,176 @@
+"""Wrapper factories for the shapes of call the XML libraries share.
+
+Every factory takes the original function and returns a plain function with the same call
+signature (no wrapt proxy: the non-DDEX path must cost a fraction of a microsecond). Shapes:
+
+* ``memory_parse``   ``fromstring(text, …)`` / ``XML(text, …)``: sniffed from the text itself;
+* ``source_parse``   ``parse(source, …)`` (or the method ``ElementTree.parse(self, source, …)``):
+  sniffed by reading the head of the file (path, or a file object that can peek or seek back);
+* ``iterparse``      ``iterparse(source, events, …)``: sniffed like ``source_parse``, traced by
+  ``TracedIterparse``;
+* ``tostring`` / ``write``: recognised by the root element's tag.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ddex_otel.telemetry.xmllayer.detect import (
+    EventCounter,
+    Facts,
+    InputFacts,
+    Root,
+    file_size,
+    root_of_element,
+    root_of_tag,
+    size_of,
+    sniff,
+    sniff_source,
+    tree_facts,
+)
+from ddex_otel.telemetry.xmllayer.record import (
+    Call,
+    Layer,
+    TracedIterparse,
+    counted_events,
+    inside_operation,
+    record_parse,
+    record_serialize,
+    with_events,
+)
+
+Func = Callable[..., Any]
+
+
+def like(traced: Func, original: Func) -> Func:
+    """Name, docstring and ``__wrapped__`` of ``original``, and the mark ``restore`` looks for."""
+    try:
+        functools.update_wrapper(traced, original)
+    except (AttributeError, TypeError):  # pragma: no cover - a callable without the usual attributes
+        traced.__wrapped__ = original  # type: ignore[attr-defined]
+    traced._ddex_otel_xml = True  # type: ignore[attr-defined]
+    return traced
+
+
+# ------------------------------------------------------------------------------------ results
+
+
+def element_facts(element: Any) -> tuple[Root | None, Facts | None]:
+    """(Root, Facts) of a parsed root element; (None, None) when it is not a DDEX root."""
+    root = root_of_tag(getattr(element, "tag", None))
+    return (root, tree_facts(element)) if root is not None else (None, None)
+
+
+def tree_facts_of(tree: Any) -> tuple[Root | None, Facts | None]:
+    """``element_facts`` of a parsed ElementTree's root."""
+    return element_facts(tree.getroot())
+
+
+def encoded_size(result: Any) -> int | None:
+    """Bytes of a serialised result: ``bytes``, ``str`` (UTF-8) or a list of either."""
+    if isinstance(result, list):
+        sizes = [size_of(part) for part in result]
+        return sum(s for s in sizes if s is not None)
+    return size_of(result)
+
+
+# ----------------------------------------------------------------------------------- parsing
+
+
+def memory_parse(layer: Layer, library: str, function: str, original: Func,
+                 facts_of: Callable[[Any], tuple[Root | None, Facts | None]] = element_facts) -> Func:
+    def traced(text: Any, *args: Any, **kwargs: Any) -> Any:
+        root = sniff(text)
+        if root is None or inside_operation():
+            return original(text, *args, **kwargs)
+        call = Call(library, function, root, InputFacts(size_of(text)))
+        return record_parse(layer, call, original, (text, *args), kwargs, facts_of)
+
+    return like(traced, original)
+
+
+def source_parse(layer: Layer, library: str, function: str, original: Func,
+                 facts_of: Callable[[Any], tuple[Root | None, Facts | None]], *, method: bool = False) -> Func:
+    """``parse(source, …)``, or with ``method`` ``ElementTree.parse(self, source, …)``."""
+    at = 1 if method else 0
+
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        if inside_operation() or layer.telemetry() is None:
+            return original(*args, **kwargs)
+        source = args[at] if len(args) > at else kwargs.get("source")
+        root, path = sniff_source(source)
+        if root is None:
+            return original(*args, **kwargs)
+        call = Call(library, function, root, InputFacts(file_size(path), path))
+        return record_parse(layer, call, original, args, kwargs, facts_of)
+
+    return like(traced, original)
+
+
+def iterparse(layer: Layer, library: str, function: str, original: Func,
+              tag_filtered: Callable[[tuple, dict], bool] = lambda args, kwargs: False) -> Func:
+    """``tag_filtered(args, kwargs)``: the call asks the parser for some tags only (lxml's ``tag=``);
+    the stream is traced without counts then (the parser never shows the other elements)."""
+
+    def traced(source: Any, *args: Any, **kwargs: Any) -> Any:
+        if inside_operation() or layer.telemetry() is None:
+            return original(source, *args, **kwargs)
+        root, path = sniff_source(source)
+        if root is None:
+            return original(source, *args, **kwargs)
+        call = Call(library, function, root, InputFacts(file_size(path), path))
+        if tag_filtered(args, kwargs):
+            return TracedIterparse(original(source, *args, **kwargs), layer, call, None, None)
+        wanted, asked = counted_events(args[0] if args else kwargs.get("events"))
+        args, kwargs = with_events(args, kwargs, asked)
+        return TracedIterparse(original(source, *args, **kwargs), layer, call, wanted, EventCounter())
+
+    return like(traced, original)
+
+
+# ----------------------------------------------------------------------------------- writing
+
+
+def tostring(layer: Layer, library: str, function: str, original: Func) -> Func:
+    def traced(element: Any, *args: Any, **kwargs: Any) -> Any:
+        root = root_of_element(element)
+        if root is None or inside_operation():
+            return original(element, *args, **kwargs)
+        tree = element if hasattr(element, "tag") else element.getroot()
+        call = Call(library, function, root)
+        return record_serialize(layer, call, tree_facts(tree), original, (element, *args), kwargs, encoded_size)
+
+    return like(traced, original)
+
+
+def write_method(layer: Layer, library: str, function: str, original: Func) -> Func:
+    """``ElementTree.write(self, file_or_filename, …)``: output size from the file (or stream position)."""
+
+    def traced(self: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+        root = root_of_element(self)
+        if root is None or inside_operation():
+            return original(self, target, *args, **kwargs)
+        path = os.fspath(target) if isinstance(target, (str, os.PathLike)) else None
+        start = _position(target) if path is None else None
+        call = Call(library, function, root, InputFacts(None, path if isinstance(path, str) else None))
+
+        def written(_result: Any) -> int | None:
+            if isinstance(path, str):
+                return file_size(path)
+            end = _position(target)
+            return end - start if start is not None and end is not None else None
+
+        return record_serialize(layer, call, tree_facts(self.getroot()), original, (self, target, *args), kwargs,
+                                written)
+
+    return like(traced, original)
+
+
+def _position(stream: Any) -> int | None:
+    try:
+        return int(stream.tell())
+    except (AttributeError, OSError, ValueError, TypeError):
+        return None
