@@ -3,11 +3,13 @@
 Every factory takes the original function and returns a plain function with the same call
 signature (no wrapt proxy: the non-DDEX path must cost a fraction of a microsecond). Shapes:
 
-* ``memory_parse``   ``fromstring(text, …)`` / ``XML(text, …)``: sniffed from the text itself;
+* ``memory_parse``   ``fromstring(text, …)`` / ``XML(text, …)``: recognised by the result's root
+  tag (a failure: by the head of the text);
 * ``source_parse``   ``parse(source, …)`` (or the method ``ElementTree.parse(self, source, …)``):
-  sniffed by reading the head of the file (path, or a file object that can peek or seek back);
-* ``iterparse``      ``iterparse(source, events, …)``: sniffed like ``source_parse``, traced by
-  ``TracedIterparse``;
+  the same (a failure: by the head of the file, path or a file object that can seek back);
+* ``iterparse``      ``iterparse(source, events, …)``: its events must be counted from the first
+  one, so the head of the file is read before (a path, or a file object that can peek or seek
+  back; anything else is not traced), then ``TracedIterparse``;
 * ``tostring`` / ``write``: recognised by the root element's tag.
 """
 
@@ -15,20 +17,22 @@ from __future__ import annotations
 
 import functools
 import os
+from time import perf_counter
 from collections.abc import Callable
 from typing import Any
 
+from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.xmllayer.detect import (
+    DDEX_CLARK_PREFIX,
     EventCounter,
-    Facts,
     InputFacts,
-    Root,
     file_size,
     root_of_element,
     root_of_tag,
     size_of,
     sniff,
     sniff_source,
+    source_path,
     tree_facts,
 )
 from ddex_otel.telemetry.xmllayer.record import (
@@ -37,7 +41,7 @@ from ddex_otel.telemetry.xmllayer.record import (
     TracedIterparse,
     counted_events,
     inside_operation,
-    record_parse,
+    record_after,
     record_serialize,
     with_events,
 )
@@ -58,17 +62,6 @@ def like(traced: Func, original: Func) -> Func:
 # ------------------------------------------------------------------------------------ results
 
 
-def element_facts(element: Any) -> tuple[Root | None, Facts | None]:
-    """(Root, Facts) of a parsed root element; (None, None) when it is not a DDEX root."""
-    root = root_of_tag(getattr(element, "tag", None))
-    return (root, tree_facts(element)) if root is not None else (None, None)
-
-
-def tree_facts_of(tree: Any) -> tuple[Root | None, Facts | None]:
-    """``element_facts`` of a parsed ElementTree's root."""
-    return element_facts(tree.getroot())
-
-
 def encoded_size(result: Any) -> int | None:
     """Bytes of a serialised result: ``bytes``, ``str`` (UTF-8) or a list of either."""
     if isinstance(result, list):
@@ -78,34 +71,61 @@ def encoded_size(result: Any) -> int | None:
 
 
 # ----------------------------------------------------------------------------------- parsing
+# A parse runs first; its result's root tag says whether it was a DDEX document (a tag check is
+# all a non-DDEX parse pays). Only a failed parse reads the head of its input.
 
 
-def memory_parse(layer: Layer, library: str, function: str, original: Func,
-                 facts_of: Callable[[Any], tuple[Root | None, Facts | None]] = element_facts) -> Func:
+def memory_parse(layer: Layer, library: str, function: str, original: Func) -> Func:
+    """``fromstring(text, …)``: the result is the root element."""
+
     def traced(text: Any, *args: Any, **kwargs: Any) -> Any:
-        root = sniff(text)
-        if root is None or inside_operation():
-            return original(text, *args, **kwargs)
-        call = Call(library, function, root, InputFacts(size_of(text)))
-        return record_parse(layer, call, original, (text, *args), kwargs, facts_of)
+        started = perf_counter()
+        try:
+            result = original(text, *args, **kwargs)
+        except Exception as exc:
+            root = sniff(text)
+            if root is not None and not inside_operation():
+                call = Call(library, function, root, InputFacts(size_of(text)))
+                record_after(layer, A.OP_PARSE, call, started, error=exc)
+            raise
+        tag = getattr(result, "tag", None)
+        if type(tag) is str and tag.startswith(DDEX_CLARK_PREFIX) and not inside_operation():
+            root = root_of_tag(tag)
+            if root is not None:
+                call = Call(library, function, root, InputFacts(size_of(text)))
+                record_after(layer, A.OP_PARSE, call, started, (root, tree_facts(result)))
+        return result
 
     return like(traced, original)
 
 
-def source_parse(layer: Layer, library: str, function: str, original: Func,
-                 facts_of: Callable[[Any], tuple[Root | None, Facts | None]], *, method: bool = False) -> Func:
-    """``parse(source, …)``, or with ``method`` ``ElementTree.parse(self, source, …)``."""
+def source_parse(layer: Layer, library: str, function: str, original: Func, *, tree: bool,
+                 method: bool = False) -> Func:
+    """``parse(source, …)`` (``tree``: the result is an ElementTree, else the root element), or with
+    ``method`` ``ElementTree.parse(self, source, …)``."""
     at = 1 if method else 0
 
     def traced(*args: Any, **kwargs: Any) -> Any:
-        if inside_operation() or layer.telemetry() is None:
-            return original(*args, **kwargs)
-        source = args[at] if len(args) > at else kwargs.get("source")
-        root, path = sniff_source(source)
-        if root is None:
-            return original(*args, **kwargs)
-        call = Call(library, function, root, InputFacts(file_size(path), path))
-        return record_parse(layer, call, original, args, kwargs, facts_of)
+        started = perf_counter()
+        try:
+            result = original(*args, **kwargs)
+        except Exception as exc:
+            source = args[at] if len(args) > at else kwargs.get("source")
+            root, path = sniff_source(source, rewind=True)
+            if root is not None and not inside_operation():
+                call = Call(library, function, root, InputFacts(file_size(path), path))
+                record_after(layer, A.OP_PARSE, call, started, error=exc)
+            raise
+        element = result.getroot() if tree else result
+        tag = getattr(element, "tag", None)
+        if type(tag) is str and tag.startswith(DDEX_CLARK_PREFIX) and not inside_operation():
+            root = root_of_tag(tag)
+            if root is not None:
+                source = args[at] if len(args) > at else kwargs.get("source")
+                path = source_path(source)
+                call = Call(library, function, root, InputFacts(file_size(path), path))
+                record_after(layer, A.OP_PARSE, call, started, (root, tree_facts(element)))
+        return result
 
     return like(traced, original)
 

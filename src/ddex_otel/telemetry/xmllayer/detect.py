@@ -2,9 +2,10 @@
 
 Two questions, both asked without a second parse:
 
-* *Is this input DDEX?* — before the call, from the first bytes (``HEAD_SIZE``) of the input:
-  one ``find`` for ``ddex.net/xml/`` decides for almost every non-DDEX input (the only cost that
-  input pays); on a hit, the root start tag is read and its namespace declaration checked.
+* *Is this input DDEX?* — for a parse that succeeded, its root element's tag (a ``startswith``:
+  all a non-DDEX parse pays); for a failed parse or before an iterparse, the first bytes
+  (``HEAD_SIZE``) of the input: a ``find`` for ``ddex.net/xml/``, then, on a hit, the root start
+  tag and its namespace declaration.
 * *What does it hold?* — after the call, from the tree (ElementTree API, shared by lxml and
   ``xml.etree``), from iterparse events as they pass (``EventCounter``) or from an xmltodict dict.
 
@@ -27,7 +28,8 @@ from ddex_otel.ern.versions import normalize_version
 
 #: Every DDEX standard's namespace starts with this (``…/ern/43``, ``…/mead/10``, ``…/pie/10``).
 DDEX_NAMESPACE_PREFIX = "http://ddex.net/xml/"
-_CLARK_PREFIX = "{" + DDEX_NAMESPACE_PREFIX
+#: A Clark-notation tag in a DDEX namespace starts with this.
+DDEX_CLARK_PREFIX = "{" + DDEX_NAMESPACE_PREFIX
 _NEEDLE_STR = "ddex.net/xml/"
 _NEEDLE_BYTES = _NEEDLE_STR.encode("ascii")
 #: How much of an input is looked at: the root start tag (with its namespace declarations) of
@@ -84,7 +86,7 @@ def root_info(namespace: str, local: str) -> Root | None:
 
 def root_of_tag(tag: object) -> Root | None:
     """The Root of an element whose Clark-notation tag is in a DDEX namespace, else None (cheap)."""
-    if type(tag) is not str or not tag.startswith(_CLARK_PREFIX):
+    if type(tag) is not str or not tag.startswith(DDEX_CLARK_PREFIX):
         return None
     namespace, _, local = tag[1:].partition("}")
     return root_info(namespace, local)
@@ -159,40 +161,50 @@ def root_from_head(head: str) -> Root | None:
     return root_info(declaration.group(1), local)
 
 
-def read_head(source: object) -> tuple[str | None, str | None]:
-    """(head text, path) of a file input without consuming it; (None, None) when it cannot be read
-    back (a URL, a pipe, an unseekable stream): such input is not traced."""
+def source_path(source: object) -> str | None:
+    """The file path of a parse source: a path, or a file object's ``name`` (None for a URL)."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if isinstance(path, bytes) or "://" in path[:12]:
+        return path if isinstance(path, str) and "://" not in path[:12] else None
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else None
+
+
+def read_head(source: object, *, rewind: bool = False) -> tuple[str | None, str | None]:
+    """(head text, path) of a file input, leaving its position as it was; (None, None) when it cannot
+    be read back (a URL, a pipe, an unseekable stream). ``rewind``: the head of the whole file (after
+    a failed parse moved the position), else from the current position."""
+    path = source_path(source)
+    if isinstance(source, (str, os.PathLike)):
+        if path is None:
             return None, None
         try:
             with open(path, "rb") as handle:
                 return handle.read(HEAD_SIZE).decode("utf-8", "replace"), path
         except OSError:
             return None, None
-    name = getattr(source, "name", None)
-    path = name if isinstance(name, str) else None
     peek = getattr(source, "peek", None)
     try:
-        if peek is not None:
+        if peek is not None and not rewind:
             head = peek(HEAD_SIZE)[:HEAD_SIZE]
         elif callable(getattr(source, "seekable", None)) and source.seekable():  # type: ignore[attr-defined]
             at = source.tell()  # type: ignore[attr-defined]
+            if rewind:
+                source.seek(0)  # type: ignore[attr-defined]
             head = source.read(HEAD_SIZE)  # type: ignore[attr-defined]
             source.seek(at)  # type: ignore[attr-defined]
         else:
             return None, None
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, AttributeError):
         return None, None
     if isinstance(head, bytes):
         head = head.decode("utf-8", "replace")
     return (head, path) if isinstance(head, str) else (None, None)
 
 
-def sniff_source(source: object) -> tuple[Root | None, str | None]:
-    """(Root, path) of a file path or file object whose head declares a DDEX root."""
-    head, path = read_head(source)
+def sniff_source(source: object, *, rewind: bool = False) -> tuple[Root | None, str | None]:
+    """(Root, path) of a file path or file object whose head declares a DDEX root (see ``read_head``)."""
+    head, path = read_head(source, rewind=rewind)
     if head is None or _NEEDLE_STR not in head:
         return None, path
     return root_from_head(head), path

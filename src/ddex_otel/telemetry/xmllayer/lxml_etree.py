@@ -30,7 +30,7 @@ def targets(layer: Layer) -> list[Target]:
         Target(etree, ("fromstring",), lambda f: calls.memory_parse(layer, lib, "lxml.etree.fromstring", f)),
         Target(etree, ("XML",), lambda f: calls.memory_parse(layer, lib, "lxml.etree.XML", f)),
         Target(etree, ("parse",),
-               lambda f: calls.source_parse(layer, lib, "lxml.etree.parse", f, calls.tree_facts_of)),
+               lambda f: calls.source_parse(layer, lib, "lxml.etree.parse", f, tree=True)),
         Target(etree, ("iterparse",),
                lambda f: calls.iterparse(layer, lib, "lxml.etree.iterparse", f, _tag_filtered)),
         Target(etree, ("tostring",), lambda f: calls.tostring(layer, lib, "lxml.etree.tostring", f)),

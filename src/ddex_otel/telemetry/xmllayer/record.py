@@ -7,7 +7,8 @@ toolkit's span feed see XML-layer operations exactly like the engine's.
 
 Silence rules, checked in this order by every wrapper:
 
-* input that is not DDEX: the original function is called, nothing else happens;
+* input that is not DDEX: the original function is called, nothing else happens (a parse is
+  checked by its result's root tag, a failed one by the head of its input);
 * a call made inside one of our operations (``CURRENT_OPERATION`` is set: the engine parsing or
   building with lxml, or an XML-layer operation whose library calls itself, such as ``tostring``
   calling ``ElementTree.write``): no second span;
@@ -111,25 +112,27 @@ def note_facts(op: Operation, root: Root | None, facts: Facts | None) -> None:
             attrs[A.DEAL_COUNT] = facts.deals
 
 
-ResultFacts = Callable[[Any], "tuple[Root | None, Facts | None]"]
+def record_after(layer: Layer, operation: str, call: Call, started_at: float,
+                 facts: tuple[Root | None, Facts | None] | None = None, error: BaseException | None = None) -> None:
+    """Record a call that has already run as one operation that began at ``started_at``.
 
-
-def record_parse(
-    layer: Layer, call: Call, wrapped: Callable[..., Any], args: tuple, kwargs: dict, facts_of: ResultFacts
-) -> Any:
-    """Run a recognised parse as one ``ddex.parse`` operation; ``facts_of(result)`` reads the result."""
-    tel = layer.telemetry()
-    parent = enabled_context() if tel is not None else None
-    if parent is None:
-        return wrapped(*args, **kwargs)
-
-    def before(op: Operation, _args: tuple, _kwargs: dict) -> None:
+    A parse is known to be a DDEX document's only once its root is seen (or, when it fails, once
+    the head of its input is read): the non-DDEX call pays for nothing but that check.
+    """
+    try:
+        tel = layer.telemetry()
+        parent = enabled_context() if tel is not None else None
+        if parent is None or tel is None:
+            return
+        op = tel.start(operation, parent, started_at)
         describe(op, call)
-
-    def after(op: Operation, result: Any) -> None:
-        note_facts(op, *facts_of(result))
-
-    return run_operation(tel, A.OP_PARSE, wrapped, args, kwargs, before, after, parent)
+        if error is not None:
+            op.fail(error)
+        elif facts is not None:
+            note_facts(op, *facts)
+        op.finish()
+    except Exception:  # pragma: no cover - telemetry must never break the host
+        _logger.debug("ddex_otel: could not record an XML-layer %s", operation, exc_info=True)
 
 
 def record_serialize(

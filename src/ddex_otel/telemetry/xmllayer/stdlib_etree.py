@@ -24,8 +24,7 @@ def targets(layer: Layer) -> list[Target]:
     return [
         Target(ET, ("fromstring", "XML"), lambda f: calls.memory_parse(layer, lib, name + "fromstring", f)),
         Target(ET.ElementTree, ("parse",),
-               lambda f: calls.source_parse(layer, lib, name + "ElementTree.parse", f, calls.element_facts,
-                                            method=True)),
+               lambda f: calls.source_parse(layer, lib, name + "ElementTree.parse", f, tree=False, method=True)),
         Target(ET, ("iterparse",), lambda f: calls.iterparse(layer, lib, name + "iterparse", f)),
         Target(ET, ("tostring",), lambda f: calls.tostring(layer, lib, name + "tostring", f)),
         Target(ET.ElementTree, ("write",), lambda f: calls.write_method(layer, lib, name + "ElementTree.write", f)),
