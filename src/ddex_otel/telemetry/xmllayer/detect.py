@@ -241,18 +241,24 @@ def local_name(tag: object) -> str | None:
 
 
 def tree_facts(root: Any) -> Facts:
-    """Counts and header ids from an ElementTree-API root element (lxml or ``xml.etree``)."""
+    """Counts and header ids from an ElementTree-API root element (lxml or ``xml.etree``).
+
+    Runs once per recognised parse over the root's sections and their direct children only;
+    local names are taken inline (ERN children are usually unqualified: no ``}`` to look for).
+    """
     facts = Facts(0, 0, 0)
     for section in root:
-        name = local_name(section.tag)
+        name = section.tag
+        if type(name) is not str:
+            continue  # lxml comment / processing instruction
+        if name[0] == "{":
+            name = name[name.rfind("}") + 1:]
         if name == "ReleaseList":
-            facts.releases = sum(1 for el in section if local_name(el.tag) in RELEASE_TAGS)
+            facts.releases = _count_children(section, RELEASE_TAGS)
         elif name == "ResourceList":
-            facts.resources = sum(1 for el in section if local_name(el.tag) is not None)
+            facts.resources = _count_children(section, None)
         elif name == "DealList":
-            facts.deals = sum(
-                1 for rd in section if local_name(rd.tag) == "ReleaseDeal" for el in rd if local_name(el.tag) == "Deal"
-            )
+            facts.deals = sum(_count_children(rd, _DEAL) for rd in section if local_name(rd.tag) == "ReleaseDeal")
         elif name == "MessageHeader":
             for el in section:
                 sub = local_name(el.tag)
@@ -263,6 +269,26 @@ def tree_facts(root: Any) -> Facts:
                         (pid.text or "").strip() for pid in el if local_name(pid.tag) == "PartyId" and pid.text
                     )
     return facts
+
+
+_DEAL = frozenset(("Deal",))
+
+
+def _count_children(parent: Any, names: frozenset[str] | None) -> int:
+    """Element children of ``parent`` (whose local name is in ``names``, unless None)."""
+    count = 0
+    for child in parent:
+        tag = child.tag
+        if type(tag) is not str:
+            continue
+        if names is None:
+            count += 1
+        else:
+            if tag[0] == "{":
+                tag = tag[tag.rfind("}") + 1:]
+            if tag in names:
+                count += 1
+    return count
 
 
 class EventCounter:

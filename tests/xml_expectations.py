@@ -1,8 +1,9 @@
 """What the XML layer must report for each sample, read from the XML without the XML layer's code,
 and the spans each example app (examples/existing_apps) must produce per DDEX file.
 
-Shared by the subprocess tests (tests/telemetry/test_xmllayer_apps.py) and the integration test
-against the real stack (tests/integration/test_xmllayer_stack.py).
+Importable as ``xml_expectations`` (like ``support``): shared by the subprocess tests
+(tests/telemetry/test_xmllayer_apps.py) and the integration test against the real stack
+(tests/integration/test_xmllayer_stack.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from lxml import etree
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 APPS_DIR = REPO / "examples" / "existing_apps"
 
 #: app → [(span name, code.function.name, how the span names its input)] for one readable DDEX file.
