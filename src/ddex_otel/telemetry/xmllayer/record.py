@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.metrics import get_meter
 from opentelemetry.trace import get_tracer
 
-from ddex_otel.ern import model
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry import spans
 from ddex_otel.telemetry.metrics import Instruments
@@ -69,8 +67,7 @@ class Layer:
         return tel if tel.live() else None
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
     """One recognised call: which library and function, the DDEX root it declared, its input."""
 
     library: str
@@ -99,11 +96,12 @@ def note_facts(op: Operation, root: Root | None, facts: Facts | None) -> None:
         return
     if facts.releases is not None:
         op.releases = facts.releases
-    if facts.message_id is not None or facts.sender_ids:
-        sender = model.Party(party_ids=facts.sender_ids) if facts.sender_ids else None
-        op.note_header(model.MessageHeader(message_id=facts.message_id, sender=sender))
     if op.recording:
         attrs = op.attrs
+        if facts.message_id is not None:
+            attrs[A.MESSAGE_ID] = facts.message_id
+        if facts.sender_id is not None:
+            attrs[A.SENDER_ID] = facts.sender_id
         if facts.releases is not None:
             attrs[A.RELEASE_COUNT] = facts.releases
         if facts.resources is not None:
