@@ -40,7 +40,7 @@ from typing import Any
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_overhead import bootstrap_ratio, samples_dir, sdk_providers, time_block  # noqa: E402
+from bench_overhead import bootstrap_ratio, run_variants, samples_dir, sdk_providers, time_block  # noqa: E402
 
 from ddex_otel.telemetry.xmllayer import XMLLayerInstrumentor  # noqa: E402
 
@@ -86,26 +86,6 @@ class Variant:
         self.mp.shutdown()
 
 
-def run(variants: list[Variant], source: bytes, rounds: int, ops: int, clock: Callable[[], float],
-        seed: int = 1) -> dict[str, list[float]]:
-    rng = random.Random(seed)
-    samples: dict[str, list[float]] = {v.name: [] for v in variants}
-    try:
-        for _ in range(rounds):
-            order = variants[:]
-            rng.shuffle(order)
-            for v in order:
-                call = v.setup()
-                try:
-                    samples[v.name].append(time_block(call, source, ops, clock))
-                finally:
-                    v.teardown()
-    finally:
-        for v in variants:
-            v.close()
-    return samples
-
-
 def paired_costs(samples: dict[str, list[float]], name: str) -> list[float]:
     return [v - b for v, b in zip(samples[name], samples["baseline"])]
 
@@ -118,8 +98,8 @@ def interval(values: list[float], resamples: int = 2000, seed: int = 7) -> tuple
 
 
 def non_ddex_case(label: str, library: str, source: bytes, rounds: int, ops: int, clock: Callable[[], float]) -> dict:
-    samples = run([Variant("baseline", library), Variant("xmllayer", library, instrument=True),
-                   Variant("control", library)], source, rounds, ops, clock)
+    samples = run_variants([Variant("baseline", library), Variant("xmllayer", library, instrument=True),
+                            Variant("control", library)], source, rounds, ops, clock)
     costs = paired_costs(samples, "xmllayer")
     control = paired_costs(samples, "control")  # baseline against itself: the noise of this measurement
     low, high = interval(costs)
@@ -167,8 +147,8 @@ def wrapper_case(rounds: int, ops: int, clock: Callable[[], float]) -> dict:
 
 
 def ddex_case(label: str, source: bytes, rounds: int, ops: int, clock: Callable[[], float]) -> dict:
-    samples = run([Variant("baseline", "lxml"), Variant("xmllayer", "lxml", instrument=True),
-                   Variant("floor", "lxml", floor=True)], source, rounds, ops, clock)
+    samples = run_variants([Variant("baseline", "lxml"), Variant("xmllayer", "lxml", instrument=True),
+                            Variant("floor", "lxml", floor=True)], source, rounds, ops, clock)
     cost, floor = paired_costs(samples, "xmllayer"), paired_costs(samples, "floor")
     ratio = statistics.median(cost) / statistics.median(floor)
     low, high = bootstrap_ratio(cost, floor)

@@ -222,3 +222,28 @@ def test_another_ddex_standard_gets_the_generic_attributes(layer: Telemetry) -> 
     (span,) = attrs_of(layer)
     assert span["ddex.standard"] == "mead" and span["ddex.message.type"] == "MeadMessage"
     assert span["ddex.message.id"] == "m1" and "ddex.ern.version" not in span
+
+
+def test_a_parse_span_covers_the_parse_it_was_recognised_after(layer: Telemetry, sample: Path) -> None:
+    import time
+
+    data = sample.read_bytes()
+    before = time.time_ns()
+    etree.fromstring(data)
+    after = time.time_ns()
+    span = layer.span("ddex.parse")
+    assert before - 1_000_000 <= span.start_time <= span.end_time <= after + 1_000_000
+    assert span.end_time - span.start_time >= (after - before) // 2  # the parse itself is inside the span
+    assert "ddex.resource.cpu_time" not in span.attributes  # not measured from the call's start: left out
+
+
+def test_a_failed_parse_of_a_file_object_reads_its_head_again(layer: Telemetry, sample: Path, tmp_path: Path) -> None:
+    truncated = tmp_path / "truncated.xml"
+    truncated.write_bytes(sample.read_bytes()[:20000])
+    with open(truncated, "rb") as handle, pytest.raises(etree.XMLSyntaxError):
+        etree.parse(handle)
+    with open(truncated, "rb") as handle, pytest.raises(ET.ParseError):
+        ET.parse(handle)
+    spans = attrs_of(layer, "ddex.parse")
+    assert [a["code.function.name"] for a in spans] == ["lxml.etree.parse", "xml.etree.ElementTree.ElementTree.parse"]
+    assert all(a["error.type"] and a["file.path"] == str(truncated) and a["ddex.ern.version"] == "4.3" for a in spans)
