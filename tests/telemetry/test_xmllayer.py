@@ -247,3 +247,11 @@ def test_a_failed_parse_of_a_file_object_reads_its_head_again(layer: Telemetry, 
     spans = attrs_of(layer, "ddex.parse")
     assert [a["code.function.name"] for a in spans] == ["lxml.etree.parse", "xml.etree.ElementTree.ElementTree.parse"]
     assert all(a["error.type"] and a["file.path"] == str(truncated) and a["ddex.ern.version"] == "4.3" for a in spans)
+
+
+def test_tostringlist_reports_the_bytes_of_its_pieces(layer: Telemetry, sample: Path) -> None:
+    root = ET.fromstring(sample.read_bytes())
+    pieces = ET.tostringlist(root, encoding="utf-8")
+    span = layer.span("ddex.serialize")
+    assert span.attributes["code.function.name"] == "xml.etree.ElementTree.tostringlist"
+    assert span.attributes["ddex.output.size"] == sum(len(p) for p in pieces)

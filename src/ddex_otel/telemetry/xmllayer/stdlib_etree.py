@@ -1,5 +1,5 @@
 """``xml.etree.ElementTree``: ``fromstring``/``XML`` (one function under two names), ``iterparse``,
-``tostring`` and the ``ElementTree.parse`` / ``ElementTree.write`` methods.
+``tostring``, ``tostringlist`` and the ``ElementTree.parse`` / ``ElementTree.write`` methods.
 
 The module function ``parse(source)`` (and defusedxml's ``parse``) goes through
 ``ElementTree.parse``; ``tostring``/``tostringlist`` write through ``ElementTree.write``, which
@@ -27,5 +27,6 @@ def targets(layer: Layer) -> list[Target]:
                lambda f: calls.source_parse(layer, lib, name + "ElementTree.parse", f, tree=False, method=True)),
         Target(ET, ("iterparse",), lambda f: calls.iterparse(layer, lib, name + "iterparse", f)),
         Target(ET, ("tostring",), lambda f: calls.tostring(layer, lib, name + "tostring", f)),
+        Target(ET, ("tostringlist",), lambda f: calls.tostring(layer, lib, name + "tostringlist", f)),
         Target(ET.ElementTree, ("write",), lambda f: calls.write_method(layer, lib, name + "ElementTree.write", f)),
     ]
