@@ -63,7 +63,9 @@ class Layer:
             if tel is None:
                 tracer = get_tracer(A.SCOPE_NAME, __version__, self._tracer_provider, schema_url=A.SCHEMA_URL)
                 meter = get_meter(A.SCOPE_NAME, __version__, self._meter_provider, schema_url=A.SCHEMA_URL)
-                tel = self._own = Telemetry(tracer, Instruments.create(meter), spans.Settings())
+                tel = self._own = Telemetry(tracer, Instruments.create(meter), spans.Settings(),
+                                            tracer_provider=self._tracer_provider,
+                                            meter_provider=self._meter_provider)
         return tel if tel.live() else None
 
 
