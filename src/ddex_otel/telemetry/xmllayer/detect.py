@@ -108,9 +108,10 @@ def root_of_element(element: Any) -> Root | None:
 
 
 def sniff(data: object) -> Root | None:
-    """The DDEX root declared at the start of in-memory XML (``bytes``/``str``), else None.
+    """The DDEX root declared at the start of in-memory XML (``bytes``/``str``), else None: what a
+    failed parse was given (a parse that succeeded is judged by its root element instead).
 
-    Non-DDEX input costs one bounded ``find``.
+    Input that does not name ``ddex.net/xml/`` in its head costs one bounded ``find``.
     """
     kind = type(data)
     if kind is bytes:
