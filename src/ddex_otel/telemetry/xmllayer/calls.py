@@ -82,7 +82,7 @@ def memory_parse(layer: Layer, library: str, function: str, original: Func) -> F
         started = perf_counter()
         try:
             # A compiled original called with ``*args, **kwargs`` (even empty) takes a slower
-            # argument path than a plain positional call: ~1 µs with lxml, the whole budget.
+            # argument path than a plain positional call (see benchmarks/bench_xmllayer.py).
             result = original(text, *args, **kwargs) if args or kwargs else original(text)
         except Exception as exc:
             root = sniff(text)
