@@ -135,7 +135,7 @@ def print_report(path: Path) -> None:
         console.print(f"spans: {report['spans_ended']} ended, {report.get('spans_exported', 0)} exported, "
                       f"{report.get('spans_dropped', 0)} dropped")
     trace_id = report.get("trace_id")
-    if trace_id and report.get("otlp"):
+    if trace_id and report.get("otlp") and report.get("spans_exported"):  # a link only to what got there
         from ddex_otel.stack.links import jaeger_trace_url
 
         console.print(f"first trace in Jaeger: {jaeger_trace_url(trace_id)}", soft_wrap=True)
