@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import functools
 import os
-from time import perf_counter
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 from ddex_otel.telemetry import attributes as A
@@ -35,6 +35,7 @@ from ddex_otel.telemetry.xmllayer.detect import (
     source_path,
     tree_facts,
 )
+from ddex_otel.telemetry.xmllayer.patching import Func
 from ddex_otel.telemetry.xmllayer.record import (
     Call,
     Layer,
@@ -45,8 +46,6 @@ from ddex_otel.telemetry.xmllayer.record import (
     record_serialize,
     with_events,
 )
-
-Func = Callable[..., Any]
 
 
 def like(traced: Func, original: Func) -> Func:

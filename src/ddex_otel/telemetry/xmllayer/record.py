@@ -46,8 +46,9 @@ class Layer:
     """The Telemetry XML-layer operations record into.
 
     The engine instrumentor's (``spans.active()``) when it is instrumented and no provider was
-    given explicitly, so both share one set of instruments; otherwise one of our own, made at the first DDEX call (by then
-    ``opentelemetry-instrument`` has instrumented everything it will, whatever the order).
+    given explicitly, so both share one set of instruments; otherwise one of our own, made at the
+    first DDEX call (by then ``opentelemetry-instrument`` has instrumented everything it will,
+    whatever the order).
     """
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
