@@ -17,7 +17,9 @@ from ddex_otel import __version__
 
 # Each module's ``register(subparsers)`` adds its subcommands with ``set_defaults(func=…)``
 # (imported in ``build_parser``, inside main's Ctrl-C handling).
-_COMMAND_MODULES = ("ern.cli", "telemetry.cli", "stack.cli", "monitoring.cli", "bench.cli", "stack.fleet_cli")
+_COMMAND_MODULES = (
+    "ern.cli", "telemetry.cli", "telemetry.run", "stack.cli", "monitoring.cli", "bench.cli", "stack.fleet_cli",
+)
 
 #: Engine commands that export telemetry when --endpoint or the standard OTEL_* variables ask for it.
 #: Wired here, not in ern/cli.py: the engine imports nothing from telemetry.

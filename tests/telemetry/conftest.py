@@ -115,3 +115,25 @@ def fresh_env_warnings() -> Iterator[None]:
     delivery._warned.clear()
     yield
     delivery._warned.clear()
+
+
+@pytest.fixture
+def local_telemetry() -> Iterator[Telemetry]:
+    """Local providers with in-memory readers, not handed to any instrumentor (shut down after)."""
+    tel = make_telemetry()
+    yield tel
+    tel.tracer_provider.shutdown()
+    tel.meter_provider.shutdown()
+
+
+@pytest.fixture
+def layer(local_telemetry: Telemetry) -> Iterator[Telemetry]:
+    """The XML layer (``XMLLayerInstrumentor``) instrumented with local providers (undone after)."""
+    from ddex_otel.telemetry.xmllayer import XMLLayerInstrumentor
+
+    XMLLayerInstrumentor().instrument(tracer_provider=local_telemetry.tracer_provider,
+                                      meter_provider=local_telemetry.meter_provider)
+    try:
+        yield local_telemetry
+    finally:
+        XMLLayerInstrumentor().uninstrument()

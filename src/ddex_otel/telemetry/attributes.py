@@ -32,12 +32,17 @@ OP_PARSE: Final = "parse"
 OP_STREAM: Final = "stream"
 OP_BUILD: Final = "build"
 OP_VALIDATE: Final = "validate"
+#: A DDEX document written by an XML library (the XML layer: lxml / xml.etree ``tostring``, ``write``,
+#: ``xmltodict.unparse``); ``ddex.build`` is our engine's own writing.
+OP_SERIALIZE: Final = "serialize"
+SPAN_SERIALIZE: Final = "ddex.serialize"
 
 SPAN_NAMES: Final = {
     OP_PARSE: SPAN_PARSE,
     OP_STREAM: SPAN_STREAM,
     OP_BUILD: SPAN_BUILD,
     OP_VALIDATE: SPAN_VALIDATE,
+    OP_SERIALIZE: SPAN_SERIALIZE,
 }
 
 #: Stages of each operation, in call order (stage spans are ``ddex.<op>.<stage>``).
@@ -46,6 +51,7 @@ STAGES: Final = {
     OP_BUILD: ("validate", "assemble", "serialize"),
     OP_STREAM: (),
     OP_VALIDATE: (),
+    OP_SERIALIZE: (),
 }
 
 # -- span attributes (contract) ---------------------------------------------------------------
@@ -87,6 +93,19 @@ FILE_NAME: Final = "file.name"
 FILE_OUTCOME: Final = "ddex.file.outcome"
 FILE_OUTCOME_OK: Final = "ok"
 FILE_OUTCOME_FAILED: Final = "failed"
+
+# -- the XML layer (ddex_otel.telemetry.xmllayer: DDEX recognised in plain XML-library calls) --
+#: ``lxml``, ``xml.etree`` or ``xmltodict``: the library whose call the span stands for.
+XML_LIBRARY: Final = "ddex.xml.library"
+#: The function called (``lxml.etree.fromstring``, ``defusedxml.ElementTree.parse``, …); semantic conventions' name.
+CODE_FUNCTION: Final = "code.function.name"
+#: The DDEX standard named by the root namespace: ``ern``, ``mead``, ``pie``, …
+STANDARD: Final = "ddex.standard"
+#: An iterparse read to its end (true) or abandoned / closed before it (false).
+STREAM_COMPLETE: Final = "ddex.stream.complete"
+XML_LXML: Final = "lxml"
+XML_ETREE: Final = "xml.etree"
+XML_XMLTODICT: Final = "xmltodict"
 
 # -- span events ------------------------------------------------------------------------------
 EVENT_VALIDATION_WARNING: Final = "ddex.validation.warning"

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from threading import get_ident
-from time import perf_counter
+from time import perf_counter, time_ns
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -241,9 +241,16 @@ class Telemetry:
         return self._stage_sets.get(operation, _NO_STAGES)
 
     # -- operations ------------------------------------------------------------------------------
-    def start(self, operation: str, parent: otel_context.Context | None = None) -> "Operation":
-        """Start an operation's span (child of ``parent`` or of the current span)."""
-        return Operation(self, operation, parent)
+    def start(self, operation: str, parent: otel_context.Context | None = None,
+              started_at: float | None = None) -> "Operation":
+        """Start an operation's span (child of ``parent`` or of the current span).
+
+        ``started_at``: the ``perf_counter()`` reading when the operation really began, for a caller
+        that learns only afterwards that a call was one (the XML layer: a parse is a DDEX document's
+        once its root is seen). Span and duration start then; per-operation CPU and memory, not
+        measured from that start, are left out.
+        """
+        return Operation(self, operation, parent, started_at)
 
 
 def _tracer_live(tracer: Any) -> tuple[bool, bool]:
@@ -276,13 +283,16 @@ class Operation:
         "_counted", "message", "input_path", "message_type",
     )
 
-    def __init__(self, tel: Telemetry, name: str, parent: otel_context.Context | None = None) -> None:
-        """Start the operation's span, as a child of ``parent`` (the current context when None)."""
+    def __init__(self, tel: Telemetry, name: str, parent: otel_context.Context | None = None,
+                 started_at: float | None = None) -> None:
+        """Start the operation's span, as a child of ``parent`` (the current context when None);
+        ``started_at``: see ``Telemetry.start``."""
         self.tel = tel
         self.name = name
         # ddex.operation.name at the start, where a sampler can read it; the rest at the end.
         self.span = span = tel.tracer.start_span(
-            A.SPAN_NAMES[name], context=parent, kind=_INTERNAL, attributes=tel.op_attrs(name)
+            A.SPAN_NAMES[name], context=parent, kind=_INTERNAL, attributes=tel.op_attrs(name),
+            start_time=None if started_at is None else time_ns() - int((perf_counter() - started_at) * 1e9),
         )
         self.recording = recording = span.is_recording()
         self.ctx = _set_span_in_context(span, parent)
@@ -301,7 +311,7 @@ class Operation:
         #: ``ddex.stage.<stage>.duration`` span attributes (option on or asked for, and the span sampled).
         self.stage_attributes = recording and (tel.stage_attributes or _requests.stage_attributes > 0)
         tel.totals.enter(name)
-        if tel.resource_usage or _requests.resource_usage:  # inlined resources.sample(): once per operation
+        if (tel.resource_usage or _requests.resource_usage) and started_at is None:  # inlined resources.sample()
             self.thread = get_ident()
             self.cpu0 = thread_time()
             t0 = perf_counter()
@@ -313,7 +323,7 @@ class Operation:
             self.t0 = t0
         else:
             self.thread = None  # no start readings: none at the end either
-            self.t0 = perf_counter()
+            self.t0 = perf_counter() if started_at is None else started_at
 
     # -- facts about the message -----------------------------------------------------------------
     def note_input(self, data: Any) -> None:
