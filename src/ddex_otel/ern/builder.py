@@ -16,8 +16,9 @@ version; every message built from a model that passes ``check`` does.
 
 Same version, parsed message: ``assemble`` re-emits the source document (see ``lossless``): the
 output equals the input after canonicalisation, edits made with ``dataclasses.replace`` are written
-in place, and nothing below applies. Parsed at another ERN 4.x version: the source is converted
-(``convert``). Everything else is written from the model alone. For both, ``findings`` lists every
+in place, and nothing below applies. Parsed at another version: the source is converted
+(``convert``, with the 3.x ↔ 4.x family mapping of ``mapping``). Everything else is written from
+the model alone. For both, ``findings`` lists every
 source value the output does not carry, with its reason (``ddex.build.dropped``).
 
 The model holds less than ERN requires, so the builder writes these documented defaults:
@@ -136,7 +137,7 @@ def _target_rules(message: Message, version: str) -> str:
     if message._source is None:
         return "model"
     if message.ern_version != version:
-        return "converted" if lossless.converts(message.ern_version, version) else "model"
+        return "converted"
     return "unmodified" if message._parsed else "model"
 
 
@@ -169,17 +170,11 @@ def assemble(message: Message, version: str) -> etree._Element:
     """The lxml tree of ``message`` in ERN ``version`` (best effort when validation was off).
 
     Parsed at ``version``: the source re-emitted with the model's edits (``lossless.Rebuilder``).
-    Parsed at another ERN 4.x version: the source, with the edits written in, converted
-    (``convert``); what it cannot carry and what it lacks go to ``build``'s findings. Parsed at a
-    version of the other family (3.x ↔ 4.x): the model writer, and every source value its output
-    lacks goes to the findings. Otherwise: the model writer.
+    Parsed at another version: the source, with the edits written in, converted (``convert``);
+    what it cannot carry and what it lacks go to ``build``'s findings. Otherwise: the model writer.
     """
     version = normalize_version(version)
     source = message._source
-    if source is not None and message.ern_version != version and not lossless.converts(message.ern_version, version):
-        root = (_Writer4x(message, version) if validation.is_4x(version) else _Writer3x(message, version)).root()
-        lossless.report_model_losses(source, message.ern_version, version, root)
-        return root
     if source is not None and message.ern_version != version:
         own = message.ern_version
         if not message._parsed:  # write the edits into the source first, at its own version
