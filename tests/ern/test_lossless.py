@@ -479,15 +479,19 @@ def test_a_regenerated_release_naming_a_new_artist_gets_its_party(samples_dir: P
     assert [p.name for p in again.parties][-1] == "New Artist" and again.parties[:-1] == message.parties
 
 
+def _converted(path: Path, version: str, xsd_dir: Path) -> tuple[etree._Element, etree._Element]:
+    """(source, output) documents of ``path`` built at ``version``; the output is schema-valid."""
+    data = path.read_bytes()
+    built = build(parse(data), version)
+    assert validate_against_schema(built, xsd_dir) == []
+    return etree.fromstring(data), etree.fromstring(built)
+
+
 def test_4x_to_382_carries_territory_details_parties_and_deal_terms(samples_dir: Path, xsd_dir: Path) -> None:
     """4.3 → 3.8.2, read with XPath from both documents: display titles and artists, P lines,
     parental warnings and technical details land in each recording's DetailsByTerritory, party
     references become the parties' names, the label reference its LabelName, use types a Usage."""
-    data = (samples_dir / A43).read_bytes()
-    source = etree.fromstring(data)
-    built = build(parse(data), "3.8.2")
-    assert validate_against_schema(built, xsd_dir) == []
-    out = etree.fromstring(built)
+    source, out = _converted(samples_dir / A43, "3.8.2", xsd_dir)
     names = {p.findtext("PartyReference"): p.xpath("PartyName/FullName/text()") for p in source.iter("Party")}
     for rec in source.xpath("ResourceList/SoundRecording"):
         ref = rec.findtext("ResourceReference")
@@ -517,11 +521,7 @@ def test_4x_to_382_carries_territory_details_parties_and_deal_terms(samples_dir:
 def test_382_to_4x_makes_a_party_list_and_dissolves_territory_details(samples_dir: Path, xsd_dir: Path) -> None:
     """3.8.2 → 4.3: DetailsByTerritory elements move up with their territory; inline-named parties
     and the label become PartyList parties, referenced by name."""
-    data = (samples_dir / A382).read_bytes()
-    source = etree.fromstring(data)
-    built = build(parse(data), "4.3")
-    assert validate_against_schema(built, xsd_dir) == []
-    out = etree.fromstring(built)
+    source, out = _converted(samples_dir / A382, "4.3", xsd_dir)
     parties = {p.findtext("PartyReference"): p.findtext("PartyName/FullName") for p in out.iter("Party")}
     (release,) = out.xpath("ReleaseList/Release")
     assert [parties[r] for r in release.xpath("ReleaseLabelReference/text()")] == source.xpath(

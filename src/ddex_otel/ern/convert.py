@@ -113,10 +113,15 @@ class Conversion:
     removed: dict[int, str] = field(default_factory=dict)
     changed: dict[int, str] = field(default_factory=dict)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (where, what)
+    #: Defaults written where the target requires a part the source lacks: (parent, name, value).
+    defaulted: list[tuple[Element, str, str]] = field(default_factory=list)
     #: Source attributes removed from an element the output keeps: (index, name) → reason.
     attributes: dict[tuple[int, str], str] = field(default_factory=dict)
     #: Source attributes carried in another form (a 3.x territory block, a 4.x element name).
     consumed: set[tuple[int, str]] = field(default_factory=set)
+    #: Source elements whose values a party reference carries → the element holding that reference
+    #: (3.x inline party names and labels → 4.x PartyList parties): carried while the holder is kept.
+    references: dict[int, int] = field(default_factory=dict)
     #: The output element of each source index still present (set by ``convert``).
     kept: dict[int, Element] = field(default_factory=dict)
     #: Why a value is absent that no removal explains (a family mapping without a place for it).
@@ -173,6 +178,7 @@ class _Fitter:
                     missing.append(f"@{key}")
                 else:
                     el.set(key, value)
+                    self.c.defaulted.append((el, f"@{key}", value))
         enum = spec.get("e")
         if enum is not None:
             text = (el.text or "").strip()
@@ -228,6 +234,7 @@ class _Fitter:
                     missing.append(name)
                 else:
                     el.append(made)
+                    self.c.defaulted.append((el, name, "".join(made.itertext())))
                     el[:] = sorted(el, key=lambda c: model[c.tag][0])
         return None
 
@@ -331,6 +338,14 @@ def _convert_primitive(text: str, primitive: str) -> str | None:
     return None
 
 
+def defaults_written(conversion: Conversion) -> list[tuple[str, str, str]]:
+    """(XPath of the parent in the output, part name, value) of each default the output holds (the
+    version attributes, which name the target version itself, aside)."""
+    tree = conversion.root.getroottree()
+    return [(tree.getpath(parent), name, value) for parent, name, value in conversion.defaulted
+            if parent.getroottree().getroot() is conversion.root and name.lstrip("@") not in VERSION_ATTRIBUTES]
+
+
 def convert(source: Element, source_version: str, target_version: str,
             defaults: Mapping[str, str] | None = None) -> Conversion:
     """Convert the document of root ``source`` (ERN ``source_version``) to ``target_version``."""
@@ -360,6 +375,7 @@ def convert(source: Element, source_version: str, target_version: str,
         mark = el.attrib.pop(MARK, None) if isinstance(el.tag, str) else None
         if mark is not None:
             conversion.kept.setdefault(int(mark), el)
+    etree.cleanup_namespaces(root)  # the marks' namespace declaration goes with them
     return conversion
 
 
@@ -412,6 +428,9 @@ def _xpath(tree: etree._ElementTree, el: Element) -> str:
     return f"{head}/{rest}" if rest else head
 
 
+_CARRIED = etree.Element("carried")  # ``losses``: a value a kept party reference carries
+
+
 def losses(conversion: Conversion) -> list[Loss]:
     """Every source leaf value absent from the output, grouped by the innermost removed (or changed)
     element that held it, with that element's reason (a container the target lacks gives its
@@ -422,15 +441,28 @@ def losses(conversion: Conversion) -> list[Loss]:
     noted = {**conversion.changed, **conversion.removed}
     left = leaf_values(conversion.root)
 
-    def culprit(el: Element) -> Element | None:  # the innermost removed or changed element holding ``el``
+    def culprit(el: Element) -> Element | None:
+        """The innermost removed or changed element holding ``el``; ``el`` itself when a kept party
+        reference carries it. A party name replaced by a reference that is not kept takes the
+        reason of what removed the reference's holder."""
         node: Element | None = el
         while node is not None:
-            if index.get(node) in noted:
+            i = index.get(node)
+            holder = conversion.references.get(i)
+            if holder is not None and holder in conversion.kept:
+                return _CARRIED
+            if i in noted and (holder is None or holder == i):
                 return node
             node = node.getparent()
         return None
 
-    leaves = [(el, el.text.strip(), culprit(el)) for el in _LEAF_TEXTS(source)]
+    leaves = []
+    for el in _LEAF_TEXTS(source):
+        value, owner = el.text.strip(), culprit(el)
+        if owner is not _CARRIED:
+            leaves.append((el, value, owner))
+        elif left[value] > 0:  # the party's one PartyList copy is what the references carry
+            left[value] -= 1
     absent: list[tuple[Element, str, Element | None]] = []
     # Values outside removed elements claim their output copies first; removed ones share the rest.
     for el, value, owner in sorted(leaves, key=lambda item: item[2] is not None):

@@ -577,20 +577,36 @@ def converted(source: Element, source_version: str, version: str, defaults: Any 
     sink = COLLECTOR.get()
     if sink is not None:
         sink.extend(_missing_findings(conversion, version))
+        sink.extend(_default_findings(conversion, version))
         sink.extend(finding for finding, _ in _loss_findings(conversion, source_version, version))
     return conversion.root
+
+
+def _supplied(where: str, name: str) -> tuple[str, str]:
+    """(the parent's name, the ``build(defaults=...)`` key that supplies ``name`` there)."""
+    parent = where.rsplit("/", 1)[-1].split("[", 1)[0].split(":")[-1] if where else ""
+    return parent, name if name.startswith("@") or not parent else f"{parent}/{name}"
 
 
 def _missing_findings(conversion: "convert.Conversion", version: str) -> list[Finding]:
     out = []
     for where, what in conversion.missing:
-        name = what.split(" ", 1)[0]
-        parent = where.rsplit("/", 1)[-1].split("[", 1)[0] if where else ""
+        parent, key = _supplied(where, what.split(" ", 1)[0])
         out.append(Finding(
             "error", "missing-field",
             f"ERN {version} requires {what} in {parent or 'the message'} and the source has none: supply one with "
-            f"build(..., defaults={{{(parent + '/' if parent else '') + name!r}: VALUE}}) "
-            f"(CLI: --default {(parent + '/' if parent else '') + name}=VALUE)", where))
+            f"build(..., defaults={{{key!r}: VALUE}}) (CLI: --default {key}=VALUE)", where))
+    return out
+
+
+def _default_findings(conversion: "convert.Conversion", version: str) -> list[Finding]:
+    out = []
+    for where, name, value in convert.defaults_written(conversion):
+        parent, key = _supplied(where, name)
+        out.append(Finding(
+            "warning", "default-value",
+            f"ERN {version} requires {name} in {parent} and the source has none: {value!r} is written (supply "
+            f"another with build(..., defaults={{{key!r}: VALUE}}), CLI: --default {key}=VALUE)", f"{where}/{name}"))
     return out
 
 

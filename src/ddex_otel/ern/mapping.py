@@ -9,10 +9,10 @@ holds them; what has no place in the target is left for the fitting to remove wi
   * each ``*DetailsByTerritory`` block is dissolved into its resource or release; its elements take
     the block's territory as ``ApplicableTerritoryCode`` (its ``TerritoryCode`` text is not kept as a
     value: 4.x writes the territory as that attribute);
-  * parties named inline (``DisplayArtist``, ``ResourceContributor``) and ``LabelName`` become a
-    ``PartyList`` (one ``Party`` per distinct name and ids, references ``P1``, ``P2``… not used by
-    the source) and are referenced (``ArtistPartyReference``, ``ContributorPartyReference``,
-    ``ReleaseLabelReference``);
+  * parties named inline (``DisplayArtist``, ``ResourceContributor``, ``IndirectResourceContributor``)
+    and a release's ``LabelName`` become a ``PartyList`` (one ``Party`` per distinct name and ids,
+    in the order the 3.x reader lists them, references ``P1``, ``P2``… not used by the source) and
+    are referenced (``ArtistPartyReference``, ``ContributorPartyReference``, ``ReleaseLabelReference``);
   * ``Title`` typed ``DisplayTitle`` → ``DisplayTitle`` (and ``DisplayTitleText``), ``ReferenceTitle``
     and other titles → ``AdditionalTitle`` (the first of them the ``DisplayTitleText`` when no
     display title exists); ``{Kind}Type`` → ``Type``; ``{Kind}Id`` → ``ResourceId``;
@@ -36,10 +36,11 @@ typed ``TrackRelease``), ``DealTerms/UseType`` go into one ``Usage``.
 from __future__ import annotations
 
 import copy
-import re
 from typing import TYPE_CHECKING
 
 from lxml import etree
+
+from ddex_otel.ern import identifiers
 
 if TYPE_CHECKING:  # pragma: no cover
     from ddex_otel.ern.convert import Conversion, ContentModel
@@ -54,13 +55,13 @@ RESOURCE_KINDS = ("SoundRecording", "MIDI", "Video", "Image", "Text", "SheetMusi
 RELEASE_KINDS_4X = ("Release", "TrackRelease", "ClipRelease")
 _EDITIONS = ("SoundRecordingEdition", "VideoEdition", "ImageEdition", "TextEdition", "SheetMusicEdition",
              "SoftwareEdition")
-_DPID = re.compile(r"PADPIDA[a-zA-Z0-9]+")
-_ISNI = re.compile(r"[0-9]{15}[0-9X]")
 
 #: Inline party holders of ERN 3.x → (4.x element, 4.x reference child, 3.x role → 4.x role).
 _PARTY_HOLDERS = {
     "DisplayArtist": ("DisplayArtist", "ArtistPartyReference", ("ArtistRole", "DisplayArtistRole")),
     "ResourceContributor": ("Contributor", "ContributorPartyReference", ("ResourceContributorRole", "Role")),
+    # 4.x lists a work's contributors (composer, lyricist) among the resource's Contributors
+    "IndirectResourceContributor": ("Contributor", "ContributorPartyReference", ("IndirectResourceContributorRole", "Role")),
 }
 #: 4.x party references → the 3.x element they sit in and its role child (4.x role → 3.x role).
 _PARTY_REFS = {
@@ -122,6 +123,12 @@ class _Mapper:
         mark = el.get(MARK)
         if mark is not None:
             self.c.consumed.add((int(mark), attribute))
+
+    def referenced(self, el: Element, holder: Element) -> None:
+        """``el``'s values are carried as a reference to a PartyList party from ``holder``."""
+        mark, held = el.get(MARK), holder.get(MARK)
+        if mark is not None and held is not None:
+            self.c.references[int(mark)] = int(held)
 
     def type_children(self, parent_type: str) -> dict[str, tuple[int, str, int, int]]:
         return self.model.children(parent_type)
@@ -257,11 +264,13 @@ class _To3x(_Mapper):
             el.append(block)
 
     def place(self, el: Element, own_type: str, details_tag: str) -> None:
-        """What ``el``'s 3.x type lacks and its details block holds moves into the details block."""
+        """What ``el``'s 3.x type lacks and its details block holds moves into the details block, and
+        so does what both hold when it is scoped to a territory (only the block keeps the territory)."""
         own = self.type_children(own_type)
         details_type = self.type_of(own_type, details_tag)
         wanted = self.type_children(details_type) if details_type else {}
-        moved = [c for c in el if isinstance(c.tag, str) and c.tag not in own and c.tag in wanted]
+        moved = [c for c in el if isinstance(c.tag, str) and c.tag in wanted
+                 and (c.tag not in own or c.get(TERRITORY) is not None)]
         for child in moved:
             el.remove(child)
         self.spread(el, own_type, details_tag, moved)
@@ -390,8 +399,8 @@ class _To4x(_Mapper):
     def run(self) -> None:
         self.party_list = _new("PartyList")
         self.by_key: dict[tuple[str, tuple[str, ...]], str] = {}
-        self.taken = {_text(r) for r in self.root.iter("ResourceReference", "ReleaseReference")}
-        self.next = 0
+        self.refs = identifiers.free_references({_text(r) for r in self.root.iter("ResourceReference", "ReleaseReference")})
+        self.named_parties()
         resource_list = _first(self.root, "ResourceList")
         release_artist = ""  # the main release's artist: the 3.x convention for a recording without one
         if resource_list is not None:
@@ -428,13 +437,18 @@ class _To4x(_Mapper):
 
     # ---- parties
 
-    def new_ref(self) -> str:
-        while True:
-            self.next += 1
-            ref = f"P{self.next}"
-            if ref not in self.taken:
-                self.taken.add(ref)
-                return ref
+    def named_parties(self) -> None:
+        """One party per name the 4.x output references, in the order the 3.x reader lists the named
+        parties (``Message.parties``: document order of the details blocks), so a 3.x message's
+        parties come out in the order it parses to. A resource's LabelName has no 4.x place."""
+        for el in self.root.iter(*_PARTY_HOLDERS, "LabelName"):
+            block = el.getparent()
+            if not block.tag.endswith("DetailsByTerritory"):
+                continue
+            if el.tag != "LabelName":
+                self.party_ref(_children(el, "PartyName"), _children(el, "PartyId"))
+            elif block.tag == "ReleaseDetailsByTerritory":
+                self.party_ref([], [], _text(el))
 
     def party_ref(self, names: list[Element], ids: list[Element], text: str | None = None) -> str:
         full = text if text is not None else next((_text(_first(n, "FullName")) for n in names), "")
@@ -444,7 +458,7 @@ class _To4x(_Mapper):
             ref = next((r for (name, _), r in self.by_key.items() if name == full), None)
         if ref is not None:
             return ref
-        ref = self.by_key[key] = self.new_ref()
+        ref = self.by_key[key] = next(self.refs)
         party = etree.SubElement(self.party_list, "Party")
         etree.SubElement(party, "PartyReference").text = ref
         if names:
@@ -460,12 +474,8 @@ class _To4x(_Mapper):
     def detailed_party_id(pid: Element) -> Element:
         value = _text(pid)
         out = _new("PartyId")
-        if _DPID.fullmatch(value):
-            out.append(_new("DPID", value))
-        elif _ISNI.fullmatch(value):
-            out.append(_new("ISNI", value))
-        else:
-            out.append(_new("ProprietaryId", value, Namespace=pid.get("Namespace") or "Unknown"))
+        scheme = identifiers.party_id_scheme(value)
+        out.append(_new(scheme, value) if scheme else _new("ProprietaryId", value, Namespace=pid.get("Namespace") or "Unknown"))
         return out
 
     def party_holder(self, el: Element) -> None:
@@ -475,6 +485,7 @@ class _To4x(_Mapper):
         ids = _children(el, "PartyId")
         ref = self.party_ref(names, ids)
         for n in [*names, *ids]:
+            self.referenced(n, el)
             self.remove(n, f"ERN {self.v} names parties in the PartyList: written as a party reference")
         el.tag = tag
         el.insert(0, _new(ref_tag, ref))
@@ -591,6 +602,7 @@ class _To4x(_Mapper):
         for holder in [c for c in rel if c.tag in _PARTY_HOLDERS]:
             self.party_holder(holder)
         for label in _children(rel, "LabelName"):
+            self.referenced(label, label)
             label.tag = "ReleaseLabelReference"
             label.text = self.party_ref([], [], _text(label))
         for child in list(rel):
