@@ -375,6 +375,22 @@ def test_382_album_with_track_releases_to_43(xsd_dir: Path, samples_dir: Path) -
             "/ern:NewReleaseMessage/ReleaseList/Release[2]/ReleaseDetailsByTerritory/DisplayArtistName"} <= dropped
 
 
+def test_a_party_only_a_dropped_element_names_is_reported_not_left_in_the_party_list(samples_dir: Path) -> None:
+    """3.8.2 → 4.3: a track release's display artist has no 4.x place; an artist named only there
+    gets no PartyList party, and its name is reported with the reason its DisplayArtist is dropped."""
+    root = etree.parse(samples_dir / "miqwit__001_audioalbum_complete.xml").getroot()
+    ns = {"ern": etree.QName(root).namespace}
+    (name,) = root.xpath("ReleaseList/Release[2]/ReleaseDetailsByTerritory/DisplayArtist/PartyName/FullName", namespaces=ns)
+    name.text = "Named Only Here"
+    for pid in root.xpath("MessageHeader/*/PartyId", namespaces=ns):
+        pid.text = "PADPIDA0000000001"
+    built = build(parse(etree.tostring(root)), "4.3")
+    out = etree.fromstring(built)
+    assert "Named Only Here" not in _party_names_4x(out).values() and b"Named Only Here" not in built
+    assert [f.path for f in built.findings if "'Named Only Here'" in f.message and "no DisplayArtist in TrackRelease" in f.message] \
+        == ["/ern:NewReleaseMessage/ReleaseList/Release[2]/ReleaseDetailsByTerritory/DisplayArtist"]
+
+
 def test_43_to_382_and_back(xsd_dir: Path, samples_dir: Path) -> None:
     """4.3 → 3.8.2 → 4.3 keeps releases, resources and deals. The display titles come back per
     territory with their SubTitles; a ``DisplayTitleText`` (4.x's flat display string, 3.x's

@@ -371,6 +371,7 @@ def convert(source: Element, source_version: str, target_version: str,
     else:
         mapping.to_family(root, source_version, model, conversion)  # 3.x <-> 4.x shapes; 4.x names agree
         fitter.fit(root, type_name)
+        mapping.drop_unreferenced_parties(root, source_version)
     for el in root.iter():
         mark = el.attrib.pop(MARK, None) if isinstance(el.tag, str) else None
         if mark is not None:

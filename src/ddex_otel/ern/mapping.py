@@ -13,6 +13,7 @@ holds them; what has no place in the target is left for the fitting to remove wi
     and a release's ``LabelName`` become a ``PartyList`` (one ``Party`` per distinct name and ids,
     in the order the 3.x reader lists them, references ``P1``, ``P2``… not used by the source) and
     are referenced (``ArtistPartyReference``, ``ContributorPartyReference``, ``ReleaseLabelReference``);
+    after fitting, a party only a removed element referenced is removed too;
   * ``Title`` typed ``DisplayTitle`` → ``DisplayTitle`` (and ``DisplayTitleText``), ``ReferenceTitle``
     and other titles → ``AdditionalTitle`` (the first of them the ``DisplayTitleText`` when no
     display title exists); ``{Kind}Type`` → ``Type``; ``{Kind}Id`` → ``ResourceId``;
@@ -642,6 +643,19 @@ class _To4x(_Mapper):
             for ref in refs[:1]:
                 listed.addprevious(ref)
             self.remove(listed, f"ERN {self.v} has one ReleaseResourceReference in a TrackRelease")
+
+
+def drop_unreferenced_parties(root: Element, source_version: str) -> None:
+    """After fitting a 3.x source to 4.x: the parties this mapping made that nothing in the output
+    references (their only holder has no place in 4.x, e.g. a TrackRelease's display artist) are
+    removed, so their names are reported with that holder's reason; the PartyList keeps one."""
+    party_list = _first(root, "PartyList")
+    if not source_version.startswith("3.") or party_list is None:
+        return
+    used = {_text(el) for el in root.iter() if isinstance(el.tag, str) and not len(el) and el.tag != "PartyReference"}
+    made = [p for p in party_list if p.tag == "Party" and p.get(MARK) is None]
+    for party in [p for p in made if _text(_first(p, "PartyReference")) not in used][:len(party_list) - 1]:
+        party_list.remove(party)
 
 
 def to_family(root: Element, source_version: str, model: "ContentModel", conversion: "Conversion") -> None:
