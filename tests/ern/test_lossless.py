@@ -4,6 +4,7 @@ conversions report every element they cannot carry (``ddex.build.dropped``)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -198,6 +199,14 @@ def leaf_values(root: etree._Element) -> Counter[str]:
     return Counter(el.text.strip() for el in LEAVES(root))
 
 
+#: Attributes below the root (the root's carry the version itself: rewritten, not carried).
+ATTRIBUTES = etree.XPath("/*/descendant::*/@*")
+
+
+def attribute_values(root: etree._Element) -> Counter[tuple[str, str]]:
+    return Counter((etree.QName(a.attrname).localname, str(a)) for a in ATTRIBUTES(root))
+
+
 def _reported_values(source: etree._Element, finding) -> list[str]:  # type: ignore[no-untyped-def]
     """The source values under the element a ``ddex.build.dropped`` finding names (its path is an XPath)."""
     ns = {"ern": etree.QName(source).namespace}
@@ -220,11 +229,28 @@ def test_conversion_is_schema_valid_and_its_loss_report_exact(sample_path: Path,
         assert errors and all("supply" in f.message for f in errors), errors
         return
     assert validate_against_schema(built, xsd_dir) == [], (sample_path.name, target)
-    absent = leaf_values(source) - leaf_values(etree.fromstring(built))
-    drops = [f for f in built.findings if f.code == lossless.DROPPED]
+    output = etree.fromstring(built)
+    absent = leaf_values(source) - leaf_values(output)
+    every = [f for f in built.findings if f.code == lossless.DROPPED]
+    drops = [f for f in every if "/@" not in f.path]
     if message.ern_version == target:
-        assert not absent and not drops
+        assert not absent and not every
         return
+    # Attributes: every (name, value) the output has fewer of than the source is reported, and each
+    # reported attribute is one of the source's (its path an XPath to it).
+    reported_attributes: Counter[tuple[str, str]] = Counter()
+    for finding in every:
+        if "/@" in finding.path:
+            (value,) = source.getroottree().xpath(finding.path, namespaces={"ern": etree.QName(source).namespace})
+            reported_attributes[(finding.path.rsplit("/@", 1)[1], str(value))] += 1
+    absent_attributes = attribute_values(source) - attribute_values(output)
+    # Carried in another form: a 4.x territory as a 3.x TerritoryCode, a 3.x display title as 4.x DisplayTitle.
+    territories = set(output.xpath("//TerritoryCode/text()")) if target == "3.8.2" else set()
+    for name, value in list(absent_attributes):
+        if (name == "ApplicableTerritoryCode" and value in territories) or (
+                (name, value) == ("TitleType", "DisplayTitle") and output.xpath("//DisplayTitle")):
+            del absent_attributes[(name, value)]
+    assert not absent_attributes - reported_attributes, (sample_path.name, target)
     reported = 0
     held: Counter[str] = Counter()
     for finding in drops:
@@ -251,8 +277,13 @@ def test_conversion_43_to_42_keeps_parental_warnings_and_reports_the_true_reason
         assert src and got == src
     drops = [f for f in built.findings if f.code == lossless.DROPPED]
     assert drops and not [f for f in drops if "ParentalWarningType" in f.path or "not in the model" in f.message]
+    # 4.3's DeliveryFile gives its File to 4.2's TechnicalDetails; only its Type has no place there.
+    for ref in source.xpath("ResourceList/SoundRecording/ResourceReference/text()"):
+        uris = source.xpath(f"ResourceList/SoundRecording[ResourceReference='{ref}']//DeliveryFile/File/URI/text()")
+        assert out.xpath(f"ResourceList/SoundRecording[ResourceReference='{ref}']/TechnicalDetails/File/URI/text()") \
+            == uris[:1]
     assert any(f.path.endswith("TechnicalDetails/DeliveryFile") and "4.2 has no DeliveryFile in TechnicalDetails"
-               in f.message for f in drops)
+               in f.message and "'AudioFile'" in f.message and "URI" not in f.message for f in drops)
     # Contributors, display titles and P lines are carried (4.2 has them all).
     for xpath in ("ResourceList/SoundRecording/Contributor", "ResourceList/SoundRecording/DisplayTitle",
                   "DealList/ReleaseDeal/Deal/DealTerms"):
@@ -446,3 +477,109 @@ def test_a_regenerated_release_naming_a_new_artist_gets_its_party(samples_dir: P
     again = parse(built)
     assert again.releases[0].display_artist == "New Artist"
     assert [p.name for p in again.parties][-1] == "New Artist" and again.parties[:-1] == message.parties
+
+
+def _converted(path: Path, version: str, xsd_dir: Path) -> tuple[etree._Element, etree._Element]:
+    """(source, output) documents of ``path`` built at ``version``; the output is schema-valid."""
+    data = path.read_bytes()
+    built = build(parse(data), version)
+    assert validate_against_schema(built, xsd_dir) == []
+    return etree.fromstring(data), etree.fromstring(built)
+
+
+def test_4x_to_382_carries_territory_details_parties_and_deal_terms(samples_dir: Path, xsd_dir: Path) -> None:
+    """4.3 → 3.8.2, read with XPath from both documents: display titles and artists, P lines,
+    parental warnings and technical details land in each recording's DetailsByTerritory, party
+    references become the parties' names, the label reference its LabelName, use types a Usage."""
+    source, out = _converted(samples_dir / A43, "3.8.2", xsd_dir)
+    names = {p.findtext("PartyReference"): p.xpath("PartyName/FullName/text()") for p in source.iter("Party")}
+    for rec in source.xpath("ResourceList/SoundRecording"):
+        ref = rec.findtext("ResourceReference")
+        (got,) = out.xpath(f"ResourceList/SoundRecording[ResourceReference='{ref}']")
+        details = got.find("SoundRecordingDetailsByTerritory")
+        assert details.findtext("TerritoryCode") == "Worldwide"
+        assert details.xpath("Title[@TitleType='DisplayTitle']/TitleText/text()") == rec.xpath("DisplayTitle/TitleText/text()")
+        assert details.xpath("DisplayArtistName/text()") == rec.xpath("DisplayArtistName/text()")
+        assert details.xpath("DisplayArtist/PartyName/FullName/text()") == [
+            name for r in rec.xpath("DisplayArtist/ArtistPartyReference/text()") for name in names[r]]
+        assert details.xpath("ParentalWarningType/text()") == rec.xpath("ParentalWarningType/text()")
+        assert details.xpath("PLine/PLineText/text()") == rec.xpath("SoundRecordingEdition/PLine/PLineText/text()")
+        assert details.xpath("TechnicalSoundRecordingDetails/File/URL/text()") == rec.xpath(
+            "SoundRecordingEdition/TechnicalDetails/DeliveryFile/File/URI/text()")
+        assert got.xpath("SoundRecordingId/ISRC/text()") == rec.xpath("SoundRecordingEdition/ResourceId/ISRC/text()")
+    (release,) = out.xpath("ReleaseList/Release[ReleaseReference='R0']")
+    assert release.xpath("ReleaseDetailsByTerritory/LabelName/text()") == [
+        names[r][0] for r in source.xpath("ReleaseList/Release/ReleaseLabelReference/text()")]
+    assert release.xpath("ReleaseResourceReferenceList/ReleaseResourceReference/text()") == source.xpath(
+        "ReleaseList/Release/ResourceGroup//ReleaseResourceReference/text()")
+    assert len(out.xpath("ReleaseList/Release")) == len(source.xpath("ReleaseList/*"))
+    assert sorted(out.xpath("DealList//DealTerms/Usage/UseType/text()")) == sorted(
+        source.xpath("DealList//DealTerms/UseType/text()"))
+    assert not out.xpath("PartyList")
+
+
+def test_382_to_4x_makes_a_party_list_and_dissolves_territory_details(samples_dir: Path, xsd_dir: Path) -> None:
+    """3.8.2 → 4.3: DetailsByTerritory elements move up with their territory; inline-named parties
+    and the label become PartyList parties, referenced by name."""
+    source, out = _converted(samples_dir / A382, "4.3", xsd_dir)
+    parties = {p.findtext("PartyReference"): p.findtext("PartyName/FullName") for p in out.iter("Party")}
+    (release,) = out.xpath("ReleaseList/Release")
+    assert [parties[r] for r in release.xpath("ReleaseLabelReference/text()")] == source.xpath(
+        "ReleaseList/Release/ReleaseDetailsByTerritory/LabelName/text()")
+    assert [parties[r] for r in release.xpath("DisplayArtist/ArtistPartyReference/text()")] == source.xpath(
+        "ReleaseList/Release/ReleaseDetailsByTerritory/DisplayArtist/PartyName/FullName/text()")
+    assert release.xpath("DisplayTitle/TitleText/text()") == source.xpath(
+        "ReleaseList/Release/ReleaseDetailsByTerritory/Title[@TitleType='DisplayTitle']/TitleText/text()")
+    assert release.xpath("Genre/GenreText/text()") == source.xpath(
+        "ReleaseList/Release/ReleaseDetailsByTerritory/Genre/GenreText/text()")
+    assert release.xpath("Genre/@ApplicableTerritoryCode") == ["Worldwide"]
+    assert release.xpath("ResourceGroup/ResourceGroupContentItem/ReleaseResourceReference/text()") == source.xpath(
+        "ReleaseList/Release/ReleaseResourceReferenceList/ReleaseResourceReference/text()")
+    (rec,) = out.xpath("ResourceList/SoundRecording")
+    assert rec.xpath("SoundRecordingEdition/PLine/PLineText/text()") == source.xpath(
+        "ResourceList/SoundRecording/SoundRecordingDetailsByTerritory/PLine/PLineText/text()")
+    assert rec.xpath("SoundRecordingEdition/TechnicalDetails/DeliveryFile/AudioCodecType/text()") == ["FLAC"]
+    assert sorted(out.xpath("DealList//DealTerms/UseType/text()")) == sorted(
+        source.xpath("DealList//DealTerms/Usage/UseType/text()"))
+
+
+def test_removed_attributes_are_reported(samples_dir: Path) -> None:
+    """An attribute the target has no place for (4.3 DisplayTitle/@IsDefault in 3.8.2) is a
+    ``ddex.build.dropped`` finding whose path is an XPath to that attribute in the source."""
+    data = (samples_dir / A43).read_bytes()
+    source = etree.fromstring(data)
+    built = build(parse(data), "3.8.2")
+    out = etree.fromstring(built)
+    ns = {"ern": etree.QName(source).namespace}
+    attrs = [f for f in built.findings if f.code == lossless.DROPPED and "/@" in f.path]
+    is_default = [f for f in attrs if re.sub(r"\[\d+\]", "", f.path).endswith("/DisplayTitle/@IsDefault")]
+    assert len(is_default) == len(source.xpath("//DisplayTitle[@IsDefault]")) > 0
+    assert not out.xpath("//Title[@IsDefault]")
+    for f in attrs:
+        (value,) = source.getroottree().xpath(f.path, namespaces=ns)
+        assert f"={str(value)!r}" in f.message and "ERN 3.8.2" in f.message
+
+
+def test_cli_default_supplies_a_required_part(samples_dir: Path, tmp_path: Path, xsd_dir: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A 3.8.2 release without a genre is refused as 4.3, naming ``--default Release/Genre=VALUE``;
+    with that option it builds, schema-valid, with the genre given."""
+    from ddex_otel.cli import main
+
+    def drop_release_genre(root: etree._Element) -> None:
+        for genre in root.xpath("ReleaseList/Release/ReleaseDetailsByTerritory/Genre"):
+            genre.getparent().remove(genre)
+
+    source = tmp_path / "no-genre.xml"
+    source.write_bytes(edited_source((samples_dir / A382).read_bytes(), drop_release_genre))
+    assert validate_against_schema(source.read_bytes(), xsd_dir) == []
+    out = tmp_path / "out.xml"
+    assert main(["build", str(source), "--version", "4.3", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "--default Release/Genre=VALUE" in err and not out.exists()
+    assert main(["build", str(source), "--version", "4.3", "-o", str(out), "--default", "Release/Genre=Folk"]) == 0
+    assert validate_against_schema(out.read_bytes(), xsd_dir) == []
+    assert etree.parse(str(out)).xpath("ReleaseList/Release/Genre/GenreText/text()") == ["Folk"]
+    with pytest.raises(SystemExit):
+        main(["build", str(source), "--default", "Genre"])
+    assert "expected PATH=VALUE" in capsys.readouterr().err

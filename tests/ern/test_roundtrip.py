@@ -14,6 +14,15 @@ What "survives" is defined once, in ``expected_after`` below, from the builder's
     a track release without a title takes its resource's; parties survive only as the names of
     display artists and labels (3.x has no PartyList).
   - any value missing from the target's allowed-value set comes back as ``UserDefined``.
+
+A parsed sample is converted from its own document, so what the families scope differently is read
+from the XML of source and output (``territory_values``, ``*_party_names``): in every conversion a
+display title, display artist name, label and genre keep their territory (4.x
+``ApplicableTerritoryCode`` ↔ 3.x ``*DetailsByTerritory`` block), and every party the source names
+where the target has a place for it comes back (3.x → 4.x in the source's order, first in the PartyList). The model's ``title``,
+``display_artist`` and ``label`` are one pick among those values, and the families pick differently
+(4.x: ``DisplayTitleText``, any territory; 3.x: the Worldwide block's DisplayTitle ``TitleText``,
+its ``SubTitle`` apart), so 4.x → 3.x they are compared through the XML, not the model.
 """
 
 from __future__ import annotations
@@ -21,11 +30,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from ddex_otel.ern import identifiers, parse, validation
 from ddex_otel.ern.builder import build
@@ -121,9 +132,109 @@ def carried(message: Message) -> Message:
                                purged_releases=tuple(map(strip, message.purged_releases)))
 
 
-def assert_preserved(src: Message, out: Message, target: str) -> None:
-    """``out`` (parsed from ``build(src, target)``) holds everything of ``src`` the rules above keep."""
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""  # comments have no name
+
+
+def _child_texts(el: etree._Element, *tags: str) -> tuple[str, ...]:
+    return tuple("".join(c.itertext()).strip() for tag in tags for c in el if _local(c) == tag)
+
+
+def _objects(root: etree._Element) -> list[tuple[str, str, etree._Element]]:
+    """(``"release"``/``"resource"``, reference, element) of every release and resource."""
+    out = []
+    for section, kind, ref_tag in (("ResourceList", "resource", "ResourceReference"),
+                                   ("ReleaseList", "release", "ReleaseReference")):
+        for holder in root:
+            if _local(holder) == section:
+                out += [(kind, _child_texts(el, ref_tag)[0], el) for el in holder if _child_texts(el, ref_tag)]
+    return out
+
+
+def _party_names_4x(root: etree._Element) -> dict[str, str]:
+    """Party reference → the party's first full name."""
+    return {_child_texts(p, "PartyReference")[0]: next(_child_texts(n, "FullName")[0] for n in p if _local(n) == "PartyName")
+            for pl in root if _local(pl) == "PartyList" for p in pl if any(_local(n) == "PartyName" for n in p)}
+
+
+def territory_values(root: etree._Element) -> Counter:
+    """(kind, reference, territory, field, values) of each display title, display artist name,
+    release label and release genre, read from ERN 4.x elements' ``ApplicableTerritoryCode``
+    (Worldwide when absent) or from ERN 3.x ``*DetailsByTerritory`` blocks."""
+    legacy = etree.QName(root).namespace.endswith("/382")
+    parties = {} if legacy else _party_names_4x(root)
+    out: Counter = Counter()
+    for kind, ref, el in _objects(root):
+        if legacy:
+            scoped = [(_child_texts(b, "TerritoryCode")[0], c) for b in el if _local(b).endswith("DetailsByTerritory")
+                      and _child_texts(b, "TerritoryCode") for c in b]
+        else:
+            scoped = [(c.get("ApplicableTerritoryCode", "Worldwide"), c) for c in el]
+        for territory, c in scoped:
+            tag = _local(c)
+            if tag in ("DisplayTitle", "Title") and (not legacy or c.get("TitleType") == "DisplayTitle"):
+                item = ("title", _child_texts(c, "TitleText", "SubTitle"))
+            elif tag == "DisplayArtistName":
+                item = ("artist", ("".join(c.itertext()).strip(),))
+            elif kind == "release" and tag in ("LabelName", "ReleaseLabelReference"):
+                text = "".join(c.itertext()).strip()
+                item = ("label", (parties.get(text, text),))
+            elif kind == "release" and tag == "Genre":
+                item = ("genre", _child_texts(c, "GenreText", "SubGenre"))
+            else:
+                continue
+            out[(kind, ref, territory, *item)] += 1
+    return out
+
+
+def placed_party_names_3x(root: etree._Element) -> set[str]:
+    """Names of the 3.x parties ERN 4.x has a place for: display artists and (indirect) contributors
+    of details blocks, and release labels (a resource's LabelName or RightsController has none)."""
+    names = set()
+    for block in root.iter():
+        if not isinstance(block.tag, str) or not _local(block).endswith("DetailsByTerritory"):
+            continue
+        for c in block:
+            tag = _local(c)
+            if tag in ("DisplayArtist", "ResourceContributor", "IndirectResourceContributor"):
+                names |= {_child_texts(n, "FullName")[0] for n in c if _local(n) == "PartyName"}
+            elif tag == "LabelName" and _local(block) == "ReleaseDetailsByTerritory":
+                names.add("".join(c.itertext()).strip())
+    return names
+
+
+def referenced_party_names_4x(root: etree._Element) -> set[str]:
+    """Names of the 4.x parties the releases and resources reference as artists, contributors, labels."""
+    parties = _party_names_4x(root)
+    refs = {"ArtistPartyReference", "ContributorPartyReference", "ReleaseLabelReference"}
+    return {parties[el.text.strip()] for _, _, obj in _objects(root) for el in obj.iter()
+            if isinstance(el.tag, str) and _local(el) in refs and el.text.strip() in parties}
+
+
+#: Model fields that are one pick among territory-scoped values, compared through the XML 4.x → 3.x.
+PICKED = {Resource: {"title": None, "display_artist": None}, Release: {"title": None, "display_artist": None, "label": None}}
+
+
+def picked_out(message: Message) -> Message:
+    """``message`` without the fields ``PICKED`` names."""
+    def strip(obj):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(obj, **next((v for cls, v in PICKED.items() if isinstance(obj, cls)), {}))
+    return dataclasses.replace(message, resources=tuple(map(strip, message.resources)),
+                               releases=tuple(map(strip, message.releases)))
+
+
+def assert_preserved(src: Message, out: Message, target: str, *, xml: tuple[etree._Element, etree._Element] | None = None) -> None:
+    """``out`` (parsed from ``build(src, target)``) holds everything of ``src`` the rules above keep;
+    ``xml``: the (source, output) documents of a converted sample (see the module docstring)."""
     src, out = carried(src), carried(out)
+    across = xml is not None and validation.is_4x(src.ern_version) != validation.is_4x(target)
+    if xml is not None:
+        tracks = {r.reference for r in out.releases if r.kind != "Release"}  # a 4.x TrackRelease has no display artist
+        assert Counter({k: n for k, n in territory_values(xml[0]).items()
+                        if not (k[0] == "release" and k[1] in tracks and k[3] == "artist")}) \
+            - territory_values(xml[1]) == Counter()
+        if across and not validation.is_4x(target):
+            src, out = picked_out(src), picked_out(out)
     assert (out.ern_version, out.message_type) == (target, src.message_type)
     assert out.header == _expected_header(src.header, target)
     releases = [_expected_release(src, r, target) for r in src.releases]
@@ -136,7 +247,15 @@ def assert_preserved(src: Message, out: Message, target: str) -> None:
     assert list(out.resources) == resources
     assert list(out.deals) == [_expected_deal(d, target) for d in src.deals]
     needed = _names_the_builder_needs(src, target)
-    if validation.is_4x(target):
+    if across and validation.is_4x(target):  # 3.x → 4.x: the parties 4.x has a place for, in order
+        placed = placed_party_names_3x(xml[0])
+        kept = [(p.name, p.party_ids) for p in src.parties if p.name in placed]
+        assert [(p.name, p.party_ids) for p in out.parties[:len(kept)]] == kept
+        assert all(p.reference for p in out.parties)
+        assert {p.name for p in out.parties[len(kept):]} <= needed
+    elif across:  # 4.x → 3.x: every party referenced as an artist, contributor or label is named
+        assert referenced_party_names_4x(xml[0]) <= {p.name for p in out.parties}
+    elif validation.is_4x(target):
         head, extra = out.parties[:len(src.parties)], out.parties[len(src.parties):]
         assert [(p.name, p.party_ids) for p in head] == [(p.name, p.party_ids) for p in src.parties]
         assert all(p.reference for p in out.parties)
@@ -180,7 +299,8 @@ def test_cross_version_round_trip(sample_target: tuple[Path, str], xsd_dir: Path
     src = parse(path)
     built = build(src, target)
     assert validate_against_schema(built, xsd_dir) == []
-    assert_preserved(src, parse(built), target)
+    assert b"urn:ddex-otel:convert" not in built  # the conversion's working marks leave no trace
+    assert_preserved(src, parse(built), target, xml=(etree.parse(path).getroot(), etree.fromstring(built)))
 
 
 def test_rebuilding_a_built_message_is_a_fixpoint(sample_target: tuple[Path, str]) -> None:
@@ -218,7 +338,8 @@ def test_382_single_to_43(xsd_dir: Path, samples_dir: Path) -> None:
     built = build(src, "4.3")
     assert validate_against_schema(built, xsd_dir) == []
     out = parse(built)
-    assert_preserved(src, out, "4.3")
+    assert_preserved(src, out, "4.3", xml=(etree.parse(samples_dir / "AudiusProject__01_delivery.xml").getroot(),
+                                          etree.fromstring(built)))
     (release,) = out.releases
     assert (release.kind, release.reference, release.release_type) == ("Release", "RL1", "UserDefined")
     assert release.ids.grid == "A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R8S9T0"  # malformed, kept (a warning)
@@ -244,27 +365,58 @@ def test_382_album_with_track_releases_to_43(xsd_dir: Path, samples_dir: Path) -
     built = build(src, "4.3")
     assert validate_against_schema(built, xsd_dir) == []
     out = parse(built)
-    assert_preserved(src, out, "4.3")
+    assert_preserved(src, out, "4.3", xml=(etree.parse(samples_dir / "miqwit__001_audioalbum_complete.xml").getroot(),
+                                          etree.fromstring(built)))
     assert [(r.kind, r.reference) for r in out.releases] == [("Release", "R0")] + [("TrackRelease", f"R{i}") for i in range(1, 7)]
     assert out.releases[0].resource_refs == ("A1", "A2", "A3", "A4", "A5", "A6", "A7")
     assert out.releases[1].ids.grid == "A1UCASE0000000001X" and out.releases[1].ids.isrc is None  # 4.x: no release ISRC
-    dropped = {f.path for f in built.findings if f.code == "dropped-value"}
-    assert "releases[1](R1).ids.isrc" in dropped and "releases[1](R1).display_artist" in dropped
+    dropped = {f.path for f in built.findings if f.code == "ddex.build.dropped"}  # XPaths into the source
+    assert {"/ern:NewReleaseMessage/ReleaseList/Release[2]/ReleaseId/ISRC",
+            "/ern:NewReleaseMessage/ReleaseList/Release[2]/ReleaseDetailsByTerritory/DisplayArtistName"} <= dropped
+
+
+def test_a_party_only_a_dropped_element_names_is_reported_not_left_in_the_party_list(samples_dir: Path) -> None:
+    """3.8.2 → 4.3: a track release's display artist has no 4.x place; an artist named only there
+    gets no PartyList party, and its name is reported with the reason its DisplayArtist is dropped."""
+    root = etree.parse(samples_dir / "miqwit__001_audioalbum_complete.xml").getroot()
+    ns = {"ern": etree.QName(root).namespace}
+    (name,) = root.xpath("ReleaseList/Release[2]/ReleaseDetailsByTerritory/DisplayArtist/PartyName/FullName", namespaces=ns)
+    name.text = "Named Only Here"
+    for pid in root.xpath("MessageHeader/*/PartyId", namespaces=ns):
+        pid.text = "PADPIDA0000000001"
+    built = build(parse(etree.tostring(root)), "4.3")
+    out = etree.fromstring(built)
+    assert "Named Only Here" not in _party_names_4x(out).values() and b"Named Only Here" not in built
+    assert [f.path for f in built.findings if "'Named Only Here'" in f.message and "no DisplayArtist in TrackRelease" in f.message] \
+        == ["/ern:NewReleaseMessage/ReleaseList/Release[2]/ReleaseDetailsByTerritory/DisplayArtist"]
 
 
 def test_43_to_382_and_back(xsd_dir: Path, samples_dir: Path) -> None:
-    src = parse(samples_dir / "daddykev__Samples43_1_Audio.xml")
-    as_382 = parse(build(src, "3.8.2"))
-    assert_preserved(src, as_382, "3.8.2")
+    """4.3 → 3.8.2 → 4.3 keeps releases, resources and deals. The display titles come back per
+    territory with their SubTitles; a ``DisplayTitleText`` (4.x's flat display string, 3.x's
+    ReferenceTitle on the way) comes back as an AdditionalTitle, and the 4.3 ``DisplayTitleText``
+    is rebuilt from the display title's TitleText (3.x has no flat display string to give it)."""
+    path = samples_dir / "daddykev__Samples43_1_Audio.xml"
+    src = parse(path)
+    built = build(src, "3.8.2")
+    as_382 = parse(built)
+    assert_preserved(src, as_382, "3.8.2", xml=(etree.parse(path).getroot(), etree.fromstring(built)))
     assert [r.kind for r in as_382.releases] == ["Release"] * 22
-    back = parse(build(as_382, "4.3"))
-    assert validate_against_schema(build(as_382, "4.3"), xsd_dir) == []
-    # the track releases are 4.x TrackReleases again; their titles now come from their recordings
+    built_back = build(as_382, "4.3")
+    assert validate_against_schema(built_back, xsd_dir) == []
+    back = parse(built_back)
     assert [r.kind for r in back.releases] == ["Release"] + ["TrackRelease"] * 21
     assert [r.reference for r in back.releases] == [r.reference for r in src.releases]
-    assert carried(back).resources == carried(src).resources and carried(back).deals == carried(src).deals
+    assert picked_out(carried(back)).resources == picked_out(carried(src)).resources
+    assert carried(back).deals == carried(src).deals
     assert [(r.ids, r.label, r.genre, r.resource_refs) for r in back.releases] == \
            [(r.ids, r.label, r.genre, r.resource_refs) for r in src.releases]
+    src_xml, back_xml = etree.parse(path).getroot(), etree.fromstring(built_back)
+    assert territory_values(src_xml) - territory_values(back_xml) == Counter()
+    shown = {(kind, ref, text) for kind, ref, el in _objects(back_xml)
+             for text in (*_child_texts(el, "DisplayTitleText"),
+                          *(x for t in el if _local(t) == "AdditionalTitle" for x in _child_texts(t, "TitleText")))}
+    assert {(kind, ref, text) for kind, ref, el in _objects(src_xml) for text in _child_texts(el, "DisplayTitleText")} <= shown
 
 
 # --------------------------------------------------------------------------- random valid models

@@ -16,8 +16,9 @@ version; every message built from a model that passes ``check`` does.
 
 Same version, parsed message: ``assemble`` re-emits the source document (see ``lossless``): the
 output equals the input after canonicalisation, edits made with ``dataclasses.replace`` are written
-in place, and nothing below applies. Parsed at another ERN 4.x version: the source is converted
-(``convert``). Everything else is written from the model alone. For both, ``findings`` lists every
+in place, and nothing below applies. Parsed at another version: the source is converted
+(``convert``, with the 3.x ↔ 4.x family mapping of ``mapping``). Everything else is written from
+the model alone. For both, ``findings`` lists every
 source value the output does not carry, with its reason (``ddex.build.dropped``).
 
 The model holds less than ERN requires, so the builder writes these documented defaults:
@@ -30,19 +31,28 @@ The model holds less than ERN requires, so the builder writes these documented d
     release type: ``UserDefined`` — both reported as warnings by ``check``.
 ERN 4.x references parties from a PartyList: display artists and labels with no party of that
 name in ``message.parties`` get a synthesized party ``P1``, ``P2``… (first free numbers, in the
-order they are met: resources, then releases), so a model parsed from ERN 3.x builds as 4.x.
+order they are met: resources, then releases), so a model without party references builds as 4.x.
 
 Refused (errors from ``check``): more than one main Release in ERN 4.x (3.x carries any number);
 a ClipRelease outside ERN 4.3 (4.1.1 and 4.2 have none); placeholder message party ids that are
 not DPIDs in 4.x; anything the version-neutral checks reject (see ``validation``).
 
-What does not survive a version change (each one a warning from ``check``, never silent):
-  * ERN 3.x → 4.x: a release typed ``TrackRelease`` becomes a 4.x ``TrackRelease`` element,
-    which has no release type, display artist, dates or P/C lines; 4.x release ids have no
-    ISRC; message parties keep only their first party id.
-  * ERN 4.x → 3.x: there is no PartyList (parties survive only as artist and label names);
+What does not survive a version change is never silent. A parsed message converted to another
+version: each source value or attribute the output lacks is a ``ddex.build.dropped`` warning with
+its reason and an XPath into the source, each part the target requires written from a default a
+``default-value`` warning naming the ``defaults`` key that supplies it. Notably:
+  * ERN 3.x → 4.x: a release typed ``TrackRelease`` becomes a 4.x ``TrackRelease`` element, which
+    has no release type, display artist, dates or P/C lines; 4.x release ids have no ISRC; message
+    parties keep only their first party id; a resource's LabelName and RightsController have no
+    4.x place; the parties are those 4.x references, in ``message.parties`` order.
+  * ERN 4.x → 3.x: there is no PartyList (parties survive as the names where they are referenced);
     ``TrackRelease``/``ClipRelease`` become ``Release`` elements (a TrackRelease typed
-    ``TrackRelease``), and a track release without a title takes its resource's title.
+    ``TrackRelease``), and a track release without a title takes its resource's title. Values
+    keep their territory in that territory's DetailsByTerritory block, so the 3.x model's
+    ``title``/``display_artist``/``label`` (read from the Worldwide block, a title without its
+    SubTitle) can differ from the 4.x model's (``DisplayTitleText``, any territory).
+A model written at another version (no parsed source) follows the same rules for its fields, each
+one a warning from ``check``.
 Consecutive deals naming the same releases share one ReleaseDeal (the parser splits them again).
 """
 
@@ -50,12 +60,11 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import re
 from typing import Iterable, Iterator, Mapping
 
 from lxml import etree
 
-from ddex_otel.ern import lossless, validation, versions
+from ddex_otel.ern import identifiers, lossless, validation, versions
 from ddex_otel.ern.durations import format_duration
 from ddex_otel.ern.errors import DDEXValidationError, Finding, UnsupportedVersionError
 from ddex_otel.ern.stages import OBSERVER, timed
@@ -68,8 +77,6 @@ PARENTAL_WARNING_DEFAULT = "NoAdviceAvailable"
 LANGUAGE_DEFAULT = "en"
 AVS_VERSION_43 = "3"
 TERRITORY_DEFAULT_3X = "Worldwide"
-_DPID = re.compile(r"PADPIDA[a-zA-Z0-9]+")
-_ISNI = re.compile(r"[0-9]{15}[0-9X]")
 
 
 class BuiltMessage(bytes):
@@ -136,7 +143,7 @@ def _target_rules(message: Message, version: str) -> str:
     if message._source is None:
         return "model"
     if message.ern_version != version:
-        return "converted" if lossless.converts(message.ern_version, version) else "model"
+        return "converted"
     return "unmodified" if message._parsed else "model"
 
 
@@ -169,17 +176,11 @@ def assemble(message: Message, version: str) -> etree._Element:
     """The lxml tree of ``message`` in ERN ``version`` (best effort when validation was off).
 
     Parsed at ``version``: the source re-emitted with the model's edits (``lossless.Rebuilder``).
-    Parsed at another ERN 4.x version: the source, with the edits written in, converted
-    (``convert``); what it cannot carry and what it lacks go to ``build``'s findings. Parsed at a
-    version of the other family (3.x ↔ 4.x): the model writer, and every source value its output
-    lacks goes to the findings. Otherwise: the model writer.
+    Parsed at another version: the source, with the edits written in, converted (``convert``);
+    what it cannot carry and what it lacks go to ``build``'s findings. Otherwise: the model writer.
     """
     version = normalize_version(version)
     source = message._source
-    if source is not None and message.ern_version != version and not lossless.converts(message.ern_version, version):
-        root = (_Writer4x(message, version) if validation.is_4x(version) else _Writer3x(message, version)).root()
-        lossless.report_model_losses(source, message.ern_version, version, root)
-        return root
     if source is not None and message.ern_version != version:
         own = message.ern_version
         if not message._parsed:  # write the edits into the source first, at its own version
@@ -339,29 +340,20 @@ class _Writer4x(_Writer):
     def __init__(self, message: Message, version: str) -> None:
         super().__init__(message, version)
         self.editions = version == "4.3"  # SoundRecordingEdition / VideoEdition are new in 4.3
-        self._taken = {p.reference for p in message.parties if p.reference}
-        self._next = 0
+        self._refs = identifiers.free_references({p.reference for p in message.parties if p.reference})
         # Parties read from ERN 3.x have no reference: they get synthesized ones, in model order.
-        self.parties = [p if p.reference else dataclasses.replace(p, reference=self._new_ref())
+        self.parties = [p if p.reference else dataclasses.replace(p, reference=next(self._refs))
                         for p in message.parties]
         self.party_by_name: dict[str, str] = {}
         for party in self.parties:
             if party.name and party.reference:
                 self.party_by_name.setdefault(party.name, party.reference)
 
-    def _new_ref(self) -> str:
-        while True:
-            self._next += 1
-            ref = f"P{self._next}"
-            if ref not in self._taken:
-                self._taken.add(ref)
-                return ref
-
     def party_ref(self, name: str) -> str:
         """The PartyReference for ``name``, synthesizing a party the first time it is needed."""
         ref = self.party_by_name.get(name)
         if ref is None:
-            ref = self._new_ref()
+            ref = next(self._refs)
             self.party_by_name[name] = ref
             self.parties.append(Party(reference=ref, name=name))
         return ref
@@ -403,12 +395,8 @@ class _Writer4x(_Writer):
         """One PartyId per model id (the model keeps values, not their kind: DPIDs and ISNIs are
         recognised by shape, anything else is a ProprietaryId in the sender's namespace)."""
         el = _sub(parent, "PartyId")
-        if _DPID.fullmatch(value):
-            _sub(el, "DPID", value)
-        elif _ISNI.fullmatch(value):
-            _sub(el, "ISNI", value)
-        else:
-            _sub(el, "ProprietaryId", value, {"Namespace": self.catalog_namespace})
+        scheme = identifiers.party_id_scheme(value)
+        _sub(el, scheme or "ProprietaryId", value, None if scheme else {"Namespace": self.catalog_namespace})
 
     def display(self, el: etree._Element, title: str | None, artist: str | None, *, artist_ref: bool) -> None:
         """DisplayTitleText, DisplayTitle, DisplayArtistName and (if wanted) DisplayArtist."""

@@ -278,7 +278,19 @@ def _add_build(subparsers: argparse._SubParsersAction) -> None:
                    help="exit 1 (and write nothing) when the build cannot carry every element of FILE")
     p.add_argument("--show-losses", action="store_true",
                    help="print one line per element the build cannot carry (default: a summary by place)")
+    p.add_argument("--default", dest="defaults", metavar="PATH=VALUE", action="append", type=parse_default,
+                   default=[], help="a value for a part the target version requires and FILE lacks, by element "
+                   "name: Genre=Pop, Release/Genre=Pop, @LanguageAndScriptCode=en (repeatable; a refusal names "
+                   "each missing PATH)")
     p.set_defaults(func=_run_build)
+
+
+def parse_default(text: str) -> tuple[str, str]:
+    """``PATH=VALUE`` → (PATH, VALUE); argparse reports a ValueError as a usage error."""
+    path, sep, value = text.partition("=")
+    if not sep or not path.strip() or not value:
+        raise argparse.ArgumentTypeError(f"expected PATH=VALUE (e.g. Release/Genre=Pop), got {text!r}")
+    return path.strip(), value
 
 
 def _print_findings(path: str, findings: tuple, stream_: IO[str]) -> None:  # type: ignore[type-arg]
@@ -317,11 +329,11 @@ def _run_build(args: argparse.Namespace) -> int:
     def action() -> int:
         message = parser.parse(_source(args.file), huge_tree=args.huge_tree)
         try:
-            built = build(message, args.target_version, validation=args.level)
+            built = build(message, args.target_version, validation=args.level, defaults=dict(args.defaults))
         except DDEXValidationError as exc:
             _print_findings(args.file, tuple(f for f in exc.findings if f.severity == "error"), sys.stderr)
             return 1
-        losses = lossless.dropped_elements(message, normalize_version(args.target_version))
+        losses = lossless.dropped_elements(message, normalize_version(args.target_version), dict(args.defaults))
         loss_codes = (lossless.DROPPED, lossless.REGENERATED)
         shown = built.findings if args.show_losses else tuple(f for f in built.findings if f.code != lossless.DROPPED)
         _print_findings(args.file, shown, sys.stderr)

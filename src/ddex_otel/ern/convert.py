@@ -4,9 +4,9 @@ A build of a parsed message at another version converts the source document itse
 model's edits written in, see ``lossless``) rather than writing the model alone, so it carries
 everything the target version can express:
 
-Used within ERN 4.x (4.1.1, 4.2, 4.3 share their element names); between 3.x and 4.x ``build``
-writes the model instead (``lossless.converts``).
-
+0. between ERN 3.x and 4.x, the family mapping (``mapping``) first reshapes the document (territory
+   blocks, inline parties, titles, track lists, deal usage); ERN 4.x versions share their element
+   names but for the renames in ``RENAMES``;
 1. fitting to the target's content model (``content_models/<code>.json``, derived from the official
    XSDs by ``scripts/gen_content_models.py``): every element is checked against the schema type it
    has in the target; a child the target has elsewhere in the same parent's edition (ERN 4.3's
@@ -20,11 +20,15 @@ writes the model instead (``lossless.converts``).
 Defaults written when the target requires a part the source has no value for:
 ``ParentalWarningType`` ``NoAdviceAvailable``, ``DisplayArtistRole`` ``MainArtist``, a required
 allowed-value element ``Unknown`` (else ``UserDefined``), ``LanguageAndScriptCode`` ``en``, 4.3
-``AvsVersionId`` ``3``.
+``AvsVersionId`` ``3``, a nested ``ResourceGroup``'s ``ResourceGroupType`` ``Component``. An optional
+detail the target would need a part for that the source lacks (a 3.x ``HashSum`` without its
+algorithm) is removed rather than refused.
 
 The loss report (``losses``) compares leaf values: a source value that does not reappear in the
 output is reported under the outermost removed element that held it, with the removal's reason, so
 the report is exact — what it names is absent, and whatever is absent is named.
+``attribute_losses`` does the same for attributes: each source attribute whose element the output
+lacks, or keeps without it, is named with the reason.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Mapping
 
 from lxml import etree
 
-from ddex_otel.ern import versions
+from ddex_otel.ern import mapping, versions
 from ddex_otel.ern.durations import format_duration, parse_duration
 
 Element = etree._Element
@@ -50,10 +54,23 @@ MARK = "{urn:ddex-otel:convert}i"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 DEFAULT_TEXT = {"ParentalWarningType": "NoAdviceAvailable", "DisplayArtistRole": "MainArtist"}
-DEFAULT_ATTRIBUTES = {"LanguageAndScriptCode": "en", "AvsVersionId": "3"}
-#: Containers a value may move into (push-down) or out of (pull-up) between ERN 4.x versions.
+DEFAULT_ATTRIBUTES = {"LanguageAndScriptCode": "en", "AvsVersionId": "3", "ResourceGroupType": "Component"}
+#: Containers a value may move into (push-down) or out of (pull-up) between versions: the 4.3
+#: editions, and 4.3's DeliveryFile (4.1.1 and 4.2 give the file and its codec in TechnicalDetails).
 _EDITIONS = ("SoundRecordingEdition", "VideoEdition", "ImageEdition", "TextEdition", "SheetMusicEdition",
-             "SoftwareEdition")
+             "SoftwareEdition", "DeliveryFile")
+#: The Type a DeliveryFile made when pushing file details down takes, by the technical details' type.
+_DELIVERY_FILE_TYPE = {"TechnicalSoundRecordingDetails": "AudioFile", "TechnicalVideoDetails": "AudioVisualFile",
+                       "SoundRecordingClipDetails": "AudioFile", "VideoClipDetails": "AudioVisualFile"}
+#: Elements renamed between versions (either direction), applied where the parent's type lacks the
+#: one name and has the other: 4.2's AudioChannelConfiguration is 4.3's RecordingMode (in
+#: SoundRecordingEdition); 3.x's HashSum/HashSum and HashSumAlgorithmType are 4.x's HashSumValue
+#: and Algorithm.
+_PAIRS = (("AudioChannelConfiguration", "RecordingMode"), ("HashSum", "HashSumValue"),
+          ("HashSumAlgorithmType", "Algorithm"))
+RENAMES = {**dict(_PAIRS), **{b: a for a, b in _PAIRS}}
+#: Root attributes that name the version itself (rewritten, not carried).
+VERSION_ATTRIBUTES = frozenset({"MessageSchemaVersionId", "AvsVersionId", f"{{{XSI}}}schemaLocation"})
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,17 @@ class Conversion:
     removed: dict[int, str] = field(default_factory=dict)
     changed: dict[int, str] = field(default_factory=dict)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (where, what)
+    #: Defaults written where the target requires a part the source lacks: (parent, name, value).
+    defaulted: list[tuple[Element, str, str]] = field(default_factory=list)
+    #: Source attributes removed from an element the output keeps: (index, name) → reason.
+    attributes: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: Source attributes carried in another form (a 3.x territory block, a 4.x element name).
+    consumed: set[tuple[int, str]] = field(default_factory=set)
+    #: Source elements whose values a party reference carries → the element holding that reference
+    #: (3.x inline party names and labels → 4.x PartyList parties): carried while the holder is kept.
+    references: dict[int, int] = field(default_factory=dict)
+    #: The output element of each source index still present (set by ``convert``).
+    kept: dict[int, Element] = field(default_factory=dict)
     #: Why a value is absent that no removal explains (a family mapping without a place for it).
     unmapped: str = "not carried: the conversion has no place for it"
 
@@ -106,6 +134,7 @@ class _Fitter:
         self.c = conversion
         self.defaults = defaults
         self.v = model.version
+        self.fitting = ""
 
     def remove(self, parent: Element, child: Element, reason: str) -> None:
         mark = child.get(MARK)
@@ -113,8 +142,23 @@ class _Fitter:
             self.c.removed.setdefault(int(mark), reason)
         parent.remove(child)
 
-    def fit(self, el: Element, type_name: str) -> str | None:
-        """Make ``el`` fit ``type_name``; the reason it cannot, or None."""
+    def fit(self, el: Element, type_name: str, depth: int = 0, optional: bool = False) -> str | None:
+        """Make ``el`` fit ``type_name``; the reason it cannot, or None.
+
+        A part the target requires in ``el`` and the source lacks (with no default) makes ``el``
+        unfit when it is an optional detail (``optional``, below a message object: deeper than
+        ``ResourceList/SoundRecording``); in the message's objects and sections it is missing, and
+        ``build`` refuses naming it."""
+        missing: list[str] = []
+        reason = self._fit(el, type_name, depth, missing)
+        if reason is None and missing:
+            if optional and depth >= 3:
+                return (f"ERN {self.v} requires {' and '.join(missing)} in {el.tag} and the source has none "
+                        f"(supply it with build(..., defaults=...))")
+            self.c.missing.extend((self.where(el), what) for what in missing)
+        return reason
+
+    def _fit(self, el: Element, type_name: str, depth: int, missing: list[str]) -> str | None:
         spec = self.model.types.get(type_name)
         if spec is None:
             return None  # xs: built-in simple type
@@ -122,17 +166,19 @@ class _Fitter:
         for key in list(el.attrib):
             if key == MARK or key.startswith(f"{{{XSI}}}") or key in allowed:
                 continue
-            del el.attrib[key]
+            self.drop_attribute(el, key, f"ERN {self.v} has no attribute {key} on {el.tag}")
         for key, values in spec.get("ae", {}).items():
             if el.get(key) is not None and el.get(key) not in values:
-                del el.attrib[key]  # a value the target's list lacks (3.x TitleType="DisplayTitle" in 4.x)
+                # a value the target's list lacks (3.x TitleType="DisplayTitle" in 4.x)
+                self.drop_attribute(el, key, f"{el.get(key)!r} is not an allowed {key} in ERN {self.v}")
         for key, required in allowed.items():
             if required and el.get(key) is None:
                 value = self.defaults.get(f"@{key}") or DEFAULT_ATTRIBUTES.get(key)
                 if value is None:
-                    self.c.missing.append((self.where(el), f"@{key}"))
+                    missing.append(f"@{key}")
                 else:
                     el.set(key, value)
+                    self.c.defaulted.append((el, f"@{key}", value))
         enum = spec.get("e")
         if enum is not None:
             text = (el.text or "").strip()
@@ -144,6 +190,8 @@ class _Fitter:
                                      f"with UserDefinedValue={text!r}")
                 else:
                     return f"{text!r} is not an allowed value of {el.tag} in ERN {self.v}"
+        if "c" not in spec and any(isinstance(c.tag, str) for c in el):
+            return f"ERN {self.v} gives {el.tag} a simple value, not elements"
         primitive = spec.get("p")
         if primitive is not None and "c" not in spec:
             text = (el.text or "").strip()
@@ -156,6 +204,8 @@ class _Fitter:
         if "c" not in spec:
             return None
         model = self.model.children(type_name)
+        self.rename(el, model)
+        self.fitting = type_name
         self.regroup(el, model)
         counts: Counter[str] = Counter()
         for child in list(el):
@@ -167,11 +217,11 @@ class _Fitter:
             if entry is None:
                 self.remove(el, child, f"ERN {self.v} has no {tag} in {el.tag}")
                 continue
-            _, child_type, _, high = entry
+            _, child_type, low, high = entry
             if high != -1 and counts[tag] >= high:
                 self.remove(el, child, f"ERN {self.v} allows {high} {tag} in {el.tag}")
                 continue
-            reason = self.fit(child, child_type)
+            reason = self.fit(child, child_type, depth + 1, low == 0)
             if reason is not None:
                 self.remove(el, child, reason)
                 continue
@@ -181,9 +231,10 @@ class _Fitter:
             if low >= 1 and counts[name] == 0:
                 made = self.default_element(el, name, child_type)
                 if made is None:
-                    self.c.missing.append((self.where(el), name))
+                    missing.append(name)
                 else:
                     el.append(made)
+                    self.c.defaulted.append((el, name, "".join(made.itertext())))
                     el[:] = sorted(el, key=lambda c: model[c.tag][0])
         return None
 
@@ -191,6 +242,19 @@ class _Fitter:
         mark = el.get(MARK)
         if mark is not None:
             self.c.changed.setdefault(int(mark), reason)
+
+    def drop_attribute(self, el: Element, key: str, reason: str) -> None:
+        mark = el.get(MARK)
+        if mark is not None:
+            self.c.attributes.setdefault((int(mark), key), reason)
+        del el.attrib[key]
+
+    def rename(self, el: Element, model: dict[str, tuple[int, str, int, int]]) -> None:
+        """Children the target knows by another name (``RENAMES``) take that name."""
+        for child in el:
+            tag = child.tag
+            if isinstance(tag, str) and tag not in model and RENAMES.get(tag) in model:
+                child.tag = RENAMES[tag]
 
     def regroup(self, el: Element, model: dict[str, tuple[int, str, int, int]]) -> None:
         """ERN 4.x editions: a child the parent lacks moves into the edition that has it (4.3), an
@@ -200,6 +264,7 @@ class _Fitter:
             if not isinstance(tag, str) or tag in model:
                 continue
             if tag in _EDITIONS:
+                self.rename(child, model)
                 anchor = child
                 for grandchild in list(child):
                     if grandchild.tag in model:
@@ -208,10 +273,18 @@ class _Fitter:
                 continue
             for edition in _EDITIONS:
                 entry = model.get(edition)
-                if entry is not None and tag in self.model.children(entry[1]):
+                if entry is None:
+                    continue
+                inner = self.model.children(entry[1])
+                name = tag if tag in inner else RENAMES.get(tag) if RENAMES.get(tag) in inner else None
+                if name is not None:
+                    child.tag = name
                     holder = next((c for c in el if c.tag == edition), None)
                     if holder is None:
                         holder = etree.SubElement(el, edition)
+                        kind = _DELIVERY_FILE_TYPE.get(self.fitting) if edition == "DeliveryFile" else None
+                        if kind is not None:
+                            etree.SubElement(holder, "Type").text = kind
                     holder.append(child)
                     break
 
@@ -265,6 +338,14 @@ def _convert_primitive(text: str, primitive: str) -> str | None:
     return None
 
 
+def defaults_written(conversion: Conversion) -> list[tuple[str, str, str]]:
+    """(XPath of the parent in the output, part name, value) of each default the output holds (the
+    version attributes, which name the target version itself, aside)."""
+    tree = conversion.root.getroottree()
+    return [(tree.getpath(parent), name, value) for parent, name, value in conversion.defaulted
+            if parent.getroottree().getroot() is conversion.root and name.lstrip("@") not in VERSION_ATTRIBUTES]
+
+
 def convert(source: Element, source_version: str, target_version: str,
             defaults: Mapping[str, str] | None = None) -> Conversion:
     """Convert the document of root ``source`` (ERN ``source_version``) to ``target_version``."""
@@ -281,17 +362,21 @@ def convert(source: Element, source_version: str, target_version: str,
     root.extend(list(work))
     if versions.is_legacy(target_version):
         root.set("MessageSchemaVersionId", f"ern/{versions.version_code(target_version)}")
-    conversion = Conversion(root, source)  # within ERN 4.x the element names agree: fitting converts
+    conversion = Conversion(root, source)
     model = content_model(target_version)
     fitter = _Fitter(model, conversion, defaults or {})
     type_name = model.roots.get(local)
     if type_name is None:
         conversion.missing.append(("", f"{local} (ERN {target_version} has no such message)"))
     else:
+        mapping.to_family(root, source_version, model, conversion)  # 3.x <-> 4.x shapes; 4.x names agree
         fitter.fit(root, type_name)
+        mapping.drop_unreferenced_parties(root, source_version)
     for el in root.iter():
-        if MARK in el.attrib:
-            del el.attrib[MARK]
+        mark = el.attrib.pop(MARK, None) if isinstance(el.tag, str) else None
+        if mark is not None:
+            conversion.kept.setdefault(int(mark), el)
+    etree.cleanup_namespaces(root)  # the marks' namespace declaration goes with them
     return conversion
 
 
@@ -344,6 +429,9 @@ def _xpath(tree: etree._ElementTree, el: Element) -> str:
     return f"{head}/{rest}" if rest else head
 
 
+_CARRIED = etree.Element("carried")  # ``losses``: a value a kept party reference carries
+
+
 def losses(conversion: Conversion) -> list[Loss]:
     """Every source leaf value absent from the output, grouped by the innermost removed (or changed)
     element that held it, with that element's reason (a container the target lacks gives its
@@ -354,15 +442,28 @@ def losses(conversion: Conversion) -> list[Loss]:
     noted = {**conversion.changed, **conversion.removed}
     left = leaf_values(conversion.root)
 
-    def culprit(el: Element) -> Element | None:  # the innermost removed or changed element holding ``el``
+    def culprit(el: Element) -> Element | None:
+        """The innermost removed or changed element holding ``el``; ``el`` itself when a kept party
+        reference carries it. A party name replaced by a reference that is not kept takes the
+        reason of what removed the reference's holder."""
         node: Element | None = el
         while node is not None:
-            if index.get(node) in noted:
+            i = index.get(node)
+            holder = conversion.references.get(i)
+            if holder is not None and holder in conversion.kept:
+                return _CARRIED
+            if i in noted and (holder is None or holder == i):
                 return node
             node = node.getparent()
         return None
 
-    leaves = [(el, el.text.strip(), culprit(el)) for el in _LEAF_TEXTS(source)]
+    leaves = []
+    for el in _LEAF_TEXTS(source):
+        value, owner = el.text.strip(), culprit(el)
+        if owner is not _CARRIED:
+            leaves.append((el, value, owner))
+        elif left[value] > 0:  # the party's one PartyList copy is what the references carry
+            left[value] -= 1
     absent: list[tuple[Element, str, Element | None]] = []
     # Values outside removed elements claim their output copies first; removed ones share the rest.
     for el, value, owner in sorted(leaves, key=lambda item: item[2] is not None):
@@ -384,3 +485,51 @@ def losses(conversion: Conversion) -> list[Loss]:
         reason = noted.get(index.get(el, -1)) or conversion.unmapped
         out.append(Loss(_xpath(tree, el), el.tag, reason, tuple(values)))
     return out
+
+
+@dataclass(frozen=True)
+class AttributeLoss:
+    """A source attribute the output does not carry: where (an XPath to it in the source) and why."""
+
+    path: str
+    tag: str
+    name: str
+    value: str
+    reason: str
+
+
+def attribute_losses(conversion: Conversion) -> list[AttributeLoss]:
+    """Every attribute of the source whose element the output lacks, or keeps without that attribute
+    and value (the version attributes of the root are rewritten, not carried); attributes the mapping
+    carries in another form (``consumed``) are not losses."""
+    source = conversion.source
+    tree = source.getroottree()
+    out: list[AttributeLoss] = []
+    for i, el in enumerate(source.iter()):
+        if not isinstance(el.tag, str) or not el.attrib:
+            continue
+        kept = conversion.kept.get(i)
+        for name, value in el.attrib.items():
+            if (el is source and name in VERSION_ATTRIBUTES) or (i, name) in conversion.consumed:
+                continue
+            if kept is not None and kept.get(name) == value:
+                continue
+            if kept is not None:
+                reason = conversion.attributes.get((i, name)) or conversion.changed.get(i) or conversion.unmapped
+            else:
+                reason = _removal_reason(conversion, el)
+            label = etree.QName(name).localname if name.startswith("{") else name
+            out.append(AttributeLoss(f"{_xpath(tree, el)}/@{label}", el.tag, label, value, reason))
+    return out
+
+
+def _removal_reason(conversion: Conversion, el: Element) -> str:
+    """The reason of the innermost removed element holding ``el`` (itself included)."""
+    index = {node: i for i, node in enumerate(conversion.source.iter())}
+    node: Element | None = el
+    while node is not None:
+        reason = conversion.removed.get(index[node])
+        if reason is not None:
+            return reason
+        node = node.getparent()
+    return conversion.unmapped

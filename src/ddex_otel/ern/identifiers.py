@@ -8,7 +8,9 @@ identifiers that pass.
 
 from __future__ import annotations
 
+import itertools
 import re
+from typing import Iterator
 
 # ISO 3901: country code (2 letters), registrant (3 alphanumerics), year (2 digits),
 # designation (5 digits). DDEX messages carry the compact 12-character form, no hyphens.
@@ -103,3 +105,22 @@ def is_valid_grid(value: str) -> bool:
 def make_grid(payload: str) -> str:
     """A 17-character GRid payload (``A1`` + issuer + release number) with its check character."""
     return payload + grid_check_character(payload)
+
+
+_DPID = re.compile(r"PADPIDA[a-zA-Z0-9]+")
+_ISNI = re.compile(r"[0-9]{15}[0-9X]")
+
+
+def party_id_scheme(value: str) -> str | None:
+    """The ERN 4.x PartyId child a bare party id is written as by its shape: ``DPID``, ``ISNI``,
+    else None (a ProprietaryId)."""
+    return "DPID" if _DPID.fullmatch(value) else "ISNI" if _ISNI.fullmatch(value) else None
+
+
+def free_references(taken: set[str], prefix: str = "P") -> Iterator[str]:
+    """``P1``, ``P2``… skipping the references in ``taken`` (each one yielded is added to it)."""
+    for n in itertools.count(1):
+        ref = f"{prefix}{n}"
+        if ref not in taken:
+            taken.add(ref)
+            yield ref

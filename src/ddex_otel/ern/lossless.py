@@ -577,39 +577,36 @@ def converted(source: Element, source_version: str, version: str, defaults: Any 
     sink = COLLECTOR.get()
     if sink is not None:
         sink.extend(_missing_findings(conversion, version))
+        sink.extend(_default_findings(conversion, version))
         sink.extend(finding for finding, _ in _loss_findings(conversion, source_version, version))
     return conversion.root
 
 
-def converts(source_version: str, version: str) -> bool:
-    """Whether a build converts the source document (within ERN 4.x) rather than writing the model
-    (between ERN 3.x and 4.x, whose shapes ``mapping`` does not yet translate)."""
-    return not is_legacy(source_version) and not is_legacy(version)
-
-
-MODEL_ONLY = ("not carried: a conversion between ERN 3.x and 4.x writes only what the model writer maps "
-              "(ids, titles, display artists, label, genre, dates, P/C lines of releases, track lists, deal "
-              "terms, durations)")
-
-
-def report_model_losses(source: Element, source_version: str, version: str, root: Element) -> None:
-    """Report every value of ``source`` that the model-written ``root`` lacks (``ddex.build.dropped``)."""
-    sink = COLLECTOR.get()
-    if sink is not None:
-        conversion = convert.Conversion(root, source, unmapped=MODEL_ONLY)
-        sink.extend(finding for finding, _ in _loss_findings(conversion, source_version, version))
+def _supplied(where: str, name: str) -> tuple[str, str]:
+    """(the parent's name, the ``build(defaults=...)`` key that supplies ``name`` there)."""
+    parent = where.rsplit("/", 1)[-1].split("[", 1)[0].split(":")[-1] if where else ""
+    return parent, name if name.startswith("@") or not parent else f"{parent}/{name}"
 
 
 def _missing_findings(conversion: "convert.Conversion", version: str) -> list[Finding]:
     out = []
     for where, what in conversion.missing:
-        name = what.split(" ", 1)[0]
-        parent = where.rsplit("/", 1)[-1].split("[", 1)[0] if where else ""
+        parent, key = _supplied(where, what.split(" ", 1)[0])
         out.append(Finding(
             "error", "missing-field",
             f"ERN {version} requires {what} in {parent or 'the message'} and the source has none: supply one with "
-            f"build(..., defaults={{{(parent + '/' if parent else '') + name!r}: VALUE}}) "
-            f"(CLI: --default {(parent + '/' if parent else '') + name}=VALUE)", where))
+            f"build(..., defaults={{{key!r}: VALUE}}) (CLI: --default {key}=VALUE)", where))
+    return out
+
+
+def _default_findings(conversion: "convert.Conversion", version: str) -> list[Finding]:
+    out = []
+    for where, name, value in convert.defaults_written(conversion):
+        parent, key = _supplied(where, name)
+        out.append(Finding(
+            "warning", "default-value",
+            f"ERN {version} requires {name} in {parent} and the source has none: {value!r} is written (supply "
+            f"another with build(..., defaults={{{key!r}: VALUE}}), CLI: --default {key}=VALUE)", f"{where}/{name}"))
     return out
 
 
@@ -621,30 +618,21 @@ def _loss_findings(conversion: "convert.Conversion", source_version: str, versio
         message_ = (f"{loss.tag} ({n} value{'s' if n != 1 else ''}: {shown}) is not carried from ERN {source_version} "
                     f"to {version}: {loss.reason}")
         found.append((Finding("warning", DROPPED, message_, loss.path), n))
+    for lost in convert.attribute_losses(conversion):
+        message_ = (f"attribute {lost.name}={lost.value!r} of {lost.tag} is not carried from ERN {source_version} "
+                    f"to {version}: {lost.reason}")
+        found.append((Finding("warning", DROPPED, message_, lost.path), 0))
     return found
 
 
-def dropped_elements(message: Message, version: str) -> list[tuple[Finding, int]]:
+def dropped_elements(message: Message, version: str, defaults: Any = None) -> list[tuple[Finding, int]]:
     """What a build of a source-backed ``message`` at another ``version`` does not carry: one finding
     per outermost source element whose values are absent from the output (its path an XPath into the
     source, prefix ``ern``), with the number of those values. Empty at the source's own version."""
     root = message._source
     if root is None or message.ern_version == version:
         return []
-    if converts(message.ern_version, version):
-        return _loss_findings(convert.convert(root, message.ern_version, version), message.ern_version, version)
-    from ddex_otel.ern.builder import assemble  # the model writer's output is what is compared
-
-    out = assemble(message, version)
-    return _loss_findings(convert.Conversion(out, root, unmapped=MODEL_ONLY), message.ern_version, version)
-
-
-def _relative(top: Element, el: Element) -> str:
-    parts = []
-    while el is not None and el is not top:
-        parts.append(el.tag)
-        el = el.getparent()
-    return "/".join(reversed(parts))
+    return _loss_findings(convert.convert(root, message.ern_version, version, defaults), message.ern_version, version)
 
 
 def value_count(message: Message) -> int:
