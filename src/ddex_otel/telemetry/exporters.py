@@ -46,6 +46,9 @@ class ExportFailures:
         self.failed_exports = 0
         self.dropped_items = 0
         self.first_error: str | None = None
+        #: the first failure's parts: "traces → OTLP gRPC …" and its reason
+        self.first_where: str | None = None
+        self.first_reason: str | None = None
         self.last_failure_at: float | None = None
 
     def record(self, signal: str, destination: str, items: int, error: str) -> None:
@@ -56,6 +59,7 @@ class ExportFailures:
             first = self.first_error is None
             if first:
                 self.first_error = f"{signal} → {destination}: {error}"
+                self.first_where, self.first_reason = f"{signal} → {destination}", str(error)
         if first:
             _logger.warning(
                 "telemetry export failed (%s → %s: %s); the application is not affected. "
@@ -308,9 +312,8 @@ class ExportWarningCollector(logging.Filter):
             parts.append(f"{stats.spans_dropped} of {stats.spans_ended} span(s)")
         if stats.metric_exports_failed:
             parts.append(f"{stats.metric_exports_failed} metric export(s)")
-        first = failures.first_error or ""
-        where = first.split(": ", 1)[0] if first else ", ".join(handle.destinations)
-        cause = self.cause or (first.split(": ", 1)[1] if ": " in first else "")
+        where = failures.first_where or ", ".join(handle.destinations)
+        cause = self.cause or failures.first_reason or ""
         return (f"telemetry not delivered: {' and '.join(parts) or 'exports failed'} "
                 f"({where}{': ' + cause if cause else ''}); the command itself is unaffected")
 
@@ -321,7 +324,12 @@ def _short_cause(message: str) -> str:
 
     status = re.search(r"StatusCode\.(\w+)", message)
     if status is not None:
-        detail = message.rsplit(": ", 1)[-1].strip() if "Error details" in message else ""
-        return status.group(1) + (f" ({detail})" if detail and len(detail) <= 80 else "")
+        detail = " ".join(message.split("Error details", 1)[1].lstrip(":= ").split()) if "Error details" in message else ""
+        if len(detail) > 300:
+            detail = detail[:299] + "…"
+        return status.group(1) + (f" ({detail})" if detail else "")
     line = " ".join(re.split(r",? retrying in", message, maxsplit=1)[0].split())
-    return line if len(line) <= 160 else line[:159] + "…"
+    # the SDK's "Failed to export … reason: <why>": the why is ours (the session's own words, with
+    # what to check), so it is kept whole
+    line = re.sub(r"^Failed to export [\w ]+?(?:batch )?code: \S+, reason: ", "", line)
+    return line if len(line) <= 400 else line[:399] + "…"
