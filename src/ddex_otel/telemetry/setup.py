@@ -359,6 +359,7 @@ class TelemetryHandle:
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     span_processors: list[DeliverySpanProcessor] = field(default_factory=list)
     metric_delivery: list[MetricDelivery] = field(default_factory=list)
+    logs: Any = None  # logs.LogsHandle: the logger provider and the handler on the ddex_otel logger
     _log_filter: ExportLogFilter | None = None
     _redactor: secrets.SecretRedactor | None = field(default=None, repr=False)
     _filtered_loggers: list[logging.Logger] = field(default_factory=list)
@@ -380,7 +381,7 @@ class TelemetryHandle:
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
         """Export everything pending now; False if something did not make it in time."""
-        ok = True
+        ok = self.logs.force_flush(timeout_millis) if self.logs is not None else True
         for provider in (self.tracer_provider, self.meter_provider):
             flush = getattr(provider, "force_flush", None)
             if flush is None:
@@ -439,6 +440,8 @@ class TelemetryHandle:
         if self.owns_meter_provider and self.meter_provider is not None:
             millis = max(1.0, (export_deadline - time.monotonic()) * 1000)
             start(lambda: self.meter_provider.shutdown(timeout_millis=millis), "metric-shutdown")
+        if self.logs is not None:
+            start(lambda: self.logs.shutdown(max(0.0, export_deadline - time.monotonic())), "log-shutdown")
         for thread in steps:
             thread.join(max(0.0, deadline - time.monotonic()))
         for counters in self.metric_delivery:
@@ -653,6 +656,15 @@ def configure(
     else:
         handle.meter_provider = current_mp
         handle.destinations.append("metrics → the application's meter provider")
+
+    if own_traces or own_metrics:  # the logs signal follows the same choices (see ``logs``)
+        from ddex_otel.telemetry import logs
+
+        handle.logs = logs.install(resource=resource, set_global=set_global, offline_dir=offline_dir,
+                                   offline_files=files, files_tried=files is not None or any(wants_files.values()),
+                                   **plan)
+        handle.offline_files = handle.offline_files or handle.logs.offline_files
+        handle.destinations.extend(handle.logs.destinations)
 
     if summary:
         from ddex_otel.telemetry.summary import SummarySpanProcessor
