@@ -209,10 +209,12 @@ def run_demo(args: argparse.Namespace) -> int:
         console.print(f"spans: {delivery.spans_ended} ended, {delivery.spans_exported} exported, "
                       f"{delivery.spans_dropped} dropped{f' ({dropped})' if dropped else ''}")
     if batch_context.trace_flags.sampled and any(d.startswith("traces → OTLP") for d in handle.destinations):
-        from ddex_otel.stack.links import jaeger_trace_url
+        from ddex_otel.stack.links import jaeger_trace_url, logs_trace_url
 
         # soft_wrap: the link stays on one line, whole, however narrow the terminal
         console.print(f"trace in Jaeger: {jaeger_trace_url(batch_context.trace_id)}", soft_wrap=True)
+        if any(d.startswith("logs → OTLP") for d in handle.destinations):
+            console.print(f"its log records: {logs_trace_url(batch_context.trace_id)}", soft_wrap=True)
     if handle.export_failures:
         console.print(
             f"[yellow]{handle.export_failures} telemetry export(s) failed[/yellow] "
