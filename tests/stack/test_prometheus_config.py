@@ -60,8 +60,11 @@ def test_alert_rule_unit_tests_pass(promtool):
     ("alert-thresholds.yml", "vector(10)\n", "vector(9.8)\n"),
     # error ratio: fires at 6 %, silent at 5 %
     ("alert-thresholds.yml", "vector(0.05)\n", "vector(0.061)\n"),
-    ("alert-rules.yml", ') > on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}',
-     ') >= on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}'),
+    ("alert-rules.yml", 'count[5m]))\n          ) > on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}',
+     'count[5m]))\n          ) >= on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}'),
+    # per-sender error ratio: fires at 10 %, silent at exactly 5 %
+    ("alert-rules.yml", 'validate)"}[5m]))\n          ) > on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}',
+     'validate)"}[5m]))\n          ) >= on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}'),
     # memory: fires at 1 GiB + 1 MiB, silent at 1 GiB
     ("alert-thresholds.yml", "vector(1073741824)\n", "vector(1074790400)\n"),
     ("alert-rules.yml", "(process_memory_usage_bytes) > on()", "(process_memory_usage_bytes) >= on()"),

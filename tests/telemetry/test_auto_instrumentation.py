@@ -28,6 +28,13 @@ def _run(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _dangling(sample: Path, tmp_path: Path) -> Path:
+    """A message that parses and fails to build: a track list entry points at no resource."""
+    bad = tmp_path / "dangling.xml"
+    bad.write_bytes(sample.read_bytes().replace(b">A1</ReleaseResourceReference>", b">A999</ReleaseResourceReference>", 1))
+    return bad
+
+
 def test_app_source_never_imports_telemetry() -> None:
     source = APP.read_text()
     assert "ddex_otel.telemetry" not in source.replace("never imports ddex_otel.telemetry", "")
@@ -35,8 +42,7 @@ def test_app_source_never_imports_telemetry() -> None:
 
 
 def test_auto_instrumented_spans_follow_the_contract(sample: Path, tmp_path: Path) -> None:
-    bad = tmp_path / "dangling.xml"  # parses, fails to build: a track list entry points at no resource
-    bad.write_bytes(sample.read_bytes().replace(b">A1</ReleaseResourceReference>", b">A999</ReleaseResourceReference>", 1))
+    bad = _dangling(sample, tmp_path)
     done = _run(
         {
             "OTEL_SERVICE_NAME": "auto-app",
@@ -101,8 +107,7 @@ def test_process_metrics_under_opentelemetry_instrument_are_emitted_once(sample:
 def test_standard_logging_variables_give_records_with_trace_ids(sample: Path, tmp_path: Path) -> None:
     """OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED + OTEL_LOGS_EXPORTER: the SDK's handler on the
     root logger receives the library's records (they propagate), with the failed build's ids."""
-    bad = tmp_path / "dangling.xml"
-    bad.write_bytes(sample.read_bytes().replace(b">A1</ReleaseResourceReference>", b">A999</ReleaseResourceReference>", 1))
+    bad = _dangling(sample, tmp_path)
     done = _run(
         {
             "OTEL_TRACES_EXPORTER": "otlp_json_file",  # both to stdout, one OTLP JSON object per line

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -18,24 +17,12 @@ from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.telemetry import offline
 from ddex_otel.telemetry.batches import batch
-from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 from ddex_otel.telemetry.setup import configure
 
 LOSSY_SAMPLE = "AudiusProject__01_delivery.xml"  # ERN 3.8.2 with elements the model does not hold
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith(("OTEL_", "DDEX_OTEL_")):
-            monkeypatch.delenv(key)
-
-
-@pytest.fixture(autouse=True)
-def not_instrumented() -> None:
-    yield
-    if DDEXInstrumentor().is_instrumented_by_opentelemetry:
-        DDEXInstrumentor().uninstrument()
+pytestmark = pytest.mark.usefixtures("clean_env", "not_instrumented")
 
 
 def _value(v: Any) -> Any:

@@ -86,13 +86,19 @@ def with_cli_telemetry(run: Callable[[argparse.Namespace], int]) -> Callable[[ar
 
 
 def _show_telemetry_warnings() -> None:
-    """Telemetry warnings (bad OTEL_* values, drops) reach stderr even without logging configured."""
+    """Telemetry warnings (bad OTEL_* values, drops) reach stderr even without logging configured.
+
+    The library's log records (``records``: findings, failures, losses) are for the logs signal: the
+    command already prints them in its own output, so its stderr does not repeat them."""
     import logging
 
-    logger = logging.getLogger("ddex_otel.telemetry")
-    if logger.handlers or logging.getLogger().handlers:
+    from ddex_otel.telemetry import records
+
+    logger = logging.getLogger("ddex_otel")
+    if logger.handlers or logging.getLogger("ddex_otel.telemetry").handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("ddex-otel: warning: %(message)s"))
     handler.setLevel(logging.WARNING)
+    handler.addFilter(lambda record: not records.is_record(record))
     logger.addHandler(handler)

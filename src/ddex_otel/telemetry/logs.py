@@ -44,7 +44,6 @@ LIBRARY_LOGGER = "ddex_otel"
 ENV_LOG_LEVEL = "DDEX_OTEL_LOG_LEVEL"
 DEFAULT_LOG_LEVEL = logging.INFO
 SIGNAL = "logs"
-SIGNAL_PATH = "v1/logs"
 
 
 @dataclass(eq=False)
@@ -93,31 +92,18 @@ def log_level() -> int:
 
 def otlp_log_exporter(protocol: str, endpoint: str | None = None, headers: dict[str, str] | None = None,
                       timeout: float | None = None, transport: tls.TransportOptions | None = None) -> LogRecordExporter:
-    """The OTLP log exporter with the options the span and metric exporters get (``setup.otlp_exporter``)."""
-    from ddex_otel.telemetry.setup import _exporter_options
+    """The OTLP log exporter (``setup.otlp_exporter`` for ``logs``), with the options the span and
+    metric exporters get (``setup.otlp_options``)."""
+    from ddex_otel.telemetry.setup import otlp_options
 
-    kwargs: dict[str, Any] = _exporter_options(SIGNAL, protocol)
-    if headers is not None:
-        kwargs["headers"] = headers
-    if timeout is not None:
-        kwargs["timeout"] = timeout
-    kwargs.update(tls.exporter_options(SIGNAL, protocol, transport))
+    kwargs = otlp_options(SIGNAL, protocol, endpoint, headers, timeout, transport)
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcExporter
 
-        if endpoint:
-            kwargs["endpoint"] = endpoint
         return GrpcExporter(**kwargs)
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpExporter
 
-    if endpoint:
-        kwargs["endpoint"] = http_url(endpoint)
     return HttpExporter(**kwargs)
-
-
-def http_url(endpoint: str) -> str:
-    """A base URL like OTEL_EXPORTER_OTLP_ENDPOINT with the logs path appended (``/v1/logs``)."""
-    return f"{endpoint.rstrip('/')}/{SIGNAL_PATH}"
 
 
 def file_log_exporter(path: os.PathLike[str] | str) -> LogRecordExporter:
@@ -125,54 +111,6 @@ def file_log_exporter(path: os.PathLike[str] | str) -> LogRecordExporter:
     from opentelemetry.exporter.otlp.json.file._log_exporter import FileLogExporter
 
     return FileLogExporter(stream=offline.stream(path, SIGNAL))  # type: ignore[arg-type]
-
-
-def plan(
-    *,
-    endpoint: str | None,
-    protocol: str | None,
-    headers: dict[str, str] | None,
-    timeout: float | None,
-    transport: tls.TransportOptions | None,
-    offline_files: offline.OfflineFiles | None,
-) -> list[tuple[Any, str]]:
-    """[(exporter factory, description)]: the rules of ``configure`` (``setup._plan_exporters``) for logs."""
-    from ddex_otel.telemetry import setup
-
-    planned: list[tuple[Any, str]] = []
-
-    def otlp(base: str | None) -> None:
-        chosen = setup.resolve_protocol(SIGNAL, protocol)
-        planned.append((lambda: otlp_log_exporter(chosen, base, headers, timeout, transport),
-                        describe_otlp(chosen, base, headers)))
-
-    names = setup._exporter_names(SIGNAL)
-    if endpoint:
-        otlp(endpoint)
-    elif names is not None:
-        for name in names:
-            if name == "otlp":
-                otlp(None)
-            elif name != "none" and name not in setup._FILE_EXPORTER_NAMES:
-                planned.append((lambda n=name: setup._named_exporter(SIGNAL, n), name))
-    elif setup.env_endpoint(SIGNAL):
-        otlp(None)
-    if offline_files is not None:
-        path = offline_files.logs
-        planned.append((lambda: file_log_exporter(path), str(path)))
-    return planned
-
-
-def describe_otlp(protocol: str, endpoint: str | None, headers: dict[str, str] | None) -> str:
-    """Where OTLP logs go (password, query values and header values masked), like the other signals."""
-    from ddex_otel.telemetry import secrets, setup
-
-    if protocol == "grpc" or not endpoint:
-        return setup._otlp_where(SIGNAL, protocol, endpoint, headers)
-    shown = headers if headers is not None else setup._headers_dict(setup._env(
-        "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"))
-    note = f" ({secrets.describe_headers(shown)})" if shown else ""
-    return f"OTLP HTTP {secrets.mask_url(http_url(endpoint))}{note}"
 
 
 # -------------------------------------------------------------------------------------- install
@@ -208,8 +146,9 @@ def install(
     if offline_dir is not None or setup.wants_offline_files(SIGNAL, endpoint):
         handle.offline_files = offline_files if files_tried else setup._offline_files(offline_dir)
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    for factory, where in plan(endpoint=endpoint, protocol=protocol, headers=headers, timeout=timeout,
-                               transport=transport, offline_files=handle.offline_files):
+    for factory, where in setup._plan_exporters(SIGNAL, endpoint=endpoint, protocol=protocol, headers=headers,
+                                                timeout=timeout, transport=transport,
+                                                offline_files=handle.offline_files):
         try:
             exporter = factory()
         except Exception as exc:  # noqa: BLE001 - a broken exporter is a warning

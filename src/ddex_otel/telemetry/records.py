@@ -124,6 +124,11 @@ def batch_file_failed(batch_name: str | None, error_type: str, message: str, ite
                            _one_line(message), extra=attrs)
 
 
+def is_record(record: logging.LogRecord) -> bool:
+    """True for a record this module emitted (the CLI keeps them off its stderr: it prints its own lines)."""
+    return record.pathname == __file__
+
+
 def _one_line(value: Any, limit: int = 300) -> str:
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -60,7 +60,7 @@ _logger = logging.getLogger("ddex_otel.telemetry")
 DEFAULT_SERVICE_NAME = "ddex-otel"
 DEFAULT_PROTOCOL = "grpc"  # what opentelemetry-distro defaults to, so both setups agree
 PROTOCOLS = ("grpc", "http/protobuf")
-_SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics"}
+_SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}
 
 
 # ------------------------------------------------------------------------------------ resource
@@ -159,27 +159,37 @@ def otlp_exporter(
     ``endpoint`` is a base URL like OTEL_EXPORTER_OTLP_ENDPOINT: for http/protobuf the signal
     path (``/v1/traces``) is appended here, since the exporters' ``endpoint=`` takes a full URL.
     """
+    if signal == "logs":
+        from ddex_otel.telemetry import logs
+
+        return logs.otlp_log_exporter(protocol, endpoint, headers, timeout, transport), _otlp_where(
+            signal, protocol, endpoint, headers)
+    kwargs = otlp_options(signal, protocol, endpoint, headers, timeout, transport)
+    if protocol == "grpc":
+        if signal == "traces":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Exp
+        else:
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Exp
+        return Exp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
+    if signal == "traces":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HExp
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HExp
+    return HExp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
+
+
+def otlp_options(signal: str, protocol: str, endpoint: str | None = None, headers: dict[str, str] | None = None,
+                 timeout: float | None = None, transport: tls.TransportOptions | None = None) -> dict[str, Any]:
+    """Keyword arguments of the OTLP exporter of ``signal`` (see ``otlp_exporter``; ``logs`` uses them too)."""
     kwargs: dict[str, Any] = _exporter_options(signal, protocol)
     if headers is not None:
         kwargs["headers"] = headers
     if timeout is not None:
         kwargs["timeout"] = timeout
     kwargs.update(tls.exporter_options(signal, protocol, transport))
-    if protocol == "grpc":
-        if endpoint:
-            kwargs["endpoint"] = endpoint
-        if signal == "traces":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Exp
-        else:
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Exp
-        return Exp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
     if endpoint:
-        kwargs["endpoint"] = f"{endpoint.rstrip('/')}/{_SIGNAL_PATHS[signal]}"
-    if signal == "traces":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HExp
-    else:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HExp
-    return HExp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
+        kwargs["endpoint"] = endpoint if protocol == "grpc" else f"{endpoint.rstrip('/')}/{_SIGNAL_PATHS[signal]}"
+    return kwargs
 
 
 def _named_exporter(signal: str, name: str) -> Any:
@@ -252,10 +262,16 @@ def _plan_exporters(
     elif env_endpoint(signal):
         otlp(None)
     if offline_files is not None:
-        path = offline_files.traces if signal == "traces" else offline_files.metrics
-        factory = offline.span_exporter if signal == "traces" else offline.metric_exporter
+        path = getattr(offline_files, signal)
+        factory = _offline_exporters()[signal]
         planned.append((lambda: factory(path), str(path)))
     return planned
+
+
+def _offline_exporters() -> dict[str, Callable[[Path], Any]]:
+    from ddex_otel.telemetry import logs
+
+    return {"traces": offline.span_exporter, "metrics": offline.metric_exporter, "logs": logs.file_log_exporter}
 
 
 def _otlp_where(signal: str, protocol: str, endpoint: str | None, headers: dict[str, str] | None = None) -> str:
