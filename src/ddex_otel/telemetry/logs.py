@@ -25,6 +25,7 @@ export logs): this module is the one place that imports them (telemetry contract
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import warnings
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry._logs import NoOpLoggerProvider, get_logger_provider, set_logger_provider
+from opentelemetry.sdk import _logs as sdk_logs
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 
@@ -73,6 +75,34 @@ class LogsHandle:
             provider, self.owns_provider = self.provider, False
             # shutdown() exports what is queued; a dead collector must not hold the host past the timeout.
             bounded(provider.shutdown, max(0.05, timeout), "logger provider shutdown")
+
+
+#: Limit variables the SDK's log record limits read (it raises ValueError on a bad one) -> argument.
+_LIMIT_VARS = {
+    "OTEL_ATTRIBUTE_COUNT_LIMIT": "max_attributes",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "max_attribute_length",
+    "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT": "max_log_record_attributes",
+    "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT": "max_log_record_attribute_length",
+}
+_DEFAULT_COUNT_LIMIT = 128
+
+
+def _provider(resource: Any) -> Any:
+    """The SDK's LoggerProvider; a bad limit variable is one warning and the SDK default, never an exception."""
+    limits_type = getattr(sdk_logs, "LogRecordLimits", None) or sdk_logs.LogLimits
+    try:
+        limits_type()  # what the provider reads from the environment
+        return LoggerProvider(resource=resource, shutdown_on_exit=False)
+    except ValueError:
+        pass
+    accepted = inspect.signature(limits_type).parameters
+    explicit: dict[str, int] = {}
+    for name, argument in _LIMIT_VARS.items():
+        raw = os.environ.get(name, "").strip()
+        if raw and not raw.isdigit() and argument in accepted:
+            warn_env(name, raw, "ignoring %s=%r: not a non-negative integer; using the SDK default", name, raw)
+            explicit[argument] = limits_type.UNSET if "length" in argument else _DEFAULT_COUNT_LIMIT
+    return LoggerProvider(resource=resource, shutdown_on_exit=False, log_record_limits=limits_type(**explicit))
 
 
 def log_level() -> int:
@@ -145,7 +175,7 @@ def install(
         return handle
     if offline_dir is not None or setup.wants_offline_files(SIGNAL, endpoint):
         handle.offline_files = offline_files if files_tried else setup._offline_files(offline_dir)
-    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    provider = _provider(resource)
     for factory, where in setup._plan_exporters(SIGNAL, endpoint=endpoint, protocol=protocol, headers=headers,
                                                 timeout=timeout, transport=transport,
                                                 offline_files=handle.offline_files):
