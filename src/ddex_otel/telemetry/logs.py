@@ -25,7 +25,6 @@ export logs): this module is the one place that imports them (telemetry contract
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import warnings
@@ -33,8 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry._logs import NoOpLoggerProvider, get_logger_provider, set_logger_provider
-from opentelemetry.sdk import _logs as sdk_logs
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, LogRecordLimits
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 
 from ddex_otel.telemetry import offline, tls
@@ -89,20 +87,18 @@ _DEFAULT_COUNT_LIMIT = 128
 
 def _provider(resource: Any) -> Any:
     """The SDK's LoggerProvider; a bad limit variable is one warning and the SDK default, never an exception."""
-    limits_type = getattr(sdk_logs, "LogRecordLimits", None) or sdk_logs.LogLimits
     try:
-        limits_type()  # what the provider reads from the environment
+        LogRecordLimits()  # what the provider reads from the environment
         return LoggerProvider(resource=resource, shutdown_on_exit=False)
     except ValueError:
         pass
-    accepted = inspect.signature(limits_type).parameters
     explicit: dict[str, int] = {}
     for name, argument in _LIMIT_VARS.items():
         raw = os.environ.get(name, "").strip()
-        if raw and not raw.isdigit() and argument in accepted:
+        if raw and not raw.isdigit():
             warn_env(name, raw, "ignoring %s=%r: not a non-negative integer; using the SDK default", name, raw)
-            explicit[argument] = limits_type.UNSET if "length" in argument else _DEFAULT_COUNT_LIMIT
-    return LoggerProvider(resource=resource, shutdown_on_exit=False, log_record_limits=limits_type(**explicit))
+            explicit[argument] = LogRecordLimits.UNSET if "length" in argument else _DEFAULT_COUNT_LIMIT
+    return LoggerProvider(resource=resource, shutdown_on_exit=False, log_record_limits=LogRecordLimits(**explicit))
 
 
 def log_level() -> int:
