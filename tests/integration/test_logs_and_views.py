@@ -9,6 +9,7 @@ goes over OTLP to the collector AND to offline files, so both hold the same reco
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections import Counter
@@ -190,7 +191,7 @@ def _latest(answer: dict) -> dict[str, float]:
     return out
 
 
-def test_jaeger_monitor_api_reads_the_span_metrics(run, local_stack) -> None:
+def test_jaeger_monitor_api_reads_the_span_metrics(run, local_stack, prometheus) -> None:
     calls = poll(lambda: _latest(_monitor(local_stack, run, "calls")),
                  lambda c: c.get("ddex.parse", 0) > 0 and c.get("ddex.build", 0) > 0, timeout=90,
                  what="Jaeger Monitor call rates of the DDEX operations")
@@ -198,6 +199,13 @@ def test_jaeger_monitor_api_reads_the_span_metrics(run, local_stack) -> None:
     errors = poll(lambda: _latest(_monitor(local_stack, run, "errors")), lambda e: e.get("ddex.build", 0) > 0,
                   timeout=60, what="Jaeger Monitor error rates")
     assert errors["ddex.build"] > 0
+    p95 = poll(lambda: _latest(_monitor(local_stack, run, "latencies", quantile=0.95)),
+               lambda q: q.get("ddex.build", 0) > 0, timeout=60, what="Jaeger Monitor p95 latencies")
+    # milliseconds: the same quantile Prometheus computes from the contract's seconds histogram, x 1000
+    seconds = float(prometheus.wait(
+        f'histogram_quantile(0.95, sum by (le) (rate(traces_span_metrics_duration_seconds_bucket'
+        f'{{service_name="{run.service}",span_name="ddex.build"}}[15m])))')[0]["value"][1])
+    assert p95["ddex.build"] == pytest.approx(seconds * 1000, rel=0.05), (p95, seconds)
 
 
 def test_browser_logs_ui_shows_the_records_of_the_printed_link(run, logs, browser_page) -> None:
@@ -236,8 +244,17 @@ def test_browser_jaeger_monitor_tab_shows_the_ddex_operations(run, local_stack, 
     poll(lambda: _latest(_monitor(local_stack, run, "calls")), lambda c: c.get("ddex.parse", 0) > 0, timeout=90,
          what="Jaeger Monitor call rates")
     page = browser_page.page
-    page.goto(f"{local_stack.endpoints.jaeger}/monitor?service={run.service}&spanKind=internal")
-    page.get_by_text("ddex.parse").first.wait_for(timeout=30_000)
+    page.goto(f"{local_stack.endpoints.jaeger}/monitor")
+    page.locator(".select-a-service-input").click()
+    page.locator(".select-a-service-input input").fill(run.service)
+    page.locator(f'.ant-select-item-option[title="{run.service}"]').click()
+    page.locator(".span-kind-selector").click()  # DDEX spans are INTERNAL; the tab opens on Server
+    page.locator('.ant-select-item-option[title="Internal"]').click()
+    rows = page.locator(".ant-table-row")
+    rows.filter(has_text="ddex.parse").first.wait_for(timeout=30_000)
+    table = {row.locator("td").first.inner_text(): row.inner_text() for row in rows.all()}
+    assert {"ddex.parse", "ddex.build", "ddex.batch"} <= set(table), table
+    assert re.search(r"\d+(\.\d+)? req/s", table["ddex.parse"]) and "No Data" not in table["ddex.parse"], table
     body = page.locator("body").inner_text()
-    assert "ddex.build" in body and "Get started with Service Performance Monitoring" not in body
+    assert "Get started with Service Performance Monitoring" not in body and "No data yet" not in body
     page.screenshot(path=artifacts_dir() / "jaeger-monitor.png", full_page=True)

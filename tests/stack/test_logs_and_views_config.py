@@ -45,9 +45,13 @@ def test_jaeger_monitor_tab_reads_the_span_metrics_from_prometheus() -> None:
     query = JAEGER["extensions"]["jaeger_query"]
     backend_name = query["storage"]["metrics"]
     prometheus = JAEGER["extensions"]["jaeger_storage"]["metric_backends"][backend_name]["prometheus"]
-    # the span_metrics connector's namespace, as the prometheus exporter names it (UnderscoreEscapingWithSuffixes)
-    assert prometheus["metric_namespace"] == COLLECTOR["connectors"]["span_metrics"]["namespace"].replace(".", "_")
-    assert COLLECTOR["connectors"]["span_metrics"]["histogram"]["unit"] == prometheus["latency_unit"] == "s"
+    # the span_metrics/jaeger connector's namespace, as the prometheus exporter names it
+    # (UnderscoreEscapingWithSuffixes), in milliseconds: Jaeger shows what it reads as milliseconds
+    connector = COLLECTOR["connectors"]["span_metrics/jaeger"]
+    assert prometheus["metric_namespace"] == connector["namespace"].replace(".", "_")
+    assert connector["histogram"]["unit"] == prometheus["latency_unit"] == "ms"
+    assert "span_metrics/jaeger" in COLLECTOR["service"]["pipelines"]["traces"]["exporters"]
+    assert "span_metrics/jaeger" in COLLECTOR["service"]["pipelines"]["metrics"]["receivers"]
     assert prometheus["normalize_calls"] is prometheus["normalize_duration"] is True
     assert prometheus["endpoint"] == "${env:DDEX_JAEGER_PROMETHEUS_URL:-http://127.0.0.1:9090}"
     assert jaeger_env(Ports(prometheus=19090))["DDEX_JAEGER_PROMETHEUS_URL"] == "http://127.0.0.1:19090"
