@@ -161,14 +161,27 @@ def install(
     other signals): in ``offline_files``, the traces' and metrics' set, or, when ``configure`` did
     not try to make one (``files_tried``), a set of their own.
     """
+    handle = LogsHandle()
+    try:
+        _install(handle, resource, endpoint, protocol, headers, timeout, transport, offline_dir, offline_files,
+                 files_tried, set_global)
+    except Exception as exc:  # noqa: BLE001 - telemetry never breaks the host
+        _logger.warning("telemetry: logs are off: %s", exc)
+        handle.shutdown(0.1)
+    return handle
+
+
+def _install(handle: LogsHandle, resource: Any, endpoint: str | None, protocol: str | None,
+             headers: dict[str, str] | None, timeout: float | None, transport: tls.TransportOptions | None,
+             offline_dir: str | os.PathLike[str] | None, offline_files: offline.OfflineFiles | None,
+             files_tried: bool, set_global: bool) -> None:
     from ddex_otel.telemetry import setup
 
-    handle = LogsHandle()
     current = get_logger_provider()
     if set_global and not _is_unset(current):
         handle.provider = current
         handle.destinations.append("logs → the application's logger provider")
-        return handle
+        return
     if offline_dir is not None or setup.wants_offline_files(SIGNAL, endpoint):
         handle.offline_files = offline_files if files_tried else setup._offline_files(offline_dir)
     provider = _provider(resource)
@@ -194,7 +207,6 @@ def install(
         handle._logger_level = logging.NOTSET
         library.setLevel(level)
     library.addHandler(handle.handler)
-    return handle
 
 
 def _is_unset(provider: Any) -> bool:
