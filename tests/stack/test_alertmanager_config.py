@@ -122,7 +122,7 @@ def test_cli_rejects_a_bad_alert_option_in_one_line(tmp_path, capsys):
 
 def test_alertmanager_command_line(tmp_path):
     stack = LocalStack(tmp_path, Ports.free(), bin_dir=tmp_path, alerting=FULL)
-    for name in ("jaeger", "ddex-otelcol", "prometheus", "alertmanager"):
+    for name in ("jaeger", "ddex-otelcol", "victoria-logs", "prometheus", "alertmanager"):
         (tmp_path / name).touch(mode=0o755)
     argv, _env, health, url = stack._specs()["alertmanager"]
     port = stack.ports.alertmanager

@@ -43,7 +43,7 @@ def _ui_dir(root: Path) -> Path:
 def test_config_reads_assets_path_from_the_environment_with_an_empty_default():
     ui = yaml.safe_load(JAEGER_CONFIG.read_text())["extensions"]["jaeger_query"]["ui"]
     # empty → the binary's embedded UI: the real one in the official image, which compose runs
-    assert ui == {"assets_path": "${env:DDEX_JAEGER_UI_ASSETS_PATH:-}"}
+    assert ui == {"assets_path": "${env:DDEX_JAEGER_UI_ASSETS_PATH:-}", "config_file": "${env:DDEX_JAEGER_UI_CONFIG:-}"}
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["jaeger"]
     assert compose["image"] == "jaegertracing/jaeger:2.13.0"
     assert "DDEX_JAEGER_UI_ASSETS_PATH" not in compose.get("environment", {})

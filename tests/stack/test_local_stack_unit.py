@@ -54,6 +54,7 @@ def test_component_that_dies_gives_a_one_line_error_naming_its_log(tmp_path):
     bins.mkdir()
     _fake_bin(bins, "jaeger", "import sys\nprint('boom: bad config')\nsys.exit(3)\n")
     _fake_bin(bins, "ddex-otelcol", "import time\ntime.sleep(60)\n")
+    _fake_bin(bins, "victoria-logs", "import time\ntime.sleep(60)\n")
     _fake_bin(bins, "prometheus", "import time\ntime.sleep(60)\n")
     _fake_bin(bins, "alertmanager", "import time\ntime.sleep(60)\n")
     stack = LocalStack(tmp_path / "run", free_ports=True, bin_dir=bins, timeout=10)
@@ -70,7 +71,7 @@ def test_component_that_dies_gives_a_one_line_error_naming_its_log(tmp_path):
 def test_component_never_healthy_times_out_and_is_stopped(tmp_path):
     bins = tmp_path / "bin"
     bins.mkdir()
-    for name in ("jaeger", "ddex-otelcol", "prometheus", "alertmanager"):
+    for name in ("jaeger", "ddex-otelcol", "victoria-logs", "prometheus", "alertmanager"):
         _fake_bin(bins, name, "import time\ntime.sleep(60)\n")
     stack = LocalStack(tmp_path / "run", free_ports=True, bin_dir=bins, timeout=1)
     with pytest.raises(StackError, match=r"jaeger not healthy at http://127\.0\.0\.1:\d+/api/services within 1s"):

@@ -25,7 +25,7 @@ def promtool_run(promtool, *args, cwd=None):
 def test_shipped_config_is_valid(promtool):
     result = promtool_run(promtool, "check", "config", PROM_DIR / "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 rules found" in result.stdout  # rule_files resolved next to the config
+    assert "6 rules found" in result.stdout  # rule_files resolved next to the config
     assert "5 rules found" in result.stdout  # alert-thresholds.yml: 4 thresholds + the Jaeger link
 
 
@@ -43,7 +43,7 @@ def test_rendered_local_config_is_valid_and_targets_the_chosen_ports(promtool, t
 def test_alert_rules_are_valid(promtool):
     result = promtool_run(promtool, "check", "rules", PROM_DIR / "alert-rules.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 4 rules found" in result.stdout
+    assert "SUCCESS: 6 rules found" in result.stdout
 
 
 def test_alert_rule_unit_tests_pass(promtool):
@@ -60,8 +60,11 @@ def test_alert_rule_unit_tests_pass(promtool):
     ("alert-thresholds.yml", "vector(10)\n", "vector(9.8)\n"),
     # error ratio: fires at 6 %, silent at 5 %
     ("alert-thresholds.yml", "vector(0.05)\n", "vector(0.061)\n"),
-    ("alert-rules.yml", ') > on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}',
-     ') >= on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}'),
+    ("alert-rules.yml", 'count[5m]))\n          ) > on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}',
+     'count[5m]))\n          ) >= on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}'),
+    # per-sender error ratio: fires at 10 %, silent at exactly 5 %
+    ("alert-rules.yml", 'validate)"}[5m]))\n          ) > on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}',
+     'validate)"}[5m]))\n          ) >= on() group_left() ddex_alert_threshold{alert="DDEXErrorRatioHigh"}'),
     # memory: fires at 1 GiB + 1 MiB, silent at 1 GiB
     ("alert-thresholds.yml", "vector(1073741824)\n", "vector(1074790400)\n"),
     ("alert-rules.yml", "(process_memory_usage_bytes) > on()", "(process_memory_usage_bytes) >= on()"),

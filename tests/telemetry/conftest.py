@@ -6,6 +6,7 @@ uninstruments on teardown; tests never depend on global providers or on test ord
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,3 +138,18 @@ def layer(local_telemetry: Telemetry) -> Iterator[Telemetry]:
         yield local_telemetry
     finally:
         XMLLayerInstrumentor().uninstrument()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OTEL_* / DDEX_OTEL_* from the outside changes what these tests configure."""
+    for key in list(os.environ):
+        if key.startswith(("OTEL_", "DDEX_OTEL_")):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def not_instrumented() -> None:
+    yield
+    if DDEXInstrumentor().is_instrumented_by_opentelemetry:
+        DDEXInstrumentor().uninstrument()

@@ -28,6 +28,13 @@ def _run(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _dangling(sample: Path, tmp_path: Path) -> Path:
+    """A message that parses and fails to build: a track list entry points at no resource."""
+    bad = tmp_path / "dangling.xml"
+    bad.write_bytes(sample.read_bytes().replace(b">A1</ReleaseResourceReference>", b">A999</ReleaseResourceReference>", 1))
+    return bad
+
+
 def test_app_source_never_imports_telemetry() -> None:
     source = APP.read_text()
     assert "ddex_otel.telemetry" not in source.replace("never imports ddex_otel.telemetry", "")
@@ -35,8 +42,7 @@ def test_app_source_never_imports_telemetry() -> None:
 
 
 def test_auto_instrumented_spans_follow_the_contract(sample: Path, tmp_path: Path) -> None:
-    bad = tmp_path / "dangling.xml"  # parses, fails to build: a track list entry points at no resource
-    bad.write_bytes(sample.read_bytes().replace(b">A1</ReleaseResourceReference>", b">A999</ReleaseResourceReference>", 1))
+    bad = _dangling(sample, tmp_path)
     done = _run(
         {
             "OTEL_SERVICE_NAME": "auto-app",
@@ -96,3 +102,29 @@ def test_process_metrics_under_opentelemetry_instrument_are_emitted_once(sample:
     assert seen["process.thread.count"] == {("ddex_otel", "{thread}", ())}
     duplicated = {name: where for name, where in seen.items() if len({scope for scope, _, _ in where}) > 1}
     assert not duplicated
+
+
+def test_standard_logging_variables_give_records_with_trace_ids(sample: Path, tmp_path: Path) -> None:
+    """OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED + OTEL_LOGS_EXPORTER: the SDK's handler on the
+    root logger receives the library's records (they propagate), with the failed build's ids."""
+    bad = _dangling(sample, tmp_path)
+    done = _run(
+        {
+            "OTEL_TRACES_EXPORTER": "otlp_json_file",  # both to stdout, one OTLP JSON object per line
+            "OTEL_LOGS_EXPORTER": "otlp_json_file",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+        },
+        str(sample), str(bad),
+    )
+    assert done.returncode == 0, done.stderr
+    requests = [offline.decode_line(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    failed = [s for r in requests if hasattr(r, "resource_spans") for rs in r.resource_spans
+              for ss in rs.scope_spans for s in ss.spans if s.name == "ddex.build" and s.status.code == 2]
+    records = [(sl.scope.name, rec) for r in requests if hasattr(r, "resource_logs") for rl in r.resource_logs
+               for sl in rl.scope_logs for rec in sl.log_records]
+    assert len(failed) == 1 and records
+    failure = [rec for scope, rec in records
+               if scope == "ddex_otel.ern" and any(kv.key == "error.type" for kv in rec.attributes)]
+    assert len(failure) == 1 and failure[0].severity_text == "ERROR"
+    assert (failure[0].trace_id, failure[0].span_id) == (failed[0].trace_id, failed[0].span_id)

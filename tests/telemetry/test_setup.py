@@ -19,7 +19,6 @@ import pytest
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.telemetry import offline
-from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 from ddex_otel.telemetry.setup import build_resource, configure, resolve_protocol
 
 DEFAULT_METRICS = {
@@ -35,19 +34,7 @@ PROCESS_METRICS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No OTEL_* / DDEX_OTEL_* from the outside changes what these tests configure."""
-    for key in list(os.environ):
-        if key.startswith(("OTEL_", "DDEX_OTEL_")):
-            monkeypatch.delenv(key)
-
-
-@pytest.fixture(autouse=True)
-def not_instrumented() -> None:
-    yield
-    if DDEXInstrumentor().is_instrumented_by_opentelemetry:
-        DDEXInstrumentor().uninstrument()
+pytestmark = pytest.mark.usefixtures("clean_env", "not_instrumented")
 
 
 def _attrs(kvs) -> dict:
@@ -58,11 +45,13 @@ def _attrs(kvs) -> dict:
     return out
 
 
-def _decode(directory: Path):
+def _decode(directory: Path, signal: str = "") -> tuple[list, list]:
     traces, metrics = [], []
-    for path in sorted(directory.glob("*.jsonl")):
+    for path in sorted(directory.glob(f"{signal}*.jsonl")):
         for request in offline.read_requests(path):
-            (traces if type(request).__name__ == "ExportTraceServiceRequest" else metrics).append(request)
+            kind = type(request).__name__
+            if kind != "ExportLogsServiceRequest":
+                (traces if kind == "ExportTraceServiceRequest" else metrics).append(request)
     return traces, metrics
 
 
@@ -74,7 +63,7 @@ def test_offline_files_are_otlp_json_lines(tmp_path: Path, sample: Path) -> None
         ern.parse(b"<NewReleaseMessage")
     handle.shutdown()
     assert handle.export_failures == 0
-    assert {p.name.split("-")[0] for p in tmp_path.glob("*.jsonl")} == {"traces", "metrics"}
+    assert {p.name.split("-")[0] for p in tmp_path.glob("*.jsonl")} == {"traces", "metrics", "logs"}
 
     # raw lines: one compact OTLP JSON object each, ids in hex (the otlpjsonfile receiver's format)
     trace_file = handle.offline_files.traces
@@ -114,6 +103,16 @@ def test_offline_files_are_otlp_json_lines(tmp_path: Path, sample: Path) -> None
                  for p in m.histogram.data_points for e in p.exemplars]
     assert any(e.span_id == ok.span_id for e in exemplars)
 
+    # the failed parse is one ERROR log record in the failed span's trace (the successful one: none)
+    records = [(r, _attrs(r.attributes)) for path in tmp_path.glob("logs-*.jsonl")
+               for request in offline.read_requests(path) for rl in request.resource_logs
+               for sl in rl.scope_logs for r in sl.log_records]
+    assert len(records) == 1, records
+    record, attrs = records[0]
+    assert record.severity_text == "ERROR" and record.trace_id == failed.trace_id
+    assert record.span_id == failed.span_id
+    assert attrs["error.type"] == "TruncatedInputError" and attrs["ddex.operation.name"] == "parse"
+
 
 def test_offline_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DDEX_OTEL_OFFLINE_DIR", str(tmp_path / "env-dir"))
@@ -150,9 +149,10 @@ def test_protocol_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_exporter_names_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
     monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_LOGS_EXPORTER", "console")
     handle = configure(set_global=False, instrument=False, process_metrics=False)
     handle.shutdown()
-    assert handle.destinations == ["traces → console"]
+    assert handle.destinations == ["traces → console", "logs → console"]
     assert handle.offline_files is None
 
 
@@ -189,6 +189,10 @@ def test_dead_collector_never_breaks_the_host(protocol: str, sample: Path, caplo
     ours = [r.getMessage() for r in caplog.records if r.name == "ddex_otel.telemetry" and r.levelno >= logging.WARNING]
     # the first failure once, then one drop report with the count (never more per 10 s)
     assert len(ours) == 2 and "export failed" in ours[0] and "3 span(s) not delivered" in ours[1], ours
+    (report,) = [r for r in caplog.records if "not delivered" in r.getMessage()]
+    # the log record's attributes: the reasons the message names (a retry may outlast the shutdown budget)
+    assert report.count == 3 and report.reason in ("export_failed", "shutdown", "export_failed,shutdown")
+    assert all(f"{reason.replace('_', ' ')}: " in report.getMessage() for reason in report.reason.split(","))
     handle.shutdown()  # idempotent
 
 

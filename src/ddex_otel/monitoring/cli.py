@@ -174,9 +174,10 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
     if alerting is not None and monitor is not None:
         with alerting:  # close() lets the notifiers finish sending
             alerts = alerting.check(monitor.aggregates())
-    from ddex_otel.stack.links import trace_link
+    from ddex_otel.stack.links import logs_link, trace_link
 
     url = trace_link(handle, result.trace_id)
+    logs_url = logs_link(handle, result.trace_id)
     destinations = _destinations(handle)
     workers = {f.pid for f in result.files if f.pid is not None and f.pid != os.getpid()}
     if runner is not None:
@@ -190,12 +191,13 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
     with sigint_blocked():
         if args.json:
             data = result.to_dict()
-            data.update(jaeger_url=url, telemetry=destinations, alerts=[_alert_dict(a) for a in alerts])
+            data.update(jaeger_url=url, logs_url=logs_url, telemetry=destinations,
+                        alerts=[_alert_dict(a) for a in alerts])
             if runner is not None:
                 data["celery"] = runner.details()
             print(json.dumps(data, indent=2))
         else:
-            _print_summary(result, url, destinations, alerts, handle)
+            _print_summary(result, url, destinations, alerts, handle, logs_url)
             if runner is not None:
                 print(runner.summary_line())
         sys.stdout.flush()
@@ -271,7 +273,8 @@ def _ms(seconds: float) -> str:
     return "—" if seconds is None or math.isnan(seconds) else f"{seconds * 1000:.1f}"
 
 
-def _print_summary(result: Any, url: str | None, destinations: list[str], alerts: list, handle: Any) -> None:
+def _print_summary(result: Any, url: str | None, destinations: list[str], alerts: list, handle: Any,
+                   logs_url: str | None = None) -> None:
     from rich.markup import escape
 
     from rich.table import Table
@@ -316,6 +319,8 @@ def _print_summary(result: Any, url: str | None, destinations: list[str], alerts
                       f"(first: {escape(str(handle.failures.first_error))})")
     if url:
         console.print(f"[bold]batch trace:[/bold] {url}", overflow="ignore", crop=False, soft_wrap=True)
+    if logs_url:
+        console.print(f"[bold]batch logs:[/bold] {logs_url}", overflow="ignore", crop=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------- profile

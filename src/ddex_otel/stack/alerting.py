@@ -39,7 +39,7 @@ _IF_MARK = re.compile(r"^[ \t]*# ddex-if: ([A-Z_][A-Z0-9_]*)[ \t]*$")
 _END_MARK = re.compile(r"^[ \t]*# ddex-end[ \t]*$")
 
 # Exact text in assets/prometheus/alert-rules.yml that the rule renderer replaces, and how often.
-_RULE_TOKENS = {"for": ("for: 5m\n", 4), "window": ("[5m]", 4), "said": ("over the last 5m.", 3)}
+_RULE_TOKENS = {"for": ("for: 5m\n", 6), "window": ("[5m]", 8), "said": ("over the last 5m.", 5)}
 DEFAULT_WINDOW = "5m"
 
 

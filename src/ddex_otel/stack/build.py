@@ -1,8 +1,10 @@
 """`ddex-otel stack build`: build or find the local stack's binaries, from the installed package alone.
 
-* ``ddex-otelcol`` and ``jaeger``: ``go build`` of the Go modules shipped in ``assets/otelcol`` and
-  ``assets/jaeger``, cached as ``bin/<name>-<key>`` where key hashes the Go version, the package and
-  the module files (the same key scripts/build-stack.sh used, so its caches stay valid);
+* ``ddex-otelcol``, ``jaeger`` and ``victoria-logs`` (the logs store): ``go build`` of the Go modules
+  shipped in ``assets/otelcol``, ``assets/jaeger`` and ``assets/victorialogs``, cached as
+  ``bin/<name>-<key>`` where key hashes the Go version, the package and that module's files (the same
+  key scripts/build-stack.sh used, so its caches stay valid; each binary has its own key, so adding or
+  changing one module never rebuilds the others);
 * ``prometheus``/``promtool`` and ``alertmanager``/``amtool``: Debian's packages, apt-get when missing;
 * the Jaeger UI: an official UI build (directory or .tgz) unpacked into the cache and remembered there;
 * with ``browser=True`` Debian's ``chromium`` for the browser tests;
@@ -52,6 +54,8 @@ class GoTarget:
 GO_TARGETS = (
     GoTarget("ddex-otelcol", "otelcol", "."),
     GoTarget("jaeger", "jaeger", "github.com/jaegertracing/jaeger/cmd/jaeger"),
+    # VictoriaLogs embeds its web UI (app/vlselect/vmui) in the module: nothing to install beside it.
+    GoTarget("victoria-logs", "victorialogs", "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs"),
 )
 
 
@@ -141,10 +145,10 @@ def missing_prerequisites(browser: bool = False, broker: bool = False) -> list[s
                                       for t in GO_TARGETS)
     want = ".".join(map(str, required_go()))
     if needs_go and version is None:
-        problems.append(f"go: not on PATH; the collector and Jaeger are built from source and need Go >= {want} "
+        problems.append(f"go: not on PATH; the collector, Jaeger and VictoriaLogs are built from source and need Go >= {want} "
                         "(install it from your distribution or the Go download page, then put `go` on PATH)")
     elif needs_go and _version_tuple(version) < required_go():
-        problems.append(f"go: {version} is too old; the collector and Jaeger need Go >= {want}")
+        problems.append(f"go: {version} is too old; the collector, Jaeger and VictoriaLogs need Go >= {want}")
     debian = [t.package for t in DEBIAN_TOOLS if _debian_missing(t)]
     if browser and not CHROMIUM.exists():
         debian.append("chromium")

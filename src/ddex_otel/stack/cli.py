@@ -11,7 +11,7 @@ from pathlib import Path
 from . import build, jaegerui, overlay_stack, paths
 from .alerting import AlertSettings
 from .errors import StackError
-from .links import ENV_JAEGER_URL
+from .links import ENV_JAEGER_URL, ENV_LOGS_URL
 from .local import Endpoints, LocalStack
 from .ports import Ports
 
@@ -174,6 +174,7 @@ def _up(args: argparse.Namespace) -> int:
               + (f" --run-dir {stack.run_dir}" if args.run_dir else "") + ")")
         if args.run_dir:  # trace links (demo, batch) find the default run dir's Jaeger by themselves
             print(f"for Jaeger trace links: export {ENV_JAEGER_URL}={stack.endpoints.jaeger}")
+            print(f"for log links: export {ENV_LOGS_URL}={stack.endpoints.logs}")
         return 0
     return _guard(action)
 
@@ -214,6 +215,9 @@ def endpoint_urls(e: Endpoints) -> dict[str, str]:
     return {
         "Jaeger UI": f"{e.jaeger}/search",
         "Jaeger API": f"{e.jaeger}/api/services",
+        "Jaeger Monitor (span metrics from Prometheus)": f"{e.jaeger}/monitor",
+        "logs UI (VictoriaLogs)": f"{e.logs}/select/vmui/",
+        "logs query API (LogsQL)": f"{e.logs}/select/logsql/query",
         "Prometheus": e.prometheus,
         "Alertmanager": e.alertmanager,
         "collector OTLP gRPC": e.otlp_grpc,

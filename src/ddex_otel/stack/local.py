@@ -1,4 +1,4 @@
-"""LocalStack: the collector, Jaeger, Alertmanager and Prometheus as local processes on 127.0.0.1."""
+"""LocalStack: the collector, Jaeger, VictoriaLogs, Alertmanager and Prometheus as local processes on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from .jaegerui import JaegerUI
 from .ports import HOST, Ports
 
 STATE_FILE = "state.json"
-# Jaeger first: the collector exports to it; Alertmanager before the Prometheus that sends it alerts.
-ORDER = ("jaeger", "collector", "alertmanager", "prometheus")
+# Jaeger and the logs store first: the collector exports to them; Alertmanager before the Prometheus
+# that sends it alerts.
+ORDER = ("jaeger", "victorialogs", "collector", "alertmanager", "prometheus")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Endpoints:
     jaeger_otlp_grpc: str
     prometheus: str
     alertmanager: str
+    logs: str  # VictoriaLogs: its web UI under /select/vmui/, LogsQL under /select/logsql/
 
     @classmethod
     def for_ports(cls, p: Ports) -> "Endpoints":
@@ -45,6 +47,7 @@ class Endpoints:
             jaeger_otlp_grpc=f"{u}:{p.jaeger_otlp_grpc}",
             prometheus=f"{u}:{p.prometheus}",
             alertmanager=f"{u}:{p.alertmanager}",
+            logs=f"{u}:{p.victorialogs}",
         )
 
 
@@ -117,7 +120,7 @@ class LocalStack:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "LocalStack":
-        """Start Jaeger, the collector, Alertmanager and Prometheus; return once each answers its health URL."""
+        """Start every component in ORDER; return once each answers its health URL."""
         if self.state_path.is_file():
             self._state = json.loads(self.state_path.read_text())
             if alive := self._running():
@@ -188,18 +191,32 @@ class LocalStack:
         """name -> (argv, env, health URL, user-facing URL), configs rendered into run_dir."""
         find = lambda name: str(paths.find_binary(name, self.bin_dir))  # noqa: E731
         binaries = {"collector": find("ddex-otelcol"), "jaeger": find("jaeger"), "prometheus": find("prometheus"),
-                     "alertmanager": find("alertmanager")}
+                     "alertmanager": find("alertmanager"), "victorialogs": find("victoria-logs")}
         alerting = self.alerting or AlertSettings.from_env()
         configs = render.render_run_dir(self.run_dir, self.ports, self.assets_dir, alerting)
         data = self.run_dir / "prometheus-data"
         shutil.rmtree(data, ignore_errors=True)
         am_data = self.run_dir / "alertmanager-data"  # silences and the notification log
         shutil.rmtree(am_data, ignore_errors=True)
+        logs_data = self.run_dir / "victorialogs-data"
+        shutil.rmtree(logs_data, ignore_errors=True)
         p, e = self.ports, self.endpoints
         return {
+            "victorialogs": (
+                [
+                    binaries["victorialogs"],
+                    f"-httpListenAddr={HOST}:{p.victorialogs}",
+                    f"-storageDataPath={logs_data}",
+                    "-retentionPeriod=2d",
+                    "-loggerLevel=WARN",
+                ],
+                {},
+                f"{e.logs}/health",
+                f"{e.logs}/select/vmui/",
+            ),
             "jaeger": (
                 [binaries["jaeger"], "--config", str(configs["jaeger"])],
-                render.jaeger_env(p, self.jaeger_ui.path if self.jaeger_ui else None),
+                render.jaeger_env(p, self.jaeger_ui.path if self.jaeger_ui else None, configs["jaeger_ui_config"]),
                 f"{e.jaeger}/api/services",
                 e.jaeger,
             ),

@@ -12,6 +12,7 @@ from .errors import StackError
 # Relative to assets_dir(); the same files docker-compose*.yml mount from the source tree.
 COLLECTOR_CONFIG = "otelcol-config.yaml"
 JAEGER_CONFIG = "jaeger/jaeger-config.yaml"
+JAEGER_UI_CONFIG = "jaeger/jaeger-ui-config.json"
 PROMETHEUS_CONFIG = "prometheus/prometheus.yml"
 ALERT_RULES = "prometheus/alert-rules.yml"
 ALERT_THRESHOLDS = "prometheus/alert-thresholds.yml"
@@ -75,7 +76,7 @@ def find_binary(name: str, directory: Path | None = None) -> Path:
 def missing_binaries(directory: Path | None = None) -> list[str]:
     """Names of the binaries `stack up` needs that find_binary cannot find."""
     missing = []
-    for name in ("ddex-otelcol", "jaeger", "prometheus", "alertmanager"):
+    for name in ("ddex-otelcol", "jaeger", "victoria-logs", "prometheus", "alertmanager"):
         try:
             find_binary(name, directory)
         except MissingBinary:

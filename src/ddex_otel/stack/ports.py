@@ -24,6 +24,7 @@ class Ports:
     jaeger_otlp_http: int = 14318
     prometheus: int = 9090
     alertmanager: int = 9093  # clustering disabled: no cluster port
+    victorialogs: int = 9428  # VictoriaLogs: OTLP logs in, LogsQL API and its web UI out
 
     @classmethod
     def free(cls) -> "Ports":

@@ -1,4 +1,4 @@
-"""Small stdlib clients for the stack's query APIs (Jaeger HTTP API, Prometheus HTTP API)."""
+"""Small stdlib clients for the stack's query APIs (Jaeger HTTP API, Prometheus HTTP API, VictoriaLogs' LogsQL)."""
 
 from __future__ import annotations
 
@@ -82,3 +82,20 @@ class Prometheus:
 
     def exemplars(self, expr: str, start: float, end: float) -> list[dict]:
         return get_json(f"{self.base_url}/api/v1/query_exemplars", {"query": expr, "start": start, "end": end})["data"]
+
+
+class VictoriaLogs:
+    """VictoriaLogs' LogsQL query API (/select/logsql/query: one JSON object per matching record)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def query(self, logsql: str, limit: int = 1000) -> list[dict]:
+        """Records matching ``logsql`` (e.g. ``trace_id:"…"``), each a flat {field: string} dict."""
+        url = f"{self.base_url}/select/logsql/query?{urllib.parse.urlencode({'query': logsql, 'limit': limit})}"
+        with urllib.request.urlopen(url, timeout=5.0) as resp:
+            return [json.loads(line) for line in resp.read().decode().splitlines() if line.strip()]
+
+    def wait(self, logsql: str, done: Callable[[list[dict]], bool] = bool, timeout: float = 60.0) -> list[dict]:
+        """Poll ``logsql`` until done(records) (default: some)."""
+        return poll(lambda: self.query(logsql), done, timeout, f"VictoriaLogs records for {logsql}")

@@ -28,7 +28,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import INVALID_SPAN, SpanKind, TracerProvider
 
 from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry import spans
+from ddex_otel.telemetry import records, spans
 from ddex_otel.telemetry.version import __version__
 
 T = TypeVar("T")
@@ -37,8 +37,9 @@ T = TypeVar("T")
 class Batch:
     """Counts and failure events of one ``ddex.batch`` span; thread-safe."""
 
-    def __init__(self, span: trace.Span) -> None:
+    def __init__(self, span: trace.Span, name: str | None = None) -> None:
         self.span = span
+        self.name = name
         self.context = trace.set_span_in_context(span)
         self.messages = 0
         self.failures = 0
@@ -59,8 +60,11 @@ class Batch:
             self.failures += 1
 
     def record_failure(self, error_type: str, message: str, item: Any = None) -> None:
-        """``failed`` for an error known by name only (e.g. reported by a worker process)."""
+        """``failed`` for an error known by name only (e.g. reported by a worker process); one ERROR
+        log record (``records.batch_file_failed``) in the batch's context."""
         self.record_failure_count()
+        with records.within(self.context):
+            records.batch_file_failed(self.name, error_type, message, item)
         if self.span.is_recording():
             attrs: dict[str, Any] = {A.ERROR_TYPE: error_type, "exception.message": message[:512]}
             if isinstance(item, (str, os.PathLike)):
@@ -127,7 +131,7 @@ def batch(
 ) -> Iterator[Batch]:
     """A current ``ddex.batch`` span for the duration of the block (see the module docstring)."""
     if not is_instrumentation_enabled():
-        yield Batch(INVALID_SPAN)
+        yield Batch(INVALID_SPAN, name)
         return
     tracer = _tracer(tracer_provider)
     start_attrs: dict[str, Any] = dict(attributes or {})
@@ -137,7 +141,7 @@ def batch(
         A.SPAN_BATCH, kind=SpanKind.INTERNAL, attributes=start_attrs, record_exception=False,
         set_status_on_exception=False,
     ) as span:
-        b = Batch(span)
+        b = Batch(span, name)
         try:
             yield b
         except BaseException as exc:

@@ -95,21 +95,27 @@ _collector: Any = None
 def show_telemetry_warnings() -> None:
     """Telemetry warnings (bad OTEL_* values …) reach stderr even without logging configured;
     export failures (ours, the SDK's and the exporters') are held for ``report_undelivered``.
-    Nothing changes when the application configured logging itself."""
+    Nothing changes when the application configured logging itself.
+
+    The library's log records (``records``: findings, failures, losses) are for the logs signal: the
+    command already prints them in its own output, so its stderr does not repeat them."""
     global _collector
     import logging
 
+    from ddex_otel.telemetry import records
     from ddex_otel.telemetry.exporters import ExportWarningCollector
 
-    logger = logging.getLogger("ddex_otel.telemetry")
-    if _collector is not None or logger.handlers or logging.getLogger().handlers:
+    logger = logging.getLogger("ddex_otel")
+    if (_collector is not None or logger.handlers or logging.getLogger("ddex_otel.telemetry").handlers
+            or logging.getLogger().handlers):
         return
     _collector = ExportWarningCollector()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("ddex-otel: warning: %(message)s"))
     handler.setLevel(logging.WARNING)
     handler.addFilter(_collector)
-    for name in ("ddex_otel.telemetry", "opentelemetry"):  # the SDK's and the exporters' records too
+    handler.addFilter(lambda record: not records.is_record(record))
+    for name in ("ddex_otel", "opentelemetry"):  # the SDK's and the exporters' records too
         logging.getLogger(name).addHandler(handler)
 
 

@@ -372,6 +372,7 @@ class DeliverySpanProcessor(SpanProcessor):
             "telemetry: %d span(s) not delivered to %s (%d of %d ended so far; %s)%s",
             new, self.destination, stats.spans_dropped, stats.spans_ended, reasons,
             f"; last error: {self._last_error}" if self._last_error else "",
+            extra={"reason": ",".join(r for r, n in stats.dropped_by_reason.items() if n), "count": new},
         )
 
     # -- flush / shutdown ------------------------------------------------------------------

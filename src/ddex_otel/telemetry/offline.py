@@ -1,10 +1,10 @@
 """Offline telemetry: OTLP JSON Lines files, replayable into any collector.
 
-With no OTLP endpoint configured, ``configure()`` writes spans and metrics here with
+With no OTLP endpoint configured, ``configure()`` writes spans, metrics and log records here with
 ``opentelemetry-exporter-otlp-json-file``: one ``ExportTraceServiceRequest`` /
-``ExportMetricsServiceRequest`` as OTLP JSON per line — the format of the collector's
+``ExportMetricsServiceRequest`` / ``ExportLogsServiceRequest`` as OTLP JSON per line — the format of the collector's
 ``otlpjsonfile`` receiver (``include: [telemetry/*.jsonl]``) and of its ``file`` exporter.
-Each process writes its own pair of files, so concurrent runs never interleave lines; files rotate
+Each process writes its own set of files (``traces-…``, ``metrics-…``, ``logs-…``), so concurrent runs never interleave lines; files rotate
 at ``DDEX_OTEL_OFFLINE_MAX_BYTES`` (64 MiB) and the newest ``DDEX_OTEL_OFFLINE_KEEP_FILES`` (8)
 per signal are kept; a full disk never leaves half a line (see ``RotatingLineFile``).
 
@@ -45,6 +45,11 @@ class OfflineFiles:
     traces: Path
     metrics: Path
     stamp: str = ""
+
+    @property
+    def logs(self) -> Path:
+        """The log records' first file, beside the traces and metrics (same stamp and pid)."""
+        return self.directory / self.traces.name.replace("traces-", "logs-", 1)
 
 
 def offline_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -205,7 +210,8 @@ class RotatingLineFile:
             self._fd = None
 
 
-def _stream(path: Path, signal: str) -> RotatingLineFile:
+def stream(path: Path, signal: str) -> RotatingLineFile:
+    """The rotating line file behind ``signal``'s exporter, ``path`` its first file."""
     # path is this process's first file: <dir>/<signal>-<stamp>-<pid>.jsonl
     stamp = path.name[len(signal) + 1:].rsplit("-", 1)[0]
     return RotatingLineFile(path.parent, signal, stamp)
@@ -214,13 +220,13 @@ def _stream(path: Path, signal: str) -> RotatingLineFile:
 def span_exporter(path: Path) -> Any:
     from opentelemetry.exporter.otlp.json.file import FileSpanExporter
 
-    return FileSpanExporter(stream=_stream(Path(path), "traces"))  # type: ignore[arg-type]
+    return FileSpanExporter(stream=stream(Path(path), "traces"))  # type: ignore[arg-type]
 
 
 def metric_exporter(path: Path) -> Any:
     from opentelemetry.exporter.otlp.json.file import FileMetricExporter
 
-    return FileMetricExporter(stream=_stream(Path(path), "metrics"))  # type: ignore[arg-type]
+    return FileMetricExporter(stream=stream(Path(path), "metrics"))  # type: ignore[arg-type]
 
 
 def _hex_ids_to_base64(node: Any) -> Any:
@@ -238,12 +244,13 @@ def _hex_ids_to_base64(node: Any) -> Any:
 
 
 def decode_line(line: str) -> Any:
-    """One OTLP JSON line → its protobuf request (``ExportTraceServiceRequest`` or
-    ``ExportMetricsServiceRequest``); needs opentelemetry-proto.
+    """One OTLP JSON line → its protobuf request (``ExportTraceServiceRequest``,
+    ``ExportMetricsServiceRequest`` or ``ExportLogsServiceRequest``); needs opentelemetry-proto.
 
     Raises ``google.protobuf.json_format.ParseError`` for JSON that is not valid OTLP.
     """
     from google.protobuf import json_format
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -252,8 +259,10 @@ def decode_line(line: str) -> Any:
         message: Any = ExportTraceServiceRequest()
     elif "resourceMetrics" in data:
         message = ExportMetricsServiceRequest()
+    elif "resourceLogs" in data:
+        message = ExportLogsServiceRequest()
     else:
-        raise ValueError("an OTLP JSON line that is neither traces nor metrics")
+        raise ValueError("an OTLP JSON line that is neither traces, metrics nor logs")
     return json_format.ParseDict(_hex_ids_to_base64(data), message)
 
 

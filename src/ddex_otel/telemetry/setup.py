@@ -61,7 +61,7 @@ _logger = logging.getLogger("ddex_otel.telemetry")
 DEFAULT_SERVICE_NAME = "ddex-otel"
 DEFAULT_PROTOCOL = "grpc"  # what opentelemetry-distro defaults to, so both setups agree
 PROTOCOLS = ("grpc", "http/protobuf")
-_SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics"}
+_SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}
 
 
 # ------------------------------------------------------------------------------------ resource
@@ -160,27 +160,37 @@ def otlp_exporter(
     ``endpoint`` is a base URL like OTEL_EXPORTER_OTLP_ENDPOINT: for http/protobuf the signal
     path (``/v1/traces``) is appended here, since the exporters' ``endpoint=`` takes a full URL.
     """
+    if signal == "logs":
+        from ddex_otel.telemetry import logs
+
+        return logs.otlp_log_exporter(protocol, endpoint, headers, timeout, transport), _otlp_where(
+            signal, protocol, endpoint, headers)
+    kwargs = otlp_options(signal, protocol, endpoint, headers, timeout, transport)
+    if protocol == "grpc":
+        if signal == "traces":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Exp
+        else:
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Exp
+        return Exp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
+    if signal == "traces":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HExp
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HExp
+    return HExp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
+
+
+def otlp_options(signal: str, protocol: str, endpoint: str | None = None, headers: dict[str, str] | None = None,
+                 timeout: float | None = None, transport: tls.TransportOptions | None = None) -> dict[str, Any]:
+    """Keyword arguments of the OTLP exporter of ``signal`` (see ``otlp_exporter``; ``logs`` uses them too)."""
     kwargs: dict[str, Any] = _exporter_options(signal, protocol)
     if headers is not None:
         kwargs["headers"] = headers
     if timeout is not None:
         kwargs["timeout"] = timeout
     kwargs.update(tls.exporter_options(signal, protocol, transport))
-    if protocol == "grpc":
-        if endpoint:
-            kwargs["endpoint"] = endpoint
-        if signal == "traces":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Exp
-        else:
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Exp
-        return Exp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
     if endpoint:
-        kwargs["endpoint"] = f"{endpoint.rstrip('/')}/{_SIGNAL_PATHS[signal]}"
-    if signal == "traces":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HExp
-    else:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HExp
-    return HExp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
+        kwargs["endpoint"] = endpoint if protocol == "grpc" else f"{endpoint.rstrip('/')}/{_SIGNAL_PATHS[signal]}"
+    return kwargs
 
 
 def _named_exporter(signal: str, name: str) -> Any:
@@ -255,10 +265,16 @@ def _plan_exporters(
     elif env_endpoint(signal):
         otlp(None)
     if offline_files is not None:
-        path = offline_files.traces if signal == "traces" else offline_files.metrics
-        factory = offline.span_exporter if signal == "traces" else offline.metric_exporter
+        path = getattr(offline_files, signal)
+        factory = _offline_exporters()[signal]
         planned.append((lambda: factory(path), str(path)))
     return planned
+
+
+def _offline_exporters() -> dict[str, Callable[[Path], Any]]:
+    from ddex_otel.telemetry import logs
+
+    return {"traces": offline.span_exporter, "metrics": offline.metric_exporter, "logs": logs.file_log_exporter}
 
 
 def _otlp_where(signal: str, protocol: str, endpoint: str | None, headers: dict[str, str] | None = None) -> str:
@@ -362,6 +378,7 @@ class TelemetryHandle:
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     span_processors: list[DeliverySpanProcessor] = field(default_factory=list)
     metric_delivery: list[MetricDelivery] = field(default_factory=list)
+    logs: Any = None  # logs.LogsHandle: the logger provider and the handler on the ddex_otel logger
     _log_filter: ExportLogFilter | None = None
     _redactor: secrets.SecretRedactor | None = field(default=None, repr=False)
     _filtered_loggers: list[logging.Logger] = field(default_factory=list)
@@ -383,7 +400,7 @@ class TelemetryHandle:
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
         """Export everything pending now; False if something did not make it in time."""
-        ok = True
+        ok = self.logs.force_flush(timeout_millis) if self.logs is not None else True
         for provider in (self.tracer_provider, self.meter_provider):
             flush = getattr(provider, "force_flush", None)
             if flush is None:
@@ -442,6 +459,8 @@ class TelemetryHandle:
         if self.owns_meter_provider and self.meter_provider is not None:
             millis = max(1.0, (export_deadline - time.monotonic()) * 1000)
             start(lambda: self.meter_provider.shutdown(timeout_millis=millis), "metric-shutdown")
+        if self.logs is not None:
+            start(lambda: self.logs.shutdown(max(0.0, export_deadline - time.monotonic())), "log-shutdown")
         for thread in steps:
             thread.join(max(0.0, deadline - time.monotonic()))
         for counters in self.metric_delivery:
@@ -656,6 +675,15 @@ def configure(
     else:
         handle.meter_provider = current_mp
         handle.destinations.append("metrics → the application's meter provider")
+
+    if own_traces or own_metrics:  # the logs signal follows the same choices (see ``logs``)
+        from ddex_otel.telemetry import logs
+
+        handle.logs = logs.install(resource=resource, set_global=set_global, offline_dir=offline_dir,
+                                   offline_files=files, files_tried=files is not None or any(wants_files.values()),
+                                   **plan)
+        handle.offline_files = handle.offline_files or handle.logs.offline_files
+        handle.destinations.extend(handle.logs.destinations)
 
     if summary:
         from ddex_otel.telemetry.summary import SummarySpanProcessor

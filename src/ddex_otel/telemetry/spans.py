@@ -39,6 +39,7 @@ from ddex_otel.ern.lazy import is_pending
 from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.telemetry import attributes as A
+from ddex_otel.telemetry import records
 from ddex_otel.telemetry.apitypes import is_api_placeholder
 from ddex_otel.telemetry.metrics import Instruments
 from ddex_otel.telemetry.resources import MAXRSS_UNIT, RUSAGE_PEAK, getrusage, thread_time
@@ -375,7 +376,10 @@ class Operation:
         self.note_header(message.header)
 
     def note_findings(self, findings: Sequence[Any]) -> None:
-        """Validation findings → one span event each (capped) and two count attributes."""
+        """Validation findings → one log record and span event each (capped) and two count attributes."""
+        if findings:
+            with records.within(self.ctx):
+                records.findings(self.name, findings, limit=self.tel.settings.max_finding_events, **self.log_facts())
         if not self.recording:
             return
         errors = warnings = 0
@@ -436,13 +440,20 @@ class Operation:
         """Record a failure: ERROR status, the exception as an event, ``error.type``."""
         try:
             self.error_type = type(exc).__qualname__
+            findings = getattr(exc, "findings", None)
+            if findings:
+                self.note_findings(findings)
             if self.recording:
-                findings = getattr(exc, "findings", None)
-                if findings:
-                    self.note_findings(findings)
                 mark_error(self.span, exc)
+            with records.within(self.ctx):
+                records.operation_failed(self.name, exc, **self.log_facts())
         except Exception:  # pragma: no cover - telemetry must not mask the real error
             _logger.debug("ddex_otel: failed to record an error", exc_info=True)
+
+    def log_facts(self) -> dict[str, Any]:
+        """The message id and file path known so far, for the log records (``records``)."""
+        return {"message_id": self.attrs.get(A.MESSAGE_ID),
+                "path": self.attrs.get(A.FILE_PATH) or self.input_path or getattr(self.stream_input, "path", None)}
 
     def finish(self) -> None:
         """Record the duration (with this span as exemplar context), add the totals, end the span."""
