@@ -1,4 +1,4 @@
-"""README's "See it in Jaeger", as written: `ddex-otel demo --endpoint …` into the real stack.
+"""README's "See a trace in Jaeger", as written: `ddex-otel demo --endpoint …` into the real stack.
 
 The demo runs as a user would run it (the console script, in a child process, no OTEL_* set), over
 OTLP gRPC and OTLP HTTP; Jaeger must hold its one batch trace and Prometheus its operation counts.
