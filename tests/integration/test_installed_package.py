@@ -132,7 +132,7 @@ def test_installed_cli_runs_the_demo_and_the_stack_from_an_empty_directory(venv,
     up = _run([cli, "stack", "up", "--free-ports", "--run-dir", str(run_dir)], empty, env)
     try:
         state = json.loads((run_dir / "state.json").read_text())
-        assert {c for c in state["components"]} == {"jaeger", "collector", "alertmanager", "prometheus"}, up.stdout
+        assert set(state["components"]) == {"jaeger", "victorialogs", "collector", "alertmanager", "prometheus"}, up.stdout
         ports = state["ports"]
         service = f"ddex-otel-installed-{uuid.uuid4().hex[:8]}"
         sent = _run([cli, "demo", "--generated", "2", "--endpoint",
