@@ -134,7 +134,7 @@ def test_batch_with_workers_pays_a_dead_endpoint_once_per_process(dead_endpoint:
     assert wall <= base + 2 * BUDGET_S + BATCH_SLACK_S, (wall, base)
     text = done.stderr.decode()
     assert "Traceback" not in text and "Transient error" not in text, text
-    lines = text.strip().splitlines()
+    lines = [line for line in text.splitlines() if line.strip()]  # (older rich ends its progress with a blank line)
     assert 1 <= len(lines) <= 3, text  # at most one per process: this one and each worker
     assert all(line.startswith("ddex-otel: warning: ") and "telemetry not delivered" in line for line in lines)
 

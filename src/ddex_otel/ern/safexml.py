@@ -42,6 +42,8 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 
 # libxml2 error codes (xmlParserErrors) that mean "these bytes are not in the declared encoding".
 _ENCODING_CODES = frozenset({31, 32, 81})  # UNKNOWN_ENCODING, UNSUPPORTED_ENCODING, INVALID_ENCODING
+#: libxml2 before 2.13 reports bytes that are not UTF-8 as an invalid character (code 9), this text
+_NOT_UTF8 = "not proper UTF-8"
 _EXTRA_CONTENT = 5  # XML_ERR_DOCUMENT_END: "Extra content at the end of the document"
 _TAG_NAME_MISMATCH = 76
 _AMPLIFICATION = re.compile(r"amplification|entity loop|entities? .*(?:too|exceed)", re.I)
@@ -261,7 +263,7 @@ def translate_syntax_error(
         return TruncatedInputError(
             f"the input ends before the document is complete: {message}", line=line, column=column
         )
-    if exc.code in _ENCODING_CODES:
+    if exc.code in _ENCODING_CODES or _NOT_UTF8 in message:
         where = f" (line {line}, column {column})" if line is not None else ""
         return EncodingError(f"{message}: the bytes do not match the declared encoding{where}")
     return MalformedXMLError(f"not well-formed XML: {message}", line=line, column=column)
