@@ -227,8 +227,8 @@ def test_wrong_ca_is_a_clear_tls_error_naming_the_endpoint(vendor, certs, token)
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
     # The first failing export is logged (the others are counted): traces or metrics, whichever
-    # exporter flushes first at shutdown.
-    expected = re.escape(f"TLS with {vendor.http_endpoint}/v1/") + r"(traces|metrics) failed: certificate verify failed"
+    # exporter (or the logs one) flushes first at shutdown.
+    expected = re.escape(f"TLS with {vendor.http_endpoint}/v1/") + r"(traces|metrics|logs) failed: certificate verify failed"
     assert re.search(expected, done.stderr), done.stderr
     assert "export(s) failed" in done.stdout
     assert elapsed < 60, f"a TLS misconfiguration must fail fast, took {elapsed:.0f}s"
@@ -240,7 +240,7 @@ def test_plain_http_to_a_tls_endpoint_says_so(vendor, certs, token):
     done = run_demo(plain, "http/protobuf", service, vendor_env(vendor, certs, token))
     assert done.returncode == 0, done.stdout + done.stderr
     # Traces or metrics, whichever exporter flushes first at shutdown.
-    expected = re.escape(f"{plain}/v1/") + r"(traces|metrics) expects TLS: use https:// in the endpoint"
+    expected = re.escape(f"{plain}/v1/") + r"(traces|metrics|logs) expects TLS: use https:// in the endpoint"
     assert re.search(expected, done.stderr), done.stderr
 
 
@@ -412,7 +412,7 @@ def test_app_client_certificate_reaches_an_mtls_vendor_and_its_absence_is_a_tls_
                        vendor_env(mtls_vendor, certs, token))
     assert without.returncode == 0, without.stdout + without.stderr
     # whichever signal fails first is logged (repeats are folded): it names the endpoint it tried
-    assert re.search(rf"TLS with {re.escape(mtls_vendor.http_endpoint)}/v1/(traces|metrics) failed", without.stderr), \
+    assert re.search(rf"TLS with {re.escape(mtls_vendor.http_endpoint)}/v1/(traces|metrics|logs) failed", without.stderr), \
         without.stderr
     assert "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE" in without.stderr, without.stderr
 

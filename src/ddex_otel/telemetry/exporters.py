@@ -286,19 +286,33 @@ def is_export_failure(record: logging.LogRecord) -> bool:
 class ExportWarningCollector(logging.Filter):
     """A handler filter for command-line runs: export-failure records are held back and their
     first cause kept, so the run can say it all in ONE line at its end (``one_line``) instead of
-    the SDK's retry messages plus a line per signal. Every other record passes."""
+    the SDK's retry messages plus a line per signal. Every other record passes.
+
+    The cause told is the traces exporter's when it failed, then the metrics', then any other's
+    (an endpoint without a logs service answers UNIMPLEMENTED to logs alone: not the news)."""
+
+    _SIGNAL_ORDER = ("traces", "metrics")
 
     def __init__(self) -> None:
         super().__init__("")
-        self.cause: str | None = None
+        self._causes: dict[str, str] = {}
         self.held = 0
+
+    @property
+    def cause(self) -> str | None:
+        for signal in (*self._SIGNAL_ORDER, ""):
+            if signal in self._causes:
+                return self._causes[signal]
+        return next(iter(self._causes.values()), None)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not is_export_failure(record):
             return True
         self.held += 1
-        if self.cause is None and record.name.startswith(NOISY_LOGGER_PREFIXES):
-            self.cause = _short_cause(record.getMessage())
+        if record.name.startswith(NOISY_LOGGER_PREFIXES):
+            signal = _signal_of(record)
+            if signal not in self._causes:
+                self._causes[signal] = _short_cause(record.getMessage())
         return False
 
     def one_line(self, handle: Any) -> str | None:
@@ -316,6 +330,15 @@ class ExportWarningCollector(logging.Filter):
         cause = self.cause or failures.first_reason or ""
         return (f"telemetry not delivered: {' and '.join(parts) or 'exports failed'} "
                 f"({where}{': ' + cause if cause else ''}); the command itself is unaffected")
+
+
+def _signal_of(record: logging.LogRecord) -> str:
+    """``traces`` / ``metrics`` / ``logs`` for an exporter's record (by its text or logger), else ""."""
+    text = f"{record.name} {record.getMessage()}".lower()
+    for signal, words in (("traces", ("trace", "span")), ("metrics", ("metric",)), ("logs", ("log",))):
+        if any(word in text for word in words):
+            return signal
+    return ""
 
 
 def _short_cause(message: str) -> str:
