@@ -1,4 +1,4 @@
-"""Every public telemetry name in one place (see /work/shared/telemetry-contract.md).
+"""Every public telemetry name in one place (the telemetry contract; docs/telemetry.md documents them).
 
 Dashboards, alert rules and trace searches depend on these strings, so code refers to the
 constants, never to literals, and tests check the literals against the contract.
