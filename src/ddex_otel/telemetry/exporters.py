@@ -327,7 +327,9 @@ class ExportWarningCollector(logging.Filter):
         if stats.metric_exports_failed:
             parts.append(f"{stats.metric_exports_failed} metric export(s)")
         where = failures.first_where or ", ".join(handle.destinations)
-        cause = self.cause or failures.first_reason or ""
+        # the cause of the failure named first (its signal's exporter), else ours, else any
+        signal = (failures.first_where or "").split(" ", 1)[0]
+        cause = self._causes.get(signal) or failures.first_reason or self.cause or ""
         return (f"telemetry not delivered: {' and '.join(parts) or 'exports failed'} "
                 f"({where}{': ' + cause if cause else ''}); the command itself is unaffected")
 
