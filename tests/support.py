@@ -69,35 +69,6 @@ def artifacts_dir() -> Path:
     return path
 
 
-# -- dead telemetry endpoints on loopback -----------------------------------------------------------
-
-
-def refusing_endpoint() -> str:
-    """``http://127.0.0.1:<port>`` where nothing listens: connections are refused at once."""
-    import socket
-
-    with socket.socket() as probe:  # a port the kernel just handed out, closed again: nobody listens
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-class BlackHole:
-    """A loopback socket that accepts connections (the kernel completes the handshake: it listens)
-    and never answers a byte: the endpoint a hung collector or a dropping firewall looks like."""
-
-    def __init__(self) -> None:
-        import socket
-
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)  # never accept()ed: connections queue and hear nothing
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-
-    def close(self) -> None:
-        self._sock.close()
-
-
 def console_script() -> Path:
     """The installed ``ddex-otel`` console script of this interpreter (no fallback: it must exist)."""
     import sys

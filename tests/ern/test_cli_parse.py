@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import console_script
 
 from ddex_otel.cli import main
 from ddex_otel.ern import cli as ern_cli
@@ -116,10 +117,8 @@ def test_stream_truncated_fails_with_one_line(truncated: Path, capsys: pytest.Ca
 
 def test_console_script_has_no_traceback(truncated: Path) -> None:
     """End to end through the installed entry point: exit 1, one line, nothing on stdout."""
-    script = Path(sys.executable).with_name("ddex-otel")
-    assert script.is_file(), f"the console script is not installed beside {sys.executable}"
     done = subprocess.run(
-        [str(script), "parse", str(truncated)], capture_output=True, text=True, timeout=60, env={**os.environ}
+        [str(console_script()), "parse", str(truncated)], capture_output=True, text=True, timeout=60, env={**os.environ}
     )
     assert done.returncode == 1
     assert done.stdout == ""

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from support import BlackHole, clean_env, console_script, refusing_endpoint, wait_for
+from support import clean_env, console_script, wait_for
 
 from ddex_otel.outputs import atomic_write, check_writable
+from ddex_otel.stack.faults import BlackHole, refused_endpoint
 
 CLI = console_script()
 AUDIO = "daddykev__Samples43_1_Audio.xml"
@@ -50,13 +51,10 @@ def _ern_commands(sample: Path) -> dict[str, list[str]]:
 @pytest.fixture
 def dead_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "refusing":
-        yield refusing_endpoint()
+        yield refused_endpoint()
         return
-    hole = BlackHole()
-    try:
-        yield hole.url
-    finally:
-        hole.close()
+    with BlackHole() as hole:
+        yield hole.endpoint
 
 
 _baselines: dict[str, float] = {}
