@@ -27,7 +27,6 @@ from typing import Any, NamedTuple
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.ern.validation import RELEASE_KINDS
 from ddex_otel.ern.versions import version_from_namespace
-from ddex_otel.telemetry.spans import _pick_dpid
 
 #: Every DDEX standard's namespace starts with this (``…/ern/43``, ``…/mead/10``, ``…/pie/10``).
 DDEX_NAMESPACE_PREFIX = "http://ddex.net/xml/"
@@ -308,9 +307,16 @@ _LXML_ELEMENT = _lxml_element_tag()
 
 
 def sender_dpid(party_ids: Iterable[str | None]) -> str | None:
-    """The sender's DPID among PartyId texts (blank ones left out), by the rule the engine's spans use."""
-    values = [value for value in ((text or "").strip() for text in party_ids) if value]
-    return _pick_dpid(values) if values else None
+    """The sender's DPID: the first ``PADPIDA…`` PartyId, else the first PartyId — the rule of
+    ``spans._pick_dpid`` (the engine's spans), applied in one pass to raw texts (None, blanks)."""
+    first = None
+    for text in party_ids:
+        value = (text or "").strip()
+        if value.startswith("PADPIDA"):
+            return value
+        if value and first is None:
+            first = value
+    return first
 
 
 _DEAL = frozenset(("Deal",))
