@@ -8,7 +8,7 @@ shuffled order; a variant's cost is the median over rounds of its block's time p
 baseline block's of the same round, so drift in machine speed cancels):
 
 * non-DDEX XML: what does instrumentation add to ``lxml.etree.fromstring`` / ``xml.etree``'s
-  ``fromstring`` of a 1 KB document that is not DDEX? Target (issue 20): ≤ 0.5 µs per call.
+  ``fromstring`` of a 1 KB document that is not DDEX? Target: ≤ 0.5 µs per call.
   Two such documents: plain, and one whose root start tag mentions ``http://ddex.net/xml/ern/43``
   in an attribute (not its namespace: it must pass as cheaply). Beside them, the wrapper's own
   cost around a stand-in that makes a new lxml element: the same added work, without the

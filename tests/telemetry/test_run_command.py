@@ -3,7 +3,6 @@ followed by what was traced and where it went (on stderr)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +10,12 @@ from pathlib import Path
 from xml_expectations import APPS_DIR
 
 from ddex_otel.telemetry import offline
-from support import sample_files
-
-DDEX_OTEL = Path(sys.executable).parent / "ddex-otel"
+from support import clean_env, console_script, sample_files
 
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    return subprocess.run([str(DDEX_OTEL), "run", "--offline-dir", str(tmp_path / "telemetry"), "--", *args],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    return subprocess.run([str(console_script()), "run", "--offline-dir", str(tmp_path / "telemetry"), "--", *args],
+                          capture_output=True, text=True, timeout=300, env=clean_env(), cwd=tmp_path)
 
 
 def test_run_traces_an_unchanged_app_and_says_what_and_where(tmp_path: Path) -> None:
@@ -45,5 +41,5 @@ def test_run_returns_the_app_exit_code_and_needs_a_command(tmp_path: Path) -> No
     done = _run(tmp_path, sys.executable, str(APPS_DIR / "lxml_ingest.py"), str(bad))
     assert done.returncode == 1  # every file failed: the app's own exit code
     assert "no DDEX operation was traced" in done.stderr
-    empty = subprocess.run([str(DDEX_OTEL), "run"], capture_output=True, text=True, timeout=60)
+    empty = subprocess.run([str(console_script()), "run"], capture_output=True, text=True, timeout=60)
     assert empty.returncode == 2 and "needs a command" in empty.stderr and "Traceback" not in empty.stderr

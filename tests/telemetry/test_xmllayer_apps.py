@@ -5,7 +5,6 @@ nothing for non-DDEX XML (readable or not)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -15,7 +14,7 @@ import pytest
 from xml_expectations import APP_LIBRARY, APP_SPANS, APPS_DIR, expected_facts, facts_tuple, span_facts, workload
 
 from ddex_otel.telemetry import offline
-from support import sample_files
+from support import clean_env, sample_files
 
 BIN = Path(sys.executable).parent
 
@@ -29,9 +28,8 @@ def run_app(app: str, paths: list[Path], env_extra: dict[str, str] | None = None
     instrument = BIN / "opentelemetry-instrument"
     if not instrument.exists():
         pytest.fail(f"{instrument} not installed (opentelemetry-distro, in the test extra)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update({"OTEL_SERVICE_NAME": "xml-app", "OTEL_TRACES_EXPORTER": "otlp_json_file",  # stdout
-                "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none", **(env_extra or {})})
+    env = clean_env(OTEL_SERVICE_NAME="xml-app", OTEL_TRACES_EXPORTER="otlp_json_file",  # stdout
+                    OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none", **(env_extra or {}))
     done = subprocess.run([str(instrument), sys.executable, str(APPS_DIR / app), *map(str, paths)],
                           capture_output=True, text=True, timeout=300, env=env, cwd=APPS_DIR)
     assert done.returncode == 0, done.stderr

@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ddex_otel.telemetry.offline import ENV_OFFLINE_DIR
+
 #: Where the child writes its report (JSON); removed from the child's environment once read, so
 #: Python programs it starts in turn are instrumented too but do not overwrite the report.
 ENV_REPORT = "DDEX_OTEL_RUN_REPORT"
@@ -67,7 +69,7 @@ def child_environment(args: argparse.Namespace, command: list[str], report: str)
     if args.protocol:
         env["OTEL_EXPORTER_OTLP_PROTOCOL"] = args.protocol
     if args.offline_dir:
-        env["DDEX_OTEL_OFFLINE_DIR"] = args.offline_dir
+        env[ENV_OFFLINE_DIR] = args.offline_dir
     if args.service_name:
         env["OTEL_SERVICE_NAME"] = args.service_name
     elif not env.get("OTEL_SERVICE_NAME"):
@@ -134,11 +136,8 @@ def print_report(path: Path) -> None:
     if report.get("spans_ended"):
         console.print(f"spans: {report['spans_ended']} ended, {report.get('spans_exported', 0)} exported, "
                       f"{report.get('spans_dropped', 0)} dropped")
-    trace_id = report.get("trace_id")
-    if trace_id and report.get("otlp") and report.get("spans_exported"):  # a link only to what got there
-        from ddex_otel.stack.links import jaeger_trace_url
-
-        console.print(f"first trace in Jaeger: {jaeger_trace_url(trace_id)}", soft_wrap=True)
+    if report.get("trace_link"):  # only when the spans went over OTLP (``stack.links.trace_link``)
+        console.print(f"first trace in Jaeger: {report['trace_link']}", soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------- in the child
@@ -179,13 +178,14 @@ def start_in_child() -> None:
 
     def write_report() -> None:
         try:
+            from ddex_otel.stack.links import trace_link
+
             handle.shutdown()
             delivery = handle.delivery
             data = {
                 "rows": handle.summary.rows() if handle.summary is not None else [],
                 "destinations": describe(handle),
-                "otlp": any(d.startswith("traces → OTLP") for d in handle.destinations),
-                "trace_id": first.trace_id,
+                "trace_link": trace_link(handle, first.trace_id),
                 "spans_ended": delivery.spans_ended,
                 "spans_exported": delivery.spans_exported,
                 "spans_dropped": delivery.spans_dropped,

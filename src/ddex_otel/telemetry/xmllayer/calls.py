@@ -84,8 +84,8 @@ def memory_parse(layer: Layer, library: str, function: str, original: Func) -> F
             # argument path than a plain positional call (see benchmarks/bench_xmllayer.py).
             result = original(text, *args, **kwargs) if args or kwargs else original(text)
         except Exception as exc:
-            root = sniff(text)
-            if root is not None and not inside_operation():
+            root = None if inside_operation() else sniff(text)
+            if root is not None:
                 call = Call(library, function, root, InputFacts(size_of(text)))
                 record_after(layer, A.OP_PARSE, call, started, error=exc)
             raise
@@ -106,24 +106,26 @@ def source_parse(layer: Layer, library: str, function: str, original: Func, *, t
     ``method`` ``ElementTree.parse(self, source, …)``."""
     at = 1 if method else 0
 
+    def source_of(args: tuple, kwargs: dict) -> Any:
+        return args[at] if len(args) > at else kwargs.get("source")
+
     def traced(*args: Any, **kwargs: Any) -> Any:
         started = perf_counter()
         try:
             result = original(*args, **kwargs) if kwargs or len(args) != 1 else original(args[0])
         except Exception as exc:
-            source = args[at] if len(args) > at else kwargs.get("source")
-            root, path = sniff_source(source, rewind=True)
-            if root is not None and not inside_operation():
-                call = Call(library, function, root, InputFacts(file_size(path), path))
-                record_after(layer, A.OP_PARSE, call, started, error=exc)
+            if not inside_operation():
+                root, path = sniff_source(source_of(args, kwargs), rewind=True)
+                if root is not None:
+                    call = Call(library, function, root, InputFacts(file_size(path), path))
+                    record_after(layer, A.OP_PARSE, call, started, error=exc)
             raise
         element = result.getroot() if tree else result
         tag = getattr(element, "tag", None)
         if type(tag) is str and tag.startswith(DDEX_CLARK_PREFIX) and not inside_operation():
             root = root_of_tag(tag)
             if root is not None:
-                source = args[at] if len(args) > at else kwargs.get("source")
-                path = source_path(source)
+                path = source_path(source_of(args, kwargs))
                 call = Call(library, function, root, InputFacts(file_size(path), path))
                 record_after(layer, A.OP_PARSE, call, started, (root, tree_facts(element)))
         return result

@@ -8,10 +8,9 @@ a safer parser for that library) and name the defusedxml function in ``code.func
 
 from __future__ import annotations
 
-from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry.xmllayer import calls
 from ddex_otel.telemetry.xmllayer.patching import Target
 from ddex_otel.telemetry.xmllayer.record import Layer
+from ddex_otel.telemetry.xmllayer.stdlib_etree import facade_targets
 
 MODULE = "defusedxml.ElementTree"
 
@@ -19,9 +18,4 @@ MODULE = "defusedxml.ElementTree"
 def targets(layer: Layer) -> list[Target]:
     import defusedxml.ElementTree as DET
 
-    lib = A.XML_ETREE
-    name = "defusedxml.ElementTree."
-    return [
-        Target(DET, ("fromstring", "XML"), lambda f: calls.memory_parse(layer, lib, name + "fromstring", f)),
-        Target(DET, ("iterparse",), lambda f: calls.iterparse(layer, lib, name + "iterparse", f)),
-    ]
+    return facade_targets(layer, DET, MODULE + ".")

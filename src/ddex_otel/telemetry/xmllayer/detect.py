@@ -24,8 +24,9 @@ from functools import lru_cache
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from ddex_otel.ern.errors import UnsupportedVersionError
-from ddex_otel.ern.versions import normalize_version
+from ddex_otel.ern.errors import DDEXError
+from ddex_otel.ern.validation import RELEASE_KINDS
+from ddex_otel.ern.versions import version_from_namespace
 
 #: Every DDEX standard's namespace starts with this (``…/ern/43``, ``…/mead/10``, ``…/pie/10``).
 DDEX_NAMESPACE_PREFIX = "http://ddex.net/xml/"
@@ -33,11 +34,12 @@ DDEX_NAMESPACE_PREFIX = "http://ddex.net/xml/"
 DDEX_CLARK_PREFIX = "{" + DDEX_NAMESPACE_PREFIX
 _NEEDLE_STR = "ddex.net/xml/"
 _NEEDLE_BYTES = _NEEDLE_STR.encode("ascii")
-#: How much of an input is looked at: the root start tag (with its namespace declarations) of
-#: every sample message begins within the first 300 bytes; the rest is room for comments.
+#: How much of an input is looked at: the root start tag with its namespace declarations, after an
+#: XML declaration and any comments, processing instructions or DOCTYPE before it.
 HEAD_SIZE = 4096
 
-RELEASE_TAGS = frozenset(("Release", "TrackRelease", "ClipRelease"))
+#: Children of ReleaseList that count as releases: the engine's own list.
+RELEASE_TAGS = frozenset(RELEASE_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +76,12 @@ def root_info(namespace: str, local: str) -> Root | None:
     """The Root for a namespace and local name, or None when the namespace is not DDEX."""
     if not namespace.startswith(DDEX_NAMESPACE_PREFIX):
         return None
-    rest = namespace[len(DDEX_NAMESPACE_PREFIX):].strip("/")
-    standard, _, code = rest.partition("/")
+    standard = namespace[len(DDEX_NAMESPACE_PREFIX):].strip("/").partition("/")[0]
     version = None
-    if standard == "ern" and code:
+    if standard == "ern":
         try:
-            version = normalize_version(code)
-        except UnsupportedVersionError:
+            version = version_from_namespace(namespace)  # the engine's reading of the namespace
+        except DDEXError:
             version = None
     return Root(namespace, standard, version, local)
 
@@ -270,7 +271,7 @@ def tree_facts(root: Any) -> Facts:
 
 #: lxml tag filters matching a local name in any namespace or none (lxml's ``{*}`` wildcard).
 _ANY_NS = "{*}"
-_LXML_RELEASES = tuple(_ANY_NS + t for t in ("Release", "TrackRelease", "ClipRelease"))
+_LXML_RELEASES = tuple(_ANY_NS + t for t in RELEASE_TAGS)
 
 
 def _lxml_tree_facts(root: Any) -> Facts:
@@ -306,7 +307,8 @@ _LXML_ELEMENT = _lxml_element_tag()
 
 
 def sender_dpid(party_ids: Iterable[str | None]) -> str | None:
-    """The sender's DPID: the first ``PADPIDA…`` PartyId, else the first PartyId (as the engine reports it)."""
+    """The sender's DPID: the first ``PADPIDA…`` PartyId, else the first PartyId — the rule of
+    ``spans._pick_dpid`` (the engine's spans), applied in one pass to raw texts (None, blanks)."""
     first = None
     for text in party_ids:
         value = (text or "").strip()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.xmllayer import calls
-from ddex_otel.telemetry.xmllayer.record import Layer
 from ddex_otel.telemetry.xmllayer.patching import Target
+from ddex_otel.telemetry.xmllayer.record import Layer
 
 MODULE = "lxml.etree"
 
@@ -35,5 +35,3 @@ def targets(layer: Layer) -> list[Target]:
                lambda f: calls.iterparse(layer, lib, "lxml.etree.iterparse", f, _tag_filtered)),
         Target(etree, ("tostring",), lambda f: calls.tostring(layer, lib, "lxml.etree.tostring", f)),
     ]
-
-

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from opentelemetry.context import Context
 from opentelemetry.metrics import get_meter
 from opentelemetry.trace import get_tracer
 
@@ -68,6 +69,15 @@ class Layer:
                                             tracer_provider=self._tracer_provider,
                                             meter_provider=self._meter_provider)
         return tel if tel.live() else None
+
+    def target(self) -> tuple[Telemetry, Context] | None:
+        """(Telemetry, parent context) for an operation starting here, or None when nothing is to be
+        recorded: no SDK installed, or instrumentation suppressed in the current context."""
+        tel = self.telemetry()
+        if tel is None:
+            return None
+        parent = enabled_context()
+        return None if parent is None else (tel, parent)
 
 
 class Call(NamedTuple):
@@ -121,10 +131,10 @@ def record_after(layer: Layer, operation: str, call: Call, started_at: float,
     the head of its input is read): the non-DDEX call pays for nothing but that check.
     """
     try:
-        tel = layer.telemetry()
-        parent = enabled_context() if tel is not None else None
-        if parent is None or tel is None:
+        target = layer.target()
+        if target is None:
             return
+        tel, parent = target
         op = tel.start(operation, parent, started_at)
         describe(op, call)
         if error is not None:
@@ -146,10 +156,10 @@ def record_serialize(
     size_of_result: Callable[[Any], int | None],
 ) -> Any:
     """Run a recognised write of a DDEX root as one ``ddex.serialize`` operation."""
-    tel = layer.telemetry()
-    parent = enabled_context() if tel is not None else None
-    if parent is None:
+    target = layer.target()
+    if target is None:
         return wrapped(*args, **kwargs)
+    tel, parent = target
 
     def before(op: Operation, _args: tuple, _kwargs: dict) -> None:
         describe(op, call)
@@ -247,9 +257,9 @@ class TracedIterparse:
     def _begin(self) -> None:
         self._state = 1
         try:
-            tel = self._layer.telemetry()
-            parent = enabled_context() if tel is not None else None
-            if parent is not None and tel is not None:
+            target = self._layer.target()
+            if target is not None:
+                tel, parent = target
                 op = self._op = tel.start(A.OP_STREAM, parent)
                 describe(op, self._call)
         except Exception:  # pragma: no cover - telemetry must never break the iteration

@@ -37,12 +37,13 @@ def _parse(layer: Layer, original: calls.Func) -> calls.Func:
         try:
             document = original(xml_input, *args, **kwargs)
         except Exception as exc:
-            root, path = sniff(xml_input), None
-            if root is None and hasattr(xml_input, "read"):
-                root, path = sniff_source(xml_input, rewind=True)
-            if root is not None and not inside_operation():
-                call = Call(_LIB, "xmltodict.parse", root, InputFacts(_size(xml_input, path), path))
-                record_after(layer, A.OP_PARSE, call, started, error=exc)
+            if not inside_operation():
+                root, path = sniff(xml_input), None
+                if root is None and hasattr(xml_input, "read"):
+                    root, path = sniff_source(xml_input, rewind=True)
+                if root is not None:
+                    call = Call(_LIB, "xmltodict.parse", root, InputFacts(_size(xml_input, path), path))
+                    record_after(layer, A.OP_PARSE, call, started, error=exc)
             raise
         if type(document) is not dict or len(document) != 1:  # a streaming parse returns nothing to read
             return document
