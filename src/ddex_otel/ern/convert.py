@@ -194,8 +194,8 @@ class _Fitter:
                 if "UserDefined" in enum and "UserDefinedValue" in allowed:
                     el.text = "UserDefined"
                     el.set("UserDefinedValue", text)
-                    self.c.note_changed(el, f"{text!r} is not an allowed value in ERN {self.v}: written as UserDefined "
-                                     f"with UserDefinedValue={text!r}")
+                    self.c.note_changed(el, f"{text!r} is not an allowed value in ERN {self.v}: written as "
+                                            f"UserDefined with UserDefinedValue={text!r}")
                 else:
                     return f"{text!r} is not an allowed value of {el.tag} in ERN {self.v}"
         if "c" not in spec and any(isinstance(c.tag, str) for c in el):
@@ -208,7 +208,8 @@ class _Fitter:
                 if converted is None:
                     return f"{text!r} is not an xs:{primitive}, which ERN {self.v} requires for {el.tag}"
                 el.text = converted
-                self.c.note_changed(el, f"{text!r} written as {converted!r} (ERN {self.v} types {el.tag} as xs:{primitive})")
+                self.c.note_changed(el, f"{text!r} written as {converted!r} (ERN {self.v} types {el.tag} as "
+                                        f"xs:{primitive})")
         if "c" not in spec:
             return None
         model = self.model.children(type_name)

@@ -480,7 +480,8 @@ class _To4x(_Mapper):
         for block in _children(el, details_tag):
             codes = _children(block, "TerritoryCode")
             territory = _text(codes[0]) if codes else WORLDWIDE
-            scoped = [c for c in block if isinstance(c.tag, str) and c.tag not in ("TerritoryCode", "ExcludedTerritoryCode")]
+            scoped = [c for c in block
+                      if isinstance(c.tag, str) and c.tag not in ("TerritoryCode", "ExcludedTerritoryCode")]
             for child in scoped:
                 child.set(TERRITORY, territory)
             hoist(block, scoped)
