@@ -40,6 +40,7 @@ from lxml import etree
 from ddex_otel.bench.cases import read_every_field
 from ddex_otel.bench.runner import ITERPARSE_CHILD
 from ddex_otel.ern import Message, parse, parser
+from ddex_otel.ern.generator import write_message
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIZES = (("1 KB", 1_000), ("10 KB", 10_000), ("100 KB", 100_000), ("1 MB", 1_000_000), ("10 MB", 10_000_000))
@@ -47,41 +48,6 @@ SIZES = (("1 KB", 1_000), ("10 KB", 10_000), ("100 KB", 100_000), ("1 MB", 1_000
 
 def samples_dir() -> Path:
     return Path(os.environ.get("DDEX_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "ddex-samples"))
-
-
-# ------------------------------------------------------------------------------------ generators
-
-
-def write_generated(path: Path, target_bytes: int) -> int:
-    """A message of about ``target_bytes``: the project's generator, else a local stand-in."""
-    try:
-        from ddex_otel.ern.generator import write_message
-    except ImportError:
-        return _write_fallback(path, target_bytes)
-    return write_message(path, target_bytes=target_bytes)
-
-
-def _write_fallback(path: Path, target_bytes: int) -> int:
-    """ERN 4.3, one album + a TrackRelease per track, ~1 KB per track (used only without the generator)."""
-    tracks = max(1, target_bytes // 1000)
-    with open(path, "w", encoding="utf-8") as out:
-        out.write('<?xml version="1.0" encoding="UTF-8"?>\n<ern:NewReleaseMessage xmlns:ern="http://ddex.net/xml/ern/43">'
-                  "<MessageHeader><MessageId>B</MessageId></MessageHeader><ResourceList>\n")
-        for n in range(tracks):
-            out.write(f"<SoundRecording><ResourceReference>A{n}</ResourceReference><Type>MusicalWorkSoundRecording</Type>"
-                      f"<SoundRecordingEdition><ResourceId><ISRC>USX9P2{n:06d}</ISRC></ResourceId></SoundRecordingEdition>"
-                      f"<DisplayTitleText>Track {n}</DisplayTitleText><DisplayArtistName>Artist</DisplayArtistName>"
-                      "<Duration>PT3M20S</Duration></SoundRecording>\n")
-        out.write("</ResourceList><ReleaseList><Release><ReleaseReference>R0</ReleaseReference><ResourceGroup>\n")
-        for n in range(tracks):
-            out.write(f"<ResourceGroupContentItem><ReleaseResourceReference>A{n}</ReleaseResourceReference>"
-                      "</ResourceGroupContentItem>\n")
-        out.write("</ResourceGroup></Release>\n")
-        for n in range(tracks):
-            out.write(f"<TrackRelease><ReleaseReference>T{n}</ReleaseReference>"
-                      f"<ReleaseResourceReference>A{n}</ReleaseResourceReference></TrackRelease>\n")
-        out.write("</ReleaseList></ern:NewReleaseMessage>\n")
-    return path.stat().st_size
 
 
 # -------------------------------------------------------------------------------------- timing
@@ -154,7 +120,7 @@ def bench_sizes(workdir: Path) -> None:
     print(f"{'target':>8}{'bytes':>12}{'releases':>10}{'parse':>14}{'lxml':>14}{'ratio':>8}{'MB/s':>9}{'+fill':>8}")
     for label, target in SIZES:
         path = workdir / f"gen_{target}.xml"
-        size = write_generated(path, target)
+        size = write_message(path, target_bytes=target)
         data = path.read_bytes()
         releases = len(parse(data, huge_tree=True).releases)
         repeat = max(9, min(2000, int(2e7 / max(size, 1))))
@@ -204,7 +170,7 @@ def bench_stream(workdir: Path, megabytes: int, rounds: int) -> None:
     print(f"\n## stream of a generated {megabytes} MB message vs a bare tag-filtered iterparse "
           f"(child processes, {rounds} interleaved pairs)")
     start = time.perf_counter()
-    size = write_generated(path, megabytes * 1_000_000)
+    size = write_message(path, target_bytes=megabytes * 1_000_000)
     print(f"generated {size} bytes in {time.perf_counter() - start:.1f} s")
     ours: list[float] = []
     bare: list[float] = []

@@ -27,6 +27,7 @@ from ddex_otel.ern import parse
 from ddex_otel.ern.builder import BUILD_VERSIONS, build
 from ddex_otel.ern.errors import DDEXValidationError
 from ddex_otel.ern.schema import validate_against_schema
+from ddex_otel.outputs import write_text
 
 #: Leaf elements (no element children) with some non-blank text.
 LEAF_TEXTS = etree.XPath("//*[not(*)][normalize-space(text())]/text()")
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         xsd = "-" if s["output_xsd_valid"] is None else str(s["output_xsd_valid"])
         print(f"{s['direction']:14s} {s['conversions']:4d} {s['converted']:4d} {s['refused']:7d} {med:>7s} {low:>7s} {xsd:>6s}")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "summary": summary(rows)}, indent=2))
+        write_text(args.json, json.dumps({"rows": rows, "summary": summary(rows)}, indent=2))
     return 0
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import xmlschema
 from xmlschema.validators import XsdAnyElement, XsdElement, XsdGroup
 
+from ddex_otel.outputs import write_text
+
 VERSIONS = ("43", "42", "411", "382")
 OUT = Path(__file__).resolve().parents[1] / "src" / "ddex_otel" / "ern" / "content_models"
 
@@ -160,7 +162,7 @@ def main(argv: list[str]) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     for code in VERSIONS:
         data = generate(Path(argv[0]), code)
-        (OUT / f"{code}.json").write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n")
+        write_text(OUT / f"{code}.json", json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n")
         print(f"{code}: {len(data['types'])} types", file=sys.stderr)
     return 0
 

@@ -109,6 +109,11 @@ def write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8")
         out.write(text)
 
 
+def output_problem(flag: str, path: str | os.PathLike[str], exc: OSError) -> str:
+    """``FLAG: PATH: reason``: the line a command prints when the output ``flag`` names cannot be written."""
+    return f"{flag}: {path}: {exc.strerror or exc}"
+
+
 def check_writable(path: str | os.PathLike[str]) -> None:
     """Raise the ``OSError`` that writing ``path`` would raise (no directory, not writable, a
     directory itself …), by creating and removing a temporary file where the write would."""

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from ddex_otel.bench.compare import DEFAULT_THRESHOLD, compare_results
 from ddex_otel.bench.report import html_page, print_comparison, print_run
 from ddex_otel.bench.runner import run_suite
-from ddex_otel.outputs import check_writable, write_text
+from ddex_otel.outputs import check_writable, output_problem, write_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _output_error(flag: str, target: Path, exc: OSError) -> str:
-    return f"ddex-otel bench: error: {flag}: {target}: {exc.strerror or exc}"
+    return f"ddex-otel bench: error: {output_problem(flag, target, exc)}"
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from typing import IO, BinaryIO, Callable
 from ddex_otel.ern import parser, streaming
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.ern.model import Deal, Message, MessageHeader, Party, Release, Resource, StreamStart
+from ddex_otel.ern.validation import BUILD_VERSIONS
 from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.outputs import atomic_write, check_writable
 
@@ -270,7 +271,8 @@ def _add_build(subparsers: argparse._SubParsersAction) -> None:
         description="Parse FILE, then build it as ERN --version (default 4.3); warnings go to stderr.",
     )
     p.add_argument("file", metavar="FILE", help="ERN XML file, or - for standard input")
-    p.add_argument("--version", dest="target_version", default="4.3", help="ERN version to write: 4.3, 4.2, 4.1.1, 3.8.2")
+    p.add_argument("--version", dest="target_version", default="4.3",
+                   help=f"ERN version to write: {', '.join(BUILD_VERSIONS)}")
     p.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output (- also means stdout)")
     p.add_argument("--level", choices=("strict", "warn", "off"), default="warn", help="validation level (default warn)")
     p.add_argument("--huge-tree", action="store_true", help="lift libxml2's size limits (trusted input only)")
@@ -409,7 +411,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
                        "TrackRelease each)")
     group.add_argument("--size", type=parse_size, help="about this many bytes: 500KB, 10MB, 1GB, 1GiB, 12345")
     p.add_argument("--tracks", type=int, default=10, help="tracks per release (default 10)")
-    p.add_argument("--version", dest="target_version", default="4.3", help="ERN version: 4.3, 4.2, 4.1.1, 3.8.2")
+    p.add_argument("--version", dest="target_version", default="4.3", help=f"ERN version: {', '.join(BUILD_VERSIONS)}")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=_run_generate)
 

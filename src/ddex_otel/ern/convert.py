@@ -46,19 +46,17 @@ from lxml import etree
 
 from ddex_otel.ern import mapping, versions
 from ddex_otel.ern.durations import format_duration, parse_duration
+from ddex_otel.ern.mapping import MARK
 
 Element = etree._Element
 
-#: Marks each working element with the index of its source element (removed from the output).
-MARK = "{urn:ddex-otel:convert}i"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 DEFAULT_TEXT = {"ParentalWarningType": "NoAdviceAvailable", "DisplayArtistRole": "MainArtist"}
 DEFAULT_ATTRIBUTES = {"LanguageAndScriptCode": "en", "AvsVersionId": "3", "ResourceGroupType": "Component"}
 #: Containers a value may move into (push-down) or out of (pull-up) between versions: the 4.3
 #: editions, and 4.3's DeliveryFile (4.1.1 and 4.2 give the file and its codec in TechnicalDetails).
-_EDITIONS = ("SoundRecordingEdition", "VideoEdition", "ImageEdition", "TextEdition", "SheetMusicEdition",
-             "SoftwareEdition", "DeliveryFile")
+_EDITIONS = (*mapping.EDITIONS, "DeliveryFile")
 #: The Type a DeliveryFile made when pushing file details down takes, by the technical details' type.
 _DELIVERY_FILE_TYPE = {"TechnicalSoundRecordingDetails": "AudioFile", "TechnicalVideoDetails": "AudioVisualFile",
                        "SoundRecordingClipDetails": "AudioFile", "VideoClipDetails": "AudioVisualFile"}
@@ -127,6 +125,18 @@ class Conversion:
     #: Why a value is absent that no removal explains (a family mapping without a place for it).
     unmapped: str = "not carried: the conversion has no place for it"
 
+    def note_removed(self, el: Element, reason: str) -> None:
+        """Record why working element ``el`` is removed (its first reason stands)."""
+        mark = el.get(MARK)
+        if mark is not None:
+            self.removed.setdefault(int(mark), reason)
+
+    def note_changed(self, el: Element, reason: str) -> None:
+        """Record why working element ``el``'s value is rewritten (its first reason stands)."""
+        mark = el.get(MARK)
+        if mark is not None:
+            self.changed.setdefault(int(mark), reason)
+
 
 class _Fitter:
     def __init__(self, model: ContentModel, conversion: Conversion, defaults: Mapping[str, str]) -> None:
@@ -137,9 +147,7 @@ class _Fitter:
         self.fitting = ""
 
     def remove(self, parent: Element, child: Element, reason: str) -> None:
-        mark = child.get(MARK)
-        if mark is not None:
-            self.c.removed.setdefault(int(mark), reason)
+        self.c.note_removed(child, reason)
         parent.remove(child)
 
     def fit(self, el: Element, type_name: str, depth: int = 0, optional: bool = False) -> str | None:
@@ -186,8 +194,8 @@ class _Fitter:
                 if "UserDefined" in enum and "UserDefinedValue" in allowed:
                     el.text = "UserDefined"
                     el.set("UserDefinedValue", text)
-                    self.changed(el, f"{text!r} is not an allowed value in ERN {self.v}: written as UserDefined "
-                                     f"with UserDefinedValue={text!r}")
+                    self.c.note_changed(el, f"{text!r} is not an allowed value in ERN {self.v}: written as "
+                                            f"UserDefined with UserDefinedValue={text!r}")
                 else:
                     return f"{text!r} is not an allowed value of {el.tag} in ERN {self.v}"
         if "c" not in spec and any(isinstance(c.tag, str) for c in el):
@@ -200,7 +208,8 @@ class _Fitter:
                 if converted is None:
                     return f"{text!r} is not an xs:{primitive}, which ERN {self.v} requires for {el.tag}"
                 el.text = converted
-                self.changed(el, f"{text!r} written as {converted!r} (ERN {self.v} types {el.tag} as xs:{primitive})")
+                self.c.note_changed(el, f"{text!r} written as {converted!r} (ERN {self.v} types {el.tag} as "
+                                        f"xs:{primitive})")
         if "c" not in spec:
             return None
         model = self.model.children(type_name)
@@ -238,11 +247,6 @@ class _Fitter:
                     el[:] = sorted(el, key=lambda c: model[c.tag][0])
         return None
 
-    def changed(self, el: Element, reason: str) -> None:
-        mark = el.get(MARK)
-        if mark is not None:
-            self.c.changed.setdefault(int(mark), reason)
-
     def drop_attribute(self, el: Element, key: str, reason: str) -> None:
         mark = el.get(MARK)
         if mark is not None:
@@ -265,11 +269,7 @@ class _Fitter:
                 continue
             if tag in _EDITIONS:
                 self.rename(child, model)
-                anchor = child
-                for grandchild in list(child):
-                    if grandchild.tag in model:
-                        anchor.addnext(grandchild)
-                        anchor = grandchild
+                mapping.hoist(child, [grandchild for grandchild in child if grandchild.tag in model])
                 continue
             for edition in _EDITIONS:
                 entry = model.get(edition)
@@ -429,6 +429,11 @@ def _xpath(tree: etree._ElementTree, el: Element) -> str:
     return f"{head}/{rest}" if rest else head
 
 
+def _source_index(source: Element) -> dict[Element, int]:
+    """Each node of the source document → its index (the ``MARK`` its working copy carried)."""
+    return {el: i for i, el in enumerate(source.iter())}
+
+
 _CARRIED = etree.Element("carried")  # ``losses``: a value a kept party reference carries
 
 
@@ -437,8 +442,7 @@ def losses(conversion: Conversion) -> list[Loss]:
     element that held it, with that element's reason (a container the target lacks gives its
     children back first: what of it is lost was removed inside it)."""
     source = conversion.source
-    elements = [el for el in source.iter()]
-    index = {el: i for i, el in enumerate(elements)}
+    index = _source_index(source)
     noted = {**conversion.changed, **conversion.removed}
     left = leaf_values(conversion.root)
 
@@ -504,8 +508,9 @@ def attribute_losses(conversion: Conversion) -> list[AttributeLoss]:
     carries in another form (``consumed``) are not losses."""
     source = conversion.source
     tree = source.getroottree()
+    index = _source_index(source)
     out: list[AttributeLoss] = []
-    for i, el in enumerate(source.iter()):
+    for el, i in index.items():
         if not isinstance(el.tag, str) or not el.attrib:
             continue
         kept = conversion.kept.get(i)
@@ -517,15 +522,14 @@ def attribute_losses(conversion: Conversion) -> list[AttributeLoss]:
             if kept is not None:
                 reason = conversion.attributes.get((i, name)) or conversion.changed.get(i) or conversion.unmapped
             else:
-                reason = _removal_reason(conversion, el)
+                reason = _removal_reason(conversion, el, index)
             label = etree.QName(name).localname if name.startswith("{") else name
             out.append(AttributeLoss(f"{_xpath(tree, el)}/@{label}", el.tag, label, value, reason))
     return out
 
 
-def _removal_reason(conversion: Conversion, el: Element) -> str:
+def _removal_reason(conversion: Conversion, el: Element, index: dict[Element, int]) -> str:
     """The reason of the innermost removed element holding ``el`` (itself included)."""
-    index = {node: i for i, node in enumerate(conversion.source.iter())}
     node: Element | None = el
     while node is not None:
         reason = conversion.removed.get(index[node])

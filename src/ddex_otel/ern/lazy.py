@@ -230,12 +230,15 @@ def releases(section: Element, seen: Parties, keep: bool) -> list[Release]:
     return _lazy_children(section, _PendingRelease, _fill_release, seen, keep)
 
 
-def release_deals(release_deal: Element, keep: bool) -> list[Deal]:
-    """The Deals of one ReleaseDeal as lazy Deals, each with the ReleaseDeal's references set.
+def release_deals(release_deal: Element, keep: bool, release_refs: list[str] | None = None) -> list[Deal]:
+    """The Deals of one ReleaseDeal as lazy Deals, each with the ReleaseDeal's references set
+    (``release_refs``: its DealReleaseReferences when ``stream`` consumed them piecewise).
 
     Same result as ``extract.extract_release_deal`` once filled.
     """
     refs_tuple, deal_elements = release_deal_parts(release_deal)
+    if release_refs is not None:
+        refs_tuple = tuple(release_refs)
     out = []
     for el in deal_elements:
         obj = _new(_PendingDeal)
@@ -247,10 +250,11 @@ def release_deals(release_deal: Element, keep: bool) -> list[Deal]:
     return out
 
 
-# ``stream`` (ERN 4.x): each Resource, Release and Deal holds its own element (which ``stream``
-# unlinks from the streamed tree once it is a finished sibling), with no ``_source`` and ``_parsed``
-# False, as an eager streamed item. Parties stay eager there: their names index every later item,
-# and holding each Party's element until then would grow with the PartyList.
+# ``stream`` (ERN 4.x): each Resource, Release and Deal (``release_deals`` with ``keep`` False) holds
+# its own element (which ``stream`` unlinks from the streamed tree once it is a finished sibling),
+# with no ``_source`` and ``_parsed`` False, as an eager streamed item. Parties stay eager there:
+# their names index every later item, and holding each Party's element until then would grow with
+# the PartyList.
 
 
 def streamed_resource(element: Element, seen: Parties) -> Resource:
@@ -269,23 +273,6 @@ def streamed_release(element: Element, seen: Parties, group_refs: list[str] | No
     _set_release_parsed(obj, False)
     _set_load(obj, (_fill_streamed_release, element, (seen, group_refs)))
     return obj
-
-
-def streamed_release_deals(release_deal: Element, release_refs: list[str] | None) -> list[Deal]:
-    """The Deals of one streamed ReleaseDeal as lazy Deals; ``release_refs``: its
-    DealReleaseReferences when consumed piecewise. Same result as ``extract.extract_release_deal``."""
-    refs_tuple, deal_elements = release_deal_parts(release_deal)
-    if release_refs is not None:
-        refs_tuple = tuple(release_refs)
-    out = []
-    for el in deal_elements:
-        obj = _new(_PendingDeal)
-        _set_deal_source(obj, None)
-        _set_deal_parsed(obj, False)
-        _set_deal_refs(obj, refs_tuple)
-        _set_load(obj, (_fill_deal, el, refs_tuple))
-        out.append(obj)
-    return out
 
 
 def is_pending(obj: object) -> bool:

@@ -2,7 +2,7 @@
 
 ERN 3.x and 4.x name most leaf elements alike but shape their containers differently. This module
 moves and renames elements of the working copy of a source document (each still marked with its
-source index, ``convert.MARK``) so that the fitting that follows finds them where the target family
+source index, ``MARK``) so that the fitting that follows finds them where the target family
 holds them; what has no place in the target is left for the fitting to remove with its reason.
 
 3.x → 4.x:
@@ -37,25 +37,27 @@ typed ``TrackRelease``), ``DealTerms/UseType`` go into one ``Usage``.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from lxml import etree
 
-from ddex_otel.ern import identifiers
+from ddex_otel.ern import identifiers, versions
+from ddex_otel.ern.extract import _child as _first
+from ddex_otel.ern.extract import element_text
+from ddex_otel.ern.validation import RELEASE_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ddex_otel.ern.convert import Conversion, ContentModel
 
 Element = etree._Element
 
-MARK = "{urn:ddex-otel:convert}i"  # convert.MARK (convert imports this module)
+#: Marks each working element with the index of its source element (removed from the output).
+MARK = "{urn:ddex-otel:convert}i"
 TERRITORY = "ApplicableTerritoryCode"
 WORLDWIDE = "Worldwide"
-RESOURCE_KINDS = ("SoundRecording", "MIDI", "Video", "Image", "Text", "SheetMusic", "Software",
-                  "UserDefinedResource")
-RELEASE_KINDS_4X = ("Release", "TrackRelease", "ClipRelease")
-_EDITIONS = ("SoundRecordingEdition", "VideoEdition", "ImageEdition", "TextEdition", "SheetMusicEdition",
-             "SoftwareEdition")
+#: ERN 4.3's editions (a resource's details per edition; 3.x, 4.1.1 and 4.2 have none).
+EDITIONS = ("SoundRecordingEdition", "VideoEdition", "ImageEdition", "TextEdition", "SheetMusicEdition",
+            "SoftwareEdition")
 
 #: Inline party holders of ERN 3.x → (4.x element, 4.x reference child, 3.x role → 4.x role).
 _PARTY_HOLDERS = {
@@ -79,15 +81,19 @@ def _new(tag: str, text: str | None = None, **attrib: str) -> Element:
 
 
 def _text(el: Element | None) -> str:
-    return (el.text or "").strip() if el is not None else ""
+    return element_text(el) or ""
 
 
 def _children(el: Element, tag: str) -> list[Element]:
     return [c for c in el if c.tag == tag]
 
 
-def _first(el: Element, tag: str) -> Element | None:
-    return next((c for c in el if c.tag == tag), None)
+def hoist(container: Element, children: Iterable[Element]) -> None:
+    """Move ``children``, in order, to just after ``container`` (they become its siblings)."""
+    anchor = container
+    for child in children:
+        anchor.addnext(child)
+        anchor = child
 
 
 def _unmarked(el: Element) -> Element:
@@ -107,17 +113,10 @@ class _Mapper:
         self.v = model.version
 
     def remove(self, el: Element, reason: str) -> None:
-        mark = el.get(MARK)
-        if mark is not None:
-            self.c.removed.setdefault(int(mark), reason)
+        self.c.note_removed(el, reason)
         parent = el.getparent()
         if parent is not None:
             parent.remove(el)
-
-    def changed(self, el: Element, reason: str) -> None:
-        mark = el.get(MARK)
-        if mark is not None:
-            self.c.changed.setdefault(int(mark), reason)
 
     def consumed(self, el: Element, attribute: str) -> None:
         """``el``'s ``attribute`` is carried in another form (a territory block, an element name)."""
@@ -170,7 +169,7 @@ class _To3x(_Mapper):
         release_list = _first(self.root, "ReleaseList")
         if release_list is not None:
             for rel in list(release_list):
-                if isinstance(rel.tag, str) and rel.tag in RELEASE_KINDS_4X:
+                if isinstance(rel.tag, str) and rel.tag in RELEASE_KINDS:
                     self.release(rel, titles, kinds)
         deal_list = _first(self.root, "DealList")
         if deal_list is not None:
@@ -202,11 +201,7 @@ class _To3x(_Mapper):
                     role.tag = new_role
             if party is None:
                 continue
-            anchor = ref
-            for name in [*_children(party, "PartyName"), *_children(party, "PartyId")]:
-                copy_ = _unmarked(name)
-                anchor.addnext(copy_)
-                anchor = copy_
+            hoist(ref, [_unmarked(name) for name in [*_children(party, "PartyName"), *_children(party, "PartyId")]])
             self.remove(ref, f"ERN {self.v} names parties inline: the reference is replaced by the party's name")
 
     def party_id(self, pid: Element) -> None:
@@ -214,10 +209,8 @@ class _To3x(_Mapper):
         if pid.getparent() is None or (pid.getparent().tag == "Party" and pid.getparent().getparent() is not None
                                        and pid.getparent().getparent().tag == "PartyList"):
             return  # the PartyList is removed as a whole
-        anchor = pid
-        for child in list(pid):
-            if not isinstance(child.tag, str):
-                continue
+        ids = [child for child in pid if isinstance(child.tag, str)]
+        for child in ids:
             scheme = child.tag
             child.tag = "PartyId"
             if scheme == "DPID":
@@ -226,13 +219,11 @@ class _To3x(_Mapper):
                 child.set("IsISNI", "true")
             elif scheme != "ProprietaryId":
                 child.set("Namespace", scheme)
-            anchor.addnext(child)
-            anchor = child
+        hoist(pid, ids)
         pid.getparent().remove(pid)  # an emptied container: nothing of its own is lost
 
     def label_name(self, label_ref: Element) -> Element | None:
-        party = self.parties.get(_text(label_ref))
-        name = _first(_first(party, "PartyName"), "FullName") if party is not None and _first(party, "PartyName") is not None else None
+        name = _first(_first(self.parties.get(_text(label_ref)), "PartyName"), "FullName")
         if name is None:
             return None
         self.consumed(label_ref, TERRITORY)
@@ -305,11 +296,8 @@ class _To3x(_Mapper):
         own_type = self.type_of(self.list_type("ResourceList"), kind)
         if own_type is None:
             return
-        for edition in [c for c in res if c.tag in _EDITIONS]:  # 4.3 editions give back their children
-            anchor = edition
-            for child in list(edition):
-                anchor.addnext(child)
-                anchor = child
+        for edition in [c for c in res if c.tag in EDITIONS]:  # 4.3 editions give back their children
+            hoist(edition, list(edition))
             self.remove(edition, f"ERN {self.v} has no {edition.tag}")
         self.party_names(res)
         for child in list(res):
@@ -326,12 +314,7 @@ class _To3x(_Mapper):
 
     def technical_to_3x(self, tech: Element) -> None:
         for delivery in _children(tech, "DeliveryFile"):  # 4.3: the file's details sit in DeliveryFile
-            anchor = delivery
-            for child in list(delivery):
-                if child.tag == "Type":
-                    continue
-                anchor.addnext(child)
-                anchor = child
+            hoist(delivery, [child for child in delivery if child.tag != "Type"])
             self.remove(delivery, f"ERN {self.v} has no DeliveryFile: its file and codec details go into "
                                   "the technical details")
         for file_ in _children(tech, "File"):
@@ -424,10 +407,7 @@ class _To4x(_Mapper):
         deal_list = _first(self.root, "DealList")
         if deal_list is not None:
             for usage in list(deal_list.iter("Usage")):
-                anchor = usage
-                for child in list(usage):
-                    anchor.addnext(child)
-                    anchor = child
+                hoist(usage, list(usage))
                 usage.getparent().remove(usage)
         if len(self.party_list):
             header = _first(self.root, "MessageHeader")
@@ -500,15 +480,11 @@ class _To4x(_Mapper):
         for block in _children(el, details_tag):
             codes = _children(block, "TerritoryCode")
             territory = _text(codes[0]) if codes else WORLDWIDE
-            anchor = block
-            for child in list(block):
-                if not isinstance(child.tag, str):
-                    continue
-                if child.tag in ("TerritoryCode", "ExcludedTerritoryCode"):
-                    continue
+            scoped = [c for c in block
+                      if isinstance(c.tag, str) and c.tag not in ("TerritoryCode", "ExcludedTerritoryCode")]
+            for child in scoped:
                 child.set(TERRITORY, territory)
-                anchor.addnext(child)
-                anchor = child
+            hoist(block, scoped)
             for code in codes[:1]:
                 self.remove(code, f"ERN {self.v} writes a territory as the ApplicableTerritoryCode of each element")
             for rest in list(block):  # more territories: 4.x scopes each element by one
@@ -548,8 +524,7 @@ class _To4x(_Mapper):
             if artists:
                 ref = _text(_first(artists[0], "ArtistPartyReference"))
                 party = next((p for p in self.party_list if _text(_first(p, "PartyReference")) == ref), None)
-                if party is not None and _first(party, "PartyName") is not None:
-                    name = _text(_first(_first(party, "PartyName"), "FullName"))
+                name = _text(_first(_first(party, "PartyName"), "FullName"))
             name = name or fallback
             if name:
                 el.append(_new("DisplayArtistName", name))
@@ -590,7 +565,7 @@ class _To4x(_Mapper):
             if uri is name and path is not None:
                 joined = _text(path) + _text(name)
                 reason = f"ERN {self.v} gives a file as one URI: FilePath and FileName are joined ({joined!r})"
-                self.changed(name, reason)
+                self.c.note_changed(name, reason)
                 name.text = joined
                 self.remove(path, reason)
             uri.tag = "URI"
@@ -650,7 +625,7 @@ def drop_unreferenced_parties(root: Element, source_version: str) -> None:
     references (their only holder has no place in 4.x, e.g. a TrackRelease's display artist) are
     removed, so their names are reported with that holder's reason; the PartyList keeps one."""
     party_list = _first(root, "PartyList")
-    if not source_version.startswith("3.") or party_list is None:
+    if party_list is None or not versions.is_legacy(source_version):
         return
     used = {_text(el) for el in root.iter() if isinstance(el.tag, str) and not len(el) and el.tag != "PartyReference"}
     made = [p for p in party_list if p.tag == "Party" and p.get(MARK) is None]
@@ -660,7 +635,7 @@ def drop_unreferenced_parties(root: Element, source_version: str) -> None:
 
 def to_family(root: Element, source_version: str, model: "ContentModel", conversion: "Conversion") -> None:
     """Reshape the working tree ``root`` from ``source_version``'s family to ``model``'s (in place)."""
-    legacy_target = model.version.startswith("3.")
-    if legacy_target == source_version.startswith("3."):
+    legacy_target = versions.is_legacy(model.version)
+    if legacy_target == versions.is_legacy(source_version):
         return
     (_To3x if legacy_target else _To4x)(root, model, conversion).run()

@@ -37,7 +37,7 @@ from typing import BinaryIO, Callable, Iterator
 from lxml import etree
 
 from ddex_otel.ern import safexml
-from ddex_otel.ern.lazy import Parties, streamed_release, streamed_release_deals, streamed_resource
+from ddex_otel.ern.lazy import Parties, release_deals, streamed_release, streamed_resource
 from ddex_otel.ern.errors import EmptyInputError, NotDDEXError
 from ddex_otel.ern.extract import (
     Context,
@@ -532,7 +532,7 @@ class _Streamer:
 
     def _release_deal_4x(self, element: etree._Element) -> None:
         if element.tag == "ReleaseDeal":
-            self._out.extend(streamed_release_deals(element, self._take_deal_refs(element)))
+            self._out.extend(release_deals(element, False, self._take_deal_refs(element)))
 
     def _release(self, element: etree._Element) -> None:
         release = extract_release(element, self.ctx, group_refs=self._take_group_refs(element))

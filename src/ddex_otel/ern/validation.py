@@ -44,7 +44,6 @@ _REF_PATTERNS = {
     "release": re.compile(r"R[\d\-_a-zA-Z]+"),
     "party": re.compile(r"P[\d\-_a-zA-Z]+"),
 }
-_DPID_4X = re.compile(r"PADPIDA[a-zA-Z0-9]+")  # MessagingPartyWithoutCode/PartyId in ERN 4.x
 _ISO_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}){0,1}(-[0-9]{2}){0,1}")  # ddex_IsoDate
 _DATE_TIME = re.compile(
     r"-?[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?"
@@ -611,7 +610,7 @@ def _check_message_party_ids(message: Message, version: str, out: _Findings) -> 
     for path, party in parties:
         if party is None or not party.party_ids:
             continue
-        if not _DPID_4X.fullmatch(party.party_ids[0]):
+        if identifiers.party_id_scheme(party.party_ids[0]) != "DPID":  # 4.x MessagingPartyWithoutCode/PartyId
             out.error("bad-party-id", f"ERN {version} message parties need a DPID (PADPIDA…); "
                       f"got {party.party_ids[0]!r}: supply one by replacing {path}.party_ids "
                       "(dataclasses.replace)", f"{path}.party_ids[0]")

@@ -347,7 +347,7 @@ class _WorkerState:
     tracer_provider: Any
     log: OperationLog
     subscription: Any
-    handle: Any = None
+    #: The flush before each result (None: no telemetry of this process's own to flush).
     flush: PerFileFlush | None = None
 
 
@@ -357,11 +357,11 @@ _state_lock = threading.Lock()
 
 def _subscribe(tracer_provider: Any, handle: Any = None) -> _WorkerState:
     """Operation spans of ``tracer_provider`` (None: the global SDK provider, installed without
-    exporters when there is none, the engine instrumented if nobody did) into a fresh log."""
+    exporters when there is none, the engine instrumented if nobody did) into a fresh log;
+    ``handle``: this process's enabled telemetry, flushed per file."""
     log = OperationLog()
     subscription = spanfeed.subscribe(log, tracer_provider)
-    return _WorkerState(subscription.provider, log, subscription, handle,
-                        PerFileFlush(handle) if handle is not None and handle.enabled else None)
+    return _WorkerState(subscription.provider, log, subscription, PerFileFlush(handle) if handle is not None else None)
 
 
 def init_worker(settings: WorkerTelemetry) -> None:
@@ -385,8 +385,10 @@ def init_worker(settings: WorkerTelemetry) -> None:
                                    service_name=settings.service_name, offline_dir=settings.offline_dir)
             except (ValueError, OSError):
                 handle = None  # the parent already warned about the same settings
+        if handle is not None and not handle.enabled:
+            handle = None  # OTEL_SDK_DISABLED
         # Without telemetry (OTEL_SDK_DISABLED, bad settings) the feed still times the operations.
-        _state = _subscribe(handle.tracer_provider if handle is not None and handle.enabled else None, handle)
+        _state = _subscribe(handle.tracer_provider if handle is not None else None, handle)
         if _state.flush is not None:
             # Pool workers leave through os._exit: atexit never runs, multiprocessing's finalizers do.
             multiprocessing.util.Finalize(None, _state.flush.shutdown, exitpriority=10)

@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from ddex_otel.outputs import check_writable, check_writable_dir
+from ddex_otel.outputs import check_writable, check_writable_dir, output_problem
 from ddex_otel.telemetry.clisetup import add_telemetry_arguments, cli_telemetry, report_undelivered
 
 _BATCH_DESCRIPTION = """\
@@ -114,7 +114,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
         try:
             check_writable_dir(args.out)
         except OSError as exc:
-            return _error(f"--out: {args.out}: {exc.strerror or exc}")
+            return _error(output_problem("--out", args.out, exc))
     alerting = None
     if args.alerts:
         try:
@@ -160,7 +160,7 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
     try:
         result = _run_with_progress(B, paths, options, monitor, quiet=args.json, runner=runner)
     except OSError as exc:  # the output directory cannot be made
-        return _error(f"--out: {args.out}: {exc.strerror or exc}" if args.out else str(exc))
+        return _error(output_problem("--out", args.out, exc) if args.out else str(exc))
     except Exception as exc:  # noqa: BLE001 - --celery: broker unreachable …: one line, no traceback
         if runner is None:
             raise
@@ -358,7 +358,7 @@ def run_profile_command(args: argparse.Namespace) -> int:
             try:
                 check_writable(target)  # before the run, not after it
             except OSError as exc:
-                return _error(f"--{option}: {target}: {exc.strerror or exc}")
+                return _error(output_problem(f"--{option}", target, exc))
 
     from ddex_otel.monitoring import Profiler, ResourceMonitor
 
@@ -393,7 +393,7 @@ def run_profile_command(args: argparse.Namespace) -> int:
         try:
             write(target)
         except OSError as exc:  # e.g. the directory went away during the run: one line, the others still written
-            print(f"ddex-otel: error: --{option}: {target}: {exc.strerror or exc}", file=sys.stderr)
+            print(f"ddex-otel: error: {output_problem(f'--{option}', target, exc)}", file=sys.stderr)
             status = 1
             continue
         console.print(f"wrote {target}")
