@@ -310,9 +310,12 @@ class Operation:
         #: Stage child spans for this operation (option on and the span sampled).
         self.stage_spans = recording and tel.stage_spans
         #: ``ddex.stage.<stage>.duration`` span attributes (option on or asked for, and the span sampled).
-        self.stage_attributes = recording and (tel.stage_attributes or _requests.stage_attributes > 0)
+        self.stage_attributes = recording and (tel.stage_attributes or _requests.stage_attributes)
         tel.totals.enter(name)
-        if (tel.resource_usage or _requests.resource_usage) and started_at is None:  # inlined resources.sample()
+        if started_at is not None:  # began before it was known to be one: no start readings
+            self.thread = None  # (none at the end either)
+            self.t0 = started_at
+        elif tel.resource_usage or _requests.resource_usage:  # inlined resources.sample()
             self.thread = get_ident()
             self.cpu0 = thread_time()
             t0 = perf_counter()
@@ -324,7 +327,7 @@ class Operation:
             self.t0 = t0
         else:
             self.thread = None  # no start readings: none at the end either
-            self.t0 = perf_counter() if started_at is None else started_at
+            self.t0 = perf_counter()
 
     # -- facts about the message -----------------------------------------------------------------
     def note_input(self, data: Any) -> None:
