@@ -174,10 +174,9 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
     if alerting is not None and monitor is not None:
         with alerting:  # close() lets the notifiers finish sending
             alerts = alerting.check(monitor.aggregates())
-    from ddex_otel.stack.links import logs_link, trace_link
+    from ddex_otel.stack.links import trace_links
 
-    url = trace_link(handle, result.trace_id)
-    logs_url = logs_link(handle, result.trace_id)
+    url, logs_url = trace_links(handle, result.trace_id)
     destinations = _destinations(handle)
     workers = {f.pid for f in result.files if f.pid is not None and f.pid != os.getpid()}
     if runner is not None:

@@ -9,7 +9,7 @@
 While a profile runs, a background thread samples the process CPU % and RSS every
 ``sample_interval`` seconds (psutil, like the ``process.*`` gauges). ``cpu_percent_avg`` is exact
 for any block length: process CPU seconds spent during the block (``time.process_time``, a
-nanosecond clock; psutil's CPU times tick in 10 ms) / its wall time (× 100, so it can exceed 100
+nanosecond clock; psutil's CPU times move in whole clock ticks) / its wall time (× 100, so it can exceed 100
 with several busy threads). ``memory_peak`` is the highest RSS seen: the samples, the
 readings at start and end, and the process's peak RSS (``ru_maxrss``) when that rose during the
 block.

@@ -15,7 +15,7 @@ process's CPU seconds so far — with psutil, the library behind the ``process.*
 short block has a first and a last.
 
 CPU % is CPU seconds over wall seconds × 100, bounded by the number of cores × 100. The kernel
-counts CPU time in clock ticks (10 ms), so over less than ``MIN_CPU_WINDOW_S`` it cannot be
+counts CPU time in whole clock ticks (``SC_CLK_TCK`` a second), so over less than ``MIN_CPU_WINDOW_S`` it cannot be
 measured: a snapshot's ``cpu_percent`` is then nan, and the summary's ``avg_cpu`` / ``peak_cpu``
 None. ``avg_cpu`` is exact over the whole window (first to last snapshot), not a mean of samples.
 
@@ -37,7 +37,9 @@ from typing import Any, NamedTuple, TypeVar
 
 _logger = logging.getLogger(__name__)
 
-#: Shortest wall time over which a CPU percentage is measured (five 10 ms clock ticks).
+#: Shortest wall time over which a CPU percentage is measured: the kernel adds CPU time a whole
+#: clock tick (``os.sysconf('SC_CLK_TCK')``) at a time, so the window spans several ticks and one
+#: tick more or less cannot turn an idle process into a busy one.
 MIN_CPU_WINDOW_S = 0.05
 
 T = TypeVar("T")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 ENV_JAEGER_URL = "DDEX_OTEL_JAEGER_URL"
@@ -67,17 +67,17 @@ def spans_went_to_otlp(handle: Any) -> bool:
                for p in handle.span_processors)
 
 
-def trace_link(handle: Any, trace_id: int | str | None) -> str | None:
-    """The Jaeger page of ``trace_id`` when its spans went over OTLP (``spans_went_to_otlp``), else None."""
+class TraceLinks(NamedTuple):
+    """The pages of one trace a command prints: None where a link would lead nowhere."""
+
+    jaeger: str | None = None
+    logs: str | None = None
+
+
+def trace_links(handle: Any, trace_id: int | str | None) -> TraceLinks:
+    """The Jaeger page of ``trace_id`` when its spans went over OTLP (``spans_went_to_otlp``), and
+    the logs UI query of it when its log records went over OTLP too; no trace id: no links."""
     if trace_id is None or not spans_went_to_otlp(handle):
-        return None
-    return jaeger_trace_url(trace_id)
-
-
-def logs_link(handle: Any, trace_id: int | str | None) -> str | None:
-    """The logs UI query of ``trace_id`` when its spans went over OTLP and so did its log records."""
-    if trace_link(handle, trace_id) is None:
-        return None
-    if not any(str(d).startswith("logs → OTLP") for d in getattr(handle, "destinations", ())):
-        return None
-    return logs_trace_url(trace_id)  # type: ignore[arg-type]
+        return TraceLinks()
+    logs_over_otlp = any(str(d).startswith("logs → OTLP") for d in getattr(handle, "destinations", ()))
+    return TraceLinks(jaeger_trace_url(trace_id), logs_trace_url(trace_id) if logs_over_otlp else None)

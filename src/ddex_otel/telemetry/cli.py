@@ -212,15 +212,15 @@ def run_demo(args: argparse.Namespace) -> int:
         dropped = ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in delivery.dropped_by_reason.items() if n)
         console.print(f"spans: {delivery.spans_ended} ended, {delivery.spans_exported} exported, "
                       f"{delivery.spans_dropped} dropped{f' ({dropped})' if dropped else ''}")
-    from ddex_otel.stack.links import logs_link, trace_link
+    from ddex_otel.stack.links import trace_links
 
-    link = trace_link(handle, batch_context.trace_id) if batch_context.trace_flags.sampled else None
-    if link:  # only when the spans went over OTLP: offline or undelivered, a link would lead nowhere
-        # soft_wrap: the link stays on one line, whole, however narrow the terminal
-        console.print(f"trace in Jaeger: {link}", soft_wrap=True)
-        logs = logs_link(handle, batch_context.trace_id)
-        if logs:
-            console.print(f"its log records: {logs}", soft_wrap=True)
+    # only when the spans went over OTLP: offline or undelivered, a link would lead nowhere
+    links = trace_links(handle, batch_context.trace_id if batch_context.trace_flags.sampled else None)
+    # soft_wrap: a link stays on one line, whole, however narrow the terminal
+    if links.jaeger:
+        console.print(f"trace in Jaeger: {links.jaeger}", soft_wrap=True)
+    if links.logs:
+        console.print(f"its log records: {links.logs}", soft_wrap=True)
     if handle.export_failures:
         console.print(
             f"[yellow]{handle.export_failures} telemetry export(s) failed[/yellow] "

@@ -45,10 +45,8 @@ class ExportFailures:
         self._lock = threading.Lock()
         self.failed_exports = 0
         self.dropped_items = 0
-        self.first_error: str | None = None
-        #: the first failure's parts: "traces → OTLP gRPC …" and its reason
-        self.first_where: str | None = None
-        self.first_reason: str | None = None
+        #: (signal, destination, error) of the first failure
+        self.first: tuple[str, str, str] | None = None
         self.last_failure_at: float | None = None
 
     def record(self, signal: str, destination: str, items: int, error: str) -> None:
@@ -56,10 +54,9 @@ class ExportFailures:
             self.failed_exports += 1
             self.dropped_items += items
             self.last_failure_at = time.monotonic()
-            first = self.first_error is None
+            first = self.first is None
             if first:
-                self.first_error = f"{signal} → {destination}: {error}"
-                self.first_where, self.first_reason = f"{signal} → {destination}", str(error)
+                self.first = (signal, destination, error)
         if first:
             _logger.warning(
                 "telemetry export failed (%s → %s: %s); the application is not affected. "
@@ -77,6 +74,14 @@ class ExportFailures:
     @property
     def count(self) -> int:
         return self.failed_exports
+
+    @property
+    def first_error(self) -> str | None:
+        """``signal → destination: error`` of the first failure, or None."""
+        if self.first is None:
+            return None
+        signal, destination, error = self.first
+        return f"{signal} → {destination}: {error}"
 
 
 class _Guard:
@@ -288,32 +293,32 @@ class ExportWarningCollector(logging.Filter):
     first cause kept, so the run can say it all in ONE line at its end (``one_line``) instead of
     the SDK's retry messages plus a line per signal. Every other record passes.
 
-    The cause told is the traces exporter's when it failed, then the metrics', then any other's
-    (an endpoint without a logs service answers UNIMPLEMENTED to logs alone: not the news)."""
-
-    _SIGNAL_ORDER = ("traces", "metrics")
+    The cause told (``_cause``) is that of the failure the line names (its signal's exporter's, else
+    our own reason), else the traces exporter's, then the metrics', then any other's (an endpoint
+    without a logs service answers UNIMPLEMENTED to logs alone: not the news)."""
 
     def __init__(self) -> None:
         super().__init__("")
+        #: signal ("traces", "metrics", "logs", "" when unknown) -> the first cause an exporter logged
         self._causes: dict[str, str] = {}
-        self.held = 0
-
-    @property
-    def cause(self) -> str | None:
-        for signal in (*self._SIGNAL_ORDER, ""):
-            if signal in self._causes:
-                return self._causes[signal]
-        return next(iter(self._causes.values()), None)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not is_export_failure(record):
             return True
-        self.held += 1
         if record.name.startswith(NOISY_LOGGER_PREFIXES):
             signal = _signal_of(record)
             if signal not in self._causes:
-                self._causes[signal] = _short_cause(record.getMessage())
+                cause = _short_cause(record.getMessage())
+                if cause:
+                    self._causes[signal] = cause
         return False
+
+    def _cause(self, first: tuple[str, str, str] | None) -> str:
+        """The cause of ``first`` (ExportFailures.first), else of the likeliest signal, else ""."""
+        causes = self._causes
+        signal, _, own = first if first is not None else ("", "", "")
+        return (causes.get(signal) or own or causes.get("traces") or causes.get("metrics") or causes.get("")
+                or next(iter(causes.values()), ""))
 
     def one_line(self, handle: Any) -> str | None:
         """``telemetry not delivered: …`` for ``handle`` (after its shutdown), or None if all went out."""
@@ -326,10 +331,9 @@ class ExportWarningCollector(logging.Filter):
             parts.append(f"{stats.spans_dropped} of {stats.spans_ended} span(s)")
         if stats.metric_exports_failed:
             parts.append(f"{stats.metric_exports_failed} metric export(s)")
-        where = failures.first_where or ", ".join(handle.destinations)
-        # the cause of the failure named first (its signal's exporter), else ours, else any
-        signal = (failures.first_where or "").split(" ", 1)[0]
-        cause = self._causes.get(signal) or failures.first_reason or self.cause or ""
+        first = failures.first
+        where = f"{first[0]} → {first[1]}" if first is not None else ", ".join(handle.destinations)
+        cause = self._cause(first)
         return (f"telemetry not delivered: {' and '.join(parts) or 'exports failed'} "
                 f"({where}{': ' + cause if cause else ''}); the command itself is unaffected")
 

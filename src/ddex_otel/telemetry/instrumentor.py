@@ -186,8 +186,9 @@ class DDEXInstrumentor(BaseInstrumentor):
         """Replace a public engine function with a plain function calling ``wrapper(original, None, args,
         kwargs)`` (the wrapt wrapper signature).
 
-        Not a wrapt ``FunctionWrapper``: its call path costs ~2 µs per call in the overhead benchmark
-        (0.2 µs for a plain function), and these run once per message. ``functools.update_wrapper``
+        Not a wrapt ``FunctionWrapper``: its call path (descriptor binding, a Python-level
+        ``__call__``) costs several times a plain function's in the overhead benchmark, and these
+        run once per message. ``functools.update_wrapper``
         keeps the name, docstring and ``__wrapped__`` (``inspect.signature`` follows it).
         """
         import functools

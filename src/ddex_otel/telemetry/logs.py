@@ -116,20 +116,16 @@ def log_level() -> int:
 # ----------------------------------------------------------------------------------- exporters
 
 
-def otlp_log_exporter(protocol: str, endpoint: str | None = None, headers: dict[str, str] | None = None,
-                      timeout: float | None = None, transport: tls.TransportOptions | None = None) -> LogRecordExporter:
-    """The OTLP log exporter (``setup.otlp_exporter`` for ``logs``), with the options the span and
-    metric exporters get (``setup.otlp_options``)."""
-    from ddex_otel.telemetry.setup import otlp_options
-
-    kwargs = otlp_options(SIGNAL, protocol, endpoint, headers, timeout, transport)
+def otlp_log_exporter_class(protocol: str) -> type[LogRecordExporter]:
+    """The OTLP log exporter class for ``protocol``: ``setup.otlp_exporter`` makes it with the options
+    the span and metric exporters get."""
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcExporter
 
-        return GrpcExporter(**kwargs)
+        return GrpcExporter
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpExporter
 
-    return HttpExporter(**kwargs)
+    return HttpExporter
 
 
 def file_log_exporter(path: os.PathLike[str] | str) -> LogRecordExporter:
@@ -185,14 +181,9 @@ def _install(handle: LogsHandle, resource: Any, endpoint: str | None, protocol: 
     if offline_dir is not None or setup.wants_offline_files(SIGNAL, endpoint):
         handle.offline_files = offline_files if files_tried else setup._offline_files(offline_dir)
     provider = _provider(resource)
-    for factory, where in setup._plan_exporters(SIGNAL, endpoint=endpoint, protocol=protocol, headers=headers,
-                                                timeout=timeout, transport=transport,
-                                                offline_files=handle.offline_files):
-        try:
-            exporter = factory()
-        except Exception as exc:  # noqa: BLE001 - a broken exporter is a warning
-            _logger.warning("telemetry: logs → %s is off: %s", where, exc)
-            continue
+    for exporter, _, where in setup.make_exporters(SIGNAL, endpoint=endpoint, protocol=protocol, headers=headers,
+                                                   timeout=timeout, transport=transport,
+                                                   offline_files=handle.offline_files):
         provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
         handle.destinations.append(f"logs → {where}")
     if set_global:

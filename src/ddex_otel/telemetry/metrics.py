@@ -1,8 +1,8 @@
 """The contract's instruments: one synchronous histogram, the rest observable.
 
-Cost is what decides the form (contract, "Cost budget"): a synchronous SDK record costs
-~10–30 µs (attribute hashing, exemplar filter and reservoir, aggregation lock), about as much as
-the span itself. So exactly one measurement per operation goes through the SDK:
+Cost is what decides the form (contract, "Cost budget"): a synchronous SDK record does attribute
+hashing, the exemplar filter and reservoir and takes the aggregation lock, work of the order of
+the span itself (docs/benchmarks.md has the figures). So exactly one measurement per operation goes through the SDK:
 ``ddex.operation.duration``, a histogram with exemplars (the trace of a slow bucket). Everything
 else is summed in process by ``OperationTotals`` (one lock-free count at the start, one lock and a
 few dict updates at the end) and read by observable instruments when a metric reader collects:

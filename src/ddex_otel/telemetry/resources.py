@@ -5,8 +5,8 @@ Per operation (on the hot path, when resource usage is on), at the start and at 
 for the process's peak RSS, whose growth is the operation's memory delta. Both are system calls
 (``psutil.Process().memory_info()`` costs far more, reading ``/proc/self/statm`` gives the
 current RSS, which is noisy and can go negative). ``getrusage``'s own
-CPU fields are not used: for a running thread Linux updates them only at scheduler ticks, so a
-3 ms operation reads as 0 or 4 ms; ``clock_gettime(CLOCK_THREAD_CPUTIME_ID)`` is exact.
+CPU fields are not used: for a running thread Linux updates them only at scheduler ticks, so an
+operation shorter than a tick reads as zero or a whole tick; ``clock_gettime(CLOCK_THREAD_CPUTIME_ID)`` is exact.
 ``tracemalloc`` would slow every allocation in the process, so it is never turned on here.
 
 Process gauges (collected only when a metric reader asks) reuse
@@ -38,7 +38,7 @@ try:
     _RUSAGE_SELF = _resource.RUSAGE_SELF
     #: ``who`` for reading the peak RSS: ``RUSAGE_THREAD`` where it exists (Linux). Its ru_maxrss is
     #: the same process-wide peak (the kernel reads the address space's high-water mark for both),
-    #: but the call skips summing every thread's CPU times: ~0.5 µs instead of ~0.8 µs.
+    #: but the call skips summing every thread's CPU times, which RUSAGE_SELF does on every call.
     RUSAGE_PEAK = getattr(_resource, "RUSAGE_THREAD", _RUSAGE_SELF)
     getrusage = _resource.getrusage
     #: ru_maxrss is KiB on Linux, bytes on macOS.

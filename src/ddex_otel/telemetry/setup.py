@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -160,28 +160,33 @@ def otlp_exporter(
     ``endpoint`` is a base URL like OTEL_EXPORTER_OTLP_ENDPOINT: for http/protobuf the signal
     path (``/v1/traces``) is appended here, since the exporters' ``endpoint=`` takes a full URL.
     """
-    if signal == "logs":
+    exporter_class = _otlp_exporter_class(signal, protocol)
+    return (exporter_class(**otlp_options(signal, protocol, endpoint, headers, timeout, transport)),
+            _otlp_where(signal, protocol, endpoint, headers))
+
+
+def _otlp_exporter_class(signal: str, protocol: str) -> Any:
+    """The OTLP exporter class of ``signal`` for ``protocol`` (``grpc`` or ``http/protobuf``)."""
+    if signal == "logs":  # its modules are imported in ``logs`` alone (API hygiene)
         from ddex_otel.telemetry import logs
 
-        return logs.otlp_log_exporter(protocol, endpoint, headers, timeout, transport), _otlp_where(
-            signal, protocol, endpoint, headers)
-    kwargs = otlp_options(signal, protocol, endpoint, headers, timeout, transport)
+        return logs.otlp_log_exporter_class(protocol)
     if protocol == "grpc":
         if signal == "traces":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Exp
-        else:
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Exp
-        return Exp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+            return OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        return OTLPMetricExporter
     if signal == "traces":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HExp
-    else:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HExp
-    return HExp(**kwargs), _otlp_where(signal, protocol, endpoint, headers)
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+        return HttpSpanExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+    return HttpMetricExporter
 
 
 def otlp_options(signal: str, protocol: str, endpoint: str | None = None, headers: dict[str, str] | None = None,
                  timeout: float | None = None, transport: tls.TransportOptions | None = None) -> dict[str, Any]:
-    """Keyword arguments of the OTLP exporter of ``signal`` (see ``otlp_exporter``; ``logs`` uses them too)."""
+    """Keyword arguments of the OTLP exporter of ``signal`` (see ``otlp_exporter``)."""
     kwargs: dict[str, Any] = _exporter_options(signal, protocol)
     if headers is not None:
         kwargs["headers"] = headers
@@ -269,6 +274,18 @@ def _plan_exporters(
         factory = _offline_exporters()[signal]
         planned.append((lambda: factory(path), str(path)))
     return planned
+
+
+def make_exporters(signal: str, **plan: Any) -> Iterator[tuple[Any, ExporterFactory, str]]:
+    """(exporter, its factory, description) for each exporter ``_plan_exporters`` plans for ``signal``
+    (same keyword arguments); one that cannot be made is a warning and left out."""
+    for factory, where in _plan_exporters(signal, **plan):
+        try:
+            exporter = factory()
+        except Exception as exc:  # noqa: BLE001 - a broken exporter is a warning
+            _logger.warning("telemetry: %s → %s is off: %s", signal, where, exc)
+            continue
+        yield exporter, factory, where
 
 
 def _offline_exporters() -> dict[str, Callable[[Path], Any]]:
@@ -625,15 +642,10 @@ def configure(
 
     if own_traces:
         tp = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=_span_limits())
-        for factory, where in _plan_exporters(
-            "traces", offline_files=files if wants_files["traces"] else None, **plan
-        ):
-            guarded = _guarded_span_factory(factory, handle.failures, where)
-            try:
-                exporter = guarded()
-            except Exception as exc:  # noqa: BLE001 - a broken exporter is a warning
-                _logger.warning("telemetry: traces → %s is off: %s", where, exc)
-                continue
+        for inner, _, where in make_exporters("traces", offline_files=files if wants_files["traces"] else None,
+                                              **plan):
+            # No cooldown: DeliverySpanProcessor retries with backoff and counts what it cannot deliver.
+            exporter = GuardedSpanExporter(inner, handle.failures, where, cooldown=0)
             processor = DeliverySpanProcessor(exporter, handle.settings, destination=where)
             tp.add_span_processor(processor)
             handle.span_processors.append(processor)
@@ -647,14 +659,9 @@ def configure(
 
     if own_metrics:
         readers = []
-        for factory, where in _plan_exporters(
+        for exporter, factory, where in make_exporters(
             "metrics", offline_files=files if wants_files["metrics"] else None, **plan
         ):
-            try:
-                exporter = factory()
-            except Exception as exc:  # noqa: BLE001
-                _logger.warning("telemetry: metrics → %s is off: %s", where, exc)
-                continue
             if not isinstance(exporter, MetricExporter):
                 _logger.warning("ignoring metrics exporter %s: not a MetricExporter", where)
                 continue
@@ -723,11 +730,6 @@ def configure(
     _register_fork_hooks(handle)
     atexit.register(handle.shutdown)
     return handle
-
-
-def _guarded_span_factory(factory: ExporterFactory, failures: ExportFailures, where: str) -> ExporterFactory:
-    # No cooldown: DeliverySpanProcessor retries with backoff and counts what it cannot deliver.
-    return lambda: GuardedSpanExporter(factory(), failures, where, cooldown=0)
 
 
 def describe(handle: TelemetryHandle) -> list[str]:

@@ -197,8 +197,8 @@ class Telemetry:
 
     def live(self) -> bool:
         """False while neither spans nor metrics go anywhere (no SDK installed): wrappers then
-        call straight through, so an app without an OpenTelemetry SDK pays a few µs per call
-        instead of the tens of µs of running the no-op API machinery.
+        call straight through, so an app without an OpenTelemetry SDK pays a dictionary lookup or
+        two per call rather than the no-op API machinery of a span and a record.
 
         Decided once the providers are real; re-checked (cheaply) while they are still proxies,
         since an application may install the SDK after instrumenting.
@@ -310,9 +310,12 @@ class Operation:
         #: Stage child spans for this operation (option on and the span sampled).
         self.stage_spans = recording and tel.stage_spans
         #: ``ddex.stage.<stage>.duration`` span attributes (option on or asked for, and the span sampled).
-        self.stage_attributes = recording and (tel.stage_attributes or _requests.stage_attributes > 0)
+        self.stage_attributes = recording and (tel.stage_attributes or _requests.stage_attributes)
         tel.totals.enter(name)
-        if (tel.resource_usage or _requests.resource_usage) and started_at is None:  # inlined resources.sample()
+        if started_at is not None:  # began before it was known to be one: no start readings
+            self.thread = None  # (none at the end either)
+            self.t0 = started_at
+        elif tel.resource_usage or _requests.resource_usage:  # inlined resources.sample()
             self.thread = get_ident()
             self.cpu0 = thread_time()
             t0 = perf_counter()
@@ -324,7 +327,7 @@ class Operation:
             self.t0 = t0
         else:
             self.thread = None  # no start readings: none at the end either
-            self.t0 = perf_counter() if started_at is None else started_at
+            self.t0 = perf_counter()
 
     # -- facts about the message -----------------------------------------------------------------
     def note_input(self, data: Any) -> None:
