@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import ssl
 import threading
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -169,8 +171,11 @@ def test_configure_counts_a_rejected_token_once_and_never_logs_it(https_server, 
         handle.shutdown()
     assert handle.export_failures >= 3
     assert "wrong-token-x" not in caplog.text
-    # The export failure is logged once; retries are folded into one "N similar message(s) suppressed"
-    # line, and the delivery accounting adds its own drop summary.
+    # Each signal's export failure is logged once (traces, metrics, logs: each with its own URL);
+    # repeats are folded into one "N similar message(s) suppressed" line, and the delivery
+    # accounting adds its own drop summary.
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "rejected the credentials" in r.getMessage()
                 and not r.name.startswith("ddex_otel.telemetry") and "similar message(s) suppressed" not in r.getMessage()]
-    assert len(warnings) == 1, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    per_url = Counter(re.search(r"/v1/(traces|metrics|logs)", r.getMessage()).group(1) for r in warnings)
+    assert per_url["traces"] == 1 and set(per_url.values()) == {1}, \
+        [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

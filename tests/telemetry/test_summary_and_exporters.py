@@ -13,7 +13,14 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
-from ddex_otel.telemetry.exporters import ExportFailures, ExportLogFilter, GuardedMetricExporter, GuardedSpanExporter
+from ddex_otel.telemetry.delivery import DeliveryStats
+from ddex_otel.telemetry.exporters import (
+    ExportFailures,
+    ExportLogFilter,
+    ExportWarningCollector,
+    GuardedMetricExporter,
+    GuardedSpanExporter,
+)
 from ddex_otel.telemetry.resources import ProcessMetrics
 from ddex_otel.telemetry.summary import SummarySpanProcessor, percentile, render
 
@@ -156,6 +163,45 @@ def test_log_filter_lets_the_first_failure_through_only() -> None:
     assert [log_filter.filter(r) for r in records] == [True, False, False]
     assert log_filter.filter(other) is True
     assert log_filter.suppressed == 2
+
+
+def test_each_signal_keeps_its_own_first_failure_and_the_line_tells_the_named_ones_cause() -> None:
+    """The signals fail in no fixed order: a logs UNIMPLEMENTED logged first must neither hide the
+    traces exporter's record nor become the cause of a line that names the traces failure."""
+    log_filter, collector = ExportLogFilter(), ExportWarningCollector()
+    logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")
+
+    def failed(signal: str, code: str) -> logging.LogRecord:
+        return logger.makeRecord(logger.name, logging.ERROR, __file__, 1,
+                                 "Failed to export %s to %s, error code: %s, error details: %s",
+                                 (signal, "127.0.0.1:4317", f"StatusCode.{code}", "no"), None)
+
+    reaching_the_handler = [r for r in (failed("logs", "UNIMPLEMENTED"), failed("traces", "UNAUTHENTICATED"),
+                                        failed("traces", "UNAUTHENTICATED"), failed("metrics", "UNAUTHENTICATED"))
+                            if log_filter.filter(r)]
+    assert [r.args[0] for r in reaching_the_handler] == ["logs", "traces", "metrics"]
+    assert log_filter.suppressed == 1
+    assert not any(collector.filter(r) for r in reaching_the_handler)  # held back for the one line
+
+    failures = ExportFailures()
+    failures.record("traces", "OTLP gRPC http://127.0.0.1:4317", 3, "exporter returned FAILURE")
+    handle = type("Handle", (), {"delivery": DeliveryStats(spans_ended=3, spans_dropped=3), "failures": failures,
+                                 "destinations": ["OTLP gRPC http://127.0.0.1:4317"]})()
+    line = collector.one_line(handle)
+    assert line is not None and "(traces → OTLP gRPC http://127.0.0.1:4317: UNAUTHENTICATED)" in line, line
+
+
+def test_a_shutdown_record_is_no_cause() -> None:
+    collector = ExportWarningCollector()
+    logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")
+    collector.filter(logger.makeRecord(logger.name, logging.WARNING, __file__, 1, "Shutdown in progress, aborting retry.",
+                                       (), None))
+    failures = ExportFailures()
+    failures.record("traces", "OTLP gRPC http://127.0.0.1:4317", 1, "exporter returned FAILURE")
+    handle = type("Handle", (), {"delivery": DeliveryStats(spans_ended=1, spans_dropped=1), "failures": failures,
+                                 "destinations": []})()
+    assert collector.one_line(handle).endswith("http://127.0.0.1:4317: exporter returned FAILURE); "
+                                               "the command itself is unaffected")
 
 
 def test_process_metrics_names_and_attributes() -> None:

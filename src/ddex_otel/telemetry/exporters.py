@@ -223,22 +223,26 @@ def _count_points(metrics_data: MetricsData) -> int:
 
 
 class ExportLogFilter(logging.Filter):
-    """Rate-limit the export-failure records of the SDK/exporters: one per ``interval`` seconds.
+    """Rate-limit the export-failure records of the SDK/exporters: one per signal per ``interval`` seconds.
 
     Only the exporters' retry/failure chatter is limited; a record that says data was dropped
     (``queue full``, ``dropping``) always passes, and ours (``ddex_otel.telemetry``, which
     reports every drop with counts) are never filtered. A passed record after a quiet period
-    says how many were suppressed in between.
+    says how many of its signal were suppressed in between. The limit is kept per signal
+    (traces, metrics, logs) because the signals fail in no fixed order and each one's first
+    record carries its own cause (``ExportWarningCollector`` reports the cause of the failure it names).
     """
 
     def __init__(self, interval: float = 30.0) -> None:
         super().__init__("")
         self._lock = threading.Lock()
         self.interval = interval
-        self._last_passed: float | None = None
+        #: signal ("traces", "metrics", "logs", "" when unknown) -> when its last record passed
+        self._last_passed: dict[str, float] = {}
         self.passed = False
         self.suppressed = 0
-        self._suppressed_since = 0
+        #: signal -> records suppressed since its last passed record
+        self._suppressed_since: dict[str, int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
@@ -246,17 +250,19 @@ class ExportLogFilter(logging.Filter):
         text = str(record.msg).lower()
         if any(hint in text for hint in _NEVER_FILTERED) or not any(hint in text for hint in _FAILURE_HINTS):
             return True
+        signal = _signal_of(record)
         now = time.monotonic()
         with self._lock:
-            if self._last_passed is None or now - self._last_passed >= self.interval:
-                self._last_passed = now
+            last = self._last_passed.get(signal)
+            if last is None or now - last >= self.interval:
+                self._last_passed[signal] = now
                 self.passed = True
-                if self._suppressed_since:
-                    record.msg = f"{record.msg} ({self._suppressed_since} similar message(s) suppressed)"
-                    self._suppressed_since = 0
+                since = self._suppressed_since.pop(signal, 0)
+                if since:
+                    record.msg = f"{record.msg} ({since} similar message(s) suppressed)"
                 return True
             self.suppressed += 1
-            self._suppressed_since += 1
+            self._suppressed_since[signal] = self._suppressed_since.get(signal, 0) + 1
         return False
 
     def install(self) -> list[logging.Logger]:
@@ -314,10 +320,12 @@ class ExportWarningCollector(logging.Filter):
         return False
 
     def _cause(self, first: tuple[str, str, str] | None) -> str:
-        """The cause of ``first`` (ExportFailures.first), else of the likeliest signal, else ""."""
+        """The cause of ``first`` (ExportFailures.first) as its exporter logged it; else what the
+        traces, then the metrics exporter logged (same endpoint, and the exporter's words say more
+        than our guard's ``exporter returned FAILURE``); else our guard's reason; else any."""
         causes = self._causes
         signal, _, own = first if first is not None else ("", "", "")
-        return (causes.get(signal) or own or causes.get("traces") or causes.get("metrics") or causes.get("")
+        return (causes.get(signal) or causes.get("traces") or causes.get("metrics") or causes.get("") or own
                 or next(iter(causes.values()), ""))
 
     def one_line(self, handle: Any) -> str | None:
@@ -347,9 +355,17 @@ def _signal_of(record: logging.LogRecord) -> str:
     return ""
 
 
+#: The exporters' records that tell no cause of a failure, only that shutdown ended its retries.
+_NO_CAUSE_PREFIXES: tuple[str, ...] = ("Shutdown in progress", "Exporter already shutdown")
+
+
 def _short_cause(message: str) -> str:
-    """``UNAVAILABLE (Connection refused)`` from a gRPC exporter's retry message; else its first words."""
+    """``UNAVAILABLE (Connection refused)`` from a gRPC exporter's retry message; else its first words;
+    "" for a record that says only that shutdown cut a retry short (it names no cause)."""
     import re
+
+    if message.startswith(_NO_CAUSE_PREFIXES):
+        return ""
 
     status = re.search(r"StatusCode\.(\w+)", message)
     if status is not None:

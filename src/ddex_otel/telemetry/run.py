@@ -136,7 +136,7 @@ def print_report(path: Path) -> None:
     if report.get("spans_ended"):
         console.print(f"spans: {report['spans_ended']} ended, {report.get('spans_exported', 0)} exported, "
                       f"{report.get('spans_dropped', 0)} dropped")
-    if report.get("trace_link"):  # only when the spans went over OTLP (``stack.links.trace_link``)
+    if report.get("trace_link"):  # only when the spans went over OTLP (``stack.links.trace_links``)
         console.print(f"first trace in Jaeger: {report['trace_link']}", soft_wrap=True)
 
 
@@ -178,14 +178,14 @@ def start_in_child() -> None:
 
     def write_report() -> None:
         try:
-            from ddex_otel.stack.links import trace_link
+            from ddex_otel.stack.links import trace_links
 
             handle.shutdown()
             delivery = handle.delivery
             data = {
                 "rows": handle.summary.rows() if handle.summary is not None else [],
                 "destinations": describe(handle),
-                "trace_link": trace_link(handle, first.trace_id),
+                "trace_link": trace_links(handle, first.trace_id).jaeger,
                 "spans_ended": delivery.spans_ended,
                 "spans_exported": delivery.spans_exported,
                 "spans_dropped": delivery.spans_dropped,
