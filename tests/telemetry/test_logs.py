@@ -171,7 +171,7 @@ def test_otlp_http_logs_with_headers_and_gzip(samples_dir: Path, sample: Path, t
                            process_metrics=False, metric_export_interval_millis=3_600_000)
         assert handle.offline_files is None
         workload(samples_dir, sample, tmp_path)
-        handle.shutdown()
+        handle.shutdown(timeout=30)  # delivery is under test, not the 2 s exit budget: a loaded machine may need longer
     finally:
         server.shutdown()
     logs = [(h, b) for path, h, b in _Receiver.requests if path == "/v1/logs"]
@@ -207,7 +207,7 @@ def test_otlp_grpc_logs(samples_dir: Path, sample: Path, tmp_path: Path) -> None
         handle = configure(endpoint=f"http://127.0.0.1:{port}", protocol="grpc", set_global=False,
                            process_metrics=False, metric_export_interval_millis=3_600_000)
         workload(samples_dir, sample, tmp_path)
-        handle.shutdown()
+        handle.shutdown(timeout=30)  # delivery is under test, not the 2 s exit budget: a loaded machine may need longer
     finally:
         server.stop(0)
     records = log_records(received)

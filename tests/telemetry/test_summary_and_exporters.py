@@ -165,43 +165,58 @@ def test_log_filter_lets_the_first_failure_through_only() -> None:
     assert log_filter.suppressed == 2
 
 
-def test_each_signal_keeps_its_own_first_failure_and_the_line_tells_the_named_ones_cause() -> None:
-    """The signals fail in no fixed order: a logs UNIMPLEMENTED logged first must neither hide the
-    traces exporter's record nor become the cause of a line that names the traces failure."""
-    log_filter, collector = ExportLogFilter(), ExportWarningCollector()
-    logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")
+def _grpc_failure(logger: logging.Logger, signal: str, code: str) -> logging.LogRecord:
+    return logger.makeRecord(logger.name, logging.ERROR, __file__, 1,
+                             "Failed to export %s to %s, error code: %s, error details: %s",
+                             (signal, "127.0.0.1:4317", f"StatusCode.{code}", "no"), None)
 
-    def failed(signal: str, code: str) -> logging.LogRecord:
-        return logger.makeRecord(logger.name, logging.ERROR, __file__, 1,
-                                 "Failed to export %s to %s, error code: %s, error details: %s",
-                                 (signal, "127.0.0.1:4317", f"StatusCode.{code}", "no"), None)
 
-    reaching_the_handler = [r for r in (failed("logs", "UNIMPLEMENTED"), failed("traces", "UNAUTHENTICATED"),
-                                        failed("traces", "UNAUTHENTICATED"), failed("metrics", "UNAUTHENTICATED"))
-                            if log_filter.filter(r)]
-    assert [r.args[0] for r in reaching_the_handler] == ["logs", "traces", "metrics"]
-    assert log_filter.suppressed == 1
-    assert not any(collector.filter(r) for r in reaching_the_handler)  # held back for the one line
-
+def test_each_signals_cause_is_kept_and_the_line_tells_the_named_ones() -> None:
+    """The signals fail in no fixed order: a logs UNIMPLEMENTED logged first must not become the
+    cause of a line that names the traces failure, though the rate limit suppresses the later record."""
     failures = ExportFailures()
+    log_filter = ExportLogFilter(failures=failures)
+    logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")
+    passed = [log_filter.filter(_grpc_failure(logger, signal, code))
+              for signal, code in (("logs", "UNIMPLEMENTED"), ("traces", "UNAUTHENTICATED"))]
+    assert passed == [True, False]
+    assert failures.logged_causes == {"logs": "UNIMPLEMENTED", "traces": "UNAUTHENTICATED"}
+    assert ExportWarningCollector().filter(_grpc_failure(logger, "traces", "UNAUTHENTICATED")) is False  # held back
+
     failures.record("traces", "OTLP gRPC http://127.0.0.1:4317", 3, "exporter returned FAILURE")
     handle = type("Handle", (), {"delivery": DeliveryStats(spans_ended=3, spans_dropped=3), "failures": failures,
                                  "destinations": ["OTLP gRPC http://127.0.0.1:4317"]})()
-    line = collector.one_line(handle)
+    line = ExportWarningCollector().one_line(handle)
     assert line is not None and "(traces → OTLP gRPC http://127.0.0.1:4317: UNAUTHENTICATED)" in line, line
 
 
-def test_a_shutdown_record_is_no_cause() -> None:
-    collector = ExportWarningCollector()
-    logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")
-    collector.filter(logger.makeRecord(logger.name, logging.WARNING, __file__, 1, "Shutdown in progress, aborting retry.",
-                                       (), None))
+def test_the_filter_sees_records_the_sdks_duplicate_filter_drops() -> None:
+    """The SDK's exporter logger carries a DuplicateFilter that drops a record worded like the one
+    before it (logs then traces, within 20 s): installed, ours goes ahead of it and keeps both causes."""
+    from opentelemetry.exporter.otlp.proto.grpc import exporter as grpc_exporter  # noqa: F401 - adds the SDK's filter
+
     failures = ExportFailures()
+    log_filter = ExportLogFilter(failures=failures)
+    logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")
+    assert logger.filters, "the SDK's exporter logger no longer has a filter of its own"
+    loggers = log_filter.install()
+    try:
+        assert logger.filters[0] is log_filter
+        for signal, code in (("logs", "UNIMPLEMENTED"), ("traces", "UNAUTHENTICATED")):
+            logger.handle(_grpc_failure(logger, signal, code))
+    finally:
+        log_filter.uninstall(loggers)
+    assert failures.logged_causes == {"logs": "UNIMPLEMENTED", "traces": "UNAUTHENTICATED"}
+    assert log_filter not in logger.filters
+
+
+def test_a_shutdown_record_is_no_cause() -> None:
+    failures = ExportFailures()
+    logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")
+    ExportLogFilter(failures=failures).filter(
+        logger.makeRecord(logger.name, logging.WARNING, __file__, 1, "Shutdown in progress, aborting retry.", (), None))
     failures.record("traces", "OTLP gRPC http://127.0.0.1:4317", 1, "exporter returned FAILURE")
-    handle = type("Handle", (), {"delivery": DeliveryStats(spans_ended=1, spans_dropped=1), "failures": failures,
-                                 "destinations": []})()
-    assert collector.one_line(handle).endswith("http://127.0.0.1:4317: exporter returned FAILURE); "
-                                               "the command itself is unaffected")
+    assert failures.logged_causes == {} and failures.cause() == "exporter returned FAILURE"
 
 
 def test_process_metrics_names_and_attributes() -> None:

@@ -48,6 +48,9 @@ class ExportFailures:
         #: (signal, destination, error) of the first failure
         self.first: tuple[str, str, str] | None = None
         self.last_failure_at: float | None = None
+        #: signal ("traces", "metrics", "logs", "" when unknown) -> the first cause its exporter
+        #: logged (kept by ``ExportLogFilter``, which sees every record of the exporters)
+        self.logged_causes: dict[str, str] = {}
 
     def record(self, signal: str, destination: str, items: int, error: str) -> None:
         with self._lock:
@@ -74,6 +77,20 @@ class ExportFailures:
     @property
     def count(self) -> int:
         return self.failed_exports
+
+    def note_logged_cause(self, signal: str, cause: str) -> None:
+        with self._lock:
+            self.logged_causes.setdefault(signal, cause)
+
+    def cause(self) -> str:
+        """The cause of the first failure as its signal's exporter logged it; else what the traces,
+        then the metrics exporter logged (same endpoint, and the exporter's words say more than our
+        guard's ``exporter returned FAILURE``); else our guard's reason; else any logged cause (an
+        endpoint without a logs service answers UNIMPLEMENTED to logs alone: not the news)."""
+        causes = dict(self.logged_causes)
+        signal, _, own = self.first if self.first is not None else ("", "", "")
+        return (causes.get(signal) or causes.get("traces") or causes.get("metrics") or causes.get("") or own
+                or next(iter(causes.values()), ""))
 
     @property
     def first_error(self) -> str | None:
@@ -223,26 +240,27 @@ def _count_points(metrics_data: MetricsData) -> int:
 
 
 class ExportLogFilter(logging.Filter):
-    """Rate-limit the export-failure records of the SDK/exporters: one per signal per ``interval`` seconds.
+    """Rate-limit the export-failure records of the SDK/exporters: one per ``interval`` seconds.
 
     Only the exporters' retry/failure chatter is limited; a record that says data was dropped
     (``queue full``, ``dropping``) always passes, and ours (``ddex_otel.telemetry``, which
     reports every drop with counts) are never filtered. A passed record after a quiet period
-    says how many of its signal were suppressed in between. The limit is kept per signal
-    (traces, metrics, logs) because the signals fail in no fixed order and each one's first
-    record carries its own cause (``ExportWarningCollector`` reports the cause of the failure it names).
+    says how many were suppressed in between.
+
+    Given ``failures``, the first cause each signal's exporter logs is noted there
+    (``ExportFailures.logged_causes``), suppressed or not: the signals fail in no fixed order, and
+    the one-line warning of a command tells the cause of the failure it names.
     """
 
-    def __init__(self, interval: float = 30.0) -> None:
+    def __init__(self, interval: float = 30.0, failures: ExportFailures | None = None) -> None:
         super().__init__("")
         self._lock = threading.Lock()
         self.interval = interval
-        #: signal ("traces", "metrics", "logs", "" when unknown) -> when its last record passed
-        self._last_passed: dict[str, float] = {}
+        self.failures = failures
+        self._last_passed: float | None = None
         self.passed = False
         self.suppressed = 0
-        #: signal -> records suppressed since its last passed record
-        self._suppressed_since: dict[str, int] = {}
+        self._suppressed_since = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
@@ -250,28 +268,35 @@ class ExportLogFilter(logging.Filter):
         text = str(record.msg).lower()
         if any(hint in text for hint in _NEVER_FILTERED) or not any(hint in text for hint in _FAILURE_HINTS):
             return True
-        signal = _signal_of(record)
+        if self.failures is not None:
+            cause = _short_cause(record.getMessage())
+            if cause:
+                self.failures.note_logged_cause(_signal_of(record), cause)
         now = time.monotonic()
         with self._lock:
-            last = self._last_passed.get(signal)
-            if last is None or now - last >= self.interval:
-                self._last_passed[signal] = now
+            if self._last_passed is None or now - self._last_passed >= self.interval:
+                self._last_passed = now
                 self.passed = True
-                since = self._suppressed_since.pop(signal, 0)
-                if since:
-                    record.msg = f"{record.msg} ({since} similar message(s) suppressed)"
+                if self._suppressed_since:
+                    record.msg = f"{record.msg} ({self._suppressed_since} similar message(s) suppressed)"
+                    self._suppressed_since = 0
                 return True
             self.suppressed += 1
-            self._suppressed_since[signal] = self._suppressed_since.get(signal, 0) + 1
+            self._suppressed_since += 1
         return False
 
     def install(self) -> list[logging.Logger]:
-        """Attach to every existing SDK/exporter logger (records are filtered where they are logged)."""
+        """Attach to every existing SDK/exporter logger (records are filtered where they are logged).
+
+        This filter goes first in each logger's list: the SDK puts a ``DuplicateFilter`` on its
+        exporter loggers, which drops a record whose text template equals the previous one's, so a
+        traces failure logged right after a logs failure of the same wording would never be seen."""
         loggers = []
         for name in list(logging.Logger.manager.loggerDict):
             if name.startswith(NOISY_LOGGER_PREFIXES):
                 logger = logging.getLogger(name)
-                logger.addFilter(self)
+                if self not in logger.filters:
+                    logger.filters.insert(0, self)
                 loggers.append(logger)
         return loggers
 
@@ -295,38 +320,12 @@ def is_export_failure(record: logging.LogRecord) -> bool:
 
 
 class ExportWarningCollector(logging.Filter):
-    """A handler filter for command-line runs: export-failure records are held back and their
-    first cause kept, so the run can say it all in ONE line at its end (``one_line``) instead of
-    the SDK's retry messages plus a line per signal. Every other record passes.
-
-    The cause told (``_cause``) is that of the failure the line names (its signal's exporter's, else
-    our own reason), else the traces exporter's, then the metrics', then any other's (an endpoint
-    without a logs service answers UNIMPLEMENTED to logs alone: not the news)."""
-
-    def __init__(self) -> None:
-        super().__init__("")
-        #: signal ("traces", "metrics", "logs", "" when unknown) -> the first cause an exporter logged
-        self._causes: dict[str, str] = {}
+    """A handler filter for command-line runs: export-failure records are held back so the run can
+    say it all in ONE line at its end (``one_line``) instead of the SDK's retry messages plus a line
+    per signal. Every other record passes. The line's cause is ``ExportFailures.cause()``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not is_export_failure(record):
-            return True
-        if record.name.startswith(NOISY_LOGGER_PREFIXES):
-            signal = _signal_of(record)
-            if signal not in self._causes:
-                cause = _short_cause(record.getMessage())
-                if cause:
-                    self._causes[signal] = cause
-        return False
-
-    def _cause(self, first: tuple[str, str, str] | None) -> str:
-        """The cause of ``first`` (ExportFailures.first) as its exporter logged it; else what the
-        traces, then the metrics exporter logged (same endpoint, and the exporter's words say more
-        than our guard's ``exporter returned FAILURE``); else our guard's reason; else any."""
-        causes = self._causes
-        signal, _, own = first if first is not None else ("", "", "")
-        return (causes.get(signal) or causes.get("traces") or causes.get("metrics") or causes.get("") or own
-                or next(iter(causes.values()), ""))
+        return not is_export_failure(record)
 
     def one_line(self, handle: Any) -> str | None:
         """``telemetry not delivered: …`` for ``handle`` (after its shutdown), or None if all went out."""
@@ -341,7 +340,7 @@ class ExportWarningCollector(logging.Filter):
             parts.append(f"{stats.metric_exports_failed} metric export(s)")
         first = failures.first
         where = f"{first[0]} → {first[1]}" if first is not None else ", ".join(handle.destinations)
-        cause = self._cause(first)
+        cause = failures.cause()
         return (f"telemetry not delivered: {' and '.join(parts) or 'exports failed'} "
                 f"({where}{': ' + cause if cause else ''}); the command itself is unaffected")
 

@@ -136,20 +136,26 @@ class SecretRedactor(logging.Filter):
         return True
 
     def install(self, prefixes: tuple[str, ...] = REDACTED_LOGGER_PREFIXES) -> list[logging.Logger]:
-        """Attach to every existing logger under ``prefixes`` (filters act where records are logged)."""
+        """Attach to every existing logger under ``prefixes`` (filters act where records are logged),
+        first in each logger's list, so that no other filter (``exporters.ExportLogFilter`` keeps
+        the exporters' causes) sees a secret."""
         attached = []
         for name in list(logging.Logger.manager.loggerDict):
             if name.startswith(prefixes):
                 logger = logging.getLogger(name)
-                if self not in logger.filters:
-                    logger.addFilter(self)
+                self._put_first(logger)
                 attached.append(logger)
         for name in prefixes:  # records logged on the package loggers themselves
             logger = logging.getLogger(name)
-            if self not in logger.filters:
-                logger.addFilter(self)
+            if logger not in attached:
+                self._put_first(logger)
                 attached.append(logger)
         return attached
+
+    def _put_first(self, logger: logging.Logger) -> None:
+        if self in logger.filters:
+            logger.removeFilter(self)
+        logger.filters.insert(0, self)
 
     @staticmethod
     def uninstall(loggers: Iterable[logging.Logger], redactor: "SecretRedactor") -> None:

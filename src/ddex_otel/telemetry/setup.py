@@ -703,7 +703,7 @@ def configure(
             add(handle.summary)
             handle._release_details = request_operation_details()  # the table's stages, CPU and memory
 
-    handle._log_filter = ExportLogFilter()
+    handle._log_filter = ExportLogFilter(failures=handle.failures)
     handle._filtered_loggers = handle._log_filter.install()
     handle._redacted_loggers = redactor.install()  # again: exporter modules imported meanwhile
 
