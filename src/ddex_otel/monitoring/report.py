@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddex_otel.monitoring.monitor import nearest_rank
 from ddex_otel.outputs import write_text
+from ddex_otel.telemetry.summary import percentile
 
 #: How many of the slowest profiled operations the report lists.
 SLOWEST = 10
@@ -61,7 +61,7 @@ def summary_rows(results: Sequence[Any]) -> list[SummaryRow]:
         peaks = [r.memory_peak for r in items if isinstance(getattr(r, "memory_peak", None), int)]
         rows.append(SummaryRow(
             name=name, runs=len(items), failed=sum(1 for r in items if not r.success),
-            p50=nearest_rank(durations, 50), p95=nearest_rank(durations, 95), max=durations[-1],
+            p50=percentile(durations, 50), p95=percentile(durations, 95), max=durations[-1],
             mean=sum(durations) / len(durations),
             cpu_avg=sum(cpus) / len(cpus) if cpus else math.nan,
             memory_peak=max(peaks) if peaks else None,
