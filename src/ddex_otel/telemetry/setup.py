@@ -47,8 +47,8 @@ from ddex_otel.telemetry.delivery import (
     bounded,
     register_delivery_metrics,
     total_stats,
-    warn_env,
 )
+from ddex_otel.telemetry.envvars import warn_env
 from ddex_otel.telemetry.exporters import (
     ExportFailures,
     ExportLogFilter,
