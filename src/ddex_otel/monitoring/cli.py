@@ -398,6 +398,11 @@ def run_profile_command(args: argparse.Namespace) -> int:
             status = 1
             continue
         console.print(f"wrote {target}")
+        if option == "html":
+            from ddex_otel.extras import charts_missing
+
+            if no_charts := charts_missing():
+                print(f"ddex-otel: note: {target} has no charts: {no_charts}", file=sys.stderr)
     return status
 
 
