@@ -12,6 +12,7 @@ import importlib.util
 EXTRAS: dict[str, tuple[str, ...]] = {
     "celery": ("celery", "redis", "opentelemetry.instrumentation.celery"),
     "ddex-suite": ("ddex_parser", "ddex_builder"),
+    "plots": ("matplotlib",),
 }
 
 
@@ -37,3 +38,11 @@ def require(extra: str, needed_by: str) -> str | None:
     """None when ``extra`` is installed, else the one-line ``install_hint``."""
     module = missing_module(extra)
     return None if module is None else install_hint(extra, needed_by, module)
+
+
+def charts_missing() -> str | None:
+    """None when the HTML reports can draw their charts, else the line saying how (the plots extra).
+
+    Without it ``profile --html`` and ``bench --html`` still write their reports, with this line in
+    place of the charts, and say it once on stderr."""
+    return require("plots", "drawing charts")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 from ddex_otel.bench.compare import compare_results
@@ -59,6 +60,24 @@ def test_compare_flags_a_regression_and_exits_non_zero(tmp_path: Path) -> None:
     again = _bench("--quick", "--no-ddex-suite", "--compare", str(path), "--threshold", "1000")
     assert again.returncode == 0, again.stdout + again.stderr  # nothing is 1000× worse
     assert "against the baseline" in again.stdout
+
+
+def test_without_matplotlib_the_html_page_is_written_with_one_line_saying_how_to_get_the_chart(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from ddex_otel.bench import cli as bench_cli
+    from ddex_otel.cli import main
+
+    run = {"results": {"parse_1kb": {"median_s": 0.001, "what": "parse", "bytes": 4500, "mb_per_s": 4.5}},
+           "bars": [{"label": "10 KB parse < 10 ms", "median_s": 0.001, "ok": True}], "machine": {"python": "3"}}
+    monkeypatch.setattr(bench_cli, "run_suite", lambda **_kwargs: run)  # the suite itself is the test above
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the plots extra were not installed
+    html = tmp_path / "bench.html"
+    assert main(["bench", "--json", "--no-ddex-suite", "--html", str(html)]) == 0
+    err = capsys.readouterr().err
+    hint = "drawing charts needs the plots extra (matplotlib is not installed): pip install 'ddex-otel[plots]'"
+    assert err == f"ddex-otel bench: note: {html} has no chart: {hint}\n"
+    page = html.read_text()
+    assert escape(hint) in page and "<img" not in page and "parse_1kb" in page
 
 
 def test_compare_normalises_by_the_reference() -> None:

@@ -30,6 +30,12 @@ def test_delivery_settings_never_lose_a_file(monkeypatch):
     assert conf.result_backend == "redis://127.0.0.1:1/0"
 
 
+def test_a_bad_visibility_timeout_is_a_warning_and_the_default(monkeypatch, caplog):
+    monkeypatch.setenv("DDEX_CELERY_VISIBILITY_TIMEOUT", "an hour")
+    assert celeryapp.visibility_timeout() == 3600.0
+    assert "ignoring DDEX_CELERY_VISIBILITY_TIMEOUT='an hour'" in caplog.text
+
+
 def test_broker_url_from_the_environment(monkeypatch):
     monkeypatch.delenv("DDEX_CELERY_BROKER_URL", raising=False)
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://10.0.0.5:6379/2")

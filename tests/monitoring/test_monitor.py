@@ -17,7 +17,6 @@ from monitoring_support import FakeClock, Traces
 
 from ddex_otel import ern
 from ddex_otel.monitoring import PerformanceMonitor
-from ddex_otel.monitoring.monitor import nearest_rank
 from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 
 DURATIONS = [0.5, 0.1, 0.4, 0.2, 0.3]  # recorded at t = 100, 101, 102, 103, 104
@@ -72,14 +71,6 @@ def test_percentile_rejects_out_of_range(five: PerformanceMonitor) -> None:
         five.percentile("parse", 101)
     with pytest.raises(ValueError):
         five.percentile("parse", -1)
-
-
-def test_nearest_rank_on_ten_values() -> None:
-    values = [float(i) for i in range(1, 11)]
-    assert nearest_rank(values, 90) == 9.0  # ceil(9.0) - 1 = 8
-    assert nearest_rank(values, 91) == 10.0  # ceil(9.1) - 1 = 9
-    assert nearest_rank(values, 10) == 1.0
-    assert math.isnan(nearest_rank([], 50))
 
 
 def test_time_range(five: PerformanceMonitor) -> None:

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,25 @@ def test_report_opens_in_chromium_with_plots_tables_and_trace_ids(profile_run, t
     assert shot.stat().st_size > 10_000
     if os.environ.get("DDEX_OTEL_UPDATE_SCREENSHOTS") == "1":
         _save_small_png(shot, REPO / "docs" / "images" / "profile-report.png")
+
+
+def test_without_matplotlib_the_report_is_written_with_one_line_saying_how_to_get_charts(
+        tmp_path: Path, samples_dir: Path) -> None:
+    """The plots extra missing: the import fails, the tables are written, one line names the extra."""
+    code = ("import sys; sys.modules['matplotlib'] = None; from ddex_otel.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DDEX_OTEL_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", code, "profile", str(samples_dir / SAMPLES[0]), "--runs", "1", "--html", "report.html"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    hint = "drawing charts needs the plots extra (matplotlib is not installed): pip install 'ddex-otel[plots]'"
+    assert done.stderr == f"ddex-otel: note: report.html has no charts: {hint}\n"
+    assert "wrote report.html" in done.stdout
+    text = (tmp_path / "report.html").read_text()
+    assert escape(hint) in text and "<img" not in text
+    assert "<h2>Summary</h2>" in text and "<h2>Slowest messages</h2>" in text
 
 
 def _save_small_png(source: Path, target: Path) -> None:

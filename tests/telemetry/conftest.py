@@ -111,11 +111,11 @@ def sample(samples_dir: Path) -> Path:
 @pytest.fixture(autouse=True)
 def fresh_env_warnings() -> Iterator[None]:
     """Bad-variable warnings are said once per process; each test starts as a new process would."""
-    from ddex_otel.telemetry import delivery
+    from ddex_otel.telemetry import envvars
 
-    delivery._warned.clear()
+    envvars._warned.clear()
     yield
-    delivery._warned.clear()
+    envvars._warned.clear()
 
 
 @pytest.fixture

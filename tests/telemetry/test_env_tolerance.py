@@ -12,6 +12,7 @@ import pytest
 
 import ddex_otel
 from ddex_otel import ern
+from ddex_otel.telemetry import envvars
 
 BAD_VALUES = [
     ({"OTEL_TRACES_EXPORTER": "bogus"}, "unknown exporter 'bogus'", ["traces → ", "metrics → "]),
@@ -56,6 +57,22 @@ def test_bad_value_warns_and_falls_back(env: dict[str, str], warning: str, desti
     said = [r.getMessage() for r in caplog.records if warning in r.getMessage()]
     assert len(said) == 1, [r.getMessage() for r in caplog.records]
     assert handle.delivery.spans_ended == handle.delivery.spans_exported + handle.delivery.spans_dropped == 1
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", True), ("ON", True), ("0", False), ("no", False), ("maybe", True)])
+def test_env_bool(raw: str, expected: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("DDEX_OTEL_TEST_FLAG", raw)
+    assert envvars.env_bool("DDEX_OTEL_TEST_FLAG", True) is expected
+    assert ("DDEX_OTEL_TEST_FLAG='maybe'" in caplog.text) is (raw == "maybe")
+
+
+@pytest.mark.parametrize(("raw", "minimum", "expected"),
+                         [("", None, 7), ("-3", None, -3), ("12", 1, 12), ("0", 1, 7), ("1.5", None, 7), ("x", 1, 7)])
+def test_env_int(raw: str, minimum: int | None, expected: int, monkeypatch: pytest.MonkeyPatch,
+                 caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("DDEX_OTEL_TEST_COUNT", raw)
+    assert envvars.env_int("DDEX_OTEL_TEST_COUNT", 7, minimum=minimum) == expected
+    assert ("ignoring DDEX_OTEL_TEST_COUNT" in caplog.text) is (raw != "" and expected == 7)
 
 
 def test_a_bad_span_limit_does_not_break_the_sdk_import(sample: Path, tmp_path: Path) -> None:

@@ -55,6 +55,21 @@ def _decode(directory: Path, signal: str = "") -> tuple[list, list]:
     return traces, metrics
 
 
+def test_public_configure_is_the_real_function_and_importing_ddex_otel_stays_cheap() -> None:
+    import inspect
+
+    import ddex_otel
+
+    assert ddex_otel.configure is configure
+    parameters = inspect.signature(ddex_otel.configure).parameters
+    assert {"endpoint", "protocol", "service_name", "offline_dir", "set_global"} <= set(parameters)
+    assert ddex_otel.configure.__doc__ == configure.__doc__
+    code = ("import sys, ddex_otel; "
+            "bad = [m for m in sys.modules if m.startswith(('opentelemetry', 'ddex_otel.telemetry'))]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_offline_files_are_otlp_json_lines(tmp_path: Path, sample: Path) -> None:
     handle = configure(offline_dir=tmp_path, set_global=False, metric_export_interval_millis=3_600_000)
     assert handle.instrumented and handle.offline_files is not None

@@ -33,6 +33,17 @@ def test_percentile_nearest_rank() -> None:
     assert math.isnan(percentile([], 50))
 
 
+def test_percentile_on_ten_values() -> None:
+    values = [float(i) for i in range(1, 11)]
+    assert percentile(values, 0) == 1.0  # index clamped to 0: the minimum
+    assert percentile(values, 10) == 1.0
+    assert percentile(values, 90) == 9.0  # ceil(9.0) - 1 = 8
+    assert percentile(values, 91) == 10.0  # ceil(9.1) - 1 = 9
+    assert percentile(values, 100) == 10.0
+    with pytest.raises(ValueError):
+        percentile(values, 100.5)
+
+
 def test_summary_rows_from_spans(instrument, sample_paths: list[Path]) -> None:
     tel = instrument(resource_usage=True, stage_attributes=True)  # what configure(summary=True) requests
     summary = SummarySpanProcessor()

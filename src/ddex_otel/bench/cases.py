@@ -114,7 +114,3 @@ def _bind(func: Callable[..., Any], arg: Any) -> Callable[[], Any]:
 
 def temp_workdir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="ddex-bench-")
-
-
-def message_of(data: bytes) -> Message:
-    return parser.parse(data)

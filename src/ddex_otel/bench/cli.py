@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from ddex_otel.bench.compare import DEFAULT_THRESHOLD, compare_results
 from ddex_otel.bench.report import html_page, print_comparison, print_run
 from ddex_otel.bench.runner import run_suite
+from ddex_otel.extras import charts_missing
 from ddex_otel.outputs import check_writable, output_problem, write_text
 
 
@@ -91,6 +92,9 @@ def _bench(args: argparse.Namespace) -> int:
             except OSError as exc:  # the directory went away during the run …
                 print(_output_error(flag, target, exc), file=sys.stderr)
                 status = 1
+                continue
+            if flag == "--html" and (no_charts := charts_missing()):
+                print(f"ddex-otel bench: note: {target} has no chart: {no_charts}", file=sys.stderr)
     if args.json:
         print(text)
     else:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ddex_otel.bench.compare import Comparison
+from ddex_otel.extras import charts_missing
 
 
 def _ms(seconds: float | None) -> str:
@@ -70,7 +71,31 @@ def print_comparison(comparisons: list[Comparison], threshold: float, console: C
 
 
 def html_page(run: dict[str, Any]) -> str:
-    """A self-contained page: the table and a bar chart (matplotlib PNG, base64-embedded)."""
+    """A self-contained page: the table and a bar chart (matplotlib PNG, base64-embedded); without
+    matplotlib (the plots extra), the line saying how to get it in place of the chart."""
+    suite = run.get("ddex_suite") or {}
+    no_charts = charts_missing()
+    chart = f"<p>{html.escape(no_charts)}</p>" if no_charts else f"<img alt='medians' src='{_chart(run)}'>"
+    rows = "".join(
+        f"<tr><td>{html.escape(n)}</td><td>{html.escape(r.get('what', ''))}</td><td>{_ms(r.get('median_s'))}</td>"
+        f"<td>{r.get('mb_per_s', 0):.1f}</td><td>{_mib(r.get('peak_rss_bytes'))}</td>"
+        f"<td>{html.escape(_suite_text(suite.get(n)))}</td></tr>"
+        for n, r in run["results"].items()
+    )
+    bars = "".join(f"<li>{html.escape(b['label'])}: {_ms(b['median_s'])} ms — {'ok' if b['ok'] else 'FAILED'}</li>"
+                   for b in run["bars"])
+    machine = html.escape(", ".join(f"{k}: {v}" for k, v in run["machine"].items()))
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>ddex-otel bench</title>"
+        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style></head><body>"
+        f"<h1>ddex-otel bench</h1><p>{machine}</p>{chart}"
+        "<table><tr><th>case</th><th>what</th><th>ms</th><th>MB/s</th><th>peak RSS</th><th>DDEX Suite</th></tr>"
+        f"{rows}</table><ul>{bars}</ul></body></html>"
+    )
+
+
+def _chart(run: dict[str, Any]) -> str:
+    """The medians as a horizontal bar chart, ours and the DDEX Suite's: a PNG data URI."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,23 +118,7 @@ def html_page(run: dict[str, Any]) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    png = base64.b64encode(buffer.getvalue()).decode("ascii")
-    rows = "".join(
-        f"<tr><td>{html.escape(n)}</td><td>{html.escape(r.get('what', ''))}</td><td>{_ms(r.get('median_s'))}</td>"
-        f"<td>{r.get('mb_per_s', 0):.1f}</td><td>{_mib(r.get('peak_rss_bytes'))}</td>"
-        f"<td>{html.escape(_suite_text(suite.get(n)))}</td></tr>"
-        for n, r in run["results"].items()
-    )
-    bars = "".join(f"<li>{html.escape(b['label'])}: {_ms(b['median_s'])} ms — {'ok' if b['ok'] else 'FAILED'}</li>"
-                   for b in run["bars"])
-    machine = html.escape(", ".join(f"{k}: {v}" for k, v in run["machine"].items()))
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>ddex-otel bench</title>"
-        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style></head><body>"
-        f"<h1>ddex-otel bench</h1><p>{machine}</p><img alt='medians' src='data:image/png;base64,{png}'>"
-        "<table><tr><th>case</th><th>what</th><th>ms</th><th>MB/s</th><th>peak RSS</th><th>DDEX Suite</th></tr>"
-        f"{rows}</table><ul>{bars}</ul></body></html>"
-    )
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _suite_text(figure: dict[str, Any] | None) -> str:

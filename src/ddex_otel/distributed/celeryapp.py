@@ -21,6 +21,8 @@ import os
 
 from celery import Celery
 
+from ddex_otel.telemetry.envvars import env_number
+
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 TASK_NAME = "ddex_otel.process_file"
 QUEUE = "ddex"
@@ -36,7 +38,7 @@ def result_backend(broker: str | None = None) -> str:
 
 
 def visibility_timeout() -> float:
-    return float(os.environ.get("DDEX_CELERY_VISIBILITY_TIMEOUT") or 3600)
+    return env_number("DDEX_CELERY_VISIBILITY_TIMEOUT", 3600.0)
 
 
 def make_app(broker: str | None = None, backend: str | None = None) -> Celery:

@@ -14,7 +14,6 @@ killed later loses no finished file's spans, only the file in flight, which Cele
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
@@ -23,6 +22,7 @@ from opentelemetry import trace
 
 from ddex_otel.distributed import tasks
 from ddex_otel.distributed.celeryapp import make_app
+from ddex_otel.telemetry.envvars import env_bool
 
 _logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def setup_telemetry() -> None:
             spanfeed.subscribe(tasks.operation_log)
         except Exception:  # noqa: BLE001
             _logger.debug("no operation timings in the outcomes", exc_info=True)
-        if os.environ.get("DDEX_CELERY_FLUSH", "1").strip() not in ("0", "false", "no"):
+        if env_bool("DDEX_CELERY_FLUSH", True):
             # Connected after the instrumentation's own task_postrun: the task span has ended.
             signals.task_postrun.connect(_flush, weak=False)
 

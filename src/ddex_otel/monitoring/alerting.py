@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from ddex_otel.telemetry.attributes import DEFAULT_SERVICE_NAME
+
 __all__ = ["Alert", "AlertHandler", "Alerting", "DEFAULT_THRESHOLDS", "Threshold"]
 
 _logger = logging.getLogger(__name__)
@@ -51,8 +53,6 @@ DEFAULT_THRESHOLDS: tuple[tuple[str, float, str, str], ...] = (
     ("memory.usage", 1000.0, "gt", "process memory (RSS) above 1000 MB"),
     ("error.rate", 0.05, "gt", "more than 5% of operations failed"),
 )
-
-DEFAULT_SERVICE = "ddex-otel"
 
 
 class AlertHandler(Protocol):
@@ -361,7 +361,7 @@ class Alerting:
         self.handler_timeout = _non_negative(handler_timeout, "handler_timeout")
         self.every = _positive(every, "every")
         self.window = _positive(window, "window")
-        self.service = service or os.environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE
+        self.service = service or os.environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE_NAME
         self.labels: dict[str, str] = {"service": self.service, **dict(labels or {})}
         self._max_queue = max_queue
         self._worker_idle = worker_idle

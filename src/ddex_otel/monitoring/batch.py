@@ -46,10 +46,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from ddex_otel.monitoring import spanfeed
 from ddex_otel.monitoring.interrupts import CtrlC, handling_ctrl_c, ignore_sigint_in_worker, sigint_blocked
-from ddex_otel.monitoring.monitor import nearest_rank
 from ddex_otel.outputs import write_bytes
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.batches import file_span
+from ddex_otel.telemetry.summary import percentile
 
 #: Pool restarts after worker crashes before the remaining files are given up as failed.
 MAX_POOL_RESTARTS = 3
@@ -147,16 +147,12 @@ class FileResult:
         return data
 
 
-def percentile(values: Iterable[float], q: float) -> float:
-    """Nearest-rank percentile of unsorted ``values``, as the PerformanceMonitor's; nan if empty."""
-    return nearest_rank(sorted(values), q)
-
-
 def timing_stats(values: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(values)
     return {
         "count": len(values),
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
+        "p50": percentile(ordered, 50),
+        "p95": percentile(ordered, 95),
         "max": max(values) if values else math.nan,
     }
 

@@ -225,6 +225,8 @@ def _run_with_progress(B: Any, paths: list, options: Any, monitor: Any, *, quiet
 
     from collections import deque
 
+    from ddex_otel.telemetry.summary import percentile
+
     console = _console(stderr=True)
     durations: deque[float] = deque(maxlen=1000)  # live p95 of the last 1000 files: O(1000) per update
     counts = {"ok": 0, "failed": 0}
@@ -233,7 +235,7 @@ def _run_with_progress(B: Any, paths: list, options: Any, monitor: Any, *, quiet
     def live() -> str:
         elapsed = max(time.perf_counter() - t0, 1e-9)
         done = counts["ok"] + counts["failed"]
-        p95 = B.percentile(durations, 95)
+        p95 = percentile(sorted(durations), 95)
         p95_text = "—" if math.isnan(p95) else f"{p95 * 1000:.0f} ms"
         return (f"[green]ok {counts['ok']}[/green]  [red]failed {counts['failed']}[/red]  "
                 f"{done / elapsed:.1f} files/s  p95 {p95_text}")
@@ -396,6 +398,11 @@ def run_profile_command(args: argparse.Namespace) -> int:
             status = 1
             continue
         console.print(f"wrote {target}")
+        if option == "html":
+            from ddex_otel.extras import charts_missing
+
+            if no_charts := charts_missing():
+                print(f"ddex-otel: note: {target} has no charts: {no_charts}", file=sys.stderr)
     return status
 
 

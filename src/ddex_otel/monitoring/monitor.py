@@ -37,6 +37,7 @@ from opentelemetry.trace import StatusCode
 from ddex_otel.monitoring import spanfeed
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry import resources
+from ddex_otel.telemetry.summary import percentile
 
 T = TypeVar("T")
 
@@ -53,16 +54,6 @@ class Record(NamedTuple):
     success: bool
     memory_delta: int | None
     metadata: dict[str, Any] | None
-
-
-def nearest_rank(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile: ``sorted_values[ceil(p/100·n) − 1]`` (index clamped to 0 for p=0)."""
-    if not 0 <= p <= 100:
-        raise ValueError(f"percentile must be within 0..100, got {p}")
-    n = len(sorted_values)
-    if n == 0:
-        return math.nan
-    return sorted_values[max(0, math.ceil(p / 100 * n) - 1)]
 
 
 class Measurement:
@@ -295,9 +286,7 @@ class PerformanceMonitor:
 
     def percentile(self, name: str, p: float, start: float | None = None, end: float | None = None) -> float:
         """Nearest rank: ``sorted[ceil(p/100·n) − 1]`` of the durations in range (nan if none)."""
-        if not 0 <= p <= 100:
-            raise ValueError(f"percentile must be within 0..100, got {p}")
-        return nearest_rank(sorted(self._durations(name, start, end)), p)
+        return percentile(sorted(self._durations(name, start, end)), p)
 
     def stats(self, name: str, start: float | None = None, end: float | None = None) -> dict[str, Any]:
         """count, errors, error_rate, mean, min, max, p50, p95, p99 of ``name`` in one pass."""
@@ -312,9 +301,9 @@ class PerformanceMonitor:
             "mean": math.fsum(values) / n if n else math.nan,
             "min": values[0] if n else math.nan,
             "max": values[-1] if n else math.nan,
-            "p50": nearest_rank(values, 50),
-            "p95": nearest_rank(values, 95),
-            "p99": nearest_rank(values, 99),
+            "p50": percentile(values, 50),
+            "p95": percentile(values, 95),
+            "p99": percentile(values, 99),
         }
 
     def aggregates(self, start: float | None = None, end: float | None = None) -> dict[str, float]:

@@ -44,8 +44,8 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from ddex_otel.monitoring import spanfeed
-from ddex_otel.monitoring.monitor import nearest_rank
 from ddex_otel.outputs import atomic_write, write_text
+from ddex_otel.telemetry.summary import percentile
 
 _logger = logging.getLogger(__name__)
 
@@ -338,7 +338,7 @@ class Profiler:
                 "avg_duration": math.fsum(durations) / n,
                 "min_duration": durations[0],
                 "max_duration": durations[-1],
-                "p95_duration": nearest_rank(durations, 95),
+                "p95_duration": percentile(durations, 95),
                 "avg_cpu_percent": math.fsum(r.cpu_percent_avg for r in rs) / n,
                 "avg_memory": math.fsum(r.memory_peak for r in rs) / n,
                 "peak_memory": max(r.memory_peak for r in rs),

@@ -5,6 +5,8 @@
 
 Plots are made by matplotlib (Agg backend, no display needed) and embedded as base64 PNG data
 URIs, so the file can be mailed or attached to a ticket: no scripts, no external resources.
+Without matplotlib (the ``plots`` extra) the report has its tables and, in place of the plots, the
+line saying how to install it (``extras.charts_missing``).
 Trace ids link to the Jaeger page of the operation's trace (``jaeger_trace_url``) when the
 spans went where a Jaeger can show them (``link_traces``). The file is written atomically.
 
@@ -26,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddex_otel.monitoring.monitor import nearest_rank
+from ddex_otel.extras import charts_missing
 from ddex_otel.outputs import write_text
+from ddex_otel.telemetry.summary import percentile
 
 #: How many of the slowest profiled operations the report lists.
 SLOWEST = 10
@@ -61,7 +64,7 @@ def summary_rows(results: Sequence[Any]) -> list[SummaryRow]:
         peaks = [r.memory_peak for r in items if isinstance(getattr(r, "memory_peak", None), int)]
         rows.append(SummaryRow(
             name=name, runs=len(items), failed=sum(1 for r in items if not r.success),
-            p50=nearest_rank(durations, 50), p95=nearest_rank(durations, 95), max=durations[-1],
+            p50=percentile(durations, 50), p95=percentile(durations, 95), max=durations[-1],
             mean=sum(durations) / len(durations),
             cpu_avg=sum(cpus) / len(cpus) if cpus else math.nan,
             memory_peak=max(peaks) if peaks else None,
@@ -238,9 +241,13 @@ def render_report(
             f"<td>{_pct(row.cpu_avg)}</td><td>{_mib(row.memory_peak)}</td></tr>"
         )
     parts.append("</tbody></table>")
-    parts += ["<h2>Durations</h2>", _image(duration_plot(results), "duration per operation"),
-              _image(stage_plot(results), "duration per stage"),
-              "<h2>CPU and memory</h2>", _image(resource_plot(snapshots), "CPU and memory over time")]
+    no_charts = charts_missing()
+    if no_charts:
+        parts += ["<h2>Charts</h2>", f'<p class="meta">{e(no_charts)}</p>']
+    else:
+        parts += ["<h2>Durations</h2>", _image(duration_plot(results), "duration per operation"),
+                  _image(stage_plot(results), "duration per stage"),
+                  "<h2>CPU and memory</h2>", _image(resource_plot(snapshots), "CPU and memory over time")]
     parts += ["<h2>Slowest messages</h2>", "<table><thead><tr><th>file</th><th class=\"text\">operation</th><th>ms</th>"
               "<th class=\"text\">result</th><th class=\"text\">trace</th></tr></thead><tbody>"]
     for r in sorted(results, key=lambda r: r.duration_s, reverse=True)[:SLOWEST]:

@@ -406,9 +406,3 @@ def stop_recorded(run_dir: Path | str) -> list[str]:
             stopped.append(name)
     state_path.unlink()
     return stopped
-
-
-def env_for_submitter(fleet: Fleet, index: int = 0) -> dict[str, str]:
-    """OTEL_* for a submitting process on worker host ``index`` (its agent)."""
-    return {"OTEL_EXPORTER_OTLP_ENDPOINT": fleet.agent_otlp(index), "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-            "DDEX_CELERY_BROKER_URL": fleet.broker_url}

@@ -14,6 +14,9 @@ SCOPE_NAME: Final = "ddex_otel"
 #: ``process.unix.file_descriptor.count`` …); pinned so the schema does not move with the
 #: installed ``opentelemetry-semantic-conventions`` package.
 SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.37.0"
+#: ``service.name`` when neither an argument nor ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES``
+#: names the service (telemetry and the alerts' ``service`` label).
+DEFAULT_SERVICE_NAME: Final = "ddex-otel"
 
 # -- span names ------------------------------------------------------------------------------
 SPAN_PARSE: Final = "ddex.parse"

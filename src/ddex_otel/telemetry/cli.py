@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ddex_otel.telemetry.attributes import DEFAULT_SERVICE_NAME
+
 ENV_SAMPLES_DIR = "DDEX_SAMPLES_DIR"
 BROKEN_LABEL = "generated-truncated (deliberately broken)"
 BROKEN_LABELS = frozenset({BROKEN_LABEL})
@@ -54,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="OTLP protocol (default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc)")
     p.add_argument("--offline-dir", metavar="DIR",
                    help="write OTLP JSON lines files here (default without an endpoint: $DDEX_OTEL_OFFLINE_DIR or ./telemetry)")
-    p.add_argument("--service-name", metavar="NAME", help="service.name (default: OTEL_SERVICE_NAME, else ddex-otel)")
+    p.add_argument("--service-name", metavar="NAME",
+                   help=f"service.name (default: OTEL_SERVICE_NAME, else {DEFAULT_SERVICE_NAME})")
     p.add_argument("--stage-spans", action="store_true",
                    help="emit ddex.parse.read … stage child spans (stage timings are always span attributes and metrics)")
     p.add_argument("--no-broken", action="store_true", help="leave out the deliberately truncated message")

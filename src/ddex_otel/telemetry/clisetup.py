@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ddex_otel.telemetry.attributes import DEFAULT_SERVICE_NAME
+
 #: Standard variables that ask for telemetry even without ``--endpoint``.
 _TELEMETRY_ENV = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -36,7 +38,7 @@ def add_telemetry_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--protocol", choices=("grpc", "http/protobuf"),
                        help="OTLP protocol (default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc)")
     group.add_argument("--service-name", metavar="NAME",
-                       help="service.name (default: OTEL_SERVICE_NAME, else ddex-otel)")
+                       help=f"service.name (default: OTEL_SERVICE_NAME, else {DEFAULT_SERVICE_NAME})")
 
 
 def wants_telemetry(args: argparse.Namespace) -> bool:

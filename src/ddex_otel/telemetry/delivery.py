@@ -42,6 +42,8 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from ddex_otel.telemetry.envvars import env_number
+
 _logger = logging.getLogger("ddex_otel.telemetry")
 
 DROP_REASONS: tuple[str, ...] = ("queue_full", "export_failed", "shutdown")
@@ -57,32 +59,6 @@ DEFAULT_RETRY_SECONDS = 30.0
 DEFAULT_SHUTDOWN_TIMEOUT = 2.0
 DEFAULT_LOG_INTERVAL = 10.0
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.25, 2.0
-
-
-_warned: set[tuple[str, str]] = set()
-
-
-def warn_env(name: str, raw: str, message: str, *args: Any) -> None:
-    """One WARNING per bad (variable, value) per process, however often it is read."""
-    if (name, raw) in _warned:
-        return
-    _warned.add((name, raw))
-    _logger.warning(message, *args)
-
-
-def env_number(name: str, default: float, *, minimum: float = 0.0) -> float:
-    """A number >= ``minimum`` from the environment; a bad value is one warning and the default."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not value >= minimum:  # also catches nan
-        warn_env(name, raw, "ignoring %s=%r: not a number >= %g; using %g", name, raw, minimum, default)
-        return default
-    return value
 
 
 @dataclass(frozen=True)

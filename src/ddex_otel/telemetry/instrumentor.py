@@ -43,7 +43,6 @@ auto-instrumentation can set it):
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Collection
 from typing import Any
@@ -58,6 +57,7 @@ from ddex_otel.ern import builder
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry import spans
 from ddex_otel.telemetry.apitypes import is_api_placeholder
+from ddex_otel.telemetry.envvars import env_bool, env_int
 from ddex_otel.telemetry.metrics import Instruments
 from ddex_otel.telemetry.package import _instruments
 from ddex_otel.telemetry.version import __version__
@@ -93,24 +93,6 @@ _PUBLIC_TARGETS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        _logger.warning("ignoring %s=%r: use true or false; using %s", name, value, str(default).lower())
-        return default
-    return value in ("1", "true", "yes", "on")
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, "").strip() or default)
-    except ValueError:
-        _logger.warning("ignoring %s=%r: not an integer", name, os.environ.get(name))
-        return default
-
-
 class DDEXInstrumentor(BaseInstrumentor):
     """Spans, metrics and resource usage for the ERN engine (see the module docstring)."""
 
@@ -124,12 +106,12 @@ class DDEXInstrumentor(BaseInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         settings = spans.Settings(
-            stage_spans=bool(kwargs.get("stage_spans", _env_bool(ENV_STAGE_SPANS, False))),
-            stage_attributes=bool(kwargs.get("stage_attributes", _env_bool(ENV_STAGE_ATTRIBUTES, False))),
-            stage_metrics=bool(kwargs.get("stage_metrics", _env_bool(ENV_STAGE_METRICS, True))),
-            resource_usage=bool(kwargs.get("resource_usage", _env_bool(ENV_RESOURCE_USAGE, False))),
+            stage_spans=bool(kwargs.get("stage_spans", env_bool(ENV_STAGE_SPANS, False))),
+            stage_attributes=bool(kwargs.get("stage_attributes", env_bool(ENV_STAGE_ATTRIBUTES, False))),
+            stage_metrics=bool(kwargs.get("stage_metrics", env_bool(ENV_STAGE_METRICS, True))),
+            resource_usage=bool(kwargs.get("resource_usage", env_bool(ENV_RESOURCE_USAGE, False))),
             stream_progress_every=int(
-                kwargs.get("stream_progress_every", _env_int(ENV_STREAM_PROGRESS_EVERY, 100))
+                kwargs.get("stream_progress_every", env_int(ENV_STREAM_PROGRESS_EVERY, 100))
             ),
             max_finding_events=int(kwargs.get("max_finding_events", 20)),
         )
@@ -160,7 +142,7 @@ class DDEXInstrumentor(BaseInstrumentor):
         wrapped.append(self._wrap("ddex_otel.ern.generator", "write_message", generate_wrapper(tel)))
         type(self)._wrapped = [item for item in wrapped if item is not None]
 
-        if kwargs.get("process_metrics", _env_bool(ENV_PROCESS_METRICS, False)):
+        if kwargs.get("process_metrics", env_bool(ENV_PROCESS_METRICS, False)):
             from ddex_otel.telemetry.resources import ProcessMetrics
 
             type(self)._process_metrics = ProcessMetrics(kwargs.get("meter_provider"))
@@ -257,7 +239,7 @@ def pre_instrument() -> None:
         bound_sdk_exit()
     except Exception:  # noqa: BLE001 - never break the host's start-up
         _logger.debug("could not bound the SDK's exit", exc_info=True)
-    if not _env_bool(ENV_PROCESS_METRICS, False):
+    if not env_bool(ENV_PROCESS_METRICS, False):
         return
     try:
         from ddex_otel.telemetry.resources import start_system_metrics

@@ -36,7 +36,8 @@ from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, LogRecordLim
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 
 from ddex_otel.telemetry import offline, tls
-from ddex_otel.telemetry.delivery import bounded, warn_env
+from ddex_otel.telemetry.delivery import bounded
+from ddex_otel.telemetry.envvars import warn_env
 
 _logger = logging.getLogger("ddex_otel.telemetry")
 

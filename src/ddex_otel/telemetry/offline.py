@@ -97,9 +97,9 @@ def parse_bytes(text: str) -> int:
 
 def rotation_settings() -> tuple[int, int]:
     """(max bytes per file, files kept per signal) from the environment; bad values warn."""
-    from ddex_otel.telemetry.delivery import warn_env
+    from ddex_otel.telemetry.envvars import env_int, warn_env
 
-    max_bytes, keep = DEFAULT_MAX_BYTES, DEFAULT_KEEP_FILES
+    max_bytes = DEFAULT_MAX_BYTES
     raw = os.environ.get(ENV_MAX_BYTES, "").strip()
     if raw:
         try:
@@ -107,16 +107,7 @@ def rotation_settings() -> tuple[int, int]:
         except (ValueError, KeyError):
             warn_env(ENV_MAX_BYTES, raw, "ignoring %s=%r: not a size like 64MiB; using %d bytes", ENV_MAX_BYTES, raw,
                      max_bytes)
-    raw = os.environ.get(ENV_KEEP_FILES, "").strip()
-    if raw:
-        try:
-            keep = int(raw)
-            if keep < 1:
-                raise ValueError(raw)
-        except ValueError:
-            keep = DEFAULT_KEEP_FILES
-            warn_env(ENV_KEEP_FILES, raw, "ignoring %s=%r: not a whole number >= 1; using %d", ENV_KEEP_FILES, raw, keep)
-    return max_bytes, keep
+    return max_bytes, env_int(ENV_KEEP_FILES, DEFAULT_KEEP_FILES, minimum=1)
 
 
 class RotatingLineFile:

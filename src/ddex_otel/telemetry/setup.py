@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from ddex_otel.telemetry import offline, secrets, tls
 from ddex_otel.telemetry.apitypes import is_api_placeholder
+from ddex_otel.telemetry.attributes import DEFAULT_SERVICE_NAME
 from ddex_otel.telemetry.delivery import (
     DeliverySettings,
     DeliverySpanProcessor,
@@ -46,8 +47,8 @@ from ddex_otel.telemetry.delivery import (
     bounded,
     register_delivery_metrics,
     total_stats,
-    warn_env,
 )
+from ddex_otel.telemetry.envvars import warn_env
 from ddex_otel.telemetry.exporters import (
     ExportFailures,
     ExportLogFilter,
@@ -58,7 +59,6 @@ from ddex_otel.telemetry.version import __version__
 
 _logger = logging.getLogger("ddex_otel.telemetry")
 
-DEFAULT_SERVICE_NAME = "ddex-otel"
 DEFAULT_PROTOCOL = "grpc"  # what opentelemetry-distro defaults to, so both setups agree
 PROTOCOLS = ("grpc", "http/protobuf")
 _SIGNAL_PATHS = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +25,19 @@ _STAGE_PREFIX = "ddex.stage."
 _STAGE_SUFFIX = ".duration"
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile of sorted ``values`` (q in 0..100)."""
-    if not values:
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of ascending ``sorted_values``: ``sorted_values[ceil(q/100·n) − 1]``
+    (index clamped to 0 for q = 0), so always a measured value; nan if there are none.
+
+    The one percentile of the package (the CLI summary, the PerformanceMonitor, batch and profile
+    reports). ``q`` is in 0..100; anything else is a ValueError.
+    """
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    n = len(sorted_values)
+    if n == 0:
         return math.nan
-    rank = max(1, math.ceil(q / 100 * len(values)))
-    return values[min(rank, len(values)) - 1]
+    return sorted_values[max(0, math.ceil(q / 100 * n) - 1)]
 
 
 @dataclass

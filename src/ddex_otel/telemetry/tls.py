@@ -196,11 +196,3 @@ def exporter_options(signal: str, protocol: str, options: TransportOptions | Non
     if options.client_key_file:
         kwargs["client_key_file"] = options.client_key_file
     return kwargs
-
-
-def env_certificate(signal: str) -> str | None:
-    """The CA file the exporter of ``signal`` will read from the environment, if any."""
-    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"):
-        if os.environ.get(name, "").strip():
-            return os.environ[name].strip()
-    return None
