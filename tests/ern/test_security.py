@@ -33,7 +33,7 @@ def secret_file(tmp_path: Path) -> Path:
 class _Recorder(http.server.BaseHTTPRequestHandler):
     requests: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         type(self).requests.append(self.path)
         body = b'<!ENTITY leak "FETCHED">'
         self.send_response(200)

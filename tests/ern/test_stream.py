@@ -140,7 +140,7 @@ def test_callers_file_is_left_open(samples_dir: Path) -> None:
 
 def _collect_until_error(source) -> tuple[list, Exception]:
     items = []
-    with pytest.raises(Exception) as info:  # noqa: PT011 - the type is checked by the caller
+    with pytest.raises(Exception) as info:  # the type is checked by the caller
         for item in stream(source):
             items.append(item)
     return items, info.value

@@ -50,7 +50,7 @@ class Mailbox:
         self.messages: list[email.message.EmailMessage] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         with self.lock:
             self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 Message accepted for delivery"
@@ -78,7 +78,7 @@ class Hooks(ThreadingHTTPServer):
 
 
 class _HookHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+    def do_POST(self) -> None:  # http.server's hook name
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
         with self.server.lock:
             self.server.posts.append((self.path, body))

@@ -102,7 +102,7 @@ def run(local_stack, tmp_path_factory) -> Run:
 
                 Prometheus(local_stack.endpoints.prometheus).wait(
                     f'traces_span_metrics_calls_total{{service_name="{service}",span_name="ddex.parse"}}', timeout=60)
-                time.sleep(6)  # noqa: the span-metrics flush (5 s) must fall between the rounds: rates need two values
+                time.sleep(6)  # not a synchronisation: the span-metrics flush (5 s) must fall between the rounds: rates need two values
     finally:
         handle.shutdown()
     return Run(service, trace_ids, _offline_records(tmp / "telemetry"), senders, calls)

@@ -147,7 +147,7 @@ print("OK")
 class _Receiver(BaseHTTPRequestHandler):
     requests: list[tuple[str, dict[str, str], bytes]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:  # http.server API
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.requests.append((self.path, dict(self.headers), body))
         self.send_response(200)

@@ -202,7 +202,7 @@ def test_dead_collector_never_breaks_the_host(protocol: str, sample: Path, caplo
 class _HttpReceiver(BaseHTTPRequestHandler):
     bodies: dict[str, list[bytes]] = {}
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:  # http.server API
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.bodies.setdefault(self.path, []).append(body)
         self.send_response(200)

@@ -54,7 +54,7 @@ def setup_telemetry() -> None:
             instrumentor = CeleryInstrumentor()
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument()
-        except Exception:  # noqa: BLE001 - telemetry never stops the worker
+        except Exception:  # telemetry never stops the worker
             _logger.warning("ddex-otel worker telemetry is off", exc_info=True)
             return
         try:  # the operation timings each outcome carries (the local batch's measurement path)

@@ -161,7 +161,7 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
         result = _run_with_progress(B, paths, options, monitor, quiet=args.json, runner=runner)
     except OSError as exc:  # the output directory cannot be made
         return _error(output_problem("--out", args.out, exc) if args.out else str(exc))
-    except Exception as exc:  # noqa: BLE001 - --celery: broker unreachable …: one line, no traceback
+    except Exception as exc:  # --celery: broker unreachable …: one line, no traceback
         if runner is None:
             raise
         print(f"ddex-otel: error: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)

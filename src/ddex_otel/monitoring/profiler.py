@@ -150,7 +150,7 @@ class _Sampler(threading.Thread):
                 cpu = proc.cpu_percent(None)
                 rss = proc.memory_info().rss
                 self.samples.append((time.perf_counter() - self._t0, cpu, int(rss)))
-        except Exception:  # noqa: BLE001 - the profiled work must go on
+        except Exception:  # the profiled work must go on
             _logger.debug("profiler sampler failed", exc_info=True)
 
     def stop(self) -> None:

@@ -142,7 +142,7 @@ class ResourceMonitor:
             cpu0 = time.thread_time()
             try:
                 self.sample_now()
-            except Exception:  # noqa: BLE001 - a monitor must not take the process down
+            except Exception:  # a monitor must not take the process down
                 _logger.debug("resource snapshot failed", exc_info=True)
             self._own_cpu += time.thread_time() - cpu0
 

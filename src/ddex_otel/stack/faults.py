@@ -177,7 +177,7 @@ class BlackHole:
 
 
 class _Answer503(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:  # http.server API
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         self.server.requests += 1  # type: ignore[attr-defined]

@@ -255,7 +255,7 @@ def pre_instrument() -> None:
     """
     try:
         bound_sdk_exit()
-    except Exception:  # noqa: BLE001 - never break the host's start-up
+    except Exception:  # never break the host's start-up
         _logger.debug("could not bound the SDK's exit", exc_info=True)
     if not _env_bool(ENV_PROCESS_METRICS, False):
         return
@@ -263,7 +263,7 @@ def pre_instrument() -> None:
         from ddex_otel.telemetry.resources import start_system_metrics
 
         start_system_metrics()
-    except Exception:  # noqa: BLE001 - never break the host's start-up
+    except Exception:  # never break the host's start-up
         _logger.debug("could not pre-start system metrics", exc_info=True)
 
 

@@ -512,7 +512,7 @@ def _quiet(fn: Callable[[], Any], what: str) -> Callable[[], None]:
     def run() -> None:
         try:
             fn()
-        except Exception:  # noqa: BLE001 - telemetry never raises into the host
+        except Exception:  # telemetry never raises into the host
             _logger.debug("%s failed", what, exc_info=True)
 
     return run

@@ -306,7 +306,7 @@ class Operation:
         #: Span attributes gathered during the call, set in one call at the end (recording only).
         self.attrs: dict[str, Any] = {}
         self.finished = self._counted = False  # _counted: added to the totals (and left ``active``)
-        self.stage_set = tel._stage_sets.get(name, _NO_STAGES)  # noqa: SLF001 - hot path
+        self.stage_set = tel._stage_sets.get(name, _NO_STAGES)  # hot path: the private table, not a method call
         #: Stage child spans for this operation (option on and the span sampled).
         self.stage_spans = recording and tel.stage_spans
         #: ``ddex.stage.<stage>.duration`` span attributes (option on or asked for, and the span sampled).
@@ -490,7 +490,7 @@ class Operation:
         tel = self.tel
         name = self.name
         version = self.version
-        if version not in tel._known_versions:  # noqa: SLF001 - inlined known_version (hot path)
+        if version not in tel._known_versions:  # inlined known_version (hot path)
             version = None
         attrs_key = (name, version, self.error_type)
         metric_attrs = tel._version_attrs.get(attrs_key)  # noqa: SLF001
@@ -503,7 +503,7 @@ class Operation:
         if self.thread is not None:  # resource usage was on when the operation started
             cpu1 = thread_time()
             rss1 = getrusage(RUSAGE_PEAK).ru_maxrss
-            global _last_peak  # noqa: PLW0603 - inlined _remember_peak() (hot path)
+            global _last_peak  # inlined _remember_peak() (hot path)
             _last_peak = (rss1, end)
             # Thread CPU means nothing if the operation ended on another thread (a stream handed
             # over, or closed by the garbage collector): leave it out rather than lie.
@@ -552,7 +552,7 @@ _STAGE_ATTRS: dict[str, str] = {
 
 def _remember_peak(peak: int, at: float) -> None:
     """Keep the latest peak-RSS reading (one tuple: readers see a value and its time together)."""
-    global _last_peak  # noqa: PLW0603 - process-wide, like the peak itself
+    global _last_peak  # process-wide, like the peak itself
     _last_peak = (peak, at)
 
 
@@ -628,7 +628,7 @@ _ACTIVE: Telemetry | None = None
 
 def set_active(tel: Telemetry | None) -> None:
     """Remember the instrumentor's Telemetry (``batch()`` uses its tracer)."""
-    global _ACTIVE  # noqa: PLW0603 - one instrumentor per process (BaseInstrumentor is a singleton)
+    global _ACTIVE  # one instrumentor per process (BaseInstrumentor is a singleton)
     _ACTIVE = tel
 
 
