@@ -38,6 +38,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ddex_otel.telemetry import sdkimport  # noqa: F401 - first: tolerate a bad span limit variable
+# isort: split
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ddex_otel.telemetry import sdkimport  # noqa: F401 - first: tolerate a bad span limit variable
+# isort: split
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
