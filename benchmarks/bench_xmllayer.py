@@ -49,9 +49,9 @@ from typing import Any
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_overhead import bootstrap_ratio, run_variants, samples_dir, sdk_providers, time_block  # noqa: E402
+from bench_overhead import bootstrap_ratio, run_variants, samples_dir, sdk_providers, time_block
 
-from ddex_otel.telemetry.xmllayer import XMLLayerInstrumentor  # noqa: E402
+from ddex_otel.telemetry.xmllayer import XMLLayerInstrumentor
 
 PLAIN_1KB = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<catalog xmlns="http://example.com/catalog/1">'

@@ -12,9 +12,9 @@ import pytest
 from lxml import etree
 
 from ddex_otel.ern import lossless, parse, validation
+from ddex_otel.ern.builder import build
 from ddex_otel.ern.errors import DDEXValidationError
 from ddex_otel.ern.model import Release
-from ddex_otel.ern.builder import build
 from ddex_otel.ern.schema import validate_against_schema
 
 A43 = "daddykev__Samples43_1_Audio.xml"

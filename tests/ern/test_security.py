@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import http.server
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 

@@ -21,8 +21,8 @@ from ddex_otel.ern import (
     TruncatedInputError,
     parse,
     stream,
+    streaming,
 )
-from ddex_otel.ern import streaming
 
 
 def _split(items: list) -> dict[type, list]:

@@ -22,8 +22,8 @@ from ddex_otel.ern import (
     StreamStart,
     parse,
     stream,
+    streaming,
 )
-from ddex_otel.ern import streaming
 from ddex_otel.ern.generator import generate_message
 from ddex_otel.ern.model import Contributor, Localized
 

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from support import sample_files
 
 import ddex_otel
 from ddex_otel import ern
@@ -33,6 +32,7 @@ from ddex_otel.stack import LocalStack, StackError
 from ddex_otel.stack.alerting import AlertSettings
 from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.cli import main as cli_main
+from support import sample_files
 
 HOST = "127.0.0.1"
 SLACK_TOKEN = "e2e-s3cr3t-slack-token"  # must never show in logs, state or `stack status`
@@ -131,7 +131,7 @@ class Workload:
                 self.failed += 1
             self._stop.wait(0.02)  # pacing, not synchronisation
 
-    def __enter__(self) -> "Workload":
+    def __enter__(self) -> Workload:
         self._thread.start()
         return self
 

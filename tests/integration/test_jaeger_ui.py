@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from support import REPO_ROOT, artifacts_dir, samples_root
 
 from ddex_otel.stack import jaegerui
 from ddex_otel.stack.links import ENV_JAEGER_URL
 from ddex_otel.stack.query import poll
+from support import REPO_ROOT, artifacts_dir, samples_root
 
 CLI = Path(sys.executable).parent / "ddex-otel"
 OPERATION_SPANS = ("ddex.parse", "ddex.build", "ddex.stream")

@@ -8,13 +8,14 @@ and the profiler are attached to the same tracer provider.
 from __future__ import annotations
 
 import uuid
+
 import pytest
-from support import sample_files
 
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.monitoring import PerformanceMonitor, Profiler
 from ddex_otel.stack.links import jaeger_trace_url
+from support import sample_files
 
 MALFORMED = b"<?xml version='1.0'?><NewReleaseMessage xmlns='http://ddex.net/xml/ern/43'><MessageHeader></NewReleaseMessage>"
 

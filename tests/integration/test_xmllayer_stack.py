@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from xml_expectations import APP_SPANS, APPS_DIR, expected_facts, facts_tuple, span_facts, workload
 
 from support import sample_files
+from xml_expectations import APP_SPANS, APPS_DIR, expected_facts, facts_tuple, span_facts, workload
 
 DDEX_OTEL = Path(sys.executable).parent / "ddex-otel"
 OPERATION = {"ddex.parse": "parse", "ddex.stream": "stream", "ddex.serialize": "serialize"}

@@ -195,7 +195,7 @@ def test_otlp_grpc_logs(samples_dir: Path, sample: Path, tmp_path: Path) -> None
     received: list[Any] = []
 
     class Logs(logs_service_pb2_grpc.LogsServiceServicer):
-        def Export(self, request, context):  # noqa: N802
+        def Export(self, request, context):
             received.append(request)
             return logs_service_pb2.ExportLogsServiceResponse()
 

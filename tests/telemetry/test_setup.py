@@ -228,12 +228,12 @@ def _grpc_receiver():
     received: dict[str, list] = {"traces": [], "metrics": []}
 
     class Traces(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request, context):  # noqa: N802
+        def Export(self, request, context):
             received["traces"].append(request)
             return trace_service_pb2.ExportTraceServiceResponse()
 
     class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-        def Export(self, request, context):  # noqa: N802
+        def Export(self, request, context):
             received["metrics"].append(request)
             return metrics_service_pb2.ExportMetricsServiceResponse()
 

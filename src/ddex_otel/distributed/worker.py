@@ -63,7 +63,7 @@ def setup_telemetry() -> None:
 
             tasks.operation_log = OperationLog()
             spanfeed.subscribe(tasks.operation_log)
-        except Exception:  # noqa: BLE001
+        except Exception:
             _logger.debug("no operation timings in the outcomes", exc_info=True)
         if os.environ.get("DDEX_CELERY_FLUSH", "1").strip() not in ("0", "false", "no"):
             # Connected after the instrumentation's own task_postrun: the task span has ended.
@@ -75,7 +75,7 @@ def _flush(**_kwargs: Any) -> None:
     if flush is not None:
         try:
             flush(FLUSH_TIMEOUT_MS)
-        except Exception:  # noqa: BLE001
+        except Exception:
             _logger.debug("span flush failed", exc_info=True)
 
 

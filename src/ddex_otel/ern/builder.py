@@ -60,15 +60,15 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from lxml import etree
 
 from ddex_otel.ern import identifiers, lossless, validation, versions
 from ddex_otel.ern.durations import format_duration
 from ddex_otel.ern.errors import DDEXValidationError, Finding, UnsupportedVersionError
-from ddex_otel.ern.stages import OBSERVER, timed
 from ddex_otel.ern.model import Deal, Identifiers, Line, Message, MessageHeader, Party, Release, Resource
+from ddex_otel.ern.stages import OBSERVER, timed
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 BUILD_VERSIONS: tuple[str, ...] = validation.BUILD_VERSIONS
@@ -84,7 +84,7 @@ class BuiltMessage(bytes):
 
     findings: tuple[Finding, ...]
 
-    def __new__(cls, data: bytes, findings: tuple[Finding, ...] = ()) -> "BuiltMessage":
+    def __new__(cls, data: bytes, findings: tuple[Finding, ...] = ()) -> BuiltMessage:
         obj = super().__new__(cls, data)
         obj.findings = tuple(findings)
         return obj
@@ -147,7 +147,7 @@ def _target_rules(message: Message, version: str) -> str:
     return "unmodified" if message._parsed else "model"
 
 
-def _refuse_missing(report: "validation.ValidationReport", collected: list[Finding]) -> None:
+def _refuse_missing(report: validation.ValidationReport, collected: list[Finding]) -> None:
     errors = [f for f in collected if f.severity == "error"]
     if errors:
         raise DDEXValidationError((*errors, *report.warnings))

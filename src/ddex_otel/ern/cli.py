@@ -15,7 +15,8 @@ import os
 import sys
 import time
 from collections import Counter
-from typing import IO, BinaryIO, Callable
+from collections.abc import Callable
+from typing import IO, BinaryIO
 
 from ddex_otel.ern import parser, streaming
 from ddex_otel.ern.errors import DDEXError

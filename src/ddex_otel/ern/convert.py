@@ -38,9 +38,9 @@ import functools
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Mapping
 
 from lxml import etree
 
@@ -84,7 +84,7 @@ class ContentModel:
         return _children(self, type_name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _children(model: ContentModel, type_name: str) -> dict[str, tuple[int, str, int, int]]:
     spec = model.types.get(type_name, {})
     return {name: (i, child, low, high) for i, (name, child, low, high) in enumerate(spec.get("c", ()))}
@@ -93,7 +93,7 @@ def _children(model: ContentModel, type_name: str) -> dict[str, tuple[int, str, 
 ContentModel.__hash__ = lambda self: hash(self.version)  # type: ignore[method-assign]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def content_model(version: str) -> ContentModel:
     """The content model of ERN ``version`` (4.3, 4.2, 4.1.1, 3.8.2)."""
     code = versions.version_code(version)

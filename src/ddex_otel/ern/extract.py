@@ -43,13 +43,13 @@ Choices where ERN offers several values (documented because the builder writes t
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from lxml import etree
 
 from ddex_otel.ern.durations import parse_duration
 from ddex_otel.ern.errors import NotDDEXError
-from ddex_otel.ern.versions import version_from_namespace
 from ddex_otel.ern.model import (
     Contributor,
     Deal,
@@ -64,6 +64,7 @@ from ddex_otel.ern.model import (
     Resource,
     TechnicalDetails,
 )
+from ddex_otel.ern.versions import version_from_namespace
 
 Element = etree._Element
 

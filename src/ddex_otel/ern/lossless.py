@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextvars
 import copy
 import dataclasses
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from lxml import etree
 
@@ -588,7 +589,7 @@ def _supplied(where: str, name: str) -> tuple[str, str]:
     return parent, name if name.startswith("@") or not parent else f"{parent}/{name}"
 
 
-def _missing_findings(conversion: "convert.Conversion", version: str) -> list[Finding]:
+def _missing_findings(conversion: convert.Conversion, version: str) -> list[Finding]:
     out = []
     for where, what in conversion.missing:
         parent, key = _supplied(where, what.split(" ", 1)[0])
@@ -599,7 +600,7 @@ def _missing_findings(conversion: "convert.Conversion", version: str) -> list[Fi
     return out
 
 
-def _default_findings(conversion: "convert.Conversion", version: str) -> list[Finding]:
+def _default_findings(conversion: convert.Conversion, version: str) -> list[Finding]:
     out = []
     for where, name, value in convert.defaults_written(conversion):
         parent, key = _supplied(where, name)
@@ -610,7 +611,7 @@ def _default_findings(conversion: "convert.Conversion", version: str) -> list[Fi
     return out
 
 
-def _loss_findings(conversion: "convert.Conversion", source_version: str, version: str) -> list[tuple[Finding, int]]:
+def _loss_findings(conversion: convert.Conversion, source_version: str, version: str) -> list[tuple[Finding, int]]:
     found = []
     for loss in convert.losses(conversion):
         shown = ", ".join(repr(v) for v in loss.values[:5]) + (", …" if len(loss.values) > 5 else "")

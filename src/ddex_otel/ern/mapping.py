@@ -37,7 +37,8 @@ typed ``TrackRelease``), ``DealTerms/UseType`` go into one ``Usage``.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -47,7 +48,7 @@ from ddex_otel.ern.extract import element_text
 from ddex_otel.ern.validation import RELEASE_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ddex_otel.ern.convert import Conversion, ContentModel
+    from ddex_otel.ern.convert import ContentModel, Conversion
 
 Element = etree._Element
 
@@ -106,7 +107,7 @@ def _unmarked(el: Element) -> Element:
 
 
 class _Mapper:
-    def __init__(self, root: Element, model: "ContentModel", conversion: "Conversion") -> None:
+    def __init__(self, root: Element, model: ContentModel, conversion: Conversion) -> None:
         self.root = root
         self.model = model
         self.c = conversion
@@ -633,7 +634,7 @@ def drop_unreferenced_parties(root: Element, source_version: str) -> None:
         party_list.remove(party)
 
 
-def to_family(root: Element, source_version: str, model: "ContentModel", conversion: "Conversion") -> None:
+def to_family(root: Element, source_version: str, model: ContentModel, conversion: Conversion) -> None:
     """Reshape the working tree ``root`` from ``source_version``'s family to ``model``'s (in place)."""
     legacy_target = versions.is_legacy(model.version)
     if legacy_target == versions.is_legacy(source_version):

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import os
 import re
-from time import perf_counter
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, BinaryIO, Union
 
 from lxml import etree
 
 from ddex_otel.ern import lazy as lazy_objects
 from ddex_otel.ern import safexml
-from ddex_otel.ern.stages import OBSERVER, StageObserver
 from ddex_otel.ern.extract import (
     Context,
     extract_header,
@@ -42,6 +41,7 @@ from ddex_otel.ern.extract import (
     strip_ern_namespace,
 )
 from ddex_otel.ern.model import Deal, Message, MessageHeader, Party, Release, Resource
+from ddex_otel.ern.stages import OBSERVER, StageObserver
 from ddex_otel.ern.versions import is_legacy
 
 Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryIO]

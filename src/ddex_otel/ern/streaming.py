@@ -32,19 +32,16 @@ from __future__ import annotations
 import io
 import os
 from array import array
-from typing import BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from lxml import etree
 
 from ddex_otel.ern import safexml
-from ddex_otel.ern.lazy import Parties, release_deals, streamed_release, streamed_resource
 from ddex_otel.ern.errors import EmptyInputError, NotDDEXError
 from ddex_otel.ern.extract import (
     Context,
-    _release_4x,
-    _resource_4x,
     content_item_entry,
-    sequence_number,
     extract_header,
     extract_party,
     extract_purged_release,
@@ -52,9 +49,11 @@ from ddex_otel.ern.extract import (
     extract_release_deal,
     extract_resource,
     identify_root,
+    sequence_number,
     split_tag,
     strip_ern_namespace,
 )
+from ddex_otel.ern.lazy import Parties, release_deals, streamed_release, streamed_resource
 from ddex_otel.ern.model import Deal, MessageHeader, Party, Release, Resource, StreamStart
 from ddex_otel.ern.parser import Source, looks_like_xml_text, xml_text_to_bytes
 from ddex_otel.ern.versions import is_legacy

@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from ddex_otel.ern import identifiers
 from ddex_otel.ern.errors import Finding

@@ -221,9 +221,9 @@ def _record(monitor: Any, result: Any) -> None:
 
 
 def _run_with_progress(B: Any, paths: list, options: Any, monitor: Any, *, quiet: bool, runner: Any = None) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from collections import deque
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = _console(stderr=True)
     durations: deque[float] = deque(maxlen=1000)  # live p95 of the last 1000 files: O(1000) per update
@@ -275,7 +275,6 @@ def _ms(seconds: float) -> str:
 def _print_summary(result: Any, url: str | None, destinations: list[str], alerts: list, handle: Any,
                    logs_url: str | None = None) -> None:
     from rich.markup import escape
-
     from rich.table import Table
 
     from ddex_otel.telemetry import attributes as A

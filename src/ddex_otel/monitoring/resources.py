@@ -104,7 +104,7 @@ class ResourceMonitor:
         self._read_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "ResourceMonitor":
+    def start(self) -> ResourceMonitor:
         """Take a first snapshot and start the sampler thread (no-op when running)."""
         if self._thread is not None:
             return self
@@ -131,7 +131,7 @@ class ResourceMonitor:
     def running(self) -> bool:
         return self._thread is not None
 
-    def __enter__(self) -> "ResourceMonitor":
+    def __enter__(self) -> ResourceMonitor:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

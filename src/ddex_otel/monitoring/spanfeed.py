@@ -86,7 +86,7 @@ class OperationSpanFeed(SpanProcessor):
         return True
 
 
-_feeds: "weakref.WeakKeyDictionary[TracerProvider, OperationSpanFeed]" = weakref.WeakKeyDictionary()
+_feeds: weakref.WeakKeyDictionary[TracerProvider, OperationSpanFeed] = weakref.WeakKeyDictionary()
 _feeds_lock = threading.RLock()
 
 

@@ -104,7 +104,7 @@ class AlertSettings:
                                    "is not host:port")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "AlertSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> AlertSettings:
         """Settings from DDEX_ALERT_* variables; keyword overrides (options) win when not None."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -117,7 +117,7 @@ class AlertSettings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def with_jaeger_default(self, url: str) -> "AlertSettings":
+    def with_jaeger_default(self, url: str) -> AlertSettings:
         """This, with url as the Jaeger link base unless one was set."""
         return self if self.jaeger_url else replace(self, jaeger_url=url)
 

@@ -21,9 +21,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import paths, process
 from .errors import StackError
@@ -139,7 +139,7 @@ class Fleet:
         return f"worker-host-{index + 1}"
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "Fleet":
+    def start(self) -> Fleet:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._allocate_ports()
         try:
@@ -169,7 +169,7 @@ class Fleet:
                 stopped.append(comp.name)
         return stopped
 
-    def __enter__(self) -> "Fleet":
+    def __enter__(self) -> Fleet:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

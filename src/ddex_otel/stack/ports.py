@@ -27,7 +27,7 @@ class Ports:
     victorialogs: int = 9428  # VictoriaLogs: OTLP logs in, LogsQL API and its web UI out
 
     @classmethod
-    def free(cls) -> "Ports":
+    def free(cls) -> Ports:
         """Ports the OS reports free right now, one per component."""
         names = [f.name for f in fields(cls)]
         with ExitStack() as stack:

@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable
-from typing import Any, Callable
+from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter
 

@@ -152,6 +152,6 @@ class SecretRedactor(logging.Filter):
         return attached
 
     @staticmethod
-    def uninstall(loggers: Iterable[logging.Logger], redactor: "SecretRedactor") -> None:
+    def uninstall(loggers: Iterable[logging.Logger], redactor: SecretRedactor) -> None:
         for logger in loggers:
             logger.removeFilter(redactor)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ddex_otel.telemetry import sdkimport  # noqa: F401 - first: tolerate a bad span limit variable
+
 # isort: split
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -425,7 +426,7 @@ class TelemetryHandle:
                 continue
             try:
                 ok = bool(flush(timeout_millis)) and ok
-            except Exception:  # noqa: BLE001
+            except Exception:
                 _logger.debug("force_flush failed", exc_info=True)
                 ok = False
         return ok
@@ -456,12 +457,12 @@ class TelemetryHandle:
 
             try:
                 DDEXInstrumentor().uninstrument()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 _logger.debug("uninstrument failed", exc_info=True)
         if self.process_metrics is not None:
             try:
                 self.process_metrics.stop()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 _logger.debug("process metrics stop failed", exc_info=True)
         # Traces (each destination) and metrics shut down in parallel, all against one deadline.
         steps: list[threading.Thread] = []
@@ -694,9 +695,8 @@ def configure(
         handle.destinations.extend(handle.logs.destinations)
 
     if summary:
-        from ddex_otel.telemetry.summary import SummarySpanProcessor
-
         from ddex_otel.telemetry.spans import request_operation_details
+        from ddex_otel.telemetry.summary import SummarySpanProcessor
 
         add = getattr(handle.tracer_provider, "add_span_processor", None)
         if add is not None:

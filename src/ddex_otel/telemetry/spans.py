@@ -47,7 +47,7 @@ from ddex_otel.telemetry.resources import MAXRSS_UNIT, RUSAGE_PEAK, getrusage, t
 _logger = logging.getLogger(__name__)
 
 #: The operation whose engine call is running in this context (None outside any).
-CURRENT_OPERATION: ContextVar["Operation | None"] = ContextVar("ddex_otel_operation", default=None)
+CURRENT_OPERATION: ContextVar[Operation | None] = ContextVar("ddex_otel_operation", default=None)
 
 _INTERNAL = SpanKind.INTERNAL
 
@@ -243,7 +243,7 @@ class Telemetry:
 
     # -- operations ------------------------------------------------------------------------------
     def start(self, operation: str, parent: otel_context.Context | None = None,
-              started_at: float | None = None) -> "Operation":
+              started_at: float | None = None) -> Operation:
         """Start an operation's span (child of ``parent`` or of the current span).
 
         ``started_at``: the ``perf_counter()`` reading when the operation really began, for a caller
@@ -493,7 +493,7 @@ class Operation:
         if version not in tel._known_versions:  # inlined known_version (hot path)
             version = None
         attrs_key = (name, version, self.error_type)
-        metric_attrs = tel._version_attrs.get(attrs_key)  # noqa: SLF001
+        metric_attrs = tel._version_attrs.get(attrs_key)
         if metric_attrs is None:
             metric_attrs = tel.version_attrs(name, version, self.error_type)
         tel.record_duration(duration, metric_attrs, context=self.ctx)
@@ -579,8 +579,8 @@ def run_operation(
     wrapped: Callable[..., Any],
     args: tuple,
     kwargs: dict,
-    before: Callable[["Operation", tuple, dict], None] | None = None,
-    after: Callable[["Operation", Any], None] | None = None,
+    before: Callable[[Operation, tuple, dict], None] | None = None,
+    after: Callable[[Operation, Any], None] | None = None,
     parent: otel_context.Context | None = None,
 ) -> Any:
     """Run ``wrapped`` as one operation: span current during the call, metrics at the end.

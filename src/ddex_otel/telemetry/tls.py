@@ -52,7 +52,7 @@ class TransportOptions:
 
     @classmethod
     def of(cls, certificate_file: Any = None, client_certificate_file: Any = None, client_key_file: Any = None,
-           compression: str | None = None) -> "TransportOptions":
+           compression: str | None = None) -> TransportOptions:
         """From ``configure()``'s arguments (paths may be ``os.PathLike``)."""
         def path(value: Any) -> str | None:
             return os.fspath(value) if value is not None else None

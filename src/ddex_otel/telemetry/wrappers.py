@@ -66,7 +66,7 @@ def parse_wrapper(tel: Telemetry) -> Wrapper:
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         # tel.live(), is_instrumentation_enabled() and _inside() inlined.
-        if not (tel._live or tel._live is None and tel.live()):  # noqa: SLF001
+        if not (tel._live or tel._live is None and tel.live()):
             return wrapped(*args, **kwargs)
         parent = enabled_context()
         current = CURRENT_OPERATION.get()
@@ -255,7 +255,7 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_deals = 0
         self._self_busy = 0.0
 
-    def __iter__(self) -> "TracedStream":
+    def __iter__(self) -> TracedStream:
         return self
 
     def __next__(self) -> Any:

@@ -207,7 +207,7 @@ class TracedIterparse:
         self._op: Operation | None = None
         self._state = 0  # 0 not started, 1 running, 2 ended
 
-    def __iter__(self) -> "TracedIterparse":
+    def __iter__(self) -> TracedIterparse:
         return self
 
     def __next__(self) -> Any:
