@@ -96,7 +96,7 @@ class Variant:
 
 
 def paired_costs(samples: dict[str, list[float]], name: str) -> list[float]:
-    return [v - b for v, b in zip(samples[name], samples["baseline"])]
+    return [v - b for v, b in zip(samples[name], samples["baseline"], strict=True)]
 
 
 def interval(values: list[float], resamples: int = 2000, seed: int = 7) -> tuple[float, float]:

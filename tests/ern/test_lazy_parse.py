@@ -61,7 +61,7 @@ def assert_same(lazy: Any, eager: Any, where: str = "message") -> None:
         assert type(lazy) is type(eager), where  # filled by the reads above
     elif isinstance(eager, tuple):
         assert len(lazy) == len(eager), where
-        for i, (a, b) in enumerate(zip(lazy, eager)):
+        for i, (a, b) in enumerate(zip(lazy, eager, strict=True)):
             assert_same(a, b, f"{where}[{i}]")
     else:
         assert lazy == eager, where
@@ -251,7 +251,7 @@ def test_dataclass_protocols_fill_transparently(audio: bytes) -> None:
         ("deepcopy", copy.deepcopy),
     ]:
         lazy = parse(audio)
-        for i, (a, b) in enumerate(zip(lazy_objects(lazy), lazy_objects(eager))):
+        for i, (a, b) in enumerate(zip(lazy_objects(lazy), lazy_objects(eager), strict=True)):
             assert use(a) == use(b), f"{name} of object {i}"
             assert not is_pending(a)
 

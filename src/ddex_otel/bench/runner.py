@@ -207,7 +207,7 @@ def run_stream(path: Path, repeats: int) -> dict[str, Any]:
         "rounds": repeats,
         "iterparse_median_s": statistics.median(bare),
         # > 1: stream is slower than the bare iterparse; its inverse is the throughput ratio
-        "iterparse_ratio": statistics.median(r["seconds"] / b for r, b in zip(runs, bare)),
+        "iterparse_ratio": statistics.median(r["seconds"] / b for r, b in zip(runs, bare, strict=True)),
     }
 
 

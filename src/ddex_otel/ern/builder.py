@@ -441,7 +441,7 @@ class _Writer4x(_Writer):
         el = etree.Element("ReleaseList")
         kinds = [validation.effective_release_kind(r, self.version) for r in self.m.releases]
         for wanted in validation.RELEASE_KINDS:  # Release, then TrackReleases, then ClipReleases
-            for release, kind in zip(self.m.releases, kinds):
+            for release, kind in zip(self.m.releases, kinds, strict=True):
                 if kind == wanted:
                     self.main_release(el, release) if kind == "Release" else self.track_release(el, release, kind)
         return el

@@ -53,8 +53,8 @@ def _parse_general(text: str) -> float | None:
         return None
     parts = match.groups()
     if not any(p and ("." in p or "," in p) for p in parts):
-        return float(sum(int(p) * f for p, f in zip(parts, _FACTORS) if p))
-    total = sum(Decimal(p.replace(",", ".")) * f for p, f in zip(parts, _FACTORS) if p)
+        return float(sum(int(p) * f for p, f in zip(parts, _FACTORS, strict=True) if p))
+    total = sum(Decimal(p.replace(",", ".")) * f for p, f in zip(parts, _FACTORS, strict=True) if p)
     return float(total)
 
 

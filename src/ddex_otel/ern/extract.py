@@ -43,6 +43,7 @@ Choices where ERN offers several values (documented because the builder writes t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -1013,7 +1014,7 @@ def sequence_number(el: Element) -> float:
 def sort_keyed_refs(keyed: list[tuple[tuple[float, ...], list[str]]]) -> list[tuple[tuple[float, ...], list[str]]]:
     """Track-list entries by their SequenceNumber path (stable: document order breaks ties)."""
     keys = [key for key, _ in keyed]
-    if all(a <= b for a, b in zip(keys, keys[1:])):
+    if all(a <= b for a, b in itertools.pairwise(keys)):
         return keyed
     return sorted(keyed, key=lambda entry: entry[0])
 

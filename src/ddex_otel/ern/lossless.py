@@ -244,7 +244,7 @@ def _write(el: Element, paths: Any, old: Any, new: Any) -> bool:
         if path.endswith("*"):
             if not isinstance(new, tuple) or len(targets) != len(new):
                 return False
-            for target, value in zip(targets, new):
+            for target, value in zip(targets, new, strict=True):
                 target.text = str(value)
             written = True
         elif targets:

@@ -166,7 +166,7 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str, *
             for el in section:
                 if el.tag == "ReleaseDeal":
                     found = extract_release_deal(el)
-                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal")):
+                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal"), strict=True):
                         kept(deal, deal_el)
                     deals.extend(found)
         elif tag == "PurgedRelease":

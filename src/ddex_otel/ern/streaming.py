@@ -30,6 +30,7 @@ raised, as the same typed error with line/column, after every item that was comp
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from array import array
 from collections.abc import Callable, Iterator
@@ -597,7 +598,7 @@ class _TrackList:
         if self.ordered:
             return self.refs
         runs = [*self.paths, (len(self.ends), ())]
-        keys = [(*path, self.seqs[i]) for (start, path), (stop, _) in zip(runs, runs[1:]) for i in range(start, stop)]
+        keys = [(*path, self.seqs[i]) for (start, path), (stop, _) in itertools.pairwise(runs) for i in range(start, stop)]
         refs, ends = self.refs, self.ends
         out: list[str] = []
         for i in sorted(range(len(keys)), key=keys.__getitem__):  # stable: document order breaks ties

@@ -230,7 +230,7 @@ class Fleet:
                 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 s.bind((HOST, 0))
                 held.append(s)
-            self.ports = {n: s.getsockname()[1] for n, s in zip(names, held)}
+            self.ports = {n: s.getsockname()[1] for n, s in zip(names, held, strict=True)}
         finally:
             for s in held:
                 s.close()
