@@ -125,9 +125,9 @@ def bench_sizes(workdir: Path) -> None:
         releases = len(parse(data, huge_tree=True).releases)
         repeat = max(9, min(2000, int(2e7 / max(size, 1))))
         times = interleaved(
-            {"lxml": lambda: etree.fromstring(data, etree.XMLParser(huge_tree=True)),
-             "parse": lambda: parse(data, huge_tree=True),
-             "filled": lambda: materialised(parse(data, huge_tree=True))},
+            {"lxml": lambda data=data: etree.fromstring(data, etree.XMLParser(huge_tree=True)),
+             "parse": lambda data=data: parse(data, huge_tree=True),
+             "filled": lambda data=data: materialised(parse(data, huge_tree=True))},
             repeat,
             warmup=min(20, repeat),
         )

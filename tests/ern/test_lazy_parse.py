@@ -296,22 +296,23 @@ def test_concurrent_first_reads_agree(audio: bytes) -> None:
     """Threads racing on the first reads of the same objects all see the eager values."""
     eager = eager_parse(audio)
     expected = [o.to_dict() for o in lazy_objects(eager)]
+
+    def read(order: int, objects: list[Any], barrier: threading.Barrier,
+             results: list[list[dict[str, Any]] | BaseException]) -> None:
+        try:
+            barrier.wait()
+            mine = objects if order % 2 else list(reversed(objects))
+            got = {id(o): o.to_dict() for o in mine}
+            results.append([got[id(o)] for o in objects])
+        except BaseException as exc:  # noqa: BLE001 - reported below, on the main thread
+            results.append(exc)
+
     for _ in range(5):
         message = parse(audio)
         objects = lazy_objects(message)
         barrier = threading.Barrier(4, timeout=10)
         results: list[list[dict[str, Any]] | BaseException] = []
-
-        def read(order: int) -> None:
-            try:
-                barrier.wait()
-                mine = objects if order % 2 else list(reversed(objects))
-                got = {id(o): o.to_dict() for o in mine}
-                results.append([got[id(o)] for o in objects])
-            except BaseException as exc:  # reported below, on the main thread
-                results.append(exc)
-
-        threads = [threading.Thread(target=read, args=(n,)) for n in range(4)]
+        threads = [threading.Thread(target=read, args=(n, objects, barrier, results)) for n in range(4)]
         for t in threads:
             t.start()
         for t in threads:
