@@ -229,7 +229,7 @@ def test_each_thread_parses_with_its_own_parser(audio43: bytes) -> None:
             seen.append(safexml.thread_parser())
             for _ in range(20):
                 assert parse(audio43).releases[0].title == "Yume no Hajmari"
-        except BaseException as exc:  # reported on the main thread
+        except BaseException as exc:  # noqa: BLE001 - reported on the main thread, where the test fails
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(3)]

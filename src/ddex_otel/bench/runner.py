@@ -79,7 +79,7 @@ def _suite_trial(func: Callable[[], Any]) -> str | None:
     try:
         with quiet_stdout():
             func()
-    except Exception as exc:  # the Suite raises its own types; all we report is the message
+    except Exception as exc:  # noqa: BLE001 - the Suite raises its own types; all we report is the message
         text = " ".join(str(exc).split())
         return f"{type(exc).__name__}: {text}"[:300]
     return None

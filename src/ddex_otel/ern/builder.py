@@ -61,6 +61,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 
 from lxml import etree
 
@@ -133,7 +134,8 @@ def build(message: Message, version: str = DEFAULT_VERSION, *, validation: str =
 
 
 #: The ``defaults`` of the running ``build`` (its stage contract passes ``assemble`` only message and version).
-_DEFAULTS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("ddex_build_defaults", default={})
+_DEFAULTS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "ddex_build_defaults", default=MappingProxyType({}))  # read-only: the default is shared by every context
 
 
 def _target_rules(message: Message, version: str) -> str:

@@ -194,7 +194,7 @@ def render_thresholds(settings: AlertSettings) -> str:
 
 def render_rules(text: str, settings: AlertSettings) -> str:
     """alert-rules.yml with `for:` and the rate window of these settings."""
-    for key, (token, count) in _RULE_TOKENS.items():
+    for token, count in _RULE_TOKENS.values():
         if text.count(token) != count:
             raise StackError(f"alert-rules.yml: expected {count}x {token.strip()!r}, found {text.count(token)}: "
                              "cannot render --alert-for / --alert-window")

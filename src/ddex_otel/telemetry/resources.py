@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable
+from time import thread_time
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter
@@ -29,8 +30,6 @@ from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.version import __version__
 
 _logger = logging.getLogger(__name__)
-
-from time import thread_time
 
 try:
     import resource as _resource

@@ -25,6 +25,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from ddex_otel.ern import model
 from ddex_otel.ern.builder import normalize_version
+from ddex_otel.ern.errors import UnsupportedVersionError
 from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.spans import (
@@ -102,7 +103,7 @@ def _before_build(op: Operation, args: tuple, kwargs: dict) -> None:
     if version is not None:
         try:
             version = normalize_version(version)  # "43" → "4.3", as the builder will
-        except Exception:  # the builder raises it again, as the operation's error
+        except UnsupportedVersionError:  # the builder raises it again, as the operation's error
             version = str(version)
         op.note_version(version)
 
@@ -324,7 +325,7 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
     def __del__(self) -> None:
         try:
             self._self_end(closed_early=True)
-        except Exception:  # pragma: no cover - never raise from a finaliser
+        except Exception:  # noqa: BLE001 - never raise from a finaliser  # pragma: no cover
             pass
 
     def _self_progress(self) -> None:

@@ -251,7 +251,7 @@ class TracedIterparse:
     def __del__(self) -> None:
         try:
             self._end(complete=False)
-        except Exception:  # pragma: no cover - never raise from a finaliser
+        except Exception:  # noqa: BLE001 - never raise from a finaliser  # pragma: no cover
             pass
 
     def _begin(self) -> None:
