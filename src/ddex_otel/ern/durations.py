@@ -32,6 +32,7 @@ def parse_duration(text: str | None) -> float | None:
     """
     if not text:
         return None
+    value: float | None
     try:
         simple = _SIMPLE.fullmatch(text)  # the common ``PT3M20S`` shape, integers only: fast path
         if simple is not None and len(text) > 2:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, BinaryIO, Union
+from typing import Any, Protocol, Union
 
 from lxml import etree
 
@@ -44,7 +45,14 @@ from ddex_otel.ern.model import Deal, Message, MessageHeader, Party, Release, Re
 from ddex_otel.ern.stages import OBSERVER, StageObserver
 from ddex_otel.ern.versions import is_legacy
 
-Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryIO]
+
+class BinaryReader(Protocol):
+    """A binary file object as far as ``parse`` and ``stream`` use it: ``read`` returning bytes."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryReader]
 
 _XML_DECL_ENCODING = re.compile(r"^(\s*<\?xml[^>]*?\sencoding\s*=\s*)([\"'])[^\"']*\2")
 
@@ -239,7 +247,7 @@ def _set_source(obj: object, element: etree._Element) -> None:
     set_parsed(obj, True)
 
 
-_SOURCE_SLOTS = {
+_SOURCE_SLOTS: dict[type, tuple[Callable[[object, Any], None], Callable[[object, Any], None]]] = {
     cls: (cls.__dict__["_source"].__set__, cls.__dict__["_parsed"].__set__)
     for cls in (Message, MessageHeader, Party, Release, Resource, Deal)
 }

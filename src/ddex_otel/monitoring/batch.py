@@ -579,7 +579,7 @@ class _Pool:
             self.executor: Executor = _InlineExecutor()
             self._others: set[int] | None = None
             return
-        self._others = {p.pid for p in multiprocessing.active_children()}
+        self._others = {p.pid for p in multiprocessing.active_children() if p.pid is not None}
         self.executor = ProcessPoolExecutor(
             max_workers=options.workers, mp_context=pool_context(),
             initializer=init_worker, initargs=(options.telemetry,),

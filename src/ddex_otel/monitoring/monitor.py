@@ -158,6 +158,7 @@ class PerformanceMonitor:
         end = span.end_time or 0
         file_path = get(_FILE)
         error_type = get(_ERROR_TYPE)
+        metadata: tuple[tuple[str, Any], ...] | None
         if error_type is None:
             metadata = None if file_path is None else ((_FILE, file_path),)
         elif file_path is None:

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import build, jaegerui, overlay_stack, paths
@@ -114,8 +115,12 @@ def _alert_settings(args: argparse.Namespace) -> AlertSettings:
     return AlertSettings.from_env(**{f.name: getattr(args, f"alert_{f.name}") for f in _alert_fields()})
 
 
-def _dispatch_error(parser: argparse.ArgumentParser):
-    return lambda _args: (parser.print_help(), 2)[1]
+def _dispatch_error(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    def show_help(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return show_help
 
 
 def _guard(action):

@@ -50,7 +50,7 @@ except ImportError:  # pragma: no cover - Windows
     class _NoRusage:
         ru_maxrss = 0
 
-    def getrusage(who: int) -> Any:  # type: ignore[misc]
+    def getrusage(who: int) -> Any:
         return _NoRusage
 
 

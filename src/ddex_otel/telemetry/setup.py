@@ -17,6 +17,7 @@ keyword arguments override them. Providers the application already installed are
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import sys
@@ -268,7 +269,7 @@ def _plan_exporters(
             if name == "otlp":
                 otlp(None)
             else:
-                planned.append((lambda n=name: _named_exporter(signal, n), name))
+                planned.append((functools.partial(_named_exporter, signal, name), name))
     elif env_endpoint(signal):
         otlp(None)
     if offline_files is not None:
@@ -370,7 +371,7 @@ def _exporter_options(signal: str, protocol: str) -> dict[str, Any]:
                 if protocol == "grpc":
                     from grpc import Compression
                 else:
-                    from opentelemetry.exporter.otlp.proto.http import Compression  # type: ignore[assignment]
+                    from opentelemetry.exporter.otlp.proto.http import Compression
                 options["compression"] = Compression.NoCompression
             break
     return options
@@ -474,7 +475,7 @@ class TelemetryHandle:
 
         if self.owns_tracer_provider:
             for processor in self.span_processors:
-                start(lambda p=processor: p.shutdown(max(0.0, export_deadline - time.monotonic())), "span-shutdown")
+                start(functools.partial(_shutdown_by, processor, export_deadline), "span-shutdown")
         if self.owns_meter_provider and self.meter_provider is not None:
             millis = max(1.0, (export_deadline - time.monotonic()) * 1000)
             start(lambda: self.meter_provider.shutdown(timeout_millis=millis), "metric-shutdown")
@@ -508,6 +509,11 @@ class TelemetryHandle:
         from multiprocessing import util
 
         util.Finalize(self, self.shutdown, exitpriority=100)
+
+
+def _shutdown_by(processor: Any, deadline: float) -> None:
+    """Shut a span processor down with what is left until ``deadline`` (``time.monotonic()``)."""
+    processor.shutdown(max(0.0, deadline - time.monotonic()))
 
 
 def _quiet(fn: Callable[[], Any], what: str) -> Callable[[], None]:
@@ -640,7 +646,8 @@ def configure(
         files = _offline_files(offline_dir)
     handle.offline_files = files
     resource = build_resource(service_name, service_version, resource_attributes) if (own_traces or own_metrics) else None
-    plan = dict(endpoint=endpoint, protocol=protocol, headers=header_map, timeout=export_timeout, transport=transport)
+    plan: dict[str, Any] = dict(endpoint=endpoint, protocol=protocol, headers=header_map, timeout=export_timeout,
+                                transport=transport)
 
     if own_traces:
         tp = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=_span_limits())

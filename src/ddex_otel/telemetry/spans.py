@@ -283,6 +283,15 @@ class Operation:
         "error_type", "finished", "stage_set", "stage_spans", "stage_attributes", "stream_input",
         "_counted", "message", "input_path", "message_type",
     )
+    # Facts set to None in __init__ and filled in as the call goes on.
+    version: str | None
+    input_size: int | None
+    output_size: int | None
+    error_type: str | None
+    stream_input: Any
+    message: Any
+    input_path: str | None
+    message_type: str | None
 
     def __init__(self, tel: Telemetry, name: str, parent: otel_context.Context | None = None,
                  started_at: float | None = None) -> None:

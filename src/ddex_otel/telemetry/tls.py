@@ -86,13 +86,13 @@ def _tls_hint(url: str, verify: Any, reason: str = "", has_client_cert: bool = F
 class OTLPSession(requests.Session):
     """The requests session of our OTLP/HTTP exporters (see the module docstring)."""
 
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if verify is None and self.verify is not True and self.verify is not None:
             settings["verify"] = self.verify  # a CA file (or False) set on purpose beats REQUESTS_CA_BUNDLE
         return settings
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(self, method, url, *args, **kwargs):
         where = mask_url(str(url))
         try:
             response = super().request(method, url, *args, **kwargs)

@@ -236,7 +236,7 @@ _ITEM_KINDS: dict[type, int] = {
 }
 
 
-class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
+class TracedStream(wrapt.ObjectProxy):
     """The engine's stream iterator with its ``ddex.stream`` span kept open while it is consumed.
 
     The span ends on exhaustion, on an exception from the engine, on ``close()`` and when the
