@@ -44,8 +44,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeAlias
 
 from lxml import etree
 
@@ -67,7 +68,7 @@ from ddex_otel.ern.model import (
 )
 from ddex_otel.ern.versions import version_from_namespace
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 _NO_IDS = Identifiers()
 
@@ -207,6 +208,10 @@ def element_text(el: Element | None) -> str | None:
 _text = element_text
 
 
+#: What ``_group`` finds when there is no element to look in (read only).
+_NO_GROUP: Mapping[str, list[Element]] = MappingProxyType({})
+
+
 def _group(el: Element, wanted: frozenset[str]) -> dict[str, list[Element]]:
     """The wanted children of ``el`` by tag, in document order: one pass over the children."""
     out: dict[str, list[Element]] = {}
@@ -327,8 +332,8 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
         for child in block:
             tag = child.tag
             if tag == "ISRC":
-                if isrc is None and (isrc := child.text) is not None:
-                    isrc = isrc.strip() or None
+                if isrc is None and (text := child.text) is not None:
+                    isrc = text.strip() or None
             elif tag == "ProprietaryId":
                 value = child.text
                 if value is not None:
@@ -337,14 +342,14 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
                         pid = _new_proprietary_id(child.get("Namespace") or "", value)
                         proprietary = _listed(proprietary, pid)
             elif tag == "ICPN":
-                if icpn is None and (icpn := child.text) is not None:
-                    icpn = icpn.strip() or None
+                if icpn is None and (text := child.text) is not None:
+                    icpn = text.strip() or None
             elif tag == "GRid":
-                if grid is None and (grid := child.text) is not None:
-                    grid = grid.strip() or None
+                if grid is None and (text := child.text) is not None:
+                    grid = text.strip() or None
             elif tag == "CatalogNumber":
-                if catalog is None and (catalog := child.text) is not None:
-                    catalog = catalog.strip() or None
+                if catalog is None and (text := child.text) is not None:
+                    catalog = text.strip() or None
     if proprietary is None:
         if icpn is grid is isrc is catalog is None:
             return _NO_IDS
@@ -798,7 +803,7 @@ def _resource_3x(el: Element, ctx: Context) -> Resource:
     all_details = get(f"{kind}DetailsByTerritory") or []
     _collect_named_parties(all_details, ctx)
     details = _pick_territory(all_details)
-    dget = _group(details, _DETAILS_3X).get if details is not None else {}.get
+    dget = (_group(details, _DETAILS_3X) if details is not None else _NO_GROUP).get
     display_titles, display_artists = _localized_3x(all_details)
     title = (
         _display_title_3x(dget("Title"))
@@ -1068,7 +1073,7 @@ def _release_3x(el: Element, ctx: Context) -> Release:
     all_details = get("ReleaseDetailsByTerritory") or []
     _collect_named_parties(all_details, ctx)
     details = _pick_territory(all_details)
-    dget = _group(details, _RELEASE_DETAILS_3X).get if details is not None else {}.get
+    dget = (_group(details, _RELEASE_DETAILS_3X) if details is not None else _NO_GROUP).get
     display_titles, display_artists = _localized_3x(all_details)
     genre = _first(dget("Genre"))
     refs: list[str] = []

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from lxml import etree
 
@@ -50,7 +50,7 @@ from ddex_otel.ern.validation import RELEASE_KINDS
 if TYPE_CHECKING:  # pragma: no cover
     from ddex_otel.ern.convert import ContentModel, Conversion
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 #: Marks each working element with the index of its source element (removed from the output).
 MARK = "{urn:ddex-otel:convert}i"
@@ -563,11 +563,11 @@ class _To4x(_Mapper):
             uri = url if url is not None else name
             if uri is None:
                 continue
-            if uri is name and path is not None:
-                joined = _text(path) + _text(name)
+            if url is None and path is not None:  # uri is the FileName
+                joined = _text(path) + _text(uri)
                 reason = f"ERN {self.v} gives a file as one URI: FilePath and FileName are joined ({joined!r})"
-                self.c.note_changed(name, reason)
-                name.text = joined
+                self.c.note_changed(uri, reason)
+                uri.text = joined
                 self.remove(path, reason)
             uri.tag = "URI"
             file_.insert(0, uri)

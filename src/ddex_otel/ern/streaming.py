@@ -34,7 +34,7 @@ import itertools
 import os
 from array import array
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -168,11 +168,13 @@ class _Tail:
 class _Streamer:
     """One streaming run: reads chunks, feeds the pull parser, turns finished elements into items."""
 
+    #: the message's extraction context: made by ``_start`` with the handlers that use it
+    ctx: Context
+
     def __init__(self, inp: StreamInput, huge_tree: bool) -> None:
         self.inp = inp
         self.huge_tree = huge_tree
         self.tail = _Tail()
-        self.ctx: Context | None = None
         self.namespace = ""
         self._last_done: etree._Element | None = None
         #: the track list of the release whose ResourceGroup is streaming by
@@ -188,7 +190,7 @@ class _Streamer:
         self._dropped_for: etree._Element | None = None
         #: the top-level list the last item came from, its item tags and its handler: the next
         #: item of the same list needs none of the placement checks (see ``_handle``)
-        self._items_of: object = _NO_LIST
+        self._items_of: Any = _NO_LIST  # an element, or none yet
         self._item_tags: frozenset[str] = frozenset()
         self._item_handler: Callable[[etree._Element], None] = self._party
         self._handlers: dict[str, Callable[[etree._Element], None]] = {}
@@ -320,7 +322,7 @@ class _Streamer:
 
     def _handle(self, events: Iterator[tuple[str, etree._Element]]) -> list[StreamItem]:
         out = self._out = []
-        if self.ctx is None:
+        if not self._handlers:
             return out  # the root was never identified: the parser is about to report why
         clear_items = self._clear_items
         items_of, item_tags, handler = self._items_of, self._item_tags, self._item_handler
@@ -580,7 +582,8 @@ class _TrackList:
         if path is not self.last_path:
             if not self.paths or self.paths[-1][1] != path:
                 self.paths.append((entry, path))
-            if entry and (*path, seq) < (*self.last_path, self.last_seq):
+            last_path = self.last_path
+            if entry and last_path is not None and (*path, seq) < (*last_path, self.last_seq):
                 self.ordered = False
             self.last_path = path
         elif seq < self.last_seq:  # the same group as the previous entry (its path object): just the numbers
