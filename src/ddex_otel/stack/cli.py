@@ -13,7 +13,7 @@ from . import build, jaegerui, overlay_stack, paths
 from .alerting import AlertSettings
 from .errors import StackError
 from .links import ENV_JAEGER_URL, ENV_LOGS_URL
-from .local import Endpoints, LocalStack
+from .local import ComponentStatus, Endpoints, LocalStack
 from .ports import Ports
 
 
@@ -234,7 +234,7 @@ def endpoint_urls(e: Endpoints) -> dict[str, str]:
     }
 
 
-def _print_status(stack: LocalStack, statuses=None) -> None:
+def _print_status(stack: LocalStack, statuses: list[ComponentStatus] | None = None) -> None:
     for s in statuses or stack.status():
         state = "healthy" if s.healthy else ("running, not healthy" if s.running else "stopped")
         print(f"{s.name:<12} {state:<21} pid {s.pid or '-':<8} {s.url}")

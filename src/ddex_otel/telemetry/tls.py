@@ -157,7 +157,7 @@ def otlp_session() -> requests.Session:
     return OTLPSession()
 
 
-def _grpc_credentials(options: TransportOptions):
+def _grpc_credentials(options: TransportOptions) -> Any:  # grpc.ChannelCredentials
     import grpc
 
     def read(path: str | None) -> bytes | None:
