@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.installed-test-$(KEY)
 LOWEST := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed-$(KEY)
 
-.PHONY: venv test-venv lowest-venv demo test unit test-lowest stack-bins bench bench-scale-out clean
+.PHONY: venv test-venv lowest-venv demo lint test unit test-lowest stack-bins bench bench-scale-out clean
 
 # The package alone (enough for the demo) ...
 venv: $(STAMP)
@@ -23,11 +23,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e .
 	@rm -f $(VENV)/.installed-[0-9a-f]* && touch $@
 
-# ... plus the test tools, the optional DDEX Suite (Rust build the first time, then pip's cache) and Celery.
+# ... plus the test tools, the linters, the optional DDEX Suite (Rust build the first time, then pip's
+# cache) and Celery (mypy checks the package against the same libraries the tests use).
 test-venv: $(TEST_STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[test,ddex-suite,celery]'
+	$(PY) -m pip install -q -e '.[test,lint,ddex-suite,celery]'
 	@rm -f $(VENV)/.installed-test-* && touch $@
 
 # ... and a second env at the lowest versions pyproject.toml allows for its direct dependencies
@@ -50,8 +51,14 @@ demo: venv
 stack-bins: venv
 	$(VENV)/bin/ddex-otel stack build --browser --broker
 
-# Everything at the newest allowed versions, then the unit tier again at the lowest ones.
-test: test-venv stack-bins
+# ruff over every Python directory, then mypy over the package (both configured in pyproject.toml).
+lint: test-venv
+	$(VENV)/bin/ruff check src tests scripts benchmarks examples
+	$(VENV)/bin/mypy
+
+# The linters first (seconds; fail fast), everything at the newest allowed versions, then the unit
+# tier again at the lowest ones (without the linters: their `lint` extra is not installed there).
+test: lint test-venv stack-bins
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-lowest
 
@@ -74,4 +81,4 @@ bench-scale-out: test-venv stack-bins
 	$(PY) scripts/draw_scale_out.py --bench .benchmarks/scale-out.json
 
 clean:
-	rm -rf $(VENV) $(LOWEST) .pytest_cache .benchmarks telemetry .stack bench.html
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .mypy_cache .ruff_cache .benchmarks telemetry .stack bench.html

@@ -26,7 +26,7 @@ import argparse
 import gc
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ddex_otel.ern import builder, parse, validation
 from ddex_otel.ern.generator import generate_message

@@ -71,7 +71,7 @@ def on_end_cost(span: Any, subscribed: bool, calls: int = 20_000, repeats: int =
     feed = OperationSpanFeed()
     monitor = PerformanceMonitor()
     if subscribed:
-        feed.add(monitor._on_span)  # noqa: SLF001 - what attach() subscribes
+        feed.add(monitor._on_span)  # what attach() subscribes
     on_end = feed.on_end
     per_call = []
     for _ in range(repeats):

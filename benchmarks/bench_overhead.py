@@ -250,7 +250,7 @@ def report(title: str, samples: dict[str, list[float]]) -> dict[str, Any]:
     base = statistics.median(base_runs)
     print(f"\n{title}")
     print(f"  {'variant':<16} {'µs/parse':>10} {'cost µs/op':>11} {'vs baseline':>12} {'vs floor':>9}  {'95 % CI':>13}")
-    per_round = {name: [v - b for v, b in zip(values, base_runs)] for name, values in samples.items()}
+    per_round = {name: [v - b for v, b in zip(values, base_runs, strict=True)] for name, values in samples.items()}
     costs = {name: statistics.median(values) for name, values in per_round.items()}
     floor = costs.get("floor") or float("nan")
     rows = {}

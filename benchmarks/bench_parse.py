@@ -32,8 +32,8 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lxml import etree
 
@@ -102,7 +102,7 @@ def bench_ratio(repeat: int) -> float:
         repeat,
     )
     lxml_median, parse_median = statistics.median(times["lxml"]), statistics.median(times["parse"])
-    pair_ratios = [p / x for p, x in zip(times["parse"], times["lxml"])]
+    pair_ratios = [p / x for p, x in zip(times["parse"], times["lxml"], strict=True)]
     ratio = parse_median / lxml_median
     print(f"\n## parse vs lxml.etree.fromstring — {path.name} ({len(data)} bytes), {repeat} interleaved runs each")
     print(f"{'':40}{'median':>12}{'p10':>12}{'p90':>12}{'ratio':>8}")
@@ -125,9 +125,9 @@ def bench_sizes(workdir: Path) -> None:
         releases = len(parse(data, huge_tree=True).releases)
         repeat = max(9, min(2000, int(2e7 / max(size, 1))))
         times = interleaved(
-            {"lxml": lambda: etree.fromstring(data, etree.XMLParser(huge_tree=True)),
-             "parse": lambda: parse(data, huge_tree=True),
-             "filled": lambda: materialised(parse(data, huge_tree=True))},
+            {"lxml": lambda data=data: etree.fromstring(data, etree.XMLParser(huge_tree=True)),
+             "parse": lambda data=data: parse(data, huge_tree=True),
+             "filled": lambda data=data: materialised(parse(data, huge_tree=True))},
             repeat,
             warmup=min(20, repeat),
         )
@@ -187,7 +187,7 @@ def bench_stream(workdir: Path, megabytes: int, rounds: int) -> None:
     finally:
         path.unlink()
     s, b = statistics.median(ours), statistics.median(bare)
-    pairs = [x / y for x, y in zip(bare, ours)]
+    pairs = [x / y for x, y in zip(bare, ours, strict=True)]
     print(f"items: {items}   stream {size / s / 1e6:.1f} MB/s   iterparse {size / b / 1e6:.1f} MB/s   "
           f"ratio of medians {b / s:.2f}x   pair ratios {', '.join(f'{p:.2f}' for p in pairs)} (target >= 0.8x)   "
           f"peak RSS: {peak / 1024:.1f} MiB (target < 150 MB)")

@@ -49,9 +49,9 @@ from typing import Any
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_overhead import bootstrap_ratio, run_variants, samples_dir, sdk_providers, time_block  # noqa: E402
+from bench_overhead import bootstrap_ratio, run_variants, samples_dir, sdk_providers, time_block
 
-from ddex_otel.telemetry.xmllayer import XMLLayerInstrumentor  # noqa: E402
+from ddex_otel.telemetry.xmllayer import XMLLayerInstrumentor
 
 PLAIN_1KB = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<catalog xmlns="http://example.com/catalog/1">'
@@ -96,7 +96,7 @@ class Variant:
 
 
 def paired_costs(samples: dict[str, list[float]], name: str) -> list[float]:
-    return [v - b for v, b in zip(samples[name], samples["baseline"])]
+    return [v - b for v, b in zip(samples[name], samples["baseline"], strict=True)]
 
 
 def interval(values: list[float], resamples: int = 2000, seed: int = 7) -> tuple[float, float]:

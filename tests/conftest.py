@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support import CHROMIUM, launch_chromium, sample_files, samples_root, xsd_root
 
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support import REPO_ROOT, clean_env, samples_root
 
 README = REPO_ROOT / "README.md"
@@ -111,7 +112,7 @@ def command_lines(text: str, program: str) -> list[list[str]]:
 def subcommand(parser: argparse.ArgumentParser, words: list[str]) -> tuple[argparse.ArgumentParser, list[str]]:
     """The deepest subparser ``words`` name, and the words after it."""
     while words:
-        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         if not actions or words[0] not in actions[0].choices:
             break
         parser, words = actions[0].choices[words[0]], words[1:]
@@ -131,7 +132,7 @@ def test_readme_ddex_otel_commands_and_options_exist() -> None:
         if parser is root:
             wrong.append(f"ddex-otel {' '.join(words)}: no such subcommand")
             continue
-        known = {s for a in parser._actions for s in a.option_strings}  # noqa: SLF001
+        known = {s for a in parser._actions for s in a.option_strings}
         rest = rest[: rest.index("--")] if "--" in rest else rest  # `run -- python app.py`: the app's own
         for word in rest:
             option = re.match(r"^\[?(--?[a-z][a-z0-9-]*)", word)

@@ -40,7 +40,7 @@ class Certs:
     ca: trustme.CA = field(repr=False)
 
     @classmethod
-    def make(cls, directory: Path) -> "Certs":
+    def make(cls, directory: Path) -> Certs:
         directory.mkdir(parents=True, exist_ok=True)
         ca = trustme.CA()
         server = ca.issue_cert("127.0.0.1", "localhost")
@@ -128,7 +128,7 @@ class VendorCollector:
             },
         }
 
-    def start(self, timeout: float = 30.0) -> "VendorCollector":
+    def start(self, timeout: float = 30.0) -> VendorCollector:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config()))
         self.proc = process.spawn([str(self.binary), "--config", str(self.config_path)],

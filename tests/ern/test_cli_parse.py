@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import console_script
 
 from ddex_otel.cli import main
 from ddex_otel.ern import cli as ern_cli
 from ddex_otel.ern import parse
+from support import console_script
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from support import clean_env, console_script, wait_for
 
 from ddex_otel.outputs import atomic_write, check_writable
 from ddex_otel.stack.faults import BlackHole, refused_endpoint
+from support import clean_env, console_script, wait_for
 
 CLI = console_script()
 AUDIO = "daddykev__Samples43_1_Audio.xml"

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from ddex_otel.ern import Deal, Message, Release, Resource, parse, parser
@@ -60,7 +61,7 @@ def assert_same(lazy: Any, eager: Any, where: str = "message") -> None:
         assert type(lazy) is type(eager), where  # filled by the reads above
     elif isinstance(eager, tuple):
         assert len(lazy) == len(eager), where
-        for i, (a, b) in enumerate(zip(lazy, eager)):
+        for i, (a, b) in enumerate(zip(lazy, eager, strict=True)):
             assert_same(a, b, f"{where}[{i}]")
     else:
         assert lazy == eager, where
@@ -250,7 +251,7 @@ def test_dataclass_protocols_fill_transparently(audio: bytes) -> None:
         ("deepcopy", copy.deepcopy),
     ]:
         lazy = parse(audio)
-        for i, (a, b) in enumerate(zip(lazy_objects(lazy), lazy_objects(eager))):
+        for i, (a, b) in enumerate(zip(lazy_objects(lazy), lazy_objects(eager), strict=True)):
             assert use(a) == use(b), f"{name} of object {i}"
             assert not is_pending(a)
 
@@ -295,22 +296,23 @@ def test_concurrent_first_reads_agree(audio: bytes) -> None:
     """Threads racing on the first reads of the same objects all see the eager values."""
     eager = eager_parse(audio)
     expected = [o.to_dict() for o in lazy_objects(eager)]
+
+    def read(order: int, objects: list[Any], barrier: threading.Barrier,
+             results: list[list[dict[str, Any]] | BaseException]) -> None:
+        try:
+            barrier.wait()
+            mine = objects if order % 2 else list(reversed(objects))
+            got = {id(o): o.to_dict() for o in mine}
+            results.append([got[id(o)] for o in objects])
+        except BaseException as exc:  # noqa: BLE001 - reported below, on the main thread
+            results.append(exc)
+
     for _ in range(5):
         message = parse(audio)
         objects = lazy_objects(message)
         barrier = threading.Barrier(4, timeout=10)
         results: list[list[dict[str, Any]] | BaseException] = []
-
-        def read(order: int) -> None:
-            try:
-                barrier.wait()
-                mine = objects if order % 2 else list(reversed(objects))
-                got = {id(o): o.to_dict() for o in mine}
-                results.append([got[id(o)] for o in objects])
-            except BaseException as exc:  # reported below, on the main thread
-                results.append(exc)
-
-        threads = [threading.Thread(target=read, args=(n,)) for n in range(4)]
+        threads = [threading.Thread(target=read, args=(n, objects, barrier, results)) for n in range(4)]
         for t in threads:
             t.start()
         for t in threads:

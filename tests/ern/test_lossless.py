@@ -12,9 +12,9 @@ import pytest
 from lxml import etree
 
 from ddex_otel.ern import lossless, parse, validation
+from ddex_otel.ern.builder import build
 from ddex_otel.ern.errors import DDEXValidationError
 from ddex_otel.ern.model import Release
-from ddex_otel.ern.builder import build
 from ddex_otel.ern.schema import validate_against_schema
 
 A43 = "daddykev__Samples43_1_Audio.xml"
@@ -378,7 +378,7 @@ def test_nested_groups_order_by_their_sequence_numbers(samples_dir: Path) -> Non
     group = root.xpath("ReleaseList/Release/ResourceGroup")[0]
     items = group.findall("ResourceGroupContentItem")
     halves = (items[: len(items) // 2], items[len(items) // 2:])
-    for seq, half in zip(("2", "1"), halves):  # the first half becomes the second disc
+    for seq, half in zip(("2", "1"), halves, strict=True):  # the first half becomes the second disc
         sub = etree.SubElement(group, "ResourceGroup")
         etree.SubElement(sub, "SequenceNumber").text = seq
         for item in half:

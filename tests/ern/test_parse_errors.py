@@ -6,7 +6,8 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ddex_otel.ern import (
     DDEXError,
@@ -228,7 +229,7 @@ def test_each_thread_parses_with_its_own_parser(audio43: bytes) -> None:
             seen.append(safexml.thread_parser())
             for _ in range(20):
                 assert parse(audio43).releases[0].title == "Yume no Hajmari"
-        except BaseException as exc:  # reported on the main thread
+        except BaseException as exc:  # noqa: BLE001 - reported on the main thread, where the test fails
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(3)]

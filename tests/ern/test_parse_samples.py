@@ -11,7 +11,8 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ddex_otel.ern import Deal, Line, Message, Party, ProprietaryId, Release, Resource, parse, stream
 from ddex_otel.ern.durations import format_duration, parse_duration

@@ -22,7 +22,6 @@ from ddex_otel.ern.schema import (
 )
 
 
-
 def test_every_sample_validates_against_its_schema(sample_path: Path, xsd_dir: Path) -> None:
     path = sample_path
     assert validate_against_schema(path, xsd_dir) == []

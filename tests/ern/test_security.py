@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import http.server
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -33,7 +33,7 @@ def secret_file(tmp_path: Path) -> Path:
 class _Recorder(http.server.BaseHTTPRequestHandler):
     requests: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         type(self).requests.append(self.path)
         body = b'<!ENTITY leak "FETCHED">'
         self.send_response(200)

@@ -22,8 +22,8 @@ from ddex_otel.ern import (
     StreamStart,
     parse,
     stream,
+    streaming,
 )
-from ddex_otel.ern import streaming
 from ddex_otel.ern.generator import generate_message
 from ddex_otel.ern.model import Contributor, Localized
 
@@ -38,7 +38,7 @@ def _expected_items(data: bytes) -> list[tuple[str, dict]]:
     objects = [start, message.header, *message.parties, *message.resources, *message.releases,
                *message.purged_releases, *message.deals]
     read = [obj.to_dict() for obj in objects]  # first: a lazy object is of its model class once read
-    return [(type(obj).__name__, fields) for obj, fields in zip(objects, read)]
+    return [(type(obj).__name__, fields) for obj, fields in zip(objects, read, strict=True)]
 
 
 def _streamed_items(data: bytes) -> list[tuple[str, dict]]:
@@ -56,7 +56,7 @@ def test_generated_messages_stream_as_they_parse(version: str, releases: int, tr
     expected = _expected_items(data)
     streamed = _streamed_items(data)
     assert len(streamed) == len(expected)
-    for got, want in zip(streamed, expected):
+    for got, want in zip(streamed, expected, strict=True):
         assert got == want
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from support import sample_files
 
 import ddex_otel
 from ddex_otel import ern
@@ -33,6 +32,7 @@ from ddex_otel.stack import LocalStack, StackError
 from ddex_otel.stack.alerting import AlertSettings
 from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.cli import main as cli_main
+from support import sample_files
 
 HOST = "127.0.0.1"
 SLACK_TOKEN = "e2e-s3cr3t-slack-token"  # must never show in logs, state or `stack status`
@@ -50,7 +50,7 @@ class Mailbox:
         self.messages: list[email.message.EmailMessage] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         with self.lock:
             self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 Message accepted for delivery"
@@ -78,7 +78,7 @@ class Hooks(ThreadingHTTPServer):
 
 
 class _HookHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+    def do_POST(self) -> None:  # http.server's hook name
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
         with self.server.lock:
             self.server.posts.append((self.path, body))
@@ -131,7 +131,7 @@ class Workload:
                 self.failed += 1
             self._stop.wait(0.02)  # pacing, not synchronisation
 
-    def __enter__(self) -> "Workload":
+    def __enter__(self) -> Workload:
         self._thread.start()
         return self
 

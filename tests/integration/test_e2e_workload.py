@@ -37,7 +37,7 @@ class FileFacts:
     releases: int
 
     @classmethod
-    def read(cls, path: Path) -> "FileFacts":
+    def read(cls, path: Path) -> FileFacts:
         root = etree.parse(str(path)).getroot()
         local = lambda el: etree.QName(el).localname  # noqa: E731
         ns_tail = etree.QName(root).namespace.rsplit("/", 1)[1]

@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from vendor_collector import VendorCollector
 
 from ddex_otel.stack.query import Jaeger, poll
+from vendor_collector import VendorCollector
 
 CLI = Path(sys.executable).parent / "ddex-otel"
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from support import REPO_ROOT, artifacts_dir, samples_root
 
 from ddex_otel.stack import jaegerui
 from ddex_otel.stack.links import ENV_JAEGER_URL
 from ddex_otel.stack.query import poll
+from support import REPO_ROOT, artifacts_dir, samples_root
 
 CLI = Path(sys.executable).parent / "ddex-otel"
 OPERATION_SPANS = ("ddex.parse", "ddex.build", "ddex.stream")
@@ -134,7 +134,7 @@ def test_trace_page_shows_the_spans_and_a_parse_spans_attributes(browser_page, d
     rows = detail.locator(".KeyValueTable--row")
     rows.first.wait_for()
     shown = dict(zip(rows.locator(".KeyValueTable--keyColumn").all_inner_texts(),
-                     (v.strip() for v in rows.locator(".KeyValueTable--valueColumn").all_inner_texts())))
+                     (v.strip() for v in rows.locator(".KeyValueTable--valueColumn").all_inner_texts()), strict=True))
 
     expected = _expected_from_sample(REPO_ROOT / api["file.path"])
     for key in ("ddex.ern.version", "ddex.release.count"):

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import artifacts_dir, samples_root
 
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
@@ -27,6 +26,7 @@ from ddex_otel.stack.query import VictoriaLogs, get_json, poll
 from ddex_otel.telemetry import offline
 from ddex_otel.telemetry.batches import batch
 from ddex_otel.telemetry.setup import configure
+from support import artifacts_dir, samples_root
 
 GOOD = "daddykev__Samples43_1_Audio.xml"  # ERN 4.3, sender PADPIDA2013042401U
 LOSSY = "AudiusProject__01_delivery.xml"  # ERN 3.8.2: built as 4.3, loses what the model does not hold
@@ -102,7 +102,7 @@ def run(local_stack, tmp_path_factory) -> Run:
 
                 Prometheus(local_stack.endpoints.prometheus).wait(
                     f'traces_span_metrics_calls_total{{service_name="{service}",span_name="ddex.parse"}}', timeout=60)
-                time.sleep(6)  # noqa: the span-metrics flush (5 s) must fall between the rounds: rates need two values
+                time.sleep(6)  # not a synchronisation: the span-metrics flush (5 s) must fall between the rounds: rates need two values
     finally:
         handle.shutdown()
     return Run(service, trace_ids, _offline_records(tmp / "telemetry"), senders, calls)

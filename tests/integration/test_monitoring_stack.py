@@ -8,13 +8,14 @@ and the profiler are attached to the same tracer provider.
 from __future__ import annotations
 
 import uuid
+
 import pytest
-from support import sample_files
 
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.monitoring import PerformanceMonitor, Profiler
 from ddex_otel.stack.links import jaeger_trace_url
+from support import sample_files
 
 MALFORMED = b"<?xml version='1.0'?><NewReleaseMessage xmlns='http://ddex.net/xml/ern/43'><MessageHeader></NewReleaseMessage>"
 
@@ -74,7 +75,7 @@ def test_monitor_counts_and_durations_match_jaeger(run, jaeger_parses) -> None:
     ours = sorted(r.duration_s * 1e6 for r in monitor.records("parse"))
     theirs = sorted(s["duration"] for s in jaeger_parses.values())  # µs
     assert len(ours) == len(theirs)
-    assert all(abs(a - b) <= 1.0 for a, b in zip(ours, theirs)), (ours, theirs)
+    assert all(abs(a - b) <= 1.0 for a, b in zip(ours, theirs, strict=True)), (ours, theirs)
 
 
 def test_profiler_trace_ids_lead_to_the_same_spans_in_jaeger(run, jaeger_parses) -> None:

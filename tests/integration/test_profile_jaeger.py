@@ -41,7 +41,7 @@ def test_report_links_lead_to_the_profiled_operations_in_jaeger(tmp_path, local_
     slowest = sorted(profiles, key=lambda p: p["duration_s"], reverse=True)[:10]
     assert linked == [p["trace_id"] for p in slowest]  # the report lists the slowest, slowest first
     for trace_id in linked:
-        answer = poll(lambda: get_json(f"{local_stack.endpoints.jaeger}/api/traces/{trace_id}"),
+        answer = poll(lambda trace_id=trace_id: get_json(f"{local_stack.endpoints.jaeger}/api/traces/{trace_id}"),
                       lambda a: bool(a.get("data")), timeout=30, what=f"trace {trace_id} in Jaeger")
         (trace,) = answer["data"]
         names = {s["operationName"] for s in trace["spans"]}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from support import walk_json
 
 COLLECTOR = Path(__file__).resolve().parents[2] / "src" / "ddex_otel" / "stack" / "assets"

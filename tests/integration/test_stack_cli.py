@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from support import tcp_time_wait_ports
-
 from ddex_otel.stack import Ports, jaegerui
 from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.local import ORDER
 from ddex_otel.stack.ports import HOST
+from support import tcp_time_wait_ports
 
 CLI = Path(sys.executable).parent / "ddex-otel"
 

@@ -19,11 +19,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from vendor_collector import Certs, VendorCollector, scrape_sum
 
 from ddex_otel.stack import StackError
 from ddex_otel.stack.overlay import VendorOptions
 from ddex_otel.stack.overlay_stack import OverlayStack
+from vendor_collector import Certs, VendorCollector, scrape_sum
 
 CLI = Path(sys.executable).parent / "ddex-otel"
 DDEX_ATTRIBUTES = ("ddex.operation.name", "ddex.ern.version", "ddex.message.id", "ddex.input.size")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from xml_expectations import APP_SPANS, APPS_DIR, expected_facts, facts_tuple, span_facts, workload
 
 from support import sample_files
+from xml_expectations import APP_SPANS, APPS_DIR, expected_facts, facts_tuple, span_facts, workload
 
 DDEX_OTEL = Path(sys.executable).parent / "ddex-otel"
 OPERATION = {"ddex.parse": "parse", "ddex.stream": "stream", "ddex.serialize": "serialize"}
@@ -79,7 +79,8 @@ def test_prometheus_counts_the_operations(runs, prometheus) -> None:
             expected[OPERATION[name]] += len(run.good)
         expected["parse"] += 1  # the truncated file
         expr = f'sum by (ddex_operation_name) (ddex_operation_duration_seconds_count{{job="{run.service}"}})'
-        result = prometheus.wait(expr, lambda r: {s["metric"]["ddex_operation_name"] for s in r} >= set(expected))
+        result = prometheus.wait(
+            expr, lambda r, expected=expected: {s["metric"]["ddex_operation_name"] for s in r} >= set(expected))
         assert {s["metric"]["ddex_operation_name"]: float(s["value"][1]) for s in result} == \
             {k: float(v) for k, v in expected.items()}, run.app
 

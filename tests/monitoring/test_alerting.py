@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -309,7 +310,7 @@ def test_concurrent_checks_reach_handlers_in_state_order() -> None:
     states = [a.state for a in rec.wait_for(len(expected))]
     assert states == expected
     assert states[0] == "firing"
-    assert all(a != b for a, b in zip(states, states[1:]))  # strictly firing, resolved, firing, ...
+    assert all(a != b for a, b in itertools.pairwise(states))  # strictly firing, resolved, firing, ...
     al.close()
 
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from ddex_otel.monitoring import EmailNotifier, SlackNotifier, WebhookNotifier, load_alerts
-from ddex_otel.monitoring import AlertsConfigError
+from ddex_otel.monitoring import AlertsConfigError, EmailNotifier, SlackNotifier, WebhookNotifier, load_alerts
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "alerts.yml"
 SECRET_ENV = {
@@ -166,7 +165,7 @@ class _Hook(BaseHTTPRequestHandler):
     received: list[tuple[str, dict[str, str], Any]]
     cond: threading.Condition
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.cond:
             self.received.append((self.path, dict(self.headers.items()), body))

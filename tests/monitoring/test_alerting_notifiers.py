@@ -92,7 +92,7 @@ class Mailbox:
             return list(self.messages)
 
 
-def authenticator(mailbox: Mailbox):  # noqa: ANN201 - aiosmtpd's callback type
+def authenticator(mailbox: Mailbox):  # aiosmtpd's callback type
     def check(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
         ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
             SMTP_USER.encode(), SMTP_PASSWORD.encode()
@@ -263,7 +263,7 @@ class HookServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:  # http.server's name
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length))
                 with owner.cond:

@@ -340,8 +340,8 @@ def test_span_attributes_read_the_same_from_sdk_and_hand_built_spans(
     assert dict(attributes_of(copy)) == dict(span.attributes)
     assert describe_operation(copy) == describe_operation(span)
     mon = PerformanceMonitor()
-    mon._on_span(copy)  # noqa: SLF001 - what the span feed calls
-    mon._on_span(span)  # noqa: SLF001
+    mon._on_span(copy)  # what the span feed calls
+    mon._on_span(span)
     first, second = mon.records("parse")
     assert first == second
 

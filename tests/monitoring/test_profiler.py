@@ -16,7 +16,7 @@ import pytest
 from monitoring_support import Traces
 
 from ddex_otel import ern
-from ddex_otel.monitoring import ProfileResult, Profiler
+from ddex_otel.monitoring import Profiler, ProfileResult
 from ddex_otel.monitoring.profiler import CSV_COLUMNS
 
 

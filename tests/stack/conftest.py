@@ -9,6 +9,7 @@ import pytest
 from ddex_otel.stack import StackError
 from ddex_otel.stack.build import ensure_binaries
 
+
 def pytest_collection_modifyitems(items):
     """Tests that need the built binaries count as integration tests (`make unit` skips them)."""
     for item in items:

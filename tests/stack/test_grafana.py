@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import yaml
+
 from support import walk_json
 
 GRAFANA = Path(__file__).resolve().parents[2] / "src" / "ddex_otel" / "stack" / "assets" / "grafana"

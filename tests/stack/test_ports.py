@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from support import tcp_time_wait_ports
-
 from ddex_otel.stack.ports import HOST, port_is_free
+from support import tcp_time_wait_ports
 
 
 def _plain_bind_works(port: int) -> bool:

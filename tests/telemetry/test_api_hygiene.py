@@ -137,7 +137,7 @@ def test_the_check_finds_what_it_looks_for(tmp_path: Path, monkeypatch) -> None:
     assert any("bad.py" in v and "opentelemetry.sdk._logs" in v for v in found)  # only logs.py may
     assert any("bad.py" in v and "._context" in v for v in found)
     assert any("bad.py" in v and "_atexit_handler" in v for v in found)
-    assert [v for v in found if "logs.py" in v] == [f"telemetry/logs.py:4: imports opentelemetry.sdk.trace._Span"]
+    assert [v for v in found if "logs.py" in v] == ["telemetry/logs.py:4: imports opentelemetry.sdk.trace._Span"]
     assert not any("ours.py" in v for v in found)
 
 

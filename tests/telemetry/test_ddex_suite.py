@@ -9,7 +9,6 @@ from ddex_otel.telemetry.ddex_suite import DDEXSuiteInstrumentor, suite_availabl
 from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 
 
-
 @pytest.fixture(autouse=True)
 def _suite_installed() -> None:
     if not suite_available():  # make test installs them: missing means a broken environment

@@ -147,7 +147,7 @@ print("OK")
 class _Receiver(BaseHTTPRequestHandler):
     requests: list[tuple[str, dict[str, str], bytes]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:  # http.server API
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.requests.append((self.path, dict(self.headers), body))
         self.send_response(200)
@@ -197,17 +197,17 @@ def test_otlp_grpc_logs(samples_dir: Path, sample: Path, tmp_path: Path) -> None
     received: list[Any] = []
 
     class Logs(logs_service_pb2_grpc.LogsServiceServicer):
-        def Export(self, request, context):  # noqa: N802
+        def Export(self, request, context):
             received.append(request)
             return logs_service_pb2.ExportLogsServiceResponse()
 
     # traces and metrics are accepted too: a refused signal is retried until the shutdown deadline
     class Traces(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request, context):  # noqa: N802
+        def Export(self, request, context):
             return trace_service_pb2.ExportTraceServiceResponse()
 
     class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-        def Export(self, request, context):  # noqa: N802
+        def Export(self, request, context):
             return metrics_service_pb2.ExportMetricsServiceResponse()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))

@@ -7,10 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from xml_expectations import APPS_DIR
-
 from ddex_otel.telemetry import offline
 from support import clean_env, console_script, sample_files
+from xml_expectations import APPS_DIR
 
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

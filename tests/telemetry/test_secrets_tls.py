@@ -109,7 +109,7 @@ def https_server(tmp_path_factory):
     ca.issue_cert("127.0.0.1").configure_cert(context)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             self.rfile.read(int(self.headers.get("content-length") or 0))
             ok = self.headers.get("authorization") == "Bearer right-token"
             self.send_response(200 if ok else 401)

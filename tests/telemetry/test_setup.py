@@ -217,7 +217,7 @@ def test_dead_collector_never_breaks_the_host(protocol: str, sample: Path, caplo
 class _HttpReceiver(BaseHTTPRequestHandler):
     bodies: dict[str, list[bytes]] = {}
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:  # http.server API
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.bodies.setdefault(self.path, []).append(body)
         self.send_response(200)
@@ -243,12 +243,12 @@ def _grpc_receiver():
     received: dict[str, list] = {"traces": [], "metrics": []}
 
     class Traces(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request, context):  # noqa: N802
+        def Export(self, request, context):
             received["traces"].append(request)
             return trace_service_pb2.ExportTraceServiceResponse()
 
     class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-        def Export(self, request, context):  # noqa: N802
+        def Export(self, request, context):
             received["metrics"].append(request)
             return metrics_service_pb2.ExportMetricsServiceResponse()
 

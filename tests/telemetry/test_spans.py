@@ -181,7 +181,7 @@ def test_both_import_paths_are_instrumented_and_uninstrument_restores(instrument
     DDEXInstrumentor().uninstrument()
     now = (parser.parse, ern.parse, builder.build, ern.build, validation.validate, ern.validate,
            streaming.stream, ern.stream, parser.read_input, builder.assemble, validation.check)
-    assert all(a is b for a, b in zip(originals, now))
+    assert all(a is b for a, b in zip(originals, now, strict=True))
     ern.parse(str(sample))
     assert len(tel.spans("ddex.parse")) == 2
 

@@ -13,11 +13,11 @@ import pytest
 import xmltodict
 from lxml import etree
 from lxml.etree import fromstring as fromstring_bound_before  # bound before any instrumentation
-from xml_expectations import NON_DDEX_XML, expected_facts, facts_tuple, span_facts
 
 from ddex_otel import ern
 from ddex_otel.telemetry.xmllayer import XMLLayerInstrumentor
 from ddex_otel.telemetry.xmllayer.detect import root_from_head, sniff
+from xml_expectations import NON_DDEX_XML, expected_facts, facts_tuple, span_facts
 
 ORIGINALS = {"fromstring": etree.fromstring, "tostring": etree.tostring, "iterparse": etree.iterparse,
              "ET.XML": ET.XML, "ET.write": ET.ElementTree.write, "unparse": xmltodict.unparse}

@@ -11,10 +11,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from xml_expectations import APP_LIBRARY, APP_SPANS, APPS_DIR, expected_facts, facts_tuple, span_facts, workload
 
 from ddex_otel.telemetry import offline
 from support import clean_env, sample_files
+from xml_expectations import APP_LIBRARY, APP_SPANS, APPS_DIR, expected_facts, facts_tuple, span_facts, workload
 
 BIN = Path(sys.executable).parent
 

@@ -61,7 +61,8 @@ def read_every_field(message: Message) -> Message:
     """Read every field of every party, resource, release and deal of ``message`` (and its header),
     as a consumer's attribute reads would: what ``parse``'s lazy model defers."""
     message.header  # noqa: B018 - read eagerly, read here for completeness
-    for read, objects in zip(_FIELD_READERS, (message.parties, message.resources, message.releases, message.deals)):
+    groups = (message.parties, message.resources, message.releases, message.deals)
+    for read, objects in zip(_FIELD_READERS, groups, strict=True):
         for obj in objects:
             read(obj)
     return message

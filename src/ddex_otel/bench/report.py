@@ -20,7 +20,7 @@ def _ms(seconds: float | None) -> str:
     return f"{seconds * 1e3:.3f}" if seconds < 0.01 else f"{seconds * 1e3:.1f}"
 
 
-def _mib(value: int | None) -> str:
+def _mib(value: float | None) -> str:
     return f"{value / 2**20:.1f} MiB" if value else ""
 
 

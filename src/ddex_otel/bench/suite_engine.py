@@ -51,7 +51,7 @@ class SuiteEngine:
         self.version = ", ".join(versions)
 
     @classmethod
-    def load(cls) -> "SuiteEngine | None":
+    def load(cls) -> SuiteEngine | None:
         try:
             import ddex_builder
             import ddex_parser

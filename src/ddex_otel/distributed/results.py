@@ -38,7 +38,7 @@ class FileOutcome:
         return self.status == OK
 
     @classmethod
-    def from_task(cls, data: dict[str, Any], **extra: Any) -> "FileOutcome":
+    def from_task(cls, data: dict[str, Any], **extra: Any) -> FileOutcome:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in {**data, **extra}.items() if k in known})
 

@@ -121,7 +121,7 @@ def submit_batch(
             outcome.task_id, outcome.latency_s = task_id, time.perf_counter() - submitted
             outcomes[index] = outcome
             if span.is_recording():
-                attrs = {FILE_OUTCOME: outcome.status, "ddex.worker": outcome.worker or "",
+                attrs: dict[str, str | bool] = {FILE_OUTCOME: outcome.status, "ddex.worker": outcome.worker or "",
                          "ddex.worker.host": outcome.host or "", tasks.REDELIVERED: outcome.redelivered}
                 span.set_attributes(attrs)
                 if outcome.redelivered:

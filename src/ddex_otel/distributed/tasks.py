@@ -20,8 +20,8 @@ from opentelemetry import trace
 
 from ddex_otel.distributed.celeryapp import TASK_NAME
 from ddex_otel.distributed.results import FAILED, OK
-from ddex_otel.telemetry import attributes as A
 from ddex_otel.outputs import write_bytes
+from ddex_otel.telemetry import attributes as A
 
 #: Span attribute and result field: this run is a redelivery (the first worker died mid-task).
 REDELIVERED = "ddex.task.redelivered"

@@ -54,7 +54,7 @@ def setup_telemetry() -> None:
             instrumentor = CeleryInstrumentor()
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument()
-        except Exception:  # noqa: BLE001 - telemetry never stops the worker
+        except Exception:  # telemetry never stops the worker
             _logger.warning("ddex-otel worker telemetry is off", exc_info=True)
             return
         try:  # the operation timings each outcome carries (the local batch's measurement path)
@@ -63,7 +63,7 @@ def setup_telemetry() -> None:
 
             tasks.operation_log = OperationLog()
             spanfeed.subscribe(tasks.operation_log)
-        except Exception:  # noqa: BLE001
+        except Exception:
             _logger.debug("no operation timings in the outcomes", exc_info=True)
         if env_bool("DDEX_CELERY_FLUSH", True):
             # Connected after the instrumentation's own task_postrun: the task span has ended.
@@ -75,7 +75,7 @@ def _flush(**_kwargs: Any) -> None:
     if flush is not None:
         try:
             flush(FLUSH_TIMEOUT_MS)
-        except Exception:  # noqa: BLE001
+        except Exception:
             _logger.debug("span flush failed", exc_info=True)
 
 

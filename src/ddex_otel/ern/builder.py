@@ -60,15 +60,16 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 
 from lxml import etree
 
 from ddex_otel.ern import identifiers, lossless, validation, versions
 from ddex_otel.ern.durations import format_duration
 from ddex_otel.ern.errors import DDEXValidationError, Finding, UnsupportedVersionError
-from ddex_otel.ern.stages import OBSERVER, timed
 from ddex_otel.ern.model import Deal, Identifiers, Line, Message, MessageHeader, Party, Release, Resource
+from ddex_otel.ern.stages import OBSERVER, timed
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 BUILD_VERSIONS: tuple[str, ...] = validation.BUILD_VERSIONS
@@ -84,7 +85,7 @@ class BuiltMessage(bytes):
 
     findings: tuple[Finding, ...]
 
-    def __new__(cls, data: bytes, findings: tuple[Finding, ...] = ()) -> "BuiltMessage":
+    def __new__(cls, data: bytes, findings: tuple[Finding, ...] = ()) -> BuiltMessage:
         obj = super().__new__(cls, data)
         obj.findings = tuple(findings)
         return obj
@@ -133,7 +134,8 @@ def build(message: Message, version: str = DEFAULT_VERSION, *, validation: str =
 
 
 #: The ``defaults`` of the running ``build`` (its stage contract passes ``assemble`` only message and version).
-_DEFAULTS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("ddex_build_defaults", default={})
+_DEFAULTS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "ddex_build_defaults", default=MappingProxyType({}))  # read-only: the default is shared by every context
 
 
 def _target_rules(message: Message, version: str) -> str:
@@ -147,7 +149,7 @@ def _target_rules(message: Message, version: str) -> str:
     return "unmodified" if message._parsed else "model"
 
 
-def _refuse_missing(report: "validation.ValidationReport", collected: list[Finding]) -> None:
+def _refuse_missing(report: validation.ValidationReport, collected: list[Finding]) -> None:
     errors = [f for f in collected if f.severity == "error"]
     if errors:
         raise DDEXValidationError((*errors, *report.warnings))
@@ -441,7 +443,7 @@ class _Writer4x(_Writer):
         el = etree.Element("ReleaseList")
         kinds = [validation.effective_release_kind(r, self.version) for r in self.m.releases]
         for wanted in validation.RELEASE_KINDS:  # Release, then TrackReleases, then ClipReleases
-            for release, kind in zip(self.m.releases, kinds):
+            for release, kind in zip(self.m.releases, kinds, strict=True):
                 if kind == wanted:
                     self.main_release(el, release) if kind == "Release" else self.track_release(el, release, kind)
         return el

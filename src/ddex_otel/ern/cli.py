@@ -15,7 +15,8 @@ import os
 import sys
 import time
 from collections import Counter
-from typing import IO, BinaryIO, Callable
+from collections.abc import Callable
+from typing import IO, BinaryIO
 
 from ddex_otel.ern import parser, streaming
 from ddex_otel.ern.errors import DDEXError
@@ -295,13 +296,13 @@ def parse_default(text: str) -> tuple[str, str]:
     return path.strip(), value
 
 
-def _print_findings(path: str, findings: tuple, stream_: IO[str]) -> None:  # type: ignore[type-arg]
+def _print_findings(path: str, findings: tuple, stream_: IO[str]) -> None:
     for finding in findings:
         print(f"ddex-otel: {finding.severity}: {path}: {finding.path + ': ' if finding.path else ''}"
               f"{finding.message} ({finding.code})", file=stream_)
 
 
-def _print_losses(path: str, losses: list, total: int, target: str, stream_: IO[str]) -> None:  # type: ignore[type-arg]
+def _print_losses(path: str, losses: list, total: int, target: str, stream_: IO[str]) -> None:
     """One summary line: how many source values are lost, grouped by where (positions left out)."""
     import re
     from collections import Counter

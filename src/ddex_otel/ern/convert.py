@@ -38,9 +38,10 @@ import functools
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Mapping
+from typing import TypeAlias
 
 from lxml import etree
 
@@ -48,7 +49,7 @@ from ddex_otel.ern import mapping, versions
 from ddex_otel.ern.durations import format_duration, parse_duration
 from ddex_otel.ern.mapping import MARK
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -83,17 +84,17 @@ class ContentModel:
     def children(self, type_name: str) -> dict[str, tuple[int, str, int, int]]:
         return _children(self, type_name)
 
+    def __hash__(self) -> int:  # one model per version; its tables (dicts) are not hashable
+        return hash(self.version)
 
-@functools.lru_cache(maxsize=None)
+
+@functools.cache
 def _children(model: ContentModel, type_name: str) -> dict[str, tuple[int, str, int, int]]:
     spec = model.types.get(type_name, {})
     return {name: (i, child, low, high) for i, (name, child, low, high) in enumerate(spec.get("c", ()))}
 
 
-ContentModel.__hash__ = lambda self: hash(self.version)  # type: ignore[method-assign]
-
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def content_model(version: str) -> ContentModel:
     """The content model of ERN ``version`` (4.3, 4.2, 4.1.1, 3.8.2)."""
     code = versions.version_code(version)
@@ -453,7 +454,7 @@ def losses(conversion: Conversion) -> list[Loss]:
         node: Element | None = el
         while node is not None:
             i = index.get(node)
-            holder = conversion.references.get(i)
+            holder = None if i is None else conversion.references.get(i)
             if holder is not None and holder in conversion.kept:
                 return _CARRIED
             if i in noted and (holder is None or holder == i):

@@ -32,6 +32,7 @@ def parse_duration(text: str | None) -> float | None:
     """
     if not text:
         return None
+    value: float | None
     try:
         simple = _SIMPLE.fullmatch(text)  # the common ``PT3M20S`` shape, integers only: fast path
         if simple is not None and len(text) > 2:
@@ -53,8 +54,8 @@ def _parse_general(text: str) -> float | None:
         return None
     parts = match.groups()
     if not any(p and ("." in p or "," in p) for p in parts):
-        return float(sum(int(p) * f for p, f in zip(parts, _FACTORS) if p))
-    total = sum(Decimal(p.replace(",", ".")) * f for p, f in zip(parts, _FACTORS) if p)
+        return float(sum(int(p) * f for p, f in zip(parts, _FACTORS, strict=True) if p))
+    total = sum(Decimal(p.replace(",", ".")) * f for p, f in zip(parts, _FACTORS, strict=True) if p)
     return float(total)
 
 

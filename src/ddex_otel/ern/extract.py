@@ -43,13 +43,15 @@ Choices where ERN offers several values (documented because the builder writes t
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeAlias
 
 from lxml import etree
 
 from ddex_otel.ern.durations import parse_duration
 from ddex_otel.ern.errors import NotDDEXError
-from ddex_otel.ern.versions import version_from_namespace
 from ddex_otel.ern.model import (
     Contributor,
     Deal,
@@ -64,8 +66,9 @@ from ddex_otel.ern.model import (
     Resource,
     TechnicalDetails,
 )
+from ddex_otel.ern.versions import version_from_namespace
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 _NO_IDS = Identifiers()
 
@@ -205,6 +208,10 @@ def element_text(el: Element | None) -> str | None:
 _text = element_text
 
 
+#: What ``_group`` finds when there is no element to look in (read only).
+_NO_GROUP: Mapping[str, list[Element]] = MappingProxyType({})
+
+
 def _group(el: Element, wanted: frozenset[str]) -> dict[str, list[Element]]:
     """The wanted children of ``el`` by tag, in document order: one pass over the children."""
     out: dict[str, list[Element]] = {}
@@ -325,8 +332,8 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
         for child in block:
             tag = child.tag
             if tag == "ISRC":
-                if isrc is None and (isrc := child.text) is not None:
-                    isrc = isrc.strip() or None
+                if isrc is None and (text := child.text) is not None:
+                    isrc = text.strip() or None
             elif tag == "ProprietaryId":
                 value = child.text
                 if value is not None:
@@ -335,14 +342,14 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
                         pid = _new_proprietary_id(child.get("Namespace") or "", value)
                         proprietary = _listed(proprietary, pid)
             elif tag == "ICPN":
-                if icpn is None and (icpn := child.text) is not None:
-                    icpn = icpn.strip() or None
+                if icpn is None and (text := child.text) is not None:
+                    icpn = text.strip() or None
             elif tag == "GRid":
-                if grid is None and (grid := child.text) is not None:
-                    grid = grid.strip() or None
+                if grid is None and (text := child.text) is not None:
+                    grid = text.strip() or None
             elif tag == "CatalogNumber":
-                if catalog is None and (catalog := child.text) is not None:
-                    catalog = catalog.strip() or None
+                if catalog is None and (text := child.text) is not None:
+                    catalog = text.strip() or None
     if proprietary is None:
         if icpn is grid is isrc is catalog is None:
             return _NO_IDS
@@ -796,7 +803,7 @@ def _resource_3x(el: Element, ctx: Context) -> Resource:
     all_details = get(f"{kind}DetailsByTerritory") or []
     _collect_named_parties(all_details, ctx)
     details = _pick_territory(all_details)
-    dget = _group(details, _DETAILS_3X).get if details is not None else {}.get
+    dget = (_group(details, _DETAILS_3X) if details is not None else _NO_GROUP).get
     display_titles, display_artists = _localized_3x(all_details)
     title = (
         _display_title_3x(dget("Title"))
@@ -1012,7 +1019,7 @@ def sequence_number(el: Element) -> float:
 def sort_keyed_refs(keyed: list[tuple[tuple[float, ...], list[str]]]) -> list[tuple[tuple[float, ...], list[str]]]:
     """Track-list entries by their SequenceNumber path (stable: document order breaks ties)."""
     keys = [key for key, _ in keyed]
-    if all(a <= b for a, b in zip(keys, keys[1:])):
+    if all(a <= b for a, b in itertools.pairwise(keys)):
         return keyed
     return sorted(keyed, key=lambda entry: entry[0])
 
@@ -1066,7 +1073,7 @@ def _release_3x(el: Element, ctx: Context) -> Release:
     all_details = get("ReleaseDetailsByTerritory") or []
     _collect_named_parties(all_details, ctx)
     details = _pick_territory(all_details)
-    dget = _group(details, _RELEASE_DETAILS_3X).get if details is not None else {}.get
+    dget = (_group(details, _RELEASE_DETAILS_3X) if details is not None else _NO_GROUP).get
     display_titles, display_artists = _localized_3x(all_details)
     genre = _first(dget("Genre"))
     refs: list[str] = []

@@ -20,8 +20,9 @@ import contextlib
 import io
 import os
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 from xml.sax.saxutils import escape
 
 from ddex_otel.ern import identifiers, validation, versions

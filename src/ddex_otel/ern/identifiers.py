@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 # ISO 3901: country code (2 letters), registrant (3 alphanumerics), year (2 digits),
 # designation (5 digits). DDEX messages carry the compact 12-character form, no hyphens.

@@ -17,7 +17,8 @@ get their ReleaseDeal's references.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 from lxml import etree
 
@@ -31,9 +32,9 @@ from ddex_otel.ern.extract import (
 )
 from ddex_otel.ern.model import Deal, Party, Release, Resource, _Lazy
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
-_new = object.__new__
+_new: Callable[[type], Any] = object.__new__
 _set_load = _Lazy.__dict__["_load"].__set__
 _get_load = _Lazy.__dict__["_load"].__get__
 _set_class = object.__setattr__  # (obj, "__class__", cls): past the frozen dataclass's __setattr__
@@ -50,7 +51,7 @@ class _Pending:
     __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
-        if name[0] == "_" or name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
+        if name[0] == "_" or name not in self.__dataclass_fields__:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         fill(self)
         return object.__getattribute__(self, name)
@@ -181,7 +182,7 @@ def _fill_streamed_release(obj: Release, element: Element, pending: tuple[Partie
     _set_load(obj, None)
 
 
-_SLOTS = {pending: (model.__dict__["_source"].__set__, model.__dict__["_parsed"].__set__)
+_SLOTS: dict[type, tuple[Any, Any]] = {pending: (model.__dict__["_source"].__set__, model.__dict__["_parsed"].__set__)
           for pending, model in ((_PendingResource, Resource), (_PendingRelease, Release))}
 _set_resource_source, _set_resource_parsed = _SLOTS[_PendingResource]
 _set_release_source, _set_release_parsed = _SLOTS[_PendingRelease]
@@ -194,7 +195,7 @@ _set_deal_refs = Deal.__dict__["release_refs"].__set__
 
 def parties(section: Element, keep: bool) -> list[Party]:
     """The Party children of a 4.x PartyList as lazy Parties."""
-    out = []
+    out: list[Party] = []
     for el in section:
         if el.tag == "Party":
             obj = _new(_PendingParty)
@@ -208,7 +209,7 @@ def parties(section: Element, keep: bool) -> list[Party]:
 def _lazy_children(section: Element, pending: type, fill: Any, seen: Parties, keep: bool) -> list[Any]:
     """The element children of a 4.x ResourceList/ReleaseList as lazy objects of class ``pending``."""
     set_source, set_parsed = _SLOTS[pending]
-    out = []
+    out: list[Any] = []
     append = out.append
     for el in section:
         if isinstance(el.tag, str):
@@ -239,7 +240,7 @@ def release_deals(release_deal: Element, keep: bool, release_refs: list[str] | N
     refs_tuple, deal_elements = release_deal_parts(release_deal)
     if release_refs is not None:
         refs_tuple = tuple(release_refs)
-    out = []
+    out: list[Deal] = []
     for el in deal_elements:
         obj = _new(_PendingDeal)
         _set_deal_source(obj, el if keep else None)

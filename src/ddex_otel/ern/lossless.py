@@ -21,7 +21,9 @@ from __future__ import annotations
 import contextvars
 import copy
 import dataclasses
-from typing import Any, Callable, Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeAlias
 
 from lxml import etree
 
@@ -42,7 +44,7 @@ from ddex_otel.ern.extract import (
 from ddex_otel.ern.model import Deal, Message, MessageHeader, Party, Release, Resource
 from ddex_otel.ern.versions import is_legacy
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 REGENERATED = "ddex.build.regenerated"
 DROPPED = "ddex.build.dropped"
@@ -243,7 +245,7 @@ def _write(el: Element, paths: Any, old: Any, new: Any) -> bool:
         if path.endswith("*"):
             if not isinstance(new, tuple) or len(targets) != len(new):
                 return False
-            for target, value in zip(targets, new):
+            for target, value in zip(targets, new, strict=True):
                 target.text = str(value)
             written = True
         elif targets:
@@ -327,7 +329,7 @@ class Rebuilder:
                 out.append(self.deal_list(section))
             elif tag == "PurgedRelease":
                 for r in self.m.purged_releases[:1]:
-                    el = self.one(r, "PurgedRelease", lambda r=r: self.writer_element("purged_release", r))
+                    el = self.one(r, "PurgedRelease", functools.partial(self.writer_element, "purged_release", r))
                     if el is not None:
                         out.append(el)
             else:
@@ -445,7 +447,7 @@ class Rebuilder:
                     anchor = len(rd)
             for i, deal in enumerate(deals):
                 el = self.one(deal, f"DealList/ReleaseDeal[{','.join(refs)}]/Deal",
-                              lambda deal=deal: self.deal_element(deal))
+                              functools.partial(self.deal_element, deal))
                 if el is not None:
                     rd.insert(anchor + i, el)
         for child in section:  # ReleaseVisibility, TrackReleaseVisibility: after every ReleaseDeal
@@ -559,12 +561,10 @@ def _unmodelled(el: Element) -> list[Element]:
         keep = _pick(group)
         out.extend(c for c in group if c is not keep)
     if details:
-        keep = _pick_territory(details)
-        for block in details:
-            if block is not keep:
-                out.append(block)
-            else:
-                out.extend(c for c in block if isinstance(c.tag, str) and c.tag not in _DETAILS_3X)
+        keep = _pick_territory(details)  # one of them (details is not empty)
+        out.extend(block for block in details if block is not keep)
+        if keep is not None:
+            out.extend(c for c in keep if isinstance(c.tag, str) and c.tag not in _DETAILS_3X)
     order = {id(e): i for i, e in enumerate(el.iter())}
     return sorted(out, key=lambda e: order.get(id(e), 0))
 
@@ -588,7 +588,7 @@ def _supplied(where: str, name: str) -> tuple[str, str]:
     return parent, name if name.startswith("@") or not parent else f"{parent}/{name}"
 
 
-def _missing_findings(conversion: "convert.Conversion", version: str) -> list[Finding]:
+def _missing_findings(conversion: convert.Conversion, version: str) -> list[Finding]:
     out = []
     for where, what in conversion.missing:
         parent, key = _supplied(where, what.split(" ", 1)[0])
@@ -599,7 +599,7 @@ def _missing_findings(conversion: "convert.Conversion", version: str) -> list[Fi
     return out
 
 
-def _default_findings(conversion: "convert.Conversion", version: str) -> list[Finding]:
+def _default_findings(conversion: convert.Conversion, version: str) -> list[Finding]:
     out = []
     for where, name, value in convert.defaults_written(conversion):
         parent, key = _supplied(where, name)
@@ -610,7 +610,7 @@ def _default_findings(conversion: "convert.Conversion", version: str) -> list[Fi
     return out
 
 
-def _loss_findings(conversion: "convert.Conversion", source_version: str, version: str) -> list[tuple[Finding, int]]:
+def _loss_findings(conversion: convert.Conversion, source_version: str, version: str) -> list[tuple[Finding, int]]:
     found = []
     for loss in convert.losses(conversion):
         shown = ", ".join(repr(v) for v in loss.values[:5]) + (", …" if len(loss.values) > 5 else "")

@@ -37,7 +37,8 @@ typed ``TrackRelease``), ``DealTerms/UseType`` go into one ``Usage``.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypeAlias
 
 from lxml import etree
 
@@ -47,9 +48,9 @@ from ddex_otel.ern.extract import element_text
 from ddex_otel.ern.validation import RELEASE_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ddex_otel.ern.convert import Conversion, ContentModel
+    from ddex_otel.ern.convert import ContentModel, Conversion
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 #: Marks each working element with the index of its source element (removed from the output).
 MARK = "{urn:ddex-otel:convert}i"
@@ -106,7 +107,7 @@ def _unmarked(el: Element) -> Element:
 
 
 class _Mapper:
-    def __init__(self, root: Element, model: "ContentModel", conversion: "Conversion") -> None:
+    def __init__(self, root: Element, model: ContentModel, conversion: Conversion) -> None:
         self.root = root
         self.model = model
         self.c = conversion
@@ -562,11 +563,11 @@ class _To4x(_Mapper):
             uri = url if url is not None else name
             if uri is None:
                 continue
-            if uri is name and path is not None:
-                joined = _text(path) + _text(name)
+            if url is None and path is not None:  # uri is the FileName
+                joined = _text(path) + _text(uri)
                 reason = f"ERN {self.v} gives a file as one URI: FilePath and FileName are joined ({joined!r})"
-                self.c.note_changed(name, reason)
-                name.text = joined
+                self.c.note_changed(uri, reason)
+                uri.text = joined
                 self.remove(path, reason)
             uri.tag = "URI"
             file_.insert(0, uri)
@@ -633,7 +634,7 @@ def drop_unreferenced_parties(root: Element, source_version: str) -> None:
         party_list.remove(party)
 
 
-def to_family(root: Element, source_version: str, model: "ContentModel", conversion: "Conversion") -> None:
+def to_family(root: Element, source_version: str, model: ContentModel, conversion: Conversion) -> None:
     """Reshape the working tree ``root`` from ``source_version``'s family to ``model``'s (in place)."""
     legacy_target = versions.is_legacy(model.version)
     if legacy_target == versions.is_legacy(source_version):

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import os
 import re
-from time import perf_counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Union
+from time import perf_counter
+from typing import Any, Protocol, Union
 
 from lxml import etree
 
 from ddex_otel.ern import lazy as lazy_objects
 from ddex_otel.ern import safexml
-from ddex_otel.ern.stages import OBSERVER, StageObserver
 from ddex_otel.ern.extract import (
     Context,
     extract_header,
@@ -42,9 +42,17 @@ from ddex_otel.ern.extract import (
     strip_ern_namespace,
 )
 from ddex_otel.ern.model import Deal, Message, MessageHeader, Party, Release, Resource
+from ddex_otel.ern.stages import OBSERVER, StageObserver
 from ddex_otel.ern.versions import is_legacy
 
-Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryIO]
+
+class BinaryReader(Protocol):
+    """A binary file object as far as ``parse`` and ``stream`` use it: ``read`` returning bytes."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryReader]
 
 _XML_DECL_ENCODING = re.compile(r"^(\s*<\?xml[^>]*?\sencoding\s*=\s*)([\"'])[^\"']*\2")
 
@@ -166,7 +174,7 @@ def extract_message(root: etree._Element, ern_version: str, message_type: str, *
             for el in section:
                 if el.tag == "ReleaseDeal":
                     found = extract_release_deal(el)
-                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal")):
+                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal"), strict=True):
                         kept(deal, deal_el)
                     deals.extend(found)
         elif tag == "PurgedRelease":
@@ -239,7 +247,7 @@ def _set_source(obj: object, element: etree._Element) -> None:
     set_parsed(obj, True)
 
 
-_SOURCE_SLOTS = {
+_SOURCE_SLOTS: dict[type, tuple[Callable[[object, Any], None], Callable[[object, Any], None]]] = {
     cls: (cls.__dict__["_source"].__set__, cls.__dict__["_parsed"].__set__)
     for cls in (Message, MessageHeader, Party, Release, Resource, Deal)
 }

@@ -207,7 +207,7 @@ class EndOfInput:
     last_char: str  # the last non-whitespace character ("" for blank input)
 
     @classmethod
-    def of(cls, data: bytes) -> "EndOfInput":
+    def of(cls, data: bytes) -> EndOfInput:
         """Compute the end position of ``data`` (on the error path; big inputs are not decoded)."""
         if data[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
             return cls._of_text(_decode_for_position(data))
@@ -223,7 +223,7 @@ class EndOfInput:
         return cls(data.count(b"\n", 0, end) + 1, len(last_line), last_line[-1:] or "")
 
     @classmethod
-    def _of_text(cls, text: str) -> "EndOfInput":
+    def _of_text(cls, text: str) -> EndOfInput:
         text = text.rstrip()
         if not text:
             return cls(1, 0, "")

@@ -52,7 +52,7 @@ class _BesideSchemaResolver(etree.Resolver):
         super().__init__()
         self.directory = directory
 
-    def resolve(self, url, pubid, context):  # type: ignore[no-untyped-def]
+    def resolve(self, url, pubid, context):
         name = (url or "").replace("\\", "/").rsplit("/", 1)[-1]
         candidate = self.directory / name
         if name and candidate.is_file():

@@ -30,21 +30,19 @@ raised, as the same typed error with line/column, after every item that was comp
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from array import array
-from typing import BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 from lxml import etree
 
 from ddex_otel.ern import safexml
-from ddex_otel.ern.lazy import Parties, release_deals, streamed_release, streamed_resource
 from ddex_otel.ern.errors import EmptyInputError, NotDDEXError
 from ddex_otel.ern.extract import (
     Context,
-    _release_4x,
-    _resource_4x,
     content_item_entry,
-    sequence_number,
     extract_header,
     extract_party,
     extract_purged_release,
@@ -52,9 +50,11 @@ from ddex_otel.ern.extract import (
     extract_release_deal,
     extract_resource,
     identify_root,
+    sequence_number,
     split_tag,
     strip_ern_namespace,
 )
+from ddex_otel.ern.lazy import Parties, release_deals, streamed_release, streamed_resource
 from ddex_otel.ern.model import Deal, MessageHeader, Party, Release, Resource, StreamStart
 from ddex_otel.ern.parser import Source, looks_like_xml_text, xml_text_to_bytes
 from ddex_otel.ern.versions import is_legacy
@@ -168,11 +168,13 @@ class _Tail:
 class _Streamer:
     """One streaming run: reads chunks, feeds the pull parser, turns finished elements into items."""
 
+    #: the message's extraction context: made by ``_start`` with the handlers that use it
+    ctx: Context
+
     def __init__(self, inp: StreamInput, huge_tree: bool) -> None:
         self.inp = inp
         self.huge_tree = huge_tree
         self.tail = _Tail()
-        self.ctx: Context | None = None
         self.namespace = ""
         self._last_done: etree._Element | None = None
         #: the track list of the release whose ResourceGroup is streaming by
@@ -188,7 +190,7 @@ class _Streamer:
         self._dropped_for: etree._Element | None = None
         #: the top-level list the last item came from, its item tags and its handler: the next
         #: item of the same list needs none of the placement checks (see ``_handle``)
-        self._items_of: object = _NO_LIST
+        self._items_of: Any = _NO_LIST  # an element, or none yet
         self._item_tags: frozenset[str] = frozenset()
         self._item_handler: Callable[[etree._Element], None] = self._party
         self._handlers: dict[str, Callable[[etree._Element], None]] = {}
@@ -320,7 +322,7 @@ class _Streamer:
 
     def _handle(self, events: Iterator[tuple[str, etree._Element]]) -> list[StreamItem]:
         out = self._out = []
-        if self.ctx is None:
+        if not self._handlers:
             return out  # the root was never identified: the parser is about to report why
         clear_items = self._clear_items
         items_of, item_tags, handler = self._items_of, self._item_tags, self._item_handler
@@ -580,7 +582,8 @@ class _TrackList:
         if path is not self.last_path:
             if not self.paths or self.paths[-1][1] != path:
                 self.paths.append((entry, path))
-            if entry and (*path, seq) < (*self.last_path, self.last_seq):
+            last_path = self.last_path
+            if entry and last_path is not None and (*path, seq) < (*last_path, self.last_seq):
                 self.ordered = False
             self.last_path = path
         elif seq < self.last_seq:  # the same group as the previous entry (its path object): just the numbers
@@ -598,7 +601,7 @@ class _TrackList:
         if self.ordered:
             return self.refs
         runs = [*self.paths, (len(self.ends), ())]
-        keys = [(*path, self.seqs[i]) for (start, path), (stop, _) in zip(runs, runs[1:]) for i in range(start, stop)]
+        keys = [(*path, self.seqs[i]) for (start, path), (stop, _) in itertools.pairwise(runs) for i in range(start, stop)]
         refs, ends = self.refs, self.ends
         out: list[str] = []
         for i in sorted(range(len(keys)), key=keys.__getitem__):  # stable: document order breaks ties

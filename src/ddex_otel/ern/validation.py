@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from ddex_otel.ern import identifiers
 from ddex_otel.ern.errors import Finding
@@ -631,7 +631,7 @@ def _check_target_4x(message: Message, version: str, out: _Findings) -> None:
     if kinds.count("Release") > 1:
         out.error("too-many-main-releases",
                   f"ERN {version} allows one main Release per message; found {kinds.count('Release')}", "releases")
-    for i, (release, kind) in enumerate(zip(message.releases, kinds)):
+    for i, (release, kind) in enumerate(zip(message.releases, kinds, strict=True)):
         path = _rel_path(i, release)
         if kind == "ClipRelease" and version != "4.3":
             out.error("unsupported-kind", f"ERN {version} has no ClipRelease (new in 4.3)", f"{path}.kind")

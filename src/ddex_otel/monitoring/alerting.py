@@ -281,7 +281,7 @@ class _HandlerWorker:
             try:
                 self.handler(alert)
                 self.delivered += 1
-            except Exception as exc:  # a handler must never break alerting or the app
+            except Exception as exc:  # noqa: BLE001 - a handler must never break alerting or the app
                 self.failed += 1
                 self._log.warning(
                     f"fail:{self.name}",
@@ -556,7 +556,7 @@ class Alerting:
         while not stop.is_set():
             try:
                 self.check(monitor.aggregates(start=time.time() - window))
-            except Exception as exc:  # never let the watcher die or raise into the app
+            except Exception as exc:  # noqa: BLE001 - never let the watcher die or raise into the app
                 self._log.warning("watch", "alert evaluation failed (%s: %s); retrying in %.3g s",
                                   type(exc).__name__, exc, every)
             stop.wait(every)

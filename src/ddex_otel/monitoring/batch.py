@@ -34,9 +34,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -575,7 +575,7 @@ class _Pool:
             self.executor: Executor = _InlineExecutor()
             self._others: set[int] | None = None
             return
-        self._others = {p.pid for p in multiprocessing.active_children()}
+        self._others = {p.pid for p in multiprocessing.active_children() if p.pid is not None}
         self.executor = ProcessPoolExecutor(
             max_workers=options.workers, mp_context=pool_context(),
             initializer=init_worker, initargs=(options.telemetry,),

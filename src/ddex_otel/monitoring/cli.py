@@ -161,7 +161,7 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
         result = _run_with_progress(B, paths, options, monitor, quiet=args.json, runner=runner)
     except OSError as exc:  # the output directory cannot be made
         return _error(output_problem("--out", args.out, exc) if args.out else str(exc))
-    except Exception as exc:  # noqa: BLE001 - --celery: broker unreachable …: one line, no traceback
+    except Exception as exc:  # --celery: broker unreachable …: one line, no traceback
         if runner is None:
             raise
         print(f"ddex-otel: error: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
@@ -221,9 +221,9 @@ def _record(monitor: Any, result: Any) -> None:
 
 
 def _run_with_progress(B: Any, paths: list, options: Any, monitor: Any, *, quiet: bool, runner: Any = None) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from collections import deque
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ddex_otel.telemetry.summary import percentile
 
@@ -277,7 +277,6 @@ def _ms(seconds: float) -> str:
 def _print_summary(result: Any, url: str | None, destinations: list[str], alerts: list, handle: Any,
                    logs_url: str | None = None) -> None:
     from rich.markup import escape
-
     from rich.table import Table
 
     from ddex_otel.telemetry import attributes as A

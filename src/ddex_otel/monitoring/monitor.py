@@ -66,14 +66,14 @@ class Measurement:
 
     __slots__ = ("_monitor", "name", "metadata", "duration_s", "success", "_t0", "_rss0")
 
-    def __init__(self, monitor: "PerformanceMonitor", name: str, metadata: dict[str, Any]) -> None:
+    def __init__(self, monitor: PerformanceMonitor, name: str, metadata: dict[str, Any]) -> None:
         self._monitor = monitor
         self.name = name
         self.metadata = metadata
         self.duration_s: float | None = None
         self.success: bool | None = None
 
-    def __enter__(self) -> "Measurement":
+    def __enter__(self) -> Measurement:
         self._rss0 = resources.sample()[1]
         self._t0 = time.perf_counter()
         return self
@@ -119,7 +119,7 @@ class PerformanceMonitor:
         self._process: Any = None
 
     # -- attaching to the spans ---------------------------------------------------------------
-    def attach(self, tracer_provider: Any = None) -> "PerformanceMonitor":
+    def attach(self, tracer_provider: Any = None) -> PerformanceMonitor:
         """Record every ended DDEX operation span of ``tracer_provider`` (the global SDK provider
         if None; installed, without exporters, when there is none; the engine is instrumented
         if nothing instrumented it). Idempotent; returns self."""
@@ -137,7 +137,7 @@ class PerformanceMonitor:
     def attached(self) -> bool:
         return self._subscription is not None
 
-    def __enter__(self) -> "PerformanceMonitor":
+    def __enter__(self) -> PerformanceMonitor:
         return self.attach()
 
     def __exit__(self, *exc: Any) -> None:
@@ -149,6 +149,7 @@ class PerformanceMonitor:
         end = span.end_time or 0
         file_path = get(_FILE)
         error_type = get(_ERROR_TYPE)
+        metadata: tuple[tuple[str, Any], ...] | None
         if error_type is None:
             metadata = None if file_path is None else ((_FILE, file_path),)
         elif file_path is None:

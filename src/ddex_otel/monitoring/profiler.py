@@ -115,7 +115,7 @@ class ProfileResult:
     def csv_row(self) -> dict[str, Any]:
         return {
             "operation": self.name,
-            "timestamp": _dt.datetime.fromtimestamp(self.start, _dt.timezone.utc).isoformat(),
+            "timestamp": _dt.datetime.fromtimestamp(self.start, _dt.UTC).isoformat(),
             "start": f"{self.start:.6f}",
             "duration": repr(self.duration_s),
             "cpu_percent": repr(self.cpu_percent_avg),
@@ -150,7 +150,7 @@ class _Sampler(threading.Thread):
                 cpu = proc.cpu_percent(None)
                 rss = proc.memory_info().rss
                 self.samples.append((time.perf_counter() - self._t0, cpu, int(rss)))
-        except Exception:  # noqa: BLE001 - the profiled work must go on
+        except Exception:  # the profiled work must go on
             _logger.debug("profiler sampler failed", exc_info=True)
 
     def stop(self) -> None:
@@ -189,7 +189,7 @@ class Profiler:
         self._no_spans = False  # set when there is no SDK provider to read spans from
 
     # -- span capture ------------------------------------------------------------------------
-    def attach(self, tracer_provider: Any = None) -> "Profiler":
+    def attach(self, tracer_provider: Any = None) -> Profiler:
         """Subscribe to operation spans now (``profile`` does it on first use). Returns self."""
         with self._lock:
             if self._subscription is None:
@@ -216,7 +216,7 @@ class Profiler:
 
     detach = close
 
-    def __enter__(self) -> "Profiler":
+    def __enter__(self) -> Profiler:
         return self.attach()
 
     def __exit__(self, *exc: Any) -> None:

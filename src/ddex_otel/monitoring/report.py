@@ -218,11 +218,13 @@ def render_report(
     ``link_traces=False`` shows trace ids without links (the spans went to no Jaeger).
     """
     if trace_url is None:
-        from ddex_otel.stack.links import jaeger_trace_url as trace_url
+        from ddex_otel.stack.links import jaeger_trace_url
+
+        trace_url = jaeger_trace_url
     e = html.escape
     rows = summary_rows(results)
     failed = [r for r in results if not r.success]
-    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",

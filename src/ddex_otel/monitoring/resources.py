@@ -104,7 +104,7 @@ class ResourceMonitor:
         self._read_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "ResourceMonitor":
+    def start(self) -> ResourceMonitor:
         """Take a first snapshot and start the sampler thread (no-op when running)."""
         if self._thread is not None:
             return self
@@ -131,7 +131,7 @@ class ResourceMonitor:
     def running(self) -> bool:
         return self._thread is not None
 
-    def __enter__(self) -> "ResourceMonitor":
+    def __enter__(self) -> ResourceMonitor:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -142,7 +142,7 @@ class ResourceMonitor:
             cpu0 = time.thread_time()
             try:
                 self.sample_now()
-            except Exception:  # noqa: BLE001 - a monitor must not take the process down
+            except Exception:  # a monitor must not take the process down
                 _logger.debug("resource snapshot failed", exc_info=True)
             self._own_cpu += time.thread_time() - cpu0
 

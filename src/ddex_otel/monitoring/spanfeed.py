@@ -76,7 +76,7 @@ class OperationSpanFeed(SpanProcessor):
         for callback in subscribers:
             try:
                 callback(span)
-            except Exception:  # noqa: BLE001 - never into the engine
+            except Exception:  # never into the engine
                 _logger.debug("ddex_otel.monitoring: span subscriber failed", exc_info=True)
 
     def shutdown(self) -> None:
@@ -86,7 +86,7 @@ class OperationSpanFeed(SpanProcessor):
         return True
 
 
-_feeds: "weakref.WeakKeyDictionary[TracerProvider, OperationSpanFeed]" = weakref.WeakKeyDictionary()
+_feeds: weakref.WeakKeyDictionary[TracerProvider, OperationSpanFeed] = weakref.WeakKeyDictionary()
 _feeds_lock = threading.RLock()
 
 

@@ -104,7 +104,7 @@ class AlertSettings:
                                    "is not host:port")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "AlertSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> AlertSettings:
         """Settings from DDEX_ALERT_* variables; keyword overrides (options) win when not None."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -117,7 +117,7 @@ class AlertSettings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def with_jaeger_default(self, url: str) -> "AlertSettings":
+    def with_jaeger_default(self, url: str) -> AlertSettings:
         """This, with url as the Jaeger link base unless one was set."""
         return self if self.jaeger_url else replace(self, jaeger_url=url)
 
@@ -194,7 +194,7 @@ def render_thresholds(settings: AlertSettings) -> str:
 
 def render_rules(text: str, settings: AlertSettings) -> str:
     """alert-rules.yml with `for:` and the rate window of these settings."""
-    for key, (token, count) in _RULE_TOKENS.items():
+    for token, count in _RULE_TOKENS.values():
         if text.count(token) != count:
             raise StackError(f"alert-rules.yml: expected {count}x {token.strip()!r}, found {text.count(token)}: "
                              "cannot render --alert-for / --alert-window")

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -39,7 +40,7 @@ JAEGER_UI_ARCHIVE = "jaeger-ui-v1.76.0-build.tgz"  # the UI that Jaeger 2.13 (mo
 CHROMIUM = Path("/usr/bin/chromium")
 LOG_TAIL_LINES = 30
 # tarfile's "data" filter (no absolute paths, links out of the tree, devices) where Python has it.
-_SAFE_EXTRACT = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+_SAFE_EXTRACT: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def missing_prerequisites(browser: bool = False, broker: bool = False) -> list[s
     if needs_go and version is None:
         problems.append(f"go: not on PATH; the collector, Jaeger and VictoriaLogs are built from source and need Go >= {want} "
                         "(install it from your distribution or the Go download page, then put `go` on PATH)")
-    elif needs_go and _version_tuple(version) < required_go():
+    elif needs_go and version is not None and _version_tuple(version) < required_go():
         problems.append(f"go: {version} is too old; the collector, Jaeger and VictoriaLogs need Go >= {want}")
     debian = [t.package for t in DEBIAN_TOOLS if _debian_missing(t)]
     if browser and not CHROMIUM.exists():

@@ -6,13 +6,14 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import build, jaegerui, overlay_stack, paths
 from .alerting import AlertSettings
 from .errors import StackError
 from .links import ENV_JAEGER_URL, ENV_LOGS_URL
-from .local import Endpoints, LocalStack
+from .local import ComponentStatus, Endpoints, LocalStack
 from .ports import Ports
 
 
@@ -114,8 +115,12 @@ def _alert_settings(args: argparse.Namespace) -> AlertSettings:
     return AlertSettings.from_env(**{f.name: getattr(args, f"alert_{f.name}") for f in _alert_fields()})
 
 
-def _dispatch_error(parser: argparse.ArgumentParser):
-    return lambda _args: (parser.print_help(), 2)[1]
+def _dispatch_error(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    def show_help(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return show_help
 
 
 def _guard(action):
@@ -229,7 +234,7 @@ def endpoint_urls(e: Endpoints) -> dict[str, str]:
     }
 
 
-def _print_status(stack: LocalStack, statuses=None) -> None:
+def _print_status(stack: LocalStack, statuses: list[ComponentStatus] | None = None) -> None:
     for s in statuses or stack.status():
         state = "healthy" if s.healthy else ("running, not healthy" if s.running else "stopped")
         print(f"{s.name:<12} {state:<21} pid {s.pid or '-':<8} {s.url}")

@@ -92,7 +92,7 @@ class CollectorOnly:
     def http_endpoint(self) -> str:
         return f"http://{HOST}:{self.ports['http']}"
 
-    def start(self) -> "CollectorOnly":
+    def start(self) -> CollectorOnly:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config.write_text(_CONFIG.format(host=HOST, **self.ports))
         self._proc = process.spawn([str(self.binary), "--config", str(self.config)], {}, self.log)
@@ -129,7 +129,7 @@ class CollectorOnly:
             raise StackError("collector-only instance is not running")
         return self._accepted_before_restart + self._read_accepted()
 
-    def __enter__(self) -> "CollectorOnly":
+    def __enter__(self) -> CollectorOnly:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -169,7 +169,7 @@ class BlackHole:
             conn.close()
         self._sock.close()
 
-    def __enter__(self) -> "BlackHole":
+    def __enter__(self) -> BlackHole:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -177,7 +177,7 @@ class BlackHole:
 
 
 class _Answer503(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:  # http.server API
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         self.server.requests += 1  # type: ignore[attr-defined]
@@ -212,7 +212,7 @@ class Http503:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "Http503":
+    def __enter__(self) -> Http503:
         return self
 
     def __exit__(self, *exc: object) -> None:

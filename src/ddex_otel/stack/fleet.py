@@ -21,9 +21,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import paths, process
 from .errors import StackError
@@ -139,7 +139,7 @@ class Fleet:
         return f"worker-host-{index + 1}"
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "Fleet":
+    def start(self) -> Fleet:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._allocate_ports()
         try:
@@ -169,7 +169,7 @@ class Fleet:
                 stopped.append(comp.name)
         return stopped
 
-    def __enter__(self) -> "Fleet":
+    def __enter__(self) -> Fleet:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -230,7 +230,7 @@ class Fleet:
                 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 s.bind((HOST, 0))
                 held.append(s)
-            self.ports = {n: s.getsockname()[1] for n, s in zip(names, held)}
+            self.ports = {n: s.getsockname()[1] for n, s in zip(names, held, strict=True)}
         finally:
             for s in held:
                 s.close()

@@ -68,7 +68,7 @@ def _up(args: argparse.Namespace) -> int:
     print(f"broker      {info['broker_url']}")
     print(f"jaeger      {info['jaeger']}")
     print(f"prometheus  {info['prometheus']}")
-    for w, agent in zip(info["workers"], info["agents"]):
+    for w, agent in zip(info["workers"], info["agents"], strict=True):
         print(f"worker      {w['node']} host.name={w['host.name']} pid {w['pid']} → agent {agent}")
     print(f"submit:     ddex-otel batch DIR --celery {info['broker_url']} --endpoint {info['agents'][0]}")
     print("stop:       ddex-otel fleet down" + (f" --run-dir {run_dir}" if args.run_dir else ""))

@@ -35,7 +35,7 @@ class Endpoints:
     logs: str  # VictoriaLogs: its web UI under /select/vmui/, LogsQL under /select/logsql/
 
     @classmethod
-    def for_ports(cls, p: Ports) -> "Endpoints":
+    def for_ports(cls, p: Ports) -> Endpoints:
         u = f"http://{HOST}"
         return cls(
             otlp_grpc=f"{u}:{p.collector_otlp_grpc}",
@@ -100,7 +100,7 @@ class LocalStack:
         return self.run_dir / "logs" / f"{name}.log"
 
     @classmethod
-    def from_run_dir(cls, run_dir: Path | str | None = None) -> "LocalStack":
+    def from_run_dir(cls, run_dir: Path | str | None = None) -> LocalStack:
         """The stack recorded in run_dir (for `down` and `status` from another process)."""
         stack = cls(run_dir)
         if not stack.state_path.is_file():
@@ -119,7 +119,7 @@ class LocalStack:
         return [n for n, c in comps.items() if process.is_ours(c["pid"], c["argv"])]
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         """Start every component in ORDER; return once each answers its health URL."""
         if self.state_path.is_file():
             self._state = json.loads(self.state_path.read_text())
@@ -180,7 +180,7 @@ class LocalStack:
             result.append(ComponentStatus(name, comp["pid"], running, healthy, comp["url"], Path(comp["log"])))
         return result
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

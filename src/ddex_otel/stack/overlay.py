@@ -103,7 +103,7 @@ class VendorOptions:
         object.__setattr__(self, "key_file", _file(self.key_file, "vendor client key", self.check_files))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, check_files: bool = True) -> "VendorOptions | None":
+    def from_env(cls, environ: Mapping[str, str] | None = None, check_files: bool = True) -> VendorOptions | None:
         env = os.environ if environ is None else environ
         endpoint = env.get(VENDOR_ENV["endpoint"], "").strip()
         if not endpoint:
@@ -147,7 +147,7 @@ class IngestOptions:
         return bool(self.token_env or self.tls_cert)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, check_files: bool = True) -> "IngestOptions | None":
+    def from_env(cls, environ: Mapping[str, str] | None = None, check_files: bool = True) -> IngestOptions | None:
         env = os.environ if environ is None else environ
         values = {key: env.get(name, "").strip() or None for key, name in INGEST_ENV.items()}
         options = cls(**values, check_files=check_files)

@@ -66,7 +66,7 @@ class OverlayStack(LocalStack):
         base = load_base((self.assets_dir or paths.assets_dir()) / paths.COLLECTOR_CONFIG)
         return render_overlay(base, self.vendor, self.ingest, self.queue_dir)
 
-    def _specs(self):  # type: ignore[override]
+    def _specs(self):
         if self.ingest:
             self.ingest.check_token()
         specs = super()._specs()

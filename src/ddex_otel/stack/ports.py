@@ -27,7 +27,7 @@ class Ports:
     victorialogs: int = 9428  # VictoriaLogs: OTLP logs in, LogsQL API and its web UI out
 
     @classmethod
-    def free(cls) -> "Ports":
+    def free(cls) -> Ports:
         """Ports the OS reports free right now, one per component."""
         names = [f.name for f in fields(cls)]
         with ExitStack() as stack:
@@ -36,7 +36,7 @@ class Ports:
                 s = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
                 s.bind((HOST, 0))
                 socks.append(s)
-            return cls(**{n: s.getsockname()[1] for n, s in zip(names, socks)})
+            return cls(**{n: s.getsockname()[1] for n, s in zip(names, socks, strict=True)})
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 from . import paths
-from .links import DEFAULT_LOGS_URL_COMPOSE
 from .alerting import AlertSettings, render_alerting
 from .errors import StackError
+from .links import DEFAULT_LOGS_URL_COMPOSE
 from .ports import HOST, Ports
 
 # Addresses written in assets/prometheus/prometheus.yml (the docker-compose form).

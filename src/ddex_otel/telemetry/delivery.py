@@ -38,6 +38,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ddex_otel.telemetry import sdkimport  # noqa: F401 - first: tolerate a bad span limit variable
+
+# isort: split
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -73,7 +75,7 @@ class DeliverySettings:
     log_interval: float = DEFAULT_LOG_INTERVAL
 
     @classmethod
-    def from_env(cls, shutdown_timeout: float | None = None) -> "DeliverySettings":
+    def from_env(cls, shutdown_timeout: float | None = None) -> DeliverySettings:
         queue = int(env_number("OTEL_BSP_MAX_QUEUE_SIZE", DEFAULT_MAX_QUEUE_SIZE, minimum=1))
         batch = int(env_number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", DEFAULT_MAX_EXPORT_BATCH_SIZE, minimum=1))
         if batch > queue:
@@ -106,7 +108,7 @@ class DeliveryStats:
     metric_points_exported: int = 0
     metric_points_dropped: int = 0
 
-    def __add__(self, other: "DeliveryStats") -> "DeliveryStats":
+    def __add__(self, other: DeliveryStats) -> DeliveryStats:
         return DeliveryStats(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
     @property
@@ -399,7 +401,7 @@ def bounded(fn: Callable[[], Any], seconds: float, what: str) -> bool:
         try:
             fn()
             outcome.append(True)
-        except Exception:  # noqa: BLE001
+        except Exception:
             _logger.debug("%s failed", what, exc_info=True)
             outcome.append(False)
 

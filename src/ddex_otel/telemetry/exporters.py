@@ -143,7 +143,7 @@ class GuardedSpanExporter(SpanExporter):
     def shutdown(self) -> None:
         try:
             self.inner.shutdown()
-        except Exception:  # noqa: BLE001
+        except Exception:
             _logger.debug("span exporter shutdown failed", exc_info=True)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -187,10 +187,10 @@ class GuardedMetricExporter(MetricExporter):
             os.register_at_fork(after_in_child=after_in_child)
 
     def _after_fork_in_child(self) -> None:
-        self._guard._breaker_at = None  # noqa: SLF001
+        self._guard._breaker_at = None
         try:
             self.inner = self._factory()  # type: ignore[misc]
-        except Exception:  # noqa: BLE001
+        except Exception:
             _logger.debug("could not re-create the metric exporter after fork", exc_info=True)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
@@ -223,7 +223,7 @@ class GuardedMetricExporter(MetricExporter):
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         try:
             self.inner.shutdown(timeout_millis=timeout_millis)
-        except Exception:  # noqa: BLE001
+        except Exception:
             _logger.debug("metric exporter shutdown failed", exc_info=True)
 
 

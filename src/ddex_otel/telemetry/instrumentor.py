@@ -131,7 +131,7 @@ class DDEXInstrumentor(BaseInstrumentor):
             A.OP_BUILD: build_wrapper(tel, builder.DEFAULT_VERSION),
             A.OP_VALIDATE: validate_wrapper(tel),
         }
-        wrapped: list[tuple[Any, str]] = []
+        wrapped: list[tuple[Any, str] | None] = []
         for module, name, operation in _PUBLIC_TARGETS:
             wrapped.append(self._wrap_plain(module, name, factories[operation]))
         if settings.stage_spans:  # timings come from the stage observer; spans need wrappers
@@ -237,7 +237,7 @@ def pre_instrument() -> None:
     """
     try:
         bound_sdk_exit()
-    except Exception:  # noqa: BLE001 - never break the host's start-up
+    except Exception:  # never break the host's start-up
         _logger.debug("could not bound the SDK's exit", exc_info=True)
     if not env_bool(ENV_PROCESS_METRICS, False):
         return
@@ -245,7 +245,7 @@ def pre_instrument() -> None:
         from ddex_otel.telemetry.resources import start_system_metrics
 
         start_system_metrics()
-    except Exception:  # noqa: BLE001 - never break the host's start-up
+    except Exception:  # never break the host's start-up
         _logger.debug("could not pre-start system metrics", exc_info=True)
 
 
@@ -266,7 +266,8 @@ def bound_sdk_exit() -> None:
     budget = DeliverySettings.from_env().shutdown_timeout
     # The SDK registers its providers' bound ``shutdown`` with atexit (``shutdown_on_exit``, what
     # opentelemetry-instrument's configurator leaves on); ``atexit.unregister`` removes it by equality.
-    providers = [p for p in (trace.get_tracer_provider(), metrics.get_meter_provider())
+    # SDK (or vendor) providers: the API types do not declare shutdown, so it is looked up.
+    providers: list[Any] = [p for p in (trace.get_tracer_provider(), metrics.get_meter_provider())
                  if not is_api_placeholder(p) and callable(getattr(p, "shutdown", None))]
     if not providers:
         return

@@ -29,6 +29,7 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from opentelemetry._logs import NoOpLoggerProvider, get_logger_provider, set_logger_provider
@@ -133,7 +134,8 @@ def file_log_exporter(path: os.PathLike[str] | str) -> LogRecordExporter:
     """OTLP JSON lines in ``path`` (rotated and pruned like the traces and metrics files)."""
     from opentelemetry.exporter.otlp.json.file._log_exporter import FileLogExporter
 
-    return FileLogExporter(stream=offline.stream(path, SIGNAL))  # type: ignore[arg-type]
+    # Its type hint asks for an IO[str]; it only writes, flushes, closes and reads .closed.
+    return FileLogExporter(stream=offline.stream(Path(path), SIGNAL))  # type: ignore[call-overload]
 
 
 # -------------------------------------------------------------------------------------- install

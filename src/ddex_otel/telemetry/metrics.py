@@ -169,7 +169,7 @@ class Instruments:
     totals: OperationTotals
 
     @classmethod
-    def create(cls, meter: Meter, *, stage_metrics: bool = True) -> "Instruments":
+    def create(cls, meter: Meter, *, stage_metrics: bool = True) -> Instruments:
         totals = OperationTotals()
         meter.create_observable_up_down_counter(
             A.METRIC_OPERATIONS_ACTIVE, callbacks=[totals.observe_active], unit="{operation}",

@@ -21,7 +21,8 @@ import os
 import sys
 import threading
 from collections.abc import Iterable
-from typing import Any, Callable
+from time import thread_time
+from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter
 
@@ -29,8 +30,6 @@ from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.version import __version__
 
 _logger = logging.getLogger(__name__)
-
-from time import thread_time
 
 try:
     import resource as _resource
@@ -51,7 +50,7 @@ except ImportError:  # pragma: no cover - Windows
     class _NoRusage:
         ru_maxrss = 0
 
-    def getrusage(who: int) -> Any:  # type: ignore[misc]
+    def getrusage(who: int) -> Any:
         return _NoRusage
 
 

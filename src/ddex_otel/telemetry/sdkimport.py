@@ -21,7 +21,7 @@ def import_sdk_trace() -> None:
         return
     raw = os.environ.get(_VAR)
     if raw is None or raw.strip() == "" or raw.strip().isdigit():
-        import opentelemetry.sdk.trace  # noqa: F401
+        import opentelemetry.sdk.trace
         return
     logging.getLogger("ddex_otel.telemetry").warning(
         "ignoring %s=%r: not a non-negative integer; using the SDK default", _VAR, raw)

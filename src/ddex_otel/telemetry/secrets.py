@@ -125,13 +125,12 @@ class SecretRedactor(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken record is the logging module's business
             return True
-        exc_text = ""
-        if record.exc_info and record.exc_info[1] is not None:
-            exc_text = str(record.exc_info[1])
+        exc = record.exc_info[1] if record.exc_info else None
+        exc_text = "" if exc is None else str(exc)
         if any(s in message or s in exc_text for s in secrets):
             record.msg, record.args = redact(message, secrets), None
             if exc_text:  # the traceback would repeat the secret: keep the masked summary only
-                record.msg = f"{record.msg} ({type(record.exc_info[1]).__name__}: {redact(exc_text, secrets)})"
+                record.msg = f"{record.msg} ({type(exc).__name__}: {redact(exc_text, secrets)})"
                 record.exc_info, record.exc_text = None, None
         return True
 
@@ -158,6 +157,6 @@ class SecretRedactor(logging.Filter):
         logger.filters.insert(0, self)
 
     @staticmethod
-    def uninstall(loggers: Iterable[logging.Logger], redactor: "SecretRedactor") -> None:
+    def uninstall(loggers: Iterable[logging.Logger], redactor: SecretRedactor) -> None:
         for logger in loggers:
             logger.removeFilter(redactor)

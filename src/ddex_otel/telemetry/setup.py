@@ -17,6 +17,7 @@ keyword arguments override them. Providers the application already installed are
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import sys
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from ddex_otel.telemetry import sdkimport  # noqa: F401 - first: tolerate a bad span limit variable
+
+# isort: split
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
@@ -266,7 +269,7 @@ def _plan_exporters(
             if name == "otlp":
                 otlp(None)
             else:
-                planned.append((lambda n=name: _named_exporter(signal, n), name))
+                planned.append((functools.partial(_named_exporter, signal, name), name))
     elif env_endpoint(signal):
         otlp(None)
     if offline_files is not None:
@@ -368,7 +371,7 @@ def _exporter_options(signal: str, protocol: str) -> dict[str, Any]:
                 if protocol == "grpc":
                     from grpc import Compression
                 else:
-                    from opentelemetry.exporter.otlp.proto.http import Compression  # type: ignore[assignment]
+                    from opentelemetry.exporter.otlp.proto.http import Compression
                 options["compression"] = Compression.NoCompression
             break
     return options
@@ -424,7 +427,7 @@ class TelemetryHandle:
                 continue
             try:
                 ok = bool(flush(timeout_millis)) and ok
-            except Exception:  # noqa: BLE001
+            except Exception:
                 _logger.debug("force_flush failed", exc_info=True)
                 ok = False
         return ok
@@ -455,12 +458,12 @@ class TelemetryHandle:
 
             try:
                 DDEXInstrumentor().uninstrument()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 _logger.debug("uninstrument failed", exc_info=True)
         if self.process_metrics is not None:
             try:
                 self.process_metrics.stop()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 _logger.debug("process metrics stop failed", exc_info=True)
         # Traces (each destination) and metrics shut down in parallel, all against one deadline.
         steps: list[threading.Thread] = []
@@ -472,7 +475,7 @@ class TelemetryHandle:
 
         if self.owns_tracer_provider:
             for processor in self.span_processors:
-                start(lambda p=processor: p.shutdown(max(0.0, export_deadline - time.monotonic())), "span-shutdown")
+                start(functools.partial(_shutdown_by, processor, export_deadline), "span-shutdown")
         if self.owns_meter_provider and self.meter_provider is not None:
             millis = max(1.0, (export_deadline - time.monotonic()) * 1000)
             start(lambda: self.meter_provider.shutdown(timeout_millis=millis), "metric-shutdown")
@@ -508,11 +511,16 @@ class TelemetryHandle:
         util.Finalize(self, self.shutdown, exitpriority=100)
 
 
+def _shutdown_by(processor: Any, deadline: float) -> None:
+    """Shut a span processor down with what is left until ``deadline`` (``time.monotonic()``)."""
+    processor.shutdown(max(0.0, deadline - time.monotonic()))
+
+
 def _quiet(fn: Callable[[], Any], what: str) -> Callable[[], None]:
     def run() -> None:
         try:
             fn()
-        except Exception:  # noqa: BLE001 - telemetry never raises into the host
+        except Exception:  # telemetry never raises into the host
             _logger.debug("%s failed", what, exc_info=True)
 
     return run
@@ -638,7 +646,8 @@ def configure(
         files = _offline_files(offline_dir)
     handle.offline_files = files
     resource = build_resource(service_name, service_version, resource_attributes) if (own_traces or own_metrics) else None
-    plan = dict(endpoint=endpoint, protocol=protocol, headers=header_map, timeout=export_timeout, transport=transport)
+    plan: dict[str, Any] = dict(endpoint=endpoint, protocol=protocol, headers=header_map, timeout=export_timeout,
+                                transport=transport)
 
     if own_traces:
         tp = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=_span_limits())
@@ -693,9 +702,8 @@ def configure(
         handle.destinations.extend(handle.logs.destinations)
 
     if summary:
-        from ddex_otel.telemetry.summary import SummarySpanProcessor
-
         from ddex_otel.telemetry.spans import request_operation_details
+        from ddex_otel.telemetry.summary import SummarySpanProcessor
 
         add = getattr(handle.tracer_provider, "add_span_processor", None)
         if add is not None:

@@ -47,7 +47,7 @@ from ddex_otel.telemetry.resources import MAXRSS_UNIT, RUSAGE_PEAK, getrusage, t
 _logger = logging.getLogger(__name__)
 
 #: The operation whose engine call is running in this context (None outside any).
-CURRENT_OPERATION: ContextVar["Operation | None"] = ContextVar("ddex_otel_operation", default=None)
+CURRENT_OPERATION: ContextVar[Operation | None] = ContextVar("ddex_otel_operation", default=None)
 
 _INTERNAL = SpanKind.INTERNAL
 
@@ -243,7 +243,7 @@ class Telemetry:
 
     # -- operations ------------------------------------------------------------------------------
     def start(self, operation: str, parent: otel_context.Context | None = None,
-              started_at: float | None = None) -> "Operation":
+              started_at: float | None = None) -> Operation:
         """Start an operation's span (child of ``parent`` or of the current span).
 
         ``started_at``: the ``perf_counter()`` reading when the operation really began, for a caller
@@ -283,6 +283,15 @@ class Operation:
         "error_type", "finished", "stage_set", "stage_spans", "stage_attributes", "stream_input",
         "_counted", "message", "input_path", "message_type",
     )
+    # Facts set to None in __init__ and filled in as the call goes on.
+    version: str | None
+    input_size: int | None
+    output_size: int | None
+    error_type: str | None
+    stream_input: Any
+    message: Any
+    input_path: str | None
+    message_type: str | None
 
     def __init__(self, tel: Telemetry, name: str, parent: otel_context.Context | None = None,
                  started_at: float | None = None) -> None:
@@ -306,7 +315,7 @@ class Operation:
         #: Span attributes gathered during the call, set in one call at the end (recording only).
         self.attrs: dict[str, Any] = {}
         self.finished = self._counted = False  # _counted: added to the totals (and left ``active``)
-        self.stage_set = tel._stage_sets.get(name, _NO_STAGES)  # noqa: SLF001 - hot path
+        self.stage_set = tel._stage_sets.get(name, _NO_STAGES)  # hot path: the private table, not a method call
         #: Stage child spans for this operation (option on and the span sampled).
         self.stage_spans = recording and tel.stage_spans
         #: ``ddex.stage.<stage>.duration`` span attributes (option on or asked for, and the span sampled).
@@ -490,10 +499,10 @@ class Operation:
         tel = self.tel
         name = self.name
         version = self.version
-        if version not in tel._known_versions:  # noqa: SLF001 - inlined known_version (hot path)
+        if version not in tel._known_versions:  # inlined known_version (hot path)
             version = None
         attrs_key = (name, version, self.error_type)
-        metric_attrs = tel._version_attrs.get(attrs_key)  # noqa: SLF001
+        metric_attrs = tel._version_attrs.get(attrs_key)
         if metric_attrs is None:
             metric_attrs = tel.version_attrs(name, version, self.error_type)
         tel.record_duration(duration, metric_attrs, context=self.ctx)
@@ -503,7 +512,7 @@ class Operation:
         if self.thread is not None:  # resource usage was on when the operation started
             cpu1 = thread_time()
             rss1 = getrusage(RUSAGE_PEAK).ru_maxrss
-            global _last_peak  # noqa: PLW0603 - inlined _remember_peak() (hot path)
+            global _last_peak  # inlined _remember_peak() (hot path)
             _last_peak = (rss1, end)
             # Thread CPU means nothing if the operation ended on another thread (a stream handed
             # over, or closed by the garbage collector): leave it out rather than lie.
@@ -552,7 +561,7 @@ _STAGE_ATTRS: dict[str, str] = {
 
 def _remember_peak(peak: int, at: float) -> None:
     """Keep the latest peak-RSS reading (one tuple: readers see a value and its time together)."""
-    global _last_peak  # noqa: PLW0603 - process-wide, like the peak itself
+    global _last_peak  # process-wide, like the peak itself
     _last_peak = (peak, at)
 
 
@@ -579,8 +588,8 @@ def run_operation(
     wrapped: Callable[..., Any],
     args: tuple,
     kwargs: dict,
-    before: Callable[["Operation", tuple, dict], None] | None = None,
-    after: Callable[["Operation", Any], None] | None = None,
+    before: Callable[[Operation, tuple, dict], None] | None = None,
+    after: Callable[[Operation, Any], None] | None = None,
     parent: otel_context.Context | None = None,
 ) -> Any:
     """Run ``wrapped`` as one operation: span current during the call, metrics at the end.
@@ -628,7 +637,7 @@ _ACTIVE: Telemetry | None = None
 
 def set_active(tel: Telemetry | None) -> None:
     """Remember the instrumentor's Telemetry (``batch()`` uses its tracer)."""
-    global _ACTIVE  # noqa: PLW0603 - one instrumentor per process (BaseInstrumentor is a singleton)
+    global _ACTIVE  # one instrumentor per process (BaseInstrumentor is a singleton)
     _ACTIVE = tel
 
 

@@ -52,7 +52,7 @@ class TransportOptions:
 
     @classmethod
     def of(cls, certificate_file: Any = None, client_certificate_file: Any = None, client_key_file: Any = None,
-           compression: str | None = None) -> "TransportOptions":
+           compression: str | None = None) -> TransportOptions:
         """From ``configure()``'s arguments (paths may be ``os.PathLike``)."""
         def path(value: Any) -> str | None:
             return os.fspath(value) if value is not None else None
@@ -86,13 +86,13 @@ def _tls_hint(url: str, verify: Any, reason: str = "", has_client_cert: bool = F
 class OTLPSession(requests.Session):
     """The requests session of our OTLP/HTTP exporters (see the module docstring)."""
 
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if verify is None and self.verify is not True and self.verify is not None:
             settings["verify"] = self.verify  # a CA file (or False) set on purpose beats REQUESTS_CA_BUNDLE
         return settings
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(self, method, url, *args, **kwargs):
         where = mask_url(str(url))
         try:
             response = super().request(method, url, *args, **kwargs)
@@ -157,7 +157,7 @@ def otlp_session() -> requests.Session:
     return OTLPSession()
 
 
-def _grpc_credentials(options: TransportOptions):
+def _grpc_credentials(options: TransportOptions) -> Any:  # grpc.ChannelCredentials
     import grpc
 
     def read(path: str | None) -> bytes | None:

@@ -25,6 +25,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from ddex_otel.ern import model
 from ddex_otel.ern.builder import normalize_version
+from ddex_otel.ern.errors import UnsupportedVersionError
 from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.spans import (
@@ -66,7 +67,7 @@ def parse_wrapper(tel: Telemetry) -> Wrapper:
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         # tel.live(), is_instrumentation_enabled() and _inside() inlined.
-        if not (tel._live or tel._live is None and tel.live()):  # noqa: SLF001
+        if not (tel._live or tel._live is None and tel.live()):
             return wrapped(*args, **kwargs)
         parent = enabled_context()
         current = CURRENT_OPERATION.get()
@@ -102,7 +103,7 @@ def _before_build(op: Operation, args: tuple, kwargs: dict) -> None:
     if version is not None:
         try:
             version = normalize_version(version)  # "43" → "4.3", as the builder will
-        except Exception:  # the builder raises it again, as the operation's error
+        except UnsupportedVersionError:  # the builder raises it again, as the operation's error
             version = str(version)
         op.note_version(version)
 
@@ -235,7 +236,7 @@ _ITEM_KINDS: dict[type, int] = {
 }
 
 
-class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
+class TracedStream(wrapt.ObjectProxy):
     """The engine's stream iterator with its ``ddex.stream`` span kept open while it is consumed.
 
     The span ends on exhaustion, on an exception from the engine, on ``close()`` and when the
@@ -255,7 +256,7 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_deals = 0
         self._self_busy = 0.0
 
-    def __iter__(self) -> "TracedStream":
+    def __iter__(self) -> TracedStream:
         return self
 
     def __next__(self) -> Any:
@@ -324,7 +325,7 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[misc]
     def __del__(self) -> None:
         try:
             self._self_end(closed_early=True)
-        except Exception:  # pragma: no cover - never raise from a finaliser
+        except Exception:  # noqa: BLE001 - never raise from a finaliser  # pragma: no cover
             pass
 
     def _self_progress(self) -> None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from ddex_otel.ern.errors import DDEXError
@@ -240,7 +240,7 @@ def local_name(tag: object) -> str | None:
     """Local part of an element tag (None for comments and processing instructions)."""
     if type(tag) is not str:
         return None
-    return tag[tag.rfind("}") + 1:]  # type: ignore[union-attr]
+    return tag[tag.rfind("}") + 1:]
 
 
 def tree_facts(root: Any) -> Facts:
@@ -397,9 +397,9 @@ def dict_root(document: Any) -> tuple[Root | None, Any]:
         return root_info(namespace, local), body
     prefix, _, local = key.rpartition(":")
     if isinstance(body, dict):
-        namespace = body.get("@xmlns:" + prefix if prefix else "@xmlns")
-        if isinstance(namespace, str):
-            return root_info(namespace, local), body
+        declared = body.get("@xmlns:" + prefix if prefix else "@xmlns")
+        if isinstance(declared, str):
+            return root_info(declared, local), body
     return None, body
 
 

@@ -46,7 +46,7 @@ class XMLLayerInstrumentor(BaseInstrumentor):
             try:
                 for target in library.targets(layer):
                     patched.extend(apply(target))
-            except Exception:  # noqa: BLE001 - one library's surprise must not stop the others
+            except Exception:  # one library's surprise must not stop the others
                 _logger.warning("ddex_otel: could not instrument %s", library.MODULE, exc_info=True)
         type(self)._layer = layer
         type(self)._patched = patched

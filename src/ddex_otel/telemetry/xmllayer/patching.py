@@ -41,12 +41,10 @@ def apply(target: Target) -> list[Patched]:
     if getattr(original, "_ddex_otel_xml", False):
         return []  # already ours
     replacement = target.make(original)
-    done: list[Patched] = []
-    for name in target.names:
-        if getattr(target.owner, name, None) is original:
-            setattr(target.owner, name, replacement)
-            done.append((target.owner, name, original))
-    return done
+    names = [name for name in target.names if getattr(target.owner, name, None) is original]  # aliases of it
+    for name in names:
+        setattr(target.owner, name, replacement)
+    return [(target.owner, name, original) for name in names]
 
 
 def restore(patched: list[Patched]) -> None:

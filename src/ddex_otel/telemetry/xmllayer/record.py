@@ -207,7 +207,7 @@ class TracedIterparse:
         self._op: Operation | None = None
         self._state = 0  # 0 not started, 1 running, 2 ended
 
-    def __iter__(self) -> "TracedIterparse":
+    def __iter__(self) -> TracedIterparse:
         return self
 
     def __next__(self) -> Any:
@@ -251,7 +251,7 @@ class TracedIterparse:
     def __del__(self) -> None:
         try:
             self._end(complete=False)
-        except Exception:  # pragma: no cover - never raise from a finaliser
+        except Exception:  # noqa: BLE001 - never raise from a finaliser  # pragma: no cover
             pass
 
     def _begin(self) -> None:
