@@ -619,13 +619,9 @@ def configure(
     keyword arguments raise ``ValueError``.
     """
     handle = TelemetryHandle()
-    disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower()
-    if disabled == "true":
+    if _sdk_disabled():
         handle.enabled = False
         return handle
-    if disabled not in ("", "false"):
-        warn_env("OTEL_SDK_DISABLED", disabled, "ignoring OTEL_SDK_DISABLED=%r: use true or false; telemetry stays on",
-                 disabled)
     handle.settings = DeliverySettings.from_env(shutdown_timeout)
     current_tp = trace.get_tracer_provider()
     current_mp = metrics.get_meter_provider()
@@ -650,48 +646,16 @@ def configure(
                                 transport=transport)
 
     if own_traces:
-        tp = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=_span_limits())
-        for inner, _, where in make_exporters("traces", offline_files=files if wants_files["traces"] else None,
-                                              **plan):
-            # No cooldown: DeliverySpanProcessor retries with backoff and counts what it cannot deliver.
-            exporter = GuardedSpanExporter(inner, handle.failures, where, cooldown=0)
-            processor = DeliverySpanProcessor(exporter, handle.settings, destination=where)
-            tp.add_span_processor(processor)
-            handle.span_processors.append(processor)
-            handle.destinations.append(f"traces → {where}")
-        if set_global:
-            trace.set_tracer_provider(tp)
-        handle.tracer_provider, handle.owns_tracer_provider = tp, True
+        _own_traces(handle, resource, files if wants_files["traces"] else None, plan, set_global)
     else:
         handle.tracer_provider = current_tp
         handle.destinations.append("traces → the application's tracer provider")
-
     if own_metrics:
-        readers = []
-        for exporter, factory, where in make_exporters(
-            "metrics", offline_files=files if wants_files["metrics"] else None, **plan
-        ):
-            if not isinstance(exporter, MetricExporter):
-                _logger.warning("ignoring metrics exporter %s: not a MetricExporter", where)
-                continue
-            counters = MetricDelivery()
-            guarded_metrics = GuardedMetricExporter(exporter, handle.failures, where, failure_cooldown,
-                                                    delivery=counters, factory=factory)
-            readers.append(
-                PeriodicExportingMetricReader(guarded_metrics, export_interval_millis=metric_export_interval_millis)
-            )
-            handle.metric_delivery.append(counters)
-            handle.destinations.append(f"metrics → {where}")
-        mp = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
-        if set_global:
-            metrics.set_meter_provider(mp)
-        handle.meter_provider, handle.owns_meter_provider = mp, True
-        if handle.span_processors:
-            register_delivery_metrics(mp, lambda: total_stats(handle.span_processors))
+        _own_metrics(handle, resource, files if wants_files["metrics"] else None, plan, set_global,
+                     failure_cooldown, metric_export_interval_millis)
     else:
         handle.meter_provider = current_mp
         handle.destinations.append("metrics → the application's meter provider")
-
     if own_traces or own_metrics:  # the logs signal follows the same choices (see ``logs``)
         from ddex_otel.telemetry import logs
 
@@ -700,35 +664,15 @@ def configure(
                                    **plan)
         handle.offline_files = handle.offline_files or handle.logs.offline_files
         handle.destinations.extend(handle.logs.destinations)
-
     if summary:
-        from ddex_otel.telemetry.spans import request_operation_details
-        from ddex_otel.telemetry.summary import SummarySpanProcessor
-
-        add = getattr(handle.tracer_provider, "add_span_processor", None)
-        if add is not None:
-            handle.summary = SummarySpanProcessor()
-            add(handle.summary)
-            handle._release_details = request_operation_details()  # the table's stages, CPU and memory
+        _add_summary(handle)
 
     handle._log_filter = ExportLogFilter(failures=handle.failures)
     handle._filtered_loggers = handle._log_filter.install()
     handle._redacted_loggers = redactor.install()  # again: exporter modules imported meanwhile
 
     if instrument:
-        from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
-
-        instrumentor = DDEXInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(
-                tracer_provider=handle.tracer_provider,
-                meter_provider=handle.meter_provider,
-                **dict(instrument_options or {}),
-            )
-            handle.instrumented = instrumentor.is_instrumented_by_opentelemetry
-        else:
-            _logger.info("ddex_otel already instrumented (e.g. by opentelemetry-instrument); leaving it")
-
+        _instrument(handle, instrument_options)
     if process_metrics and own_metrics:
         from ddex_otel.telemetry.resources import ProcessMetrics
 
@@ -738,6 +682,80 @@ def configure(
     _register_fork_hooks(handle)
     atexit.register(handle.shutdown)
     return handle
+
+
+def _sdk_disabled() -> bool:
+    """``OTEL_SDK_DISABLED=true`` (only ``true`` disables, as the specification says; another value
+    is a warning and telemetry stays on)."""
+    disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower()
+    if disabled not in ("", "false", "true"):
+        warn_env("OTEL_SDK_DISABLED", disabled, "ignoring OTEL_SDK_DISABLED=%r: use true or false; telemetry stays on",
+                 disabled)
+    return disabled == "true"
+
+
+def _own_traces(handle: TelemetryHandle, resource: Any, files: offline.OfflineFiles | None, plan: dict[str, Any],
+                set_global: bool) -> None:
+    """A tracer provider of ours: one guarded exporter and ``DeliverySpanProcessor`` per destination."""
+    tp = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=_span_limits())
+    for inner, _, where in make_exporters("traces", offline_files=files, **plan):
+        # No cooldown: DeliverySpanProcessor retries with backoff and counts what it cannot deliver.
+        exporter = GuardedSpanExporter(inner, handle.failures, where, cooldown=0)
+        processor = DeliverySpanProcessor(exporter, handle.settings, destination=where)
+        tp.add_span_processor(processor)
+        handle.span_processors.append(processor)
+        handle.destinations.append(f"traces → {where}")
+    if set_global:
+        trace.set_tracer_provider(tp)
+    handle.tracer_provider, handle.owns_tracer_provider = tp, True
+
+
+def _own_metrics(handle: TelemetryHandle, resource: Any, files: offline.OfflineFiles | None, plan: dict[str, Any],
+                 set_global: bool, failure_cooldown: float, export_interval_millis: float | None) -> None:
+    """A meter provider of ours: a periodic reader over a guarded, counted exporter per destination,
+    and the delivery counters of the spans as metrics."""
+    readers = []
+    for exporter, factory, where in make_exporters("metrics", offline_files=files, **plan):
+        if not isinstance(exporter, MetricExporter):
+            _logger.warning("ignoring metrics exporter %s: not a MetricExporter", where)
+            continue
+        counters = MetricDelivery()
+        guarded_metrics = GuardedMetricExporter(exporter, handle.failures, where, failure_cooldown,
+                                                delivery=counters, factory=factory)
+        readers.append(PeriodicExportingMetricReader(guarded_metrics, export_interval_millis=export_interval_millis))
+        handle.metric_delivery.append(counters)
+        handle.destinations.append(f"metrics → {where}")
+    mp = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+    if set_global:
+        metrics.set_meter_provider(mp)
+    handle.meter_provider, handle.owns_meter_provider = mp, True
+    if handle.span_processors:
+        register_delivery_metrics(mp, lambda: total_stats(handle.span_processors))
+
+
+def _add_summary(handle: TelemetryHandle) -> None:
+    """The CLI's table: a ``SummarySpanProcessor``, and per-operation details until ``shutdown()``."""
+    from ddex_otel.telemetry.spans import request_operation_details
+    from ddex_otel.telemetry.summary import SummarySpanProcessor
+
+    add = getattr(handle.tracer_provider, "add_span_processor", None)
+    if add is not None:
+        handle.summary = SummarySpanProcessor()
+        add(handle.summary)
+        handle._release_details = request_operation_details()  # the table's stages, CPU and memory
+
+
+def _instrument(handle: TelemetryHandle, options: Mapping[str, Any] | None) -> None:
+    """Instrument the engine with the handle's providers, unless something (``opentelemetry-instrument``) did."""
+    from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
+
+    instrumentor = DDEXInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        _logger.info("ddex_otel already instrumented (e.g. by opentelemetry-instrument); leaving it")
+        return
+    instrumentor.instrument(tracer_provider=handle.tracer_provider, meter_provider=handle.meter_provider,
+                            **dict(options or {}))
+    handle.instrumented = instrumentor.is_instrumented_by_opentelemetry
 
 
 def describe(handle: TelemetryHandle) -> list[str]:
