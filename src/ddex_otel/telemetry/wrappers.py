@@ -27,6 +27,7 @@ from ddex_otel.ern import model
 from ddex_otel.ern.builder import normalize_version
 from ddex_otel.ern.errors import UnsupportedVersionError
 from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
+from ddex_otel.ern.validation import BUILD_VERSIONS
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.spans import (
     CURRENT_OPERATION,
@@ -367,7 +368,7 @@ def generate_wrapper(tel: Telemetry) -> Wrapper:
             return wrapped(*args, **kwargs)
         version = kwargs.get("version", "4.3")
         attributes: dict[str, Any] = {A.OPERATION_NAME: A.OP_GENERATE}
-        if isinstance(version, str) and version in ("4.3", "4.2", "4.1.1", "3.8.2"):
+        if isinstance(version, str) and version in BUILD_VERSIONS:
             attributes[A.ERN_VERSION] = version
         target = _arg(args, kwargs, 0, "path")
         if isinstance(target, str):
