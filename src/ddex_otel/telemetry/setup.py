@@ -730,7 +730,7 @@ def configure(
             _logger.info("ddex_otel already instrumented (e.g. by opentelemetry-instrument); leaving it")
 
     if process_metrics and own_metrics:
-        from ddex_otel.telemetry.resources import ProcessMetrics
+        from ddex_otel.telemetry.resource_usage import ProcessMetrics
 
         handle.process_metrics = ProcessMetrics(handle.meter_provider)
         handle.process_metrics.start()
