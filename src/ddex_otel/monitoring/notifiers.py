@@ -21,7 +21,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 from urllib.parse import urlsplit
 
-from .alerting import Alert, _num
+from .threshold_alerts import Alert, _num
 
 __all__ = ["EmailNotifier", "NotificationError", "SlackNotifier", "WebhookNotifier", "alert_text", "mask_url"]
 
