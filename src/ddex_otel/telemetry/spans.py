@@ -625,7 +625,7 @@ def run_operation(
         op.finish()
 
 
-def _guarded(func: Callable[..., None], *args: Any) -> None:
+def call_guarded(func: Callable[..., None], *args: Any) -> None:
     try:
         func(*args)
     except Exception:  # pragma: no cover - telemetry bookkeeping must never break the call
