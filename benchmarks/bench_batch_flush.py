@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ddex_otel.monitoring import batch as B
+from ddex_otel.monitoring import batch_runner as B
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -29,7 +29,7 @@ import ddex_otel
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.stack import LocalStack, StackError
-from ddex_otel.stack.alerting import AlertSettings
+from ddex_otel.stack.alert_settings import AlertSettings
 from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.cli import main as cli_main
 from support import sample_files

@@ -24,7 +24,7 @@ from ddex_otel.ern.errors import DDEXError
 from ddex_otel.stack.links import jaeger_trace_url, logs_trace_url
 from ddex_otel.stack.query import VictoriaLogs, get_json, poll
 from ddex_otel.telemetry import offline
-from ddex_otel.telemetry.batches import batch
+from ddex_otel.telemetry.batch_spans import batch
 from ddex_otel.telemetry.setup import configure
 from support import artifacts_dir, samples_root
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ddex_otel.monitoring.batch import FileResult, FileTask, process_file
+from ddex_otel.monitoring.batch_runner import FileResult, FileTask, process_file
 
 
 def crash_on_marked_files(task: FileTask) -> FileResult:

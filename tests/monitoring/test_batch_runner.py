@@ -1,4 +1,4 @@
-"""The batch runner (ddex_otel.monitoring.batch): inputs, options, outcomes, and one trace per batch.
+"""The batch runner (ddex_otel.monitoring.batch_runner): inputs, options, outcomes, and one trace per batch.
 
 In-process runs (``workers=0``) use a local TracerProvider with an in-memory exporter; pool runs
 use real worker processes that write offline OTLP JSON files, read back here.
@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from ddex_otel.monitoring import batch as B
+from ddex_otel.monitoring import batch_runner as B
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 from ddex_otel.telemetry.offline import read_requests

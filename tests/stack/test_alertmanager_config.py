@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from ddex_otel.stack import LocalStack, Ports
-from ddex_otel.stack.alerting import AlertConfigError, AlertSettings, render_marked
+from ddex_otel.stack.alert_settings import AlertConfigError, AlertSettings, render_marked
 from ddex_otel.stack.cli import main as cli_main
 from ddex_otel.stack.render import render_run_dir
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ddex_otel.stack import Ports
-from ddex_otel.stack.alerting import AlertSettings
+from ddex_otel.stack.alert_settings import AlertSettings
 from ddex_otel.stack.render import render_run_dir
 
 REPO = Path(__file__).resolve().parents[2]

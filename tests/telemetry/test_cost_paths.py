@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
-from ddex_otel.telemetry import resources
+from ddex_otel.telemetry import resource_usage
 from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
 
 
@@ -52,7 +52,7 @@ def test_peak_rss_is_the_process_peak_from_any_thread() -> None:
 
     def read() -> None:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
-        ours = resources.peak_rss()
+        ours = resource_usage.peak_rss()
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
         readings.append((before, ours, after))
 

@@ -16,7 +16,7 @@ import pytest
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.telemetry import offline
-from ddex_otel.telemetry.batches import batch
+from ddex_otel.telemetry.batch_spans import batch
 from ddex_otel.telemetry.setup import configure
 
 LOSSY_SAMPLE = "AudiusProject__01_delivery.xml"  # ERN 3.8.2 with elements the model does not hold

@@ -21,7 +21,7 @@ from ddex_otel.telemetry.exporters import (
     GuardedMetricExporter,
     GuardedSpanExporter,
 )
-from ddex_otel.telemetry.resources import ProcessMetrics
+from ddex_otel.telemetry.resource_usage import ProcessMetrics
 from ddex_otel.telemetry.summary import SummarySpanProcessor, percentile, render
 
 

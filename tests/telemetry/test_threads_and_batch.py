@@ -11,7 +11,7 @@ from opentelemetry.trace import StatusCode
 from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.ern.generator import generate_message
-from ddex_otel.telemetry.batches import batch
+from ddex_otel.telemetry.batch_spans import batch
 
 
 def test_parallel_parses_keep_their_own_attributes_and_parents(instrument, sample_paths: list[Path]) -> None:

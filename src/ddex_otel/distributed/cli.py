@@ -1,6 +1,6 @@
 """``ddex-otel batch DIR --celery BROKER_URL``: the batch command's runner for Celery workers.
 
-``celery_runner(broker)`` returns a callable with the signature of ``monitoring.batch.run_batch``
+``celery_runner(broker)`` returns a callable with the signature of ``monitoring.batch_runner.run_batch``
 (paths, options, on_result) that submits the files with ``submit_batch`` and returns the local
 batch's ``BatchResult``, so the command prints the same progress, summary and JSON; what only a
 distributed run has (which host ran each file, redeliveries, the broker) is in ``details()``.

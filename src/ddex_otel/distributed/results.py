@@ -76,7 +76,7 @@ class DistributedBatchResult:
 
     def to_batch_result(self) -> Any:
         """The same outcome as the local ``ddex-otel batch`` result (its summary and JSON printing)."""
-        from ddex_otel.monitoring.batch import BatchResult, FileResult, OperationTiming
+        from ddex_otel.monitoring.batch_runner import BatchResult, FileResult, OperationTiming
 
         files = [FileResult(path=f.path, status=OK if f.ok else FAILED, seconds=f.seconds, error=f.error,
                             error_type=f.error_type, operations=[OperationTiming(**op) for op in f.operations],

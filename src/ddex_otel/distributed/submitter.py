@@ -27,7 +27,7 @@ from ddex_otel.distributed import tasks
 from ddex_otel.distributed.celeryapp import make_app
 from ddex_otel.distributed.results import FAILED, LOST, DistributedBatchResult, FileOutcome
 from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry.batches import batch
+from ddex_otel.telemetry.batch_spans import batch
 from ddex_otel.telemetry.version import __version__
 
 SPAN_FILE = "ddex.file"  # the same name as the local `ddex-otel batch` uses

@@ -27,7 +27,7 @@ from ddex_otel.telemetry import attributes as A
 REDELIVERED = "ddex.task.redelivered"
 WORKER = "ddex.worker"
 
-#: The worker's ``monitoring.batch.OperationLog`` (set by ``worker.setup_telemetry``): each file's
+#: The worker's ``monitoring.batch_runner.OperationLog`` (set by ``worker.setup_telemetry``): each file's
 #: ``ddex.*`` operation timings go back with its outcome, read from the spans as they end.
 operation_log: Any = None
 

@@ -59,7 +59,7 @@ def setup_telemetry() -> None:
             return
         try:  # the operation timings each outcome carries (the local batch's measurement path)
             from ddex_otel.monitoring import spanfeed
-            from ddex_otel.monitoring.batch import OperationLog
+            from ddex_otel.monitoring.batch_runner import OperationLog
 
             tasks.operation_log = OperationLog()
             spanfeed.subscribe(tasks.operation_log)

@@ -226,7 +226,7 @@ def _group(el: Element, wanted: frozenset[str]) -> dict[str, list[Element]]:
     return out
 
 
-def _pick(elements: Sequence[Element] | None) -> Element | None:
+def pick_default(elements: Sequence[Element] | None) -> Element | None:
     """The ``IsDefault="true"`` element of a 4.x territory/language list, else the first."""
     if not elements:
         return None
@@ -254,7 +254,7 @@ def _texts(elements: Iterable[Element] | None) -> tuple[str, ...]:
     return tuple(v for v in map(_text, elements) if v is not None)
 
 
-def _child(el: Element | None, tag: str) -> Element | None:
+def first_child(el: Element | None, tag: str) -> Element | None:
     """The first child of ``el`` named ``tag``."""
     if el is not None:
         for child in el:
@@ -264,7 +264,7 @@ def _child(el: Element | None, tag: str) -> Element | None:
 
 
 def _child_text(el: Element | None, tag: str) -> str | None:
-    return _text(_child(el, tag))
+    return _text(first_child(el, tag))
 
 
 def _line(el: Element | None, text_tag: str) -> Line | None:
@@ -357,7 +357,7 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
     return _new_identifiers(icpn, grid, isrc, catalog, tuple(proprietary))
 
 
-def _pick_territory(blocks: Sequence[Element] | None) -> Element | None:
+def pick_worldwide(blocks: Sequence[Element] | None) -> Element | None:
     """The 3.x ``*DetailsByTerritory`` block for Worldwide, else the first."""
     if not blocks:
         return None
@@ -481,7 +481,7 @@ def extract_party(el: Element, into: Party | None = None) -> Party:
             ids.extend(_party_id_values(child))
         elif tag == "PartyName":
             names.append(child)
-    return _new_party(reference=reference, party_ids=tuple(ids), name=_full_name(_pick(names)), _into=into)
+    return _new_party(reference=reference, party_ids=tuple(ids), name=_full_name(pick_default(names)), _into=into)
 
 
 _NAMED_PARTY_TAGS = frozenset(
@@ -515,10 +515,10 @@ def _collect_named_parties(details: Iterable[Element], ctx: Context) -> None:
 
 def extract_resource(el: Element, ctx: Context) -> Resource:
     """One child of ResourceList (SoundRecording, Video, Image, Text, SheetMusic, Software, …)."""
-    return _resource_3x(el, ctx) if ctx.legacy else _resource_4x(el, ctx)
+    return _resource_3x(el, ctx) if ctx.legacy else extract_resource_4x(el, ctx)
 
 
-def _resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Resource:
+def extract_resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Resource:
     # Hot path (most of a big message): one pass over the children, branches in 4.x document order.
     # The repeatable kinds hold their element alone and become a list only from a second one (one
     # each is the rule); the common single case is then read inline below.
@@ -582,13 +582,13 @@ def _resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Res
             elif ptag == "CLine":
                 c_lines = _listed(c_lines, part)
     # title: DisplayTitleText, else DisplayTitle/TitleText; display_titles: every DisplayTitle, else
-    # every DisplayTitleText (the single-element cases inline what _pick/_text/_localized do)
+    # every DisplayTitleText (the single-element cases inline what pick_default/_text/_localized do)
     if title is None:
         display_titles: tuple[Localized, ...] = ()
         title_value = None
     elif type(title) is list:
         display_titles = _localized(title, _title_text)
-        title_value = _title_text(_pick(title))
+        title_value = _title_text(pick_default(title))
     else:
         title_value = None
         for part in title:
@@ -601,7 +601,7 @@ def _resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Res
     if title_text is None:
         text_value = None
     elif type(title_text) is list:
-        text_value = _text(_pick(title_text))
+        text_value = _text(pick_default(title_text))
         if not display_titles:
             display_titles = _localized(title_text)
     else:
@@ -614,7 +614,7 @@ def _resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Res
         artist_value = None
         artist_names: tuple[Localized, ...] = ()
     elif type(artist) is list:
-        artist_value = _text(_pick(artist))
+        artist_value = _text(pick_default(artist))
         artist_names = _localized(artist)
     else:
         artist_value = artist.text
@@ -635,8 +635,8 @@ def _resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Res
         display_artist=artist_value,
         duration=_duration(duration),
         parental_warning=_picked_text(warning) if warning is not None else None,
-        p_line=_line(_pick(p_lines), "PLineText") if p_lines is not None else None,
-        c_line=_line(_pick(c_lines), "CLineText") if c_lines is not None else None,
+        p_line=_line(pick_default(p_lines), "PLineText") if p_lines is not None else None,
+        c_line=_line(pick_default(c_lines), "CLineText") if c_lines is not None else None,
         contributors=tuple([_contributor(c, ctx) for c in contributors]) if contributors is not None else (),
         technical_details=tuple(map(_technical, technical)) if technical is not None else (),
         display_titles=display_titles,
@@ -661,11 +661,11 @@ def _listed(held: list[Element] | None, el: Element) -> list[Element]:
 
 
 def _picked_text(held: Any) -> str | None:
-    """``_text(_pick(...))`` of what ``_more`` built (None, a lone element or a list)."""
+    """``_text(pick_default(...))`` of what ``_more`` built (None, a lone element or a list)."""
     if held is None:
         return None
     if type(held) is list:
-        held = _pick(held)
+        held = pick_default(held)
     value = held.text
     if value is None:
         return None
@@ -802,7 +802,7 @@ def _resource_3x(el: Element, ctx: Context) -> Resource:
     get = got.get
     all_details = get(f"{kind}DetailsByTerritory") or []
     _collect_named_parties(all_details, ctx)
-    details = _pick_territory(all_details)
+    details = pick_worldwide(all_details)
     dget = (_group(details, _DETAILS_3X) if details is not None else _NO_GROUP).get
     display_titles, display_artists = _localized_3x(all_details)
     title = (
@@ -842,12 +842,14 @@ def extract_release(el: Element, ctx: Context, group_refs: list[str] | None = No
     ``group_refs``: the ResourceGroup track list when ``stream`` already consumed it piecewise
     (with ``content_item_entry``, so the result is the same as reading it from the tree).
     """
-    return _release_3x(el, ctx) if ctx.legacy else _release_4x(el, ctx, group_refs)
+    return _release_3x(el, ctx) if ctx.legacy else extract_release_4x(el, ctx, group_refs)
 
 
-def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None, into: Release | None = None) -> Release:
+def extract_release_4x(
+    el: Element, ctx: Context, group_refs: list[str] | None = None, into: Release | None = None
+) -> Release:
     # Hot path: one pass over the release's children, branches in 4.x document order (a TrackRelease's
-    # first). As in _resource_4x, a repeatable kind is a lone element until a second one comes.
+    # first). As in extract_resource_4x, a repeatable kind is a lone element until a second one comes.
     reference = release_type = None
     id_blocks: list[Element] | None = None
     label: Any = None
@@ -907,7 +909,7 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None, 
     genre_text = subgenre = None
     if genre is not None:
         if type(genre) is list:
-            genre = _pick(genre)
+            genre = pick_default(genre)
         genre_el = sub_el = None
         for part in genre:
             ptag = part.tag
@@ -933,7 +935,7 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None, 
     else:
         titles = title if type(title) is list else [title]
         display_titles = _localized(titles, _title_text)
-        title_value = _title_text(_pick(titles))
+        title_value = _title_text(pick_default(titles))
     text_value = _picked_text(title_text) if title_text is not None else None
     if not display_titles and title_text is not None:
         display_titles = _localized(title_text if type(title_text) is list else [title_text])
@@ -954,8 +956,10 @@ def _release_4x(el: Element, ctx: Context, group_refs: list[str] | None = None, 
         subgenre=subgenre,
         release_date=(_picked_text(date) if date is not None else None)
         or (_picked_text(original_date) if original_date is not None else None),
-        p_line=_line(_pick(p_line) if type(p_line) is list else p_line, "PLineText") if p_line is not None else None,
-        c_line=_line(_pick(c_line) if type(c_line) is list else c_line, "CLineText") if c_line is not None else None,
+        p_line=(_line(pick_default(p_line) if type(p_line) is list else p_line, "PLineText")
+                if p_line is not None else None),
+        c_line=(_line(pick_default(c_line) if type(c_line) is list else c_line, "CLineText")
+                if c_line is not None else None),
         resource_refs=tuple(refs),
         parental_warning=_picked_text(warning) if warning is not None else None,
         keywords=_texts(keywords) if keywords is not None else (),
@@ -1072,7 +1076,7 @@ def _release_3x(el: Element, ctx: Context) -> Release:
     get = got.get
     all_details = get("ReleaseDetailsByTerritory") or []
     _collect_named_parties(all_details, ctx)
-    details = _pick_territory(all_details)
+    details = pick_worldwide(all_details)
     dget = (_group(details, _RELEASE_DETAILS_3X) if details is not None else _NO_GROUP).get
     display_titles, display_artists = _localized_3x(all_details)
     genre = _first(dget("Genre"))
@@ -1131,7 +1135,7 @@ def extract_release_deal(el: Element, release_refs: list[str] | None = None) -> 
     refs, deal_elements = release_deal_parts(el)
     if release_refs is not None:
         refs = tuple(release_refs)
-    return [_deal(d, refs) for d in deal_elements]
+    return [extract_deal(d, refs) for d in deal_elements]
 
 
 def release_deal_parts(el: Element) -> tuple[tuple[str, ...], list[Element]]:
@@ -1149,8 +1153,8 @@ def release_deal_parts(el: Element) -> tuple[tuple[str, ...], list[Element]]:
     return tuple(refs), deal_elements
 
 
-def _deal(el: Element, release_refs: tuple[str, ...], into: Deal | None = None) -> Deal:
-    terms = _child(el, "DealTerms")
+def extract_deal(el: Element, release_refs: tuple[str, ...], into: Deal | None = None) -> Deal:
+    terms = first_child(el, "DealTerms")
     if terms is None:
         return _new_deal(release_refs=release_refs, _into=into)
     territories: list[Element] = []

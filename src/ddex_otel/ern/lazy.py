@@ -3,8 +3,8 @@
 Reading every field of every object is most of what ``parse`` would cost (several times libxml2's
 own parse); most callers read a few fields of a few objects. So ``parse`` makes each Party, Resource,
 Release and Deal with only its element here, and the first read of any field runs the ordinary
-extraction of that one element (``extract.extract_party`` / ``_resource_4x`` / ``_release_4x`` /
-``_deal``: exactly what an eager read runs), writing every field straight into the object (see
+extraction of that one element (``extract.extract_party`` / ``extract_resource_4x`` / ``extract_release_4x`` /
+``extract_deal``: exactly what an eager read runs), writing every field straight into the object (see
 LAZY in ``model``). The header stays eager: telemetry reads it for every message, and it is one
 small object. ERN 4.x only: a 3.x message gathers its parties while reading
 every resource and release, so it is read eagerly.
@@ -24,19 +24,19 @@ from lxml import etree
 
 from ddex_otel.ern.extract import (
     Context,
-    _deal,
-    _release_4x,
-    _resource_4x,
+    extract_deal,
     extract_party,
+    extract_release_4x,
+    extract_resource_4x,
     release_deal_parts,
 )
-from ddex_otel.ern.model import Deal, Party, Release, Resource, _Lazy
+from ddex_otel.ern.model import Deal, LazyModel, Party, Release, Resource
 
 Element: TypeAlias = etree._Element
 
 _new: Callable[[type], Any] = object.__new__
-_set_load = _Lazy.__dict__["_load"].__set__
-_get_load = _Lazy.__dict__["_load"].__get__
+_set_load = LazyModel.__dict__["_load"].__set__
+_get_load = LazyModel.__dict__["_load"].__get__
 _set_class = object.__setattr__  # (obj, "__class__", cls): past the frozen dataclass's __setattr__
 
 
@@ -162,23 +162,23 @@ def _fill_party(obj: Party, element: Element, _context: None) -> None:
 
 
 def _fill_resource(obj: Resource, element: Element, seen: Parties) -> None:
-    _resource_4x(element, seen.context(), into=obj)
+    extract_resource_4x(element, seen.context(), into=obj)
     _set_load(obj, None)
 
 
 def _fill_release(obj: Release, element: Element, seen: Parties) -> None:
-    _release_4x(element, seen.context(), into=obj)
+    extract_release_4x(element, seen.context(), into=obj)
     _set_load(obj, None)
 
 
 def _fill_deal(obj: Deal, element: Element, release_refs: tuple[str, ...]) -> None:
-    _deal(element, release_refs, into=obj)
+    extract_deal(element, release_refs, into=obj)
     _set_load(obj, None)
 
 
 def _fill_streamed_release(obj: Release, element: Element, pending: tuple[Parties, list[str] | None]) -> None:
     seen, group_refs = pending  # group_refs: the track list ``stream`` consumed piecewise
-    _release_4x(element, seen.context(), group_refs, into=obj)
+    extract_release_4x(element, seen.context(), group_refs, into=obj)
     _set_load(obj, None)
 
 

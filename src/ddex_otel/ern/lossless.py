@@ -32,14 +32,14 @@ from ddex_otel.ern.durations import format_duration
 from ddex_otel.ern.errors import Finding
 from ddex_otel.ern.extract import (
     Context,
-    _deal,
-    _pick,
-    _pick_territory,
+    extract_deal,
     extract_header,
     extract_party,
     extract_purged_release,
     extract_release,
     extract_resource,
+    pick_default,
+    pick_worldwide,
 )
 from ddex_otel.ern.model import Deal, Message, MessageHeader, Party, Release, Resource
 from ddex_otel.ern.versions import is_legacy
@@ -92,7 +92,7 @@ class _Reader:
         if isinstance(obj, Resource):
             return extract_resource(el, self.ctx)
         if isinstance(obj, Deal):
-            return _deal(el, obj.release_refs)
+            return extract_deal(el, obj.release_refs)
         if isinstance(obj, Party):
             return extract_party(el)
         if isinstance(obj, MessageHeader):
@@ -195,9 +195,9 @@ def _step(children: list[Element], step: str) -> list[Element]:
     if not found:
         return []
     if tag.endswith("DetailsByTerritory"):
-        picked = _pick_territory(found)
+        picked = pick_worldwide(found)
     else:
-        picked = _pick(found)
+        picked = pick_default(found)
     return [picked] if picked is not None else []
 
 
@@ -558,10 +558,10 @@ def _unmodelled(el: Element) -> list[Element]:
             seen.setdefault(tag, child)
     for tag in {c.tag for c in el if isinstance(c.tag, str) and c.tag in _PICKED and c.tag in wanted}:
         group = [c for c in el if c.tag == tag]
-        keep = _pick(group)
+        keep = pick_default(group)
         out.extend(c for c in group if c is not keep)
     if details:
-        keep = _pick_territory(details)  # one of them (details is not empty)
+        keep = pick_worldwide(details)  # one of them (details is not empty)
         out.extend(block for block in details if block is not keep)
         if keep is not None:
             out.extend(c for c in keep if isinstance(c.tag, str) and c.tag not in _DETAILS_3X)

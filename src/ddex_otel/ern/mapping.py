@@ -43,8 +43,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from lxml import etree
 
 from ddex_otel.ern import identifiers, versions
-from ddex_otel.ern.extract import _child as _first
-from ddex_otel.ern.extract import element_text
+from ddex_otel.ern.extract import element_text, first_child
 from ddex_otel.ern.validation import RELEASE_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -148,36 +147,36 @@ class _Mapper:
 
 class _To3x(_Mapper):
     def run(self) -> None:
-        party_list = _first(self.root, "PartyList")
+        party_list = first_child(self.root, "PartyList")
         self.parties: dict[str, Element] = {}
         if party_list is not None:
             for party in _children(party_list, "Party"):
-                self.parties[_text(_first(party, "PartyReference"))] = party
-        resource_list = _first(self.root, "ResourceList")
+                self.parties[_text(first_child(party, "PartyReference"))] = party
+        resource_list = first_child(self.root, "ResourceList")
         titles: dict[str, str] = {}
         kinds: dict[str, str] = {}
         if resource_list is not None:
             for res in list(resource_list):
                 if isinstance(res.tag, str):
-                    ref = _text(_first(res, "ResourceReference"))
+                    ref = _text(first_child(res, "ResourceReference"))
                     kinds[ref] = res.tag
-                    title = _first(res, "DisplayTitleText")
-                    display = _first(res, "DisplayTitle")
+                    title = first_child(res, "DisplayTitleText")
+                    display = first_child(res, "DisplayTitle")
                     if title is None and display is not None:
-                        title = _first(display, "TitleText")
+                        title = first_child(display, "TitleText")
                     titles[ref] = _text(title)
                     self.resource(res)
-        release_list = _first(self.root, "ReleaseList")
+        release_list = first_child(self.root, "ReleaseList")
         if release_list is not None:
             for rel in list(release_list):
                 if isinstance(rel.tag, str) and rel.tag in RELEASE_KINDS:
                     self.release(rel, titles, kinds)
-        deal_list = _first(self.root, "DealList")
+        deal_list = first_child(self.root, "DealList")
         if deal_list is not None:
             for terms in deal_list.iter("DealTerms"):
                 self.deal_terms(terms)
             self.party_names(deal_list)
-        header = _first(self.root, "MessageHeader")
+        header = first_child(self.root, "MessageHeader")
         if header is not None:
             self.party_names(header)
         for pid in [p for p in self.root.iter("PartyId") if len(p)]:
@@ -224,7 +223,7 @@ class _To3x(_Mapper):
         pid.getparent().remove(pid)  # an emptied container: nothing of its own is lost
 
     def label_name(self, label_ref: Element) -> Element | None:
-        name = _first(_first(self.parties.get(_text(label_ref)), "PartyName"), "FullName")
+        name = first_child(first_child(self.parties.get(_text(label_ref)), "PartyName"), "FullName")
         if name is None:
             return None
         self.consumed(label_ref, TERRITORY)
@@ -282,8 +281,8 @@ class _To3x(_Mapper):
                 self.remove(t, f"ERN {self.v} has one ReferenceTitle")
         if not texts and display and self.type_of(own_type, "ReferenceTitle"):
             el.append(_new("ReferenceTitle"))
-            el[-1].append(_unmarked(_first(display[0], "TitleText")) if _first(display[0], "TitleText") is not None
-                          else _new("TitleText", ""))
+            shown_text = first_child(display[0], "TitleText")
+            el[-1].append(_unmarked(shown_text) if shown_text is not None else _new("TitleText", ""))
         for t in display:
             t.tag = "Title"
             t.set("TitleType", "DisplayTitle")
@@ -328,7 +327,7 @@ class _To3x(_Mapper):
         kind = rel.tag
         rel.tag = "Release"
         own_type = self.type_of(self.list_type("ReleaseList"), "Release") or "Release"
-        if kind == "TrackRelease" and _first(rel, "ReleaseType") is None:
+        if kind == "TrackRelease" and first_child(rel, "ReleaseType") is None:
             rel.insert(0, _new("ReleaseType", "TrackRelease"))
         self.party_names(rel)
         for label in _children(rel, "ReleaseLabelReference"):
@@ -339,12 +338,12 @@ class _To3x(_Mapper):
                     name.set(TERRITORY, territory)
                 rel.append(name)
         refs = [_text(r) for r in _children(rel, "ReleaseResourceReference")]
-        group = _first(rel, "ResourceGroup")
+        group = first_child(rel, "ResourceGroup")
         if group is not None:
             refs += [_text(r) for r in group.iter("ReleaseResourceReference")]
             for item in group.iter("ResourceGroupContentItem"):
-                ref = _text(_first(item, "ReleaseResourceReference"))
-                if ref in kinds and _first(item, "ResourceType") is None:
+                ref = _text(first_child(item, "ReleaseResourceReference"))
+                if ref in kinds and first_child(item, "ResourceType") is None:
                     item.insert(0, _new("ResourceType", kinds[ref]))
             for sub in group.iter("AdditionalTitle"):
                 sub.tag = "Title"
@@ -386,32 +385,32 @@ class _To4x(_Mapper):
         self.by_key: dict[tuple[str, tuple[str, ...]], str] = {}
         self.refs = identifiers.free_references({_text(r) for r in self.root.iter("ResourceReference", "ReleaseReference")})
         self.named_parties()
-        resource_list = _first(self.root, "ResourceList")
+        resource_list = first_child(self.root, "ResourceList")
         release_artist = ""  # the main release's artist: the 3.x convention for a recording without one
         if resource_list is not None:
             for res in list(resource_list):
                 if isinstance(res.tag, str):
                     self.resource(res)
-        release_list = _first(self.root, "ReleaseList")
+        release_list = first_child(self.root, "ReleaseList")
         if release_list is not None:
             releases = [r for r in release_list if r.tag == "Release"]
             main = next((r for r in releases if r.get("IsMainRelease") == "true"), None)
             if main is None:
-                main = next((r for r in releases if _text(_first(r, "ReleaseType")) != "TrackRelease"), None)
+                main = next((r for r in releases if _text(first_child(r, "ReleaseType")) != "TrackRelease"), None)
             for rel in releases:
                 self.release(rel, main=rel is main or main is None and rel is releases[0])
             if main is not None:
-                release_artist = _text(_first(main, "DisplayArtistName"))
+                release_artist = _text(first_child(main, "DisplayArtistName"))
         if resource_list is not None:
             for res in resource_list:
                 self.required_artists(res, release_artist)
-        deal_list = _first(self.root, "DealList")
+        deal_list = first_child(self.root, "DealList")
         if deal_list is not None:
             for usage in list(deal_list.iter("Usage")):
                 hoist(usage, list(usage))
                 usage.getparent().remove(usage)
         if len(self.party_list):
-            header = _first(self.root, "MessageHeader")
+            header = first_child(self.root, "MessageHeader")
             if header is not None:
                 header.addnext(self.party_list)
             else:
@@ -433,7 +432,7 @@ class _To4x(_Mapper):
                 self.party_ref([], [], _text(el))
 
     def party_ref(self, names: list[Element], ids: list[Element], text: str | None = None) -> str:
-        full = text if text is not None else next((_text(_first(n, "FullName")) for n in names), "")
+        full = text if text is not None else next((_text(first_child(n, "FullName")) for n in names), "")
         key = (full, tuple(_text(i) for i in ids))
         ref = self.by_key.get(key)
         if ref is None and not ids:
@@ -507,8 +506,8 @@ class _To4x(_Mapper):
                 t.tag = "AdditionalTitle"
         if not _children(el, "DisplayTitleText"):
             shown = _children(el, "DisplayTitle") or _children(el, "AdditionalTitle")
-            if shown and _first(shown[0], "TitleText") is not None:
-                shown[0].addprevious(_new("DisplayTitleText", _text(_first(shown[0], "TitleText"))))
+            if shown and first_child(shown[0], "TitleText") is not None:
+                shown[0].addprevious(_new("DisplayTitleText", _text(first_child(shown[0], "TitleText"))))
         if _children(el, "DisplayTitleText") and not _children(el, "DisplayTitle"):
             made = _new("DisplayTitle")
             made.append(_new("TitleText", _text(_children(el, "DisplayTitleText")[0])))
@@ -523,9 +522,9 @@ class _To4x(_Mapper):
         if not names:
             name = ""
             if artists:
-                ref = _text(_first(artists[0], "ArtistPartyReference"))
-                party = next((p for p in self.party_list if _text(_first(p, "PartyReference")) == ref), None)
-                name = _text(_first(_first(party, "PartyName"), "FullName"))
+                ref = _text(first_child(artists[0], "ArtistPartyReference"))
+                party = next((p for p in self.party_list if _text(first_child(p, "PartyReference")) == ref), None)
+                name = _text(first_child(first_child(party, "PartyName"), "FullName"))
             name = name or fallback
             if name:
                 el.append(_new("DisplayArtistName", name))
@@ -559,7 +558,7 @@ class _To4x(_Mapper):
         """A 3.x File (FileName, FilePath or URL) → a 4.x File with its URI (4.3's DeliveryFile is
         made around it by the fitting)."""
         for file_ in _children(tech, "File"):
-            name, path, url = _first(file_, "FileName"), _first(file_, "FilePath"), _first(file_, "URL")
+            name, path, url = first_child(file_, "FileName"), first_child(file_, "FilePath"), first_child(file_, "URL")
             uri = url if url is not None else name
             if uri is None:
                 continue
@@ -589,7 +588,7 @@ class _To4x(_Mapper):
                 child.tag = "OriginalReleaseDate"
         self.titles(rel)
         self.required_artists(rel, "")
-        listed = _first(rel, "ReleaseResourceReferenceList")
+        listed = first_child(rel, "ReleaseResourceReferenceList")
         groups = _children(rel, "ResourceGroup")
         if main:
             if not groups and listed is not None:
@@ -625,12 +624,12 @@ def drop_unreferenced_parties(root: Element, source_version: str) -> None:
     """After fitting a 3.x source to 4.x: the parties this mapping made that nothing in the output
     references (their only holder has no place in 4.x, e.g. a TrackRelease's display artist) are
     removed, so their names are reported with that holder's reason; the PartyList keeps one."""
-    party_list = _first(root, "PartyList")
+    party_list = first_child(root, "PartyList")
     if party_list is None or not versions.is_legacy(source_version):
         return
     used = {_text(el) for el in root.iter() if isinstance(el.tag, str) and not len(el) and el.tag != "PartyReference"}
     made = [p for p in party_list if p.tag == "Party" and p.get(MARK) is None]
-    for party in [p for p in made if _text(_first(p, "PartyReference")) not in used][:len(party_list) - 1]:
+    for party in [p for p in made if _text(first_child(p, "PartyReference")) not in used][:len(party_list) - 1]:
         party_list.remove(party)
 
 

@@ -62,7 +62,7 @@ class _Model:
         return _plain(self)
 
 
-class _Lazy(_Model):
+class LazyModel(_Model):
     """Mixin of the classes ``parse`` fills on first read (see LAZY above).
 
     ``_load`` holds ``(fill, element, context)`` while the object's fields are still unread, None
@@ -76,7 +76,7 @@ class _Lazy(_Model):
 
 
 @dataclass(frozen=True, slots=True)
-class Party(_Lazy):
+class Party(LazyModel):
     """A party: message sender/recipient, or a PartyList entry (4.x) / named party (3.x)."""
 
     reference: str | None = None
@@ -172,7 +172,7 @@ class TechnicalDetails(_Model):
 
 
 @dataclass(frozen=True, slots=True)
-class Resource(_Lazy):
+class Resource(LazyModel):
     """A child of ResourceList (SoundRecording, Video, Image, Text, …)."""
 
     kind: str
@@ -195,7 +195,7 @@ class Resource(_Lazy):
 
 
 @dataclass(frozen=True, slots=True)
-class Release(_Lazy):
+class Release(LazyModel):
     """A Release / TrackRelease / ClipRelease of ReleaseList, in document order."""
 
     kind: str
@@ -221,7 +221,7 @@ class Release(_Lazy):
 
 
 @dataclass(frozen=True, slots=True)
-class Deal(_Lazy):
+class Deal(LazyModel):
     """One Deal inside DealList/ReleaseDeal."""
 
     release_refs: tuple[str, ...] = ()

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from .alerting import Alerting
 from .notifiers import EmailNotifier, SlackNotifier, WebhookNotifier
+from .threshold_alerts import Alerting
 
 __all__ = ["AlertsConfigError", "load_alerts", "alerting_from_config"]
 

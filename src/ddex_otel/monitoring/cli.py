@@ -102,7 +102,7 @@ def _console(stderr: bool = False) -> Any:
 
 
 def run_batch_command(args: argparse.Namespace) -> int:
-    from ddex_otel.monitoring import batch as B
+    from ddex_otel.monitoring import batch_runner as B
 
     try:
         paths = B.find_inputs(args.inputs)

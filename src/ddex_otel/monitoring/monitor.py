@@ -36,7 +36,7 @@ from opentelemetry.trace import StatusCode
 
 from ddex_otel.monitoring import spanfeed
 from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry import resources
+from ddex_otel.telemetry import resource_usage
 from ddex_otel.telemetry.summary import percentile
 
 T = TypeVar("T")
@@ -74,7 +74,7 @@ class Measurement:
         self.success: bool | None = None
 
     def __enter__(self) -> Measurement:
-        self._rss0 = resources.sample()[1]
+        self._rss0 = resource_usage.sample()[1]
         self._t0 = time.perf_counter()
         return self
 
@@ -82,7 +82,7 @@ class Measurement:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.duration_s = time.perf_counter() - self._t0
-        memory = max(0, resources.sample()[1] - self._rss0)
+        memory = max(0, resource_usage.sample()[1] - self._rss0)
         self.success = exc_type is None
         if exc_type is not None:
             self.metadata.setdefault(_ERROR_TYPE, exc_type.__qualname__)

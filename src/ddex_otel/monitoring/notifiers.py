@@ -21,7 +21,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 from urllib.parse import urlsplit
 
-from .alerting import Alert, _num
+from .threshold_alerts import Alert, format_number
 
 __all__ = ["EmailNotifier", "NotificationError", "SlackNotifier", "WebhookNotifier", "alert_text", "mask_url"]
 
@@ -68,8 +68,8 @@ def alert_text(alert: Alert) -> str:
         f"State:       {alert.state}",
         f"Severity:    {alert.severity}",
         f"Metric:      {alert.metric}",
-        f"Value:       {_num(alert.value)}",
-        f"Threshold:   {_num(alert.threshold)}",
+        f"Value:       {format_number(alert.value)}",
+        f"Threshold:   {format_number(alert.threshold)}",
         f"Comparison:  {alert.comparison} ({alert.condition})",
         f"Description: {alert.description}",
         f"Time:        {_iso(alert.timestamp)}",
@@ -302,7 +302,7 @@ class SlackNotifier(_JSONPoster):
             "text": alert.description,
             "fields": [
                 {"title": "metric", "value": alert.metric, "short": True},
-                {"title": "value", "value": _num(alert.value), "short": True},
+                {"title": "value", "value": format_number(alert.value), "short": True},
                 {"title": "threshold", "value": alert.condition, "short": True},
                 {"title": "severity", "value": alert.severity, "short": True},
             ],

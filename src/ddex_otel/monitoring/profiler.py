@@ -376,9 +376,9 @@ class Profiler:
 
 
 def _maxrss() -> int:
-    from ddex_otel.telemetry import resources
+    from ddex_otel.telemetry import resource_usage
 
-    return resources.sample()[1]
+    return resource_usage.sample()[1]
 
 
 def _hotspot_count(hotspots: bool | int | None) -> int:

@@ -6,7 +6,7 @@
         print(stack.endpoints.otlp_grpc, stack.endpoints.jaeger, stack.endpoints.prometheus)
 """
 
-from .alerting import AlertSettings
+from .alert_settings import AlertSettings
 from .errors import StackError
 from .local import ComponentStatus, Endpoints, LocalStack
 from .ports import Ports

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import build, jaegerui, overlay_stack, paths
-from .alerting import AlertSettings
+from .alert_settings import AlertSettings
 from .errors import StackError
 from .links import ENV_JAEGER_URL, ENV_LOGS_URL
 from .local import ComponentStatus, Endpoints, LocalStack
@@ -73,7 +73,7 @@ def _run_dir_arg(parser: argparse.ArgumentParser) -> None:
                         help=f"configs, logs and state (default {paths.default_run_dir()})")
 
 
-# AlertSettings field -> (metavar, help); the flag and the DDEX_ALERT_* variable are the field's (alerting.py).
+# AlertSettings field -> (metavar, help); the flag and the DDEX_ALERT_* variable are the field's (alert_settings.py).
 _ALERT_HELP = {
     "email_to": ("ADDRS", "e-mail critical alerts to these addresses (comma-separated)"),
     "smtp_smarthost": ("HOST:PORT", "SMTP server for e-mail (default localhost:25)"),

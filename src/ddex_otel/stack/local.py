@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import jaegerui, paths, process, render
-from .alerting import AlertSettings
+from .alert_settings import AlertSettings
 from .errors import StackError
 from .jaegerui import JaegerUI
 from .ports import HOST, Ports

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from . import paths
-from .alerting import AlertSettings, render_alerting
+from .alert_settings import AlertSettings, render_alerting
 from .errors import StackError
 from .links import DEFAULT_LOGS_URL_COMPOSE
 from .ports import HOST, Ports

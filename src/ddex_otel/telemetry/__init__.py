@@ -19,7 +19,7 @@ def __getattr__(name: str) -> Any:
 
         return DDEXInstrumentor
     if name == "batch":
-        from ddex_otel.telemetry.batches import batch
+        from ddex_otel.telemetry.batch_spans import batch
 
         return batch
     if name in ("configure", "TelemetryHandle"):

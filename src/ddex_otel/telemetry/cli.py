@@ -135,7 +135,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     from ddex_otel import ern
     from ddex_otel.ern.errors import DDEXError
-    from ddex_otel.telemetry.batches import batch, file_span
+    from ddex_otel.telemetry.batch_spans import batch, file_span
     from ddex_otel.telemetry.clisetup import report_undelivered, show_telemetry_warnings
     from ddex_otel.telemetry.setup import configure, describe
     from ddex_otel.telemetry.spans import mark_error

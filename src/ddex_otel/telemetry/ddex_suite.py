@@ -98,7 +98,7 @@ class DDEXSuiteInstrumentor(BaseInstrumentor):
             if not tel.live() or not is_instrumentation_enabled():
                 return wrapped(*args, **kwargs)
             op = tel.start(A.OP_STREAM)
-            spans._guarded(_before_suite, op, args, kwargs)
+            spans.call_guarded(_before_suite, op, args, kwargs)
             try:
                 inner = wrapped(*args, **kwargs)
             except Exception as exc:

@@ -143,7 +143,7 @@ class DDEXInstrumentor(BaseInstrumentor):
         type(self)._wrapped = [item for item in wrapped if item is not None]
 
         if kwargs.get("process_metrics", env_bool(ENV_PROCESS_METRICS, False)):
-            from ddex_otel.telemetry.resources import ProcessMetrics
+            from ddex_otel.telemetry.resource_usage import ProcessMetrics
 
             type(self)._process_metrics = ProcessMetrics(kwargs.get("meter_provider"))
             type(self)._process_metrics.start()
@@ -242,7 +242,7 @@ def pre_instrument() -> None:
     if not env_bool(ENV_PROCESS_METRICS, False):
         return
     try:
-        from ddex_otel.telemetry.resources import start_system_metrics
+        from ddex_otel.telemetry.resource_usage import start_system_metrics
 
         start_system_metrics()
     except Exception:  # never break the host's start-up

@@ -182,7 +182,7 @@ def _install(handle: LogsHandle, resource: Any, endpoint: str | None, protocol: 
         handle.destinations.append("logs → the application's logger provider")
         return
     if offline_dir is not None or setup.wants_offline_files(SIGNAL, endpoint):
-        handle.offline_files = offline_files if files_tried else setup._offline_files(offline_dir)
+        handle.offline_files = offline_files if files_tried else setup.offline_files_with_fallback(offline_dir)
     provider = _provider(resource)
     for exporter, _, where in setup.make_exporters(SIGNAL, endpoint=endpoint, protocol=protocol, headers=headers,
                                                    timeout=timeout, transport=transport,

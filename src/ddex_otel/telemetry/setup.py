@@ -548,7 +548,7 @@ def _register_fork_hooks(handle: TelemetryHandle) -> None:
     util.register_after_fork(handle, TelemetryHandle._flush_at_worker_exit)
 
 
-def _offline_files(offline_dir: str | os.PathLike[str] | None) -> offline.OfflineFiles | None:
+def offline_files_with_fallback(offline_dir: str | os.PathLike[str] | None) -> offline.OfflineFiles | None:
     """This process's offline files; an unwritable directory is one warning and a fallback."""
     first = offline.offline_dir(offline_dir)
     try:
@@ -639,7 +639,7 @@ def configure(
     wants_files = {sig: offline_dir is not None or wants_offline_files(sig, endpoint) for sig in ("traces", "metrics")}
     files = None
     if (own_traces and wants_files["traces"]) or (own_metrics and wants_files["metrics"]):
-        files = _offline_files(offline_dir)
+        files = offline_files_with_fallback(offline_dir)
     handle.offline_files = files
     resource = build_resource(service_name, service_version, resource_attributes) if (own_traces or own_metrics) else None
     plan: dict[str, Any] = dict(endpoint=endpoint, protocol=protocol, headers=header_map, timeout=export_timeout,
@@ -674,7 +674,7 @@ def configure(
     if instrument:
         _instrument(handle, instrument_options)
     if process_metrics and own_metrics:
-        from ddex_otel.telemetry.resources import ProcessMetrics
+        from ddex_otel.telemetry.resource_usage import ProcessMetrics
 
         handle.process_metrics = ProcessMetrics(handle.meter_provider)
         handle.process_metrics.start()

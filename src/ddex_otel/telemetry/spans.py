@@ -42,7 +42,7 @@ from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry import records
 from ddex_otel.telemetry.apitypes import is_api_placeholder
 from ddex_otel.telemetry.metrics import Instruments
-from ddex_otel.telemetry.resources import MAXRSS_UNIT, RUSAGE_PEAK, getrusage, thread_time
+from ddex_otel.telemetry.resource_usage import MAXRSS_UNIT, RUSAGE_PEAK, getrusage, thread_time
 
 _logger = logging.getLogger(__name__)
 
@@ -324,7 +324,7 @@ class Operation:
         if started_at is not None:  # began before it was known to be one: no start readings
             self.thread = None  # (none at the end either)
             self.t0 = started_at
-        elif tel.resource_usage or _requests.resource_usage:  # inlined resources.sample()
+        elif tel.resource_usage or _requests.resource_usage:  # inlined resource_usage.sample()
             self.thread = get_ident()
             self.cpu0 = thread_time()
             t0 = perf_counter()
@@ -625,7 +625,7 @@ def run_operation(
         op.finish()
 
 
-def _guarded(func: Callable[..., None], *args: Any) -> None:
+def call_guarded(func: Callable[..., None], *args: Any) -> None:
     try:
         func(*args)
     except Exception:  # pragma: no cover - telemetry bookkeeping must never break the call

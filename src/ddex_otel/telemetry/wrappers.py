@@ -33,7 +33,7 @@ from ddex_otel.telemetry.spans import (
     CURRENT_OPERATION,
     Operation,
     Telemetry,
-    _guarded,
+    call_guarded,
     enabled_context,
     is_listed_release,
     mark_error,
@@ -287,7 +287,7 @@ class TracedStream(wrapt.ObjectProxy):
             op.releases += 1
             if op.releases == self._self_next_progress:
                 self._self_next_progress += self._self_every
-                _guarded(self._self_progress)
+                call_guarded(self._self_progress)
         elif kind == _RESOURCE:
             self._self_resources += 1
         elif kind == _DEAL:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # docker compose entrypoint of the alertmanager service: render alertmanager.yml from DDEX_ALERT_*
 # variables (Alertmanager 0.25 does not expand them itself), then exec Alertmanager on the copy.
-# Same marker rules as the local stack's renderer (src/ddex_otel/stack/alerting.py; a test runs both
+# Same marker rules as the local stack's renderer (src/ddex_otel/stack/alert_settings.py; a test runs both
 # and compares): `# ddex-env: VAR` lines take $VAR, `# ddex-if: VAR` ... `# ddex-end` blocks need $VAR.
 # The rendered config holds secrets: mode 0600, inside the container only, never printed.
 #   entrypoint.sh [ALERTMANAGER FLAGS...]   render into $DDEX_ALERT_RUN_DIR, run alertmanager

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ddex_otel.monitoring import Alert, Alerting, Threshold
-from ddex_otel.monitoring.alerting import DEFAULT_THRESHOLDS
+from ddex_otel.monitoring.threshold_alerts import DEFAULT_THRESHOLDS
 
 
 class Recorder:
@@ -329,7 +329,7 @@ def test_failing_handler_does_not_stop_others_and_is_logged_once(caplog: pytest.
     rec = Recorder()
     al.add_handler(broken)
     al.add_handler(rec)
-    with caplog.at_level(logging.DEBUG, logger="ddex_otel.monitoring.alerting"):
+    with caplog.at_level(logging.DEBUG, logger="ddex_otel.monitoring.threshold_alerts"):
         for value in (6, 7, 8):
             assert len(al.check({"parse.duration": value})) == 1
     assert [a.value for a in rec.wait_for(3)] == [6, 7, 8]
@@ -353,7 +353,7 @@ def test_hung_handler_cannot_stall_check(caplog: pytest.LogCaptureFixture) -> No
     al.add_handler(hung)
     al.add_handler(rec)
     try:
-        with caplog.at_level(logging.WARNING, logger="ddex_otel.monitoring.alerting"):
+        with caplog.at_level(logging.WARNING, logger="ddex_otel.monitoring.threshold_alerts"):
             started = time.monotonic()
             al.check({"parse.duration": 6})  # waits handler_timeout for the hung handler, once
             first = time.monotonic() - started
@@ -453,7 +453,7 @@ def test_watch_survives_monitor_errors(caplog: pytest.LogCaptureFixture) -> None
     al = Alerting.with_defaults()
     rec = Recorder()
     al.add_handler(rec)
-    with caplog.at_level(logging.WARNING, logger="ddex_otel.monitoring.alerting"):
+    with caplog.at_level(logging.WARNING, logger="ddex_otel.monitoring.threshold_alerts"):
         al.watch(monitor, every=0.02, window=60)
         try:
             assert rec.wait_for(1)[0].metric == "memory.usage"

@@ -82,13 +82,13 @@ class Alert:
     @property
     def condition(self) -> str:
         """The rule as text, e.g. ``"> 5"``."""
-        return f"{COMPARISONS.get(self.comparison, self.comparison)} {_num(self.threshold)}"
+        return f"{COMPARISONS.get(self.comparison, self.comparison)} {format_number(self.threshold)}"
 
     @property
     def summary(self) -> str:
         """One line for subjects and log messages, e.g. ``"CRITICAL parse.duration = 12 (threshold > 5)"``."""
         head = "RESOLVED" if self.state == "resolved" else self.severity.upper()
-        return f"{head} {self.metric} = {_num(self.value)} (threshold {self.condition})"
+        return f"{head} {self.metric} = {format_number(self.value)} (threshold {self.condition})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable data (a NaN/inf value becomes ``None``)."""
@@ -132,8 +132,8 @@ class Threshold:
                 comparison in ("lt", "le") and critical > self.threshold
             ):
                 raise ValueError(
-                    f"{self.metric}: critical level {_num(critical)} is not past the threshold "
-                    f"{COMPARISONS[comparison]} {_num(self.threshold)}"
+                    f"{self.metric}: critical level {format_number(critical)} is not past the threshold "
+                    f"{COMPARISONS[comparison]} {format_number(self.threshold)}"
                 )
             object.__setattr__(self, "critical", critical)
 
@@ -405,7 +405,9 @@ class Alerting:
         rule = Threshold(metric, threshold, comparison, description, critical, labels or {})
         with self._lock:
             if rule.key in self._thresholds:
-                raise ValueError(f"threshold {metric} {COMPARISONS[rule.comparison]} {_num(rule.threshold)} already exists")
+                raise ValueError(
+                    f"threshold {metric} {COMPARISONS[rule.comparison]} {format_number(rule.threshold)} already exists"
+                )
             self._thresholds[rule.key] = rule
         return rule
 
@@ -598,7 +600,7 @@ class Alerting:
 # ---------------------------------------------------------------------- helpers
 
 
-def _num(value: float) -> str:
+def format_number(value: float) -> str:
     """Compact number text: 5 not 5.0, 0.05, 1.23e+06."""
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 

@@ -1,6 +1,6 @@
 """Batch runner: many ERN files on a process pool, one ``ddex.batch`` trace across all processes.
 
-    from ddex_otel.monitoring.batch import BatchOptions, run_batch, find_inputs
+    from ddex_otel.monitoring.batch_runner import BatchOptions, run_batch, find_inputs
 
     result = run_batch(find_inputs(["deliveries/2026-11-30"]), BatchOptions(workers=4))
     print(result.ok, result.failed, result.trace_id)
@@ -48,7 +48,7 @@ from ddex_otel.monitoring import spanfeed
 from ddex_otel.monitoring.interrupts import CtrlC, handling_ctrl_c, ignore_sigint_in_worker, sigint_blocked
 from ddex_otel.outputs import write_bytes
 from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry.batches import file_span
+from ddex_otel.telemetry.batch_spans import file_span
 from ddex_otel.telemetry.summary import percentile
 
 #: Pool restarts after worker crashes before the remaining files are given up as failed.
@@ -493,7 +493,7 @@ def run_batch(
     In the main thread Ctrl-C is handled as the module docstring says (``interrupts.CtrlC``);
     elsewhere, or under an application's own SIGINT handler, ``KeyboardInterrupt`` stops the batch.
     """
-    from ddex_otel.telemetry.batches import batch
+    from ddex_otel.telemetry.batch_spans import batch
 
     files = [os.fspath(p) for p in paths]
     check_options([Path(p) for p in files], options)

@@ -10,7 +10,7 @@
 A background thread takes a ``ResourceSnapshot`` every ``interval`` seconds — time, RSS, CPU %
 since the previous snapshot, threads, open file descriptors, GC collections per generation, the
 process's CPU seconds so far — with psutil, the library behind the ``process.*`` gauges
-(``ddex_otel.telemetry.resources``), so the figures agree with Prometheus. Snapshots older than
+(``ddex_otel.telemetry.resource_usage``), so the figures agree with Prometheus. Snapshots older than
 ``window`` seconds are dropped. ``start()`` and ``stop()`` each take a snapshot too, so even a
 short block has a first and a last.
 

@@ -132,7 +132,7 @@ def test_cpu_percent_is_bounded_by_the_cores(clock: FakeClock) -> None:
 
 
 def test_cpu_percent_is_none_over_a_window_too_short_to_measure(clock: FakeClock) -> None:
-    from ddex_otel.monitoring.resources import MIN_CPU_WINDOW_S
+    from ddex_otel.monitoring.resource_monitor import MIN_CPU_WINDOW_S
 
     rm = ResourceMonitor(window=1000.0, clock=clock)
     t0 = clock.now
