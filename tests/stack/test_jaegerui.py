@@ -23,7 +23,7 @@ from ddex_otel.stack.render import jaeger_env
 REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "ddex-otel"
 SHARED_TGZ = REPO.parent / "shared" / "jaeger-ui" / "jaeger-ui-v1.76.0-build.tgz"
-JAEGER_CONFIG = REPO / "src" / "ddex_otel" / "stack" / "assets" / "jaeger" / "jaeger-config.yaml"
+JAEGER_CONFIG = REPO / "collector" / "jaeger" / "jaeger-config.yaml"
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ class GoTarget:
     """A binary built from one of the shipped Go modules."""
 
     name: str
-    module: str  # directory under assets/
+    module: str  # directory under paths.assets_dir() (collector/ in a checkout)
     package: str
 
 
