@@ -23,8 +23,8 @@ import pytest
 
 from ddex_otel import __version__
 from ddex_otel.stack import paths
-from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.query import Jaeger
+from support import stack_binaries
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = REPO / "collector"  # shipped as the package ddex_otel.stack.assets (pyproject.toml)
@@ -36,7 +36,7 @@ INSTALL_TIMEOUT = 600.0  # dependencies from pip's cache; ~30 s warm on 2 cores
 
 @pytest.fixture(scope="module")
 def bin_dir() -> Path:
-    return ensure_binaries()
+    return stack_binaries()
 
 
 @pytest.fixture(scope="module")

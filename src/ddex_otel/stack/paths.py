@@ -57,13 +57,6 @@ def checkout_root() -> Path | None:
     return None
 
 
-def shared_jaeger_ui(archive: str) -> Path | None:
-    """A checkout's ../shared/jaeger-ui/<archive> (the team's copy of the official UI build), if any."""
-    root = checkout_root()
-    candidate = root.parent / "shared" / "jaeger-ui" / archive if root else None
-    return candidate if candidate and candidate.is_file() else None
-
-
 def find_binary(name: str, directory: Path | None = None) -> Path:
     """A stack binary from the build cache (the Debian-packaged ones may also come from PATH)."""
     candidate = (directory or bin_dir()) / name
