@@ -13,12 +13,18 @@ LOWEST := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed-$(KEY)
 
 # The team's reference material beside the checkout, passed explicitly to the demo, the tests and the
-# stack build (the package never looks for it). Set SHARED, or each variable, to use copies elsewhere.
+# stack build (the package never looks for it); each is left out when absent (the demo then generates
+# its messages). Set SHARED, or each variable, to use copies elsewhere.
 SHARED ?= ../shared
-DDEX_SAMPLES_DIR ?= $(abspath $(SHARED)/ddex-samples)
-DDEX_XSD_DIR ?= $(abspath $(SHARED)/ddex-xsd)
-JAEGER_UI ?= $(abspath $(SHARED)/jaeger-ui/jaeger-ui-v1.76.0-build.tgz)
-export DDEX_SAMPLES_DIR DDEX_XSD_DIR
+DDEX_SAMPLES_DIR ?= $(wildcard $(abspath $(SHARED)/ddex-samples))
+DDEX_XSD_DIR ?= $(wildcard $(abspath $(SHARED)/ddex-xsd))
+JAEGER_UI ?= $(wildcard $(abspath $(SHARED)/jaeger-ui/jaeger-ui-v1.76.0-build.tgz))
+ifneq ($(DDEX_SAMPLES_DIR),)
+export DDEX_SAMPLES_DIR
+endif
+ifneq ($(DDEX_XSD_DIR),)
+export DDEX_XSD_DIR
+endif
 
 .PHONY: venv test-venv lowest-venv demo lint test unit test-lowest stack-bins bench bench-scale-out clean
 
@@ -58,7 +64,7 @@ demo: venv
 # The stack's binaries (`ddex-otel stack build`; cached, seconds when built), chromium and redis for the
 # tests, and the Jaeger UI build when there is one.
 stack-bins: venv
-	$(VENV)/bin/ddex-otel stack build --browser --broker $(if $(wildcard $(JAEGER_UI)),--jaeger-ui $(JAEGER_UI))
+	$(VENV)/bin/ddex-otel stack build --browser --broker $(if $(JAEGER_UI),--jaeger-ui $(JAEGER_UI))
 
 # ruff over every Python directory, then mypy over the package (both configured in pyproject.toml).
 lint: test-venv
