@@ -12,6 +12,20 @@ TEST_STAMP := $(VENV)/.installed-test-$(KEY)
 LOWEST := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed-$(KEY)
 
+# The team's reference material beside the checkout, passed explicitly to the demo, the tests and the
+# stack build (the package never looks for it); each is left out when absent (the demo then generates
+# its messages). Set SHARED, or each variable, to use copies elsewhere.
+SHARED ?= ../shared
+DDEX_SAMPLES_DIR ?= $(wildcard $(abspath $(SHARED)/ddex-samples))
+DDEX_XSD_DIR ?= $(wildcard $(abspath $(SHARED)/ddex-xsd))
+JAEGER_UI ?= $(wildcard $(abspath $(SHARED)/jaeger-ui/jaeger-ui-v1.76.0-build.tgz))
+ifneq ($(DDEX_SAMPLES_DIR),)
+export DDEX_SAMPLES_DIR
+endif
+ifneq ($(DDEX_XSD_DIR),)
+export DDEX_XSD_DIR
+endif
+
 .PHONY: venv test-venv lowest-venv demo lint test unit test-lowest stack-bins bench bench-scale-out clean
 
 # The package alone (enough for the demo) ...
@@ -47,9 +61,10 @@ $(LOWEST_STAMP): $(TEST_STAMP)
 demo: venv
 	$(VENV)/bin/ddex-otel demo
 
-# The stack's binaries (`ddex-otel stack build`; cached, seconds when built) , chromium and redis for the tests.
+# The stack's binaries (`ddex-otel stack build`; cached, seconds when built), chromium and redis for the
+# tests, and the Jaeger UI build when there is one.
 stack-bins: venv
-	$(VENV)/bin/ddex-otel stack build --browser --broker
+	$(VENV)/bin/ddex-otel stack build --browser --broker $(if $(JAEGER_UI),--jaeger-ui $(JAEGER_UI))
 
 # ruff over every Python directory, then mypy over the package (both configured in pyproject.toml).
 lint: test-venv

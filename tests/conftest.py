@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from support import CHROMIUM, launch_chromium, sample_files, samples_root, xsd_root
+from support import CHROMIUM, launch_chromium, sample_files, samples_root, stack_binaries, xsd_root
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,10 +58,8 @@ def chromium_browser() -> Iterator[Any]:
     """
     if not CHROMIUM.exists():
         from ddex_otel.stack import StackError
-        from ddex_otel.stack.build import ensure_binaries
-
         try:
-            ensure_binaries()
+            stack_binaries()
         except StackError as exc:
             pytest.fail(f"cannot install chromium: {exc}\n{exc.log_tail()}", pytrace=False)
     from playwright.sync_api import sync_playwright

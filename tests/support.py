@@ -19,6 +19,20 @@ def xsd_root() -> Path:
     return Path(os.environ.get("DDEX_XSD_DIR", REPO_ROOT.parent / "shared" / "ddex-xsd"))
 
 
+def jaeger_ui_build() -> Path:
+    """The official Jaeger UI build the tests install (``../shared/jaeger-ui/``, as ``make stack-bins``)."""
+    return REPO_ROOT.parent / "shared" / "jaeger-ui" / "jaeger-ui-v1.76.0-build.tgz"
+
+
+def stack_binaries() -> Path:
+    """The stack's bin dir, built or found by ``ensure_binaries`` with the Jaeger UI build passed explicitly
+    (the package never looks beside the checkout for it)."""
+    from ddex_otel.stack.build import ensure_binaries
+
+    ui = jaeger_ui_build()
+    return ensure_binaries(jaeger_ui=ui if ui.is_file() else None)
+
+
 def samples_root() -> Path:
     """Real DDEX ERN sample messages: env ``DDEX_SAMPLES_DIR``, else ``<repo>/../shared/ddex-samples``."""
     return Path(os.environ.get("DDEX_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "ddex-samples"))

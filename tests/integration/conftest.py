@@ -1,6 +1,6 @@
 """Session fixture: the real local stack (collector, Jaeger, Prometheus) on free ports.
 
-Builds the binaries via `ddex-otel stack build` (ensure_binaries) if needed (cached after the first run) and fails the
+Builds the binaries via `ddex-otel stack build` (support.stack_binaries) if needed (cached after the first run) and fails the
 session loudly, with the failing component's log tail, if anything cannot start. Never skips.
 """
 
@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from ddex_otel.stack import LocalStack, StackError
-from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.query import Jaeger, Prometheus
+from support import stack_binaries
 
 
 def pytest_collection_modifyitems(items):
@@ -38,7 +38,7 @@ def pytest_collection_modifyitems(items):
 def local_stack(tmp_path_factory) -> LocalStack:
     """A running LocalStack; use .endpoints for OTLP/Jaeger/Prometheus URLs."""
     try:
-        bin_dir = ensure_binaries()
+        bin_dir = stack_binaries()
         stack = LocalStack(tmp_path_factory.mktemp("ddex-stack"), free_ports=True, bin_dir=bin_dir).start()
     except StackError as exc:
         pytest.fail(f"local telemetry stack did not start: {exc}\n--- log tail ---\n{exc.log_tail()}",
@@ -135,7 +135,7 @@ def smoke_runs(local_stack) -> dict[str, SmokeRun]:
 def otelcol() -> Path:
     """The built collector binary (a second instance plays the vendor, or runs with ingest auth)."""
     try:
-        return ensure_binaries() / "ddex-otelcol"
+        return stack_binaries() / "ddex-otelcol"
     except StackError as exc:
         pytest.fail(f"{exc}\n{exc.log_tail()}", pytrace=False)
 

@@ -30,9 +30,8 @@ from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.stack import LocalStack, StackError
 from ddex_otel.stack.alert_settings import AlertSettings
-from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.cli import main as cli_main
-from support import sample_files
+from support import sample_files, stack_binaries
 
 HOST = "127.0.0.1"
 SLACK_TOKEN = "e2e-s3cr3t-slack-token"  # must never show in logs, state or `stack status`
@@ -176,7 +175,7 @@ def alert_stack(receivers, tmp_path):
         error_ratio=0.1, parse_p95_seconds=0.000001, rule_for="5s", rule_window="15s",
     )
     try:
-        stack = LocalStack(tmp_path / "stack", free_ports=True, bin_dir=ensure_binaries(), alerting=settings).start()
+        stack = LocalStack(tmp_path / "stack", free_ports=True, bin_dir=stack_binaries(), alerting=settings).start()
     except StackError as exc:
         pytest.fail(f"alerting stack did not start: {exc}\n--- log tail ---\n{exc.log_tail()}", pytrace=False)
     yield stack

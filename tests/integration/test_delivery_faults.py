@@ -21,10 +21,10 @@ import pytest
 import ddex_otel
 from ddex_otel import ern
 from ddex_otel.stack import paths
-from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.errors import StackError
 from ddex_otel.stack.faults import BlackHole, CollectorOnly, Http503, refused_endpoint
 from ddex_otel.telemetry.delivery import DEFAULT_SHUTDOWN_TIMEOUT
+from support import stack_binaries
 
 REPO = Path(__file__).resolve().parents[2]
 WORKLOAD = REPO / "benchmarks" / "delivery_workload.py"
@@ -37,7 +37,7 @@ def collector_bin_dir() -> Path:
         paths.find_binary("ddex-otelcol")
         return paths.bin_dir()
     except StackError:
-        return ensure_binaries()
+        return stack_binaries()
 
 
 @pytest.fixture(scope="session")

@@ -281,7 +281,7 @@ def test_every_dashboard_panel_has_data(workload, prometheus):
     """After the full workload, each dashboard query (Grafana variables filled in) returns series."""
     import json
 
-    dashboard = json.loads((Path(__file__).resolve().parents[2] / "src" / "ddex_otel" / "stack" / "assets" / "grafana" / "dashboards"
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "collector" / "grafana" / "dashboards"
                             / "ddex-pipeline.json").read_text())
     fill = {"$__rate_interval": "1m", "$__range": "1h", "$job": workload.service, "$ern_version": ".*"}
     exprs = []

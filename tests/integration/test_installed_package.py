@@ -23,20 +23,20 @@ import pytest
 
 from ddex_otel import __version__
 from ddex_otel.stack import paths
-from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.query import Jaeger
+from support import stack_binaries
 
 REPO = Path(__file__).resolve().parents[2]
-ASSETS = REPO / "src" / "ddex_otel" / "stack" / "assets"
+ASSETS = REPO / "collector"  # shipped as the package ddex_otel.stack.assets (pyproject.toml)
 # What a source distribution holds: enough to build the wheel, nothing else of the checkout.
-SOURCE_FILES = ("pyproject.toml", "README.md", "src")
+SOURCE_FILES = ("pyproject.toml", "README.md", "src", "collector")
 BUILD_TIMEOUT = 300.0  # isolated build: setuptools from pip's cache, seconds when warm
 INSTALL_TIMEOUT = 600.0  # dependencies from pip's cache; ~30 s warm on 2 cores
 
 
 @pytest.fixture(scope="module")
 def bin_dir() -> Path:
-    return ensure_binaries()
+    return stack_binaries()
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def venv(wheel, tmp_path_factory) -> Path:
 
 def test_the_wheel_ships_every_stack_file_and_clean_metadata(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    shipped = {str(p.relative_to(ASSETS)) for p in ASSETS.rglob("*") if p.is_file()}
+    shipped = {str(p.relative_to(ASSETS)) for p in ASSETS.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert shipped >= {"otelcol-config.yaml", "otelcol/go.mod", "otelcol/go.sum", "otelcol/main.go",
                        "jaeger/go.mod", "jaeger/go.sum", "prometheus/alert-thresholds.yml",
                        "alertmanager/entrypoint.sh", "alertmanager/templates/ddex.tmpl",

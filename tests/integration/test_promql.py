@@ -12,7 +12,7 @@ import yaml
 
 from support import walk_json
 
-COLLECTOR = Path(__file__).resolve().parents[2] / "src" / "ddex_otel" / "stack" / "assets"
+COLLECTOR = Path(__file__).resolve().parents[2] / "collector"
 DASHBOARD = json.loads((COLLECTOR / "grafana" / "dashboards" / "ddex-pipeline.json").read_text())
 RULES = yaml.safe_load((COLLECTOR / "prometheus" / "alert-rules.yml").read_text())
 THRESHOLDS = yaml.safe_load((COLLECTOR / "prometheus" / "alert-thresholds.yml").read_text())

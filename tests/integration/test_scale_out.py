@@ -20,9 +20,9 @@ import redis
 
 from ddex_otel.ern.generator import write_message
 from ddex_otel.stack import StackError
-from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.fleet import Fleet
 from ddex_otel.stack.query import Prometheus, get_json, poll
+from support import stack_binaries
 
 VISIBILITY_TIMEOUT = 5.0  # seconds before a dead worker's message goes to another worker
 BATCH_TIMEOUT = 60.0
@@ -31,7 +31,7 @@ BATCH_TIMEOUT = 60.0
 @pytest.fixture(scope="module")
 def bin_dir() -> Path:
     try:
-        return ensure_binaries()
+        return stack_binaries()
     except StackError as exc:
         pytest.fail(f"stack binaries: {exc}\n{exc.log_tail()}", pytrace=False)
 

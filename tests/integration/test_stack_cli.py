@@ -18,17 +18,16 @@ from pathlib import Path
 import pytest
 
 from ddex_otel.stack import Ports, jaegerui
-from ddex_otel.stack.build import ensure_binaries
 from ddex_otel.stack.local import ORDER
 from ddex_otel.stack.ports import HOST
-from support import tcp_time_wait_ports
+from support import stack_binaries, tcp_time_wait_ports
 
 CLI = Path(sys.executable).parent / "ddex-otel"
 
 
 @pytest.fixture(scope="module")
 def bin_dir() -> Path:
-    return ensure_binaries()
+    return stack_binaries()
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

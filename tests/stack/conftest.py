@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ddex_otel.stack import StackError
-from ddex_otel.stack.build import ensure_binaries
+from support import stack_binaries
 
 
 def pytest_collection_modifyitems(items):
@@ -21,7 +21,7 @@ def pytest_collection_modifyitems(items):
 def stack_bin_dir() -> Path:
     """`ddex-otel stack build`'s bin dir (first run builds for several minutes, then cached)."""
     try:
-        return ensure_binaries()
+        return stack_binaries()
     except StackError as exc:
         pytest.fail(f"{exc}\n{exc.log_tail()}", pytrace=False)
 

@@ -19,7 +19,7 @@ from ddex_otel.stack.cli import main as cli_main
 from ddex_otel.stack.render import render_run_dir
 
 REPO = Path(__file__).resolve().parents[2]
-AM_DIR = REPO / "src" / "ddex_otel" / "stack" / "assets" / "alertmanager"
+AM_DIR = REPO / "collector" / "alertmanager"
 SHIPPED = AM_DIR / "alertmanager.yml"
 ENTRYPOINT = AM_DIR / "entrypoint.sh"
 

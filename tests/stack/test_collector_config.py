@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-CONFIG = Path(__file__).resolve().parents[2] / "src" / "ddex_otel" / "stack" / "assets" / "otelcol-config.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "collector" / "otelcol-config.yaml"
 COMPOSE_ENV = {"DDEX_OTELCOL_HOST": "0.0.0.0", "DDEX_JAEGER_OTLP_ENDPOINT": "jaeger:4317",
                "DDEX_VICTORIALOGS_OTLP_ENDPOINT": "http://victorialogs:9428/insert/opentelemetry"}
 

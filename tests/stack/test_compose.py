@@ -43,10 +43,10 @@ def test_mounted_file_exists(service, source):
 
 def test_every_mounted_config_is_one_we_ship():
     sources = {s for _, s in _bind_mounts()}
-    for needed in ("./src/ddex_otel/stack/assets/otelcol-config.yaml", "./src/ddex_otel/stack/assets/jaeger/jaeger-config.yaml",
-                   "./src/ddex_otel/stack/assets/prometheus/prometheus.yml", "./src/ddex_otel/stack/assets/prometheus/alert-rules.yml",
-                   "./src/ddex_otel/stack/assets/prometheus/alert-thresholds.yml", "./src/ddex_otel/stack/assets/alertmanager",
-                   "./src/ddex_otel/stack/assets/grafana/provisioning", "./src/ddex_otel/stack/assets/grafana/dashboards"):
+    for needed in ("./collector/otelcol-config.yaml", "./collector/jaeger/jaeger-config.yaml",
+                   "./collector/prometheus/prometheus.yml", "./collector/prometheus/alert-rules.yml",
+                   "./collector/prometheus/alert-thresholds.yml", "./collector/alertmanager",
+                   "./collector/grafana/provisioning", "./collector/grafana/dashboards"):
         assert needed in sources
 
 
@@ -57,22 +57,22 @@ def test_images_are_pinned():
 
 
 def test_collector_image_matches_the_locally_built_release():
-    gomod = (REPO / "src" / "ddex_otel" / "stack" / "assets" / "otelcol" / "go.mod").read_text()
+    gomod = (REPO / "collector" / "otelcol" / "go.mod").read_text()
     core = re.search(r"go\.opentelemetry\.io/collector/otelcol v(\d+\.\d+)\.\d+", gomod).group(1)
     image = COMPOSE["services"]["otel-collector"]["image"]
     assert image.startswith(f"otel/opentelemetry-collector-contrib:{core}.")
 
 
 def test_jaeger_image_matches_the_locally_built_module():
-    gomod = (REPO / "src" / "ddex_otel" / "stack" / "assets" / "jaeger" / "go.mod").read_text()
+    gomod = (REPO / "collector" / "jaeger" / "go.mod").read_text()
     assert "github.com/jaegertracing/jaeger v1.76.0" in gomod  # v1.76.0 is Jaeger 2.13.0
     assert COMPOSE["services"]["jaeger"]["image"] == "jaegertracing/jaeger:2.13.0"
 
 
 def test_environment_variables_set_by_compose_are_read_by_the_configs():
     configs = {
-        "otel-collector": (REPO / "src" / "ddex_otel" / "stack" / "assets" / "otelcol-config.yaml").read_text(),
-        "jaeger": (REPO / "src" / "ddex_otel" / "stack" / "assets" / "jaeger" / "jaeger-config.yaml").read_text(),
+        "otel-collector": (REPO / "collector" / "otelcol-config.yaml").read_text(),
+        "jaeger": (REPO / "collector" / "jaeger" / "jaeger-config.yaml").read_text(),
     }
     for service, text in configs.items():
         for var in COMPOSE["services"][service].get("environment", {}):
@@ -94,18 +94,18 @@ def test_alertmanager_renders_its_config_from_every_variable_the_template_reads(
     """Compose passes exactly the DDEX_ALERT_* variables alertmanager.yml's markers name (the local stack's
     option-only settings, thresholds and the Jaeger link, live in Prometheus' files instead)."""
     service = COMPOSE["services"]["alertmanager"]
-    template = (REPO / "src" / "ddex_otel" / "stack" / "assets" / "alertmanager" / "alertmanager.yml").read_text()
+    template = (REPO / "collector" / "alertmanager" / "alertmanager.yml").read_text()
     markers = set(re.findall(r"# ddex-(?:env|if): (DDEX_ALERT_[A-Z0-9_]+)\s*$", template, re.M))
     assert set(service["environment"]) == markers
     for var, value in service["environment"].items():
         assert value == f"${{{var}:-}}", f"{var} is not taken from the caller's environment"
     assert service["entrypoint"] == ["/bin/sh", "/etc/alertmanager/ddex/entrypoint.sh"]
-    assert "./src/ddex_otel/stack/assets/alertmanager:/etc/alertmanager/ddex:ro" in service["volumes"]
+    assert "./collector/alertmanager:/etc/alertmanager/ddex:ro" in service["volumes"]
     assert "--cluster.listen-address=" in service["command"]
 
 
 def test_prometheus_sends_alerts_to_the_compose_alertmanager():
-    prom = yaml.safe_load((REPO / "src" / "ddex_otel" / "stack" / "assets" / "prometheus" / "prometheus.yml").read_text())
+    prom = yaml.safe_load((REPO / "collector" / "prometheus" / "prometheus.yml").read_text())
     targets = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     port = COMPOSE["services"]["alertmanager"]["ports"][0].rsplit(":", 2)[1]
     assert targets == [f"alertmanager:{port}"]

@@ -10,7 +10,7 @@ import yaml
 
 from support import walk_json
 
-GRAFANA = Path(__file__).resolve().parents[2] / "src" / "ddex_otel" / "stack" / "assets" / "grafana"
+GRAFANA = Path(__file__).resolve().parents[2] / "collector" / "grafana"
 DASHBOARD = json.loads((GRAFANA / "dashboards" / "ddex-pipeline.json").read_text())
 DATASOURCES = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "datasources.yaml").read_text())
 

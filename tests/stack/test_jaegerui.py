@@ -1,7 +1,7 @@
 """Where the local Jaeger's UI comes from: `ddex-otel stack build` installs it, jaegerui.find() locates it.
 
 The command runs for real against a scratch cache whose bin/ links to the built binaries (so nothing
-is rebuilt), with the official UI build from ../shared/jaeger-ui/.
+is rebuilt), with the official UI build the tests pass explicitly (support.jaeger_ui_build).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import yaml
 from ddex_otel.stack import jaegerui
 from ddex_otel.stack.ports import Ports
 from ddex_otel.stack.render import jaeger_env
+from support import jaeger_ui_build
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "ddex-otel"
-SHARED_TGZ = REPO.parent / "shared" / "jaeger-ui" / "jaeger-ui-v1.76.0-build.tgz"
-JAEGER_CONFIG = REPO / "src" / "ddex_otel" / "stack" / "assets" / "jaeger" / "jaeger-config.yaml"
+SHARED_TGZ = jaeger_ui_build()
+JAEGER_CONFIG = REPO / "collector" / "jaeger" / "jaeger-config.yaml"
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_nothing_installed_says_how_to_add_the_ui(cache):
     assert not ui.installed and ui.path is None
     text = ui.describe()
     assert text.startswith("not installed") and "placeholder" in text
-    assert "ddex-otel stack build --jaeger-ui PATH" in text and "../shared/jaeger-ui/" in text
+    assert "ddex-otel stack build --jaeger-ui PATH" in text and "../shared" not in text
 
 
 def test_env_directory_is_used_in_place(cache, tmp_path, monkeypatch):
@@ -100,8 +101,11 @@ def _run_script(cache: Path, bin_dir: Path, *args: str, **env: str) -> subproces
     return result
 
 
-def test_script_unpacks_the_shared_ui_once(cache, stack_bin_dir):
-    first = _run_script(cache, stack_bin_dir)
+def test_script_unpacks_the_given_ui_once(cache, stack_bin_dir):
+    # Nothing given, nothing remembered: no UI, whatever lies beside the checkout.
+    none = _run_script(cache, stack_bin_dir)
+    assert "jaeger-ui: not installed" in none.stderr and "ready:" in none.stderr, none.stderr
+    first = _run_script(cache, stack_bin_dir, "--jaeger-ui", str(SHARED_TGZ))
     assert "jaeger-ui: unpacked" in first.stderr, first.stderr
     installed = cache / "jaeger-ui-v1.76.0"
     assert (installed / "index.html").is_file() and any((installed / "static").glob("index-*.js"))
@@ -145,7 +149,7 @@ def test_a_ui_given_by_path_is_remembered(cache, tmp_path, stack_bin_dir):
     first = _run_script(cache, stack_bin_dir, "--jaeger-ui", str(archive))
     assert f"jaeger-ui: unpacked {archive}" in first.stderr, first.stderr
     assert jaegerui.find().path == (cache / "given-ui").resolve()
-    # No path, no variable: the remembered UI is kept (not replaced by the checkout's shared one).
+    # No path, no variable: the remembered UI is kept.
     again = _run_script(cache, stack_bin_dir)
     assert f"jaeger-ui: cached ({cache / 'given-ui'})" in again.stderr, again.stderr
     # A directory is remembered too, used in place.

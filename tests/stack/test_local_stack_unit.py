@@ -14,7 +14,7 @@ from ddex_otel.stack import LocalStack, Ports, StackError, process
 from ddex_otel.stack.cli import main as cli_main
 from ddex_otel.stack.render import render_prometheus_config
 
-PROM_YML = Path(__file__).resolve().parents[2] / "src" / "ddex_otel" / "stack" / "assets" / "prometheus" / "prometheus.yml"
+PROM_YML = Path(__file__).resolve().parents[2] / "collector" / "prometheus" / "prometheus.yml"
 
 
 def test_free_ports_are_distinct_and_free():

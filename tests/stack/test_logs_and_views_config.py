@@ -16,7 +16,7 @@ from ddex_otel.stack.ports import Ports
 from ddex_otel.stack.render import collector_env, jaeger_env, render_run_dir
 
 REPO = Path(__file__).resolve().parents[2]
-ASSETS = REPO / "src" / "ddex_otel" / "stack" / "assets"
+ASSETS = REPO / "collector"
 COLLECTOR = yaml.safe_load((ASSETS / "otelcol-config.yaml").read_text())
 JAEGER = yaml.safe_load((ASSETS / "jaeger" / "jaeger-config.yaml").read_text())
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())

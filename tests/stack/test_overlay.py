@@ -28,7 +28,7 @@ from ddex_otel.stack.overlay import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-BASE = REPO / "src" / "ddex_otel" / "stack" / "assets" / "otelcol-config.yaml"
+BASE = REPO / "collector" / "otelcol-config.yaml"
 DOCS = REPO / "docs" / "vendors.md"
 CLI = Path(sys.executable).parent / "ddex-otel"
 

@@ -14,7 +14,7 @@ from ddex_otel.stack.alert_settings import AlertSettings
 from ddex_otel.stack.render import render_run_dir
 
 REPO = Path(__file__).resolve().parents[2]
-PROM_DIR = REPO / "src" / "ddex_otel" / "stack" / "assets" / "prometheus"
+PROM_DIR = REPO / "collector" / "prometheus"
 OVERRIDES_TEST = REPO / "tests" / "data" / "alert-overrides.test.yml"
 
 

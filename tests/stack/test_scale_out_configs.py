@@ -1,4 +1,4 @@
-"""The scale-out tier's configs (src/ddex_otel/stack/assets/scale-out/): valid for the built binaries, loopback by
+"""The scale-out tier's configs (collector/scale-out/): valid for the built binaries, loopback by
 default, persistent queues where the issue asks for them, spanmetrics identical to the single node."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import yaml
 
 from ddex_otel.stack.fleet import Fleet
 
-ROOT = Path(__file__).resolve().parents[2] / "src" / "ddex_otel" / "stack" / "assets"
+ROOT = Path(__file__).resolve().parents[2] / "collector"
 SCALE_OUT = ROOT / "scale-out"
 AGENT, GATEWAY = SCALE_OUT / "otelcol-agent.yaml", SCALE_OUT / "otelcol-gateway.yaml"
 

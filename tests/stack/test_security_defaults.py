@@ -125,7 +125,7 @@ def test_the_check_catches_each_unsafe_default(ports, environment, expected):
 
 def test_local_stack_configs_listen_on_loopback_by_default():
     for config in ("otelcol-config.yaml", "jaeger/jaeger-config.yaml"):
-        text = (REPO / "src" / "ddex_otel" / "stack" / "assets" / config).read_text()
+        text = (REPO / "collector" / config).read_text()
         hosts = re.findall(r"\$\{env:DDEX_\w+_HOST:-([^}]+)\}", text)
         assert hosts and set(hosts) == {"127.0.0.1"}, (config, hosts)
-    assert "0.0.0.0" not in (REPO / "src" / "ddex_otel" / "stack" / "assets" / "otelcol-config.yaml").read_text().split("\n# ")[0]
+    assert "0.0.0.0" not in (REPO / "collector" / "otelcol-config.yaml").read_text().split("\n# ")[0]

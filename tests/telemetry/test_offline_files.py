@@ -1,6 +1,6 @@
 """Offline OTLP JSON files: fallback when unwritable, rotation and retention, whole lines on a full disk.
 
-Our collector build has no ``otlpjsonfile`` receiver (src/ddex_otel/stack/assets/otelcol/components.go), so replay
+Our collector build has no ``otlpjsonfile`` receiver (collector/otelcol/components.go), so replay
 validity is checked line by line with the OTLP protobuf ``json_format`` parser (``offline.decode_line``).
 Each scenario runs in its own process, as an application would.
 """

@@ -48,7 +48,7 @@ class GoTarget:
     """A binary built from one of the shipped Go modules."""
 
     name: str
-    module: str  # directory under assets/
+    module: str  # directory under paths.assets_dir() (collector/ in a checkout)
     package: str
 
 
@@ -338,8 +338,8 @@ _NO_UI = ("the local Jaeger will serve a placeholder page instead of its UI (its
           + jaegerui.HOW_TO_ADD)
 
 def install_jaeger_ui(reporter: Reporter, given: Path | None = None) -> Path | None:
-    """Install the Jaeger UI build given, else $DDEX_OTEL_JAEGER_UI, else the one remembered in the cache,
-    else a checkout's ../shared/jaeger-ui/ archive. Never fails the build: says what is missing instead."""
+    """Install the Jaeger UI build given, else $DDEX_OTEL_JAEGER_UI, else the one remembered in the cache.
+    Never fails the build: says what is missing instead."""
     env = os.environ.get(jaegerui.ENV_JAEGER_UI, "").strip()
     link = paths.cache_dir() / jaegerui.INSTALL_LINK
     source, origin = None, ""
@@ -356,8 +356,6 @@ def install_jaeger_ui(reporter: Reporter, given: Path | None = None) -> Path | N
     elif (link / "index.html").is_file():
         reporter.say(f"jaeger-ui: cached ({link.parent / os.readlink(link)})")
         return link
-    elif (shared := paths.shared_jaeger_ui(JAEGER_UI_ARCHIVE)) is not None:
-        source, origin = shared, "the checkout's ../shared/jaeger-ui"
     else:
         reporter.say(f"jaeger-ui: not installed: {_NO_UI}")
         return None
@@ -404,14 +402,15 @@ def install_jaeger_ui(reporter: Reporter, given: Path | None = None) -> Path | N
 
 # -- for tests and `stack up --build` ----------------------------------------------------------------
 
-def ensure_binaries(browser: bool = True, broker: bool = True) -> Path:
-    """Build/install the stack's binaries if needed, quietly (output in the cache's build-stack.log)."""
+def ensure_binaries(browser: bool = True, broker: bool = True, jaeger_ui: Path | None = None) -> Path:
+    """Build/install the stack's binaries if needed, quietly (output in the cache's build-stack.log);
+    ``jaeger_ui`` as ``stack build --jaeger-ui``."""
     log = paths.cache_dir() / "build-stack.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         reporter = Reporter(Console(file=out, force_terminal=False, width=200))
         try:
-            return build(reporter, browser=browser, broker=broker)
+            return build(reporter, jaeger_ui=jaeger_ui, browser=browser, broker=broker)
         except BuildError as exc:
             reporter.say(f"error: {exc}")
             raise BuildError(str(exc).split(";")[0].splitlines()[0], log) from None

@@ -7,7 +7,7 @@ build comes from, first match wins:
 1. ``$DDEX_OTEL_JAEGER_UI``: a directory holding ``index.html`` (used in place), or a ``.tgz`` that
    `ddex-otel stack build` unpacked into the cache;
 2. ``${DDEX_OTEL_CACHE:-~/.cache/ddex-otel}/jaeger-ui``: the link `stack build` makes to the UI it
-   installed (given with ``--jaeger-ui PATH``, or a checkout's ``../shared/jaeger-ui/`` archive) and
+   installed (given with ``--jaeger-ui PATH``; ``make stack-bins`` passes the team's archive) and
    remembers.
 
 No UI is not an error: Jaeger then serves its placeholder page and its HTTP API works as before.
@@ -29,8 +29,7 @@ INSTALL_LINK = "jaeger-ui"  # $CACHE/jaeger-ui -> jaeger-ui-v1.76.0 (made by `dd
 SOURCE_STAMP = ".source-sha256"  # sha256 of the archive a cached UI was unpacked from
 HOW_TO_ADD = (
     "run `ddex-otel stack build --jaeger-ui PATH` with an official Jaeger UI build (a directory with "
-    "index.html, or its .tgz such as jaeger-ui-v1.76.0-build.tgz; a ddex-otel checkout finds "
-    "../shared/jaeger-ui/ by itself), then restart the stack"
+    "index.html, or its .tgz such as jaeger-ui-v1.76.0-build.tgz), then restart the stack"
 )
 
 

@@ -1,4 +1,4 @@
-"""Where the stack's files live: shipped configs (package data in assets/), built binaries, run dirs."""
+"""Where the stack's files live: shipped configs (the package ddex_otel.stack.assets), built binaries, run dirs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import StackError
 
-# Relative to assets_dir(); the same files docker-compose*.yml mount from the source tree.
+# Relative to assets_dir(); the same files docker-compose*.yml mount from collector/ in a checkout.
 COLLECTOR_CONFIG = "otelcol-config.yaml"
 JAEGER_CONFIG = "jaeger/jaeger-config.yaml"
 JAEGER_UI_CONFIG = "jaeger/jaeger-ui-config.json"
@@ -24,8 +24,10 @@ BUILD_HINT = "run `ddex-otel stack build` (or `ddex-otel stack up --build`)"
 
 
 def assets_dir() -> Path:
-    """The stack's shipped files (configs, rules, templates, dashboards, Go modules): package data."""
-    root = resources.files("ddex_otel.stack") / "assets"
+    """The stack's shipped files (configs, rules, templates, dashboards, Go modules): package data.
+
+    A checkout keeps them in collector/; pyproject.toml maps that directory to ddex_otel.stack.assets."""
+    root = resources.files("ddex_otel.stack.assets")
     if not isinstance(root, Path) or not (root / COLLECTOR_CONFIG).is_file():
         # Only a zipped install gets here: pip always installs wheels as files.
         raise StackError(f"the stack's files are not on disk ({root}): reinstall ddex-otel with pip")
@@ -53,13 +55,6 @@ def checkout_root() -> Path | None:
         if (parent / "pyproject.toml").is_file() and (parent / "src" / "ddex_otel").is_dir():
             return parent
     return None
-
-
-def shared_jaeger_ui(archive: str) -> Path | None:
-    """A checkout's ../shared/jaeger-ui/<archive> (the team's copy of the official UI build), if any."""
-    root = checkout_root()
-    candidate = root.parent / "shared" / "jaeger-ui" / archive if root else None
-    return candidate if candidate and candidate.is_file() else None
 
 
 def find_binary(name: str, directory: Path | None = None) -> Path:

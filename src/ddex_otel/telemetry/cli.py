@@ -44,8 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--samples", metavar="DIR",
-        help=f"directory of ERN *.xml samples (default: ${ENV_SAMPLES_DIR}, else <repo>/../shared/ddex-samples; "
-        "generated messages only if there is none)",
+        help=f"directory of ERN *.xml samples (default: ${ENV_SAMPLES_DIR}; generated messages only if there is none)",
     )
     p.add_argument("--generated", type=int, default=3, metavar="N",
                    help="generated messages to add, of growing size (default: 3)")
@@ -65,15 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def default_samples_dir() -> Path | None:
-    """``$DDEX_SAMPLES_DIR``, else ``<repo>/../shared/ddex-samples`` when this is a source checkout."""
+    """``$DDEX_SAMPLES_DIR`` (``make demo`` sets it to the team's samples), else None."""
     env = os.environ.get(ENV_SAMPLES_DIR)
-    if env:
-        return Path(env)
-    import ddex_otel
-
-    repo = Path(ddex_otel.__file__).resolve().parents[2]
-    candidate = repo.parent / "shared" / "ddex-samples"
-    return candidate if candidate.is_dir() else None
+    return Path(env) if env else None
 
 
 @dataclass
