@@ -6,27 +6,24 @@ localhost); the client trusts only that CA. Secrets used here must never show in
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import logging
 import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from ddex_otel.monitoring import Alert, Alerting, EmailNotifier, SlackNotifier, WebhookNotifier
 from ddex_otel.monitoring.notifiers import NotificationError, mask_url
+from loopback import LoopbackController, Mailbox, authenticator
+from loopback import starttls_smtp as starttls_smtp_controller
 
 SMTP_USER = "alerts"
 SMTP_PASSWORD = "s3cret-Pa55-w0rd"
@@ -72,53 +69,11 @@ def cafile(ca: trustme.CA, tmp_path: Path) -> str:
     return str(path)
 
 
-@dataclass
-class Mailbox:
-    """What the SMTP server received, with a deadline-bounded wait."""
-
-    messages: list[tuple[EmailMessage, Any]] = field(default_factory=list)
-    cond: threading.Condition = field(default_factory=threading.Condition)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.cond:
-            self.messages.append((message, session))
-            self.cond.notify_all()
-        return "250 Message accepted for delivery"
-
-    def wait(self, count: int = 1, timeout: float = 10.0) -> list[tuple[EmailMessage, Any]]:
-        with self.cond:
-            assert self.cond.wait_for(lambda: len(self.messages) >= count, timeout), "no e-mail arrived"
-            return list(self.messages)
-
-
-def authenticator(mailbox: Mailbox):  # aiosmtpd's callback type
-    def check(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-            SMTP_USER.encode(), SMTP_PASSWORD.encode()
-        )
-        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
-
-    return check
-
-
-class LoopbackController(Controller):
-    """aiosmtpd's Controller on 127.0.0.1 and a free port (asks the OS, reads back the bound port)."""
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
 @pytest.fixture
 def starttls_smtp(server_tls: ssl.SSLContext) -> Iterator[tuple[LoopbackController, Mailbox]]:
     """SMTP with STARTTLS required, then AUTH required (one user/password)."""
     mailbox = Mailbox()
-    controller = LoopbackController(
-        mailbox, hostname="127.0.0.1", port=0, tls_context=server_tls, require_starttls=True,
-        auth_required=True, auth_require_tls=True, authenticator=authenticator(mailbox),
-    )
+    controller = starttls_smtp_controller(mailbox, server_tls, SMTP_USER, SMTP_PASSWORD)
     controller.start()
     yield controller, mailbox
     controller.stop()
@@ -130,7 +85,7 @@ def smtps(server_tls: ssl.SSLContext) -> Iterator[tuple[LoopbackController, Mail
     mailbox = Mailbox()
     controller = LoopbackController(
         mailbox, hostname="127.0.0.1", port=0, ssl_context=server_tls,
-        auth_required=True, auth_require_tls=False, authenticator=authenticator(mailbox),
+        auth_required=True, auth_require_tls=False, authenticator=authenticator(SMTP_USER, SMTP_PASSWORD),
     )
     controller.start()
     yield controller, mailbox

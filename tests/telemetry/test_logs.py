@@ -6,8 +6,6 @@ import gzip
 import logging
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from ddex_otel.ern.errors import DDEXError
 from ddex_otel.telemetry import offline
 from ddex_otel.telemetry.batch_spans import batch
 from ddex_otel.telemetry.setup import configure
+from loopback import GrpcOtlpReceiver, HttpReceiver
 
 LOSSY_SAMPLE = "AudiusProject__01_delivery.xml"  # ERN 3.8.2 with elements the model does not hold
 
@@ -144,42 +143,26 @@ print("OK")
     assert done.returncode == 0 and done.stdout.strip() == "OK", done.stderr
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    requests: list[tuple[str, dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:  # http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.requests.append((self.path, dict(self.headers), body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
 def test_otlp_http_logs_with_headers_and_gzip(samples_dir: Path, sample: Path, tmp_path: Path) -> None:
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    _Receiver.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = HttpReceiver()
     try:
-        handle = configure(endpoint=f"http://127.0.0.1:{server.server_address[1]}", protocol="http/protobuf",
+        handle = configure(endpoint=server.url, protocol="http/protobuf",
                            headers={"x-tenant": "label-1"}, compression="gzip", set_global=False,
                            process_metrics=False, metric_export_interval_millis=3_600_000)
         assert handle.offline_files is None
         workload(samples_dir, sample, tmp_path)
         handle.shutdown(timeout=30)  # delivery is under test, not the 2 s exit budget: a loaded machine may need longer
     finally:
-        server.shutdown()
-    logs = [(h, b) for path, h, b in _Receiver.requests if path == "/v1/logs"]
+        server.close()
+    logs = [(h, b) for path, h, b in server.requests if path == "/v1/logs"]
     assert logs
     assert all(h.get("x-tenant") == "label-1" and h.get("Content-Encoding") == "gzip" for h, _ in logs)
     records = log_records([ExportLogsServiceRequest.FromString(gzip.decompress(b)) for _, b in logs])
     spans = spans_of([ExportTraceServiceRequest.FromString(gzip.decompress(b))
-                      for path, _, b in _Receiver.requests if path == "/v1/traces"])
+                      for path, _, b in server.requests if path == "/v1/traces"])
     span_ids = {s.span_id.hex() for s in spans}
     assert {r["severity"] for r in records} == {"WARN", "ERROR"}
     assert all(r["span_id"] in span_ids for r in records)
@@ -187,43 +170,15 @@ def test_otlp_http_logs_with_headers_and_gzip(samples_dir: Path, sample: Path, t
 
 
 def test_otlp_grpc_logs(samples_dir: Path, sample: Path, tmp_path: Path) -> None:
-    from concurrent import futures
-
-    import grpc
-    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-
-    received: list[Any] = []
-
-    class Logs(logs_service_pb2_grpc.LogsServiceServicer):
-        def Export(self, request, context):
-            received.append(request)
-            return logs_service_pb2.ExportLogsServiceResponse()
-
-    # traces and metrics are accepted too: a refused signal is retried until the shutdown deadline
-    class Traces(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request, context):
-            return trace_service_pb2.ExportTraceServiceResponse()
-
-    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-        def Export(self, request, context):
-            return metrics_service_pb2.ExportMetricsServiceResponse()
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
+    server = GrpcOtlpReceiver()
     try:
-        handle = configure(endpoint=f"http://127.0.0.1:{port}", protocol="grpc", set_global=False,
+        handle = configure(endpoint=server.endpoint, protocol="grpc", set_global=False,
                            process_metrics=False, metric_export_interval_millis=3_600_000)
         workload(samples_dir, sample, tmp_path)
         handle.shutdown(timeout=30)  # delivery is under test, not the 2 s exit budget: a loaded machine may need longer
     finally:
-        server.stop(0)
-    records = log_records(received)
+        server.close()
+    records = log_records(server.received["logs"])
     assert any(r["attrs"].get("error.type") == "DDEXValidationError" for r in records)
     assert all(len(r["trace_id"]) == 32 and int(r["trace_id"], 16) for r in records)
 

@@ -8,10 +8,7 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from ddex_otel import ern
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.telemetry import offline
 from ddex_otel.telemetry.setup import build_resource, configure, resolve_protocol
+from loopback import GrpcOtlpReceiver, HttpReceiver
 
 DEFAULT_METRICS = {
     "ddex.operation.duration", "ddex.stage.duration", "ddex.message.size", "ddex.releases.processed",
@@ -214,75 +212,27 @@ def test_dead_collector_never_breaks_the_host(protocol: str, sample: Path, caplo
 # ----------------------------------------------------------------- a live OTLP receiver (both protocols)
 
 
-class _HttpReceiver(BaseHTTPRequestHandler):
-    bodies: dict[str, list[bytes]] = {}
-
-    def do_POST(self) -> None:  # http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.bodies.setdefault(self.path, []).append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
-def _http_receiver():
-    _HttpReceiver.bodies = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HttpReceiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-def _grpc_receiver():
-    import grpc
-    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-
-    received: dict[str, list] = {"traces": [], "metrics": []}
-
-    class Traces(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request, context):
-            received["traces"].append(request)
-            return trace_service_pb2.ExportTraceServiceResponse()
-
-    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-        def Export(self, request, context):
-            received["metrics"].append(request)
-            return metrics_service_pb2.ExportMetricsServiceResponse()
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, f"http://127.0.0.1:{port}", received
-
-
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
 def test_shutdown_flushes_everything_to_the_endpoint(protocol: str, sample: Path) -> None:
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    if protocol == "grpc":
-        server, endpoint, received = _grpc_receiver()
-    else:
-        server, endpoint = _http_receiver()
+    server = GrpcOtlpReceiver() if protocol == "grpc" else HttpReceiver()
+    endpoint = server.endpoint if isinstance(server, GrpcOtlpReceiver) else server.url
     try:
         handle = configure(endpoint=endpoint, protocol=protocol, service_name="flush-test", set_global=False,
                            metric_export_interval_millis=3_600_000, instrument_options={"resource_usage": True})
         ern.build(ern.parse(str(sample)))
         handle.shutdown()
     finally:
-        server.stop(0) if protocol == "grpc" else server.shutdown()
+        server.close()
     assert handle.export_failures == 0
-    if protocol == "grpc":
-        traces, metrics = received["traces"], received["metrics"]
+    if isinstance(server, GrpcOtlpReceiver):
+        traces, metrics = server.received["traces"], server.received["metrics"]
     else:
-        assert set(_HttpReceiver.bodies) == {"/v1/traces", "/v1/metrics"}
-        traces = [ExportTraceServiceRequest.FromString(b) for b in _HttpReceiver.bodies["/v1/traces"]]
-        metrics = [ExportMetricsServiceRequest.FromString(b) for b in _HttpReceiver.bodies["/v1/metrics"]]
+        assert {path for path, _, _ in server.requests} == {"/v1/traces", "/v1/metrics"}
+        traces = [ExportTraceServiceRequest.FromString(b) for b in server.bodies("/v1/traces")]
+        metrics = [ExportMetricsServiceRequest.FromString(b) for b in server.bodies("/v1/metrics")]
     names = {s.name for r in traces for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans}
     assert {"ddex.parse", "ddex.build"} <= names
     resource = _attrs(traces[0].resource_spans[0].resource.attributes)

@@ -83,6 +83,7 @@ def submit_batch(
     """Process ``paths`` on the Celery workers behind ``broker_url``; one trace, every outcome.
 
     Paths are sent as absolute paths: workers must see the same files (shared storage).
+    ``out_dir`` is created here when missing, as ``run_batch`` does (the workers write into it).
     ``timeout`` bounds the whole wait; files without an outcome by then are ``lost``.
     """
     if not paths:
@@ -95,6 +96,8 @@ def submit_batch(
     tracer = trace.get_tracer(A.SCOPE_NAME, __version__, tracer_provider, schema_url=A.SCHEMA_URL)
     files = [str(Path(p).resolve()) for p in paths]
     out = str(Path(out_dir).resolve()) if out_dir is not None else None
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
     outcomes: list[FileOutcome | None] = [None] * len(files)
     t0 = time.perf_counter()
     with batch(name, attributes={INPUT_COUNT: len(files), "messaging.system": "celery"},
