@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from ddex_otel.distributed import celeryapp, tasks
 from ddex_otel.distributed.results import FAILED, LOST, OK, DistributedBatchResult, FileOutcome
 from ddex_otel.distributed.submitter import _masked, _outcome_from_meta, submit_batch
+from ddex_otel.monitoring.batch_runner import FileResult, OperationTiming
 
 
 @pytest.fixture
@@ -92,9 +93,19 @@ def test_outcome_keeps_only_known_fields():
     assert outcome.ok and outcome.host == "h1"
 
 
+def test_outcome_operations_are_the_local_batch_timings():
+    sent = [{"name": "parse", "duration_s": 0.05, "success": True, "memory_delta": 12, "error_type": None},
+            {"name": "validate", "duration_s": 0.01, "success": False, "error_type": "X", "later_field": 1}]
+    outcome = _outcome_from_meta("/in/a.xml", {"status": "SUCCESS", "result": {
+        "path": "/in/a.xml", "status": "ok", "operations": sent}})
+    assert outcome.operations == [OperationTiming("parse", 0.05, True, 12, None),
+                                  OperationTiming("validate", 0.01, False, None, "X")]
+    assert outcome.durations() == {"parse": 0.05, "validate": 0.01}
+
+
 def test_result_maps_to_the_local_batch_result():
     files = [
-        FileOutcome("/a.xml", OK, seconds=0.1, host="h1", operations=[{"name": "parse", "duration_s": 0.05}]),
+        FileOutcome("/a.xml", OK, seconds=0.1, host="h1", operations=[OperationTiming("parse", 0.05)]),
         FileOutcome("/b.xml", FAILED, host="h2", error="X: y", error_type="X", redelivered=True),
         FileOutcome("/c.xml", LOST, error="TaskLost: no outcome", error_type="TaskLost"),
     ]
@@ -103,6 +114,10 @@ def test_result_maps_to_the_local_batch_result():
     local = result.to_batch_result()
     assert (local.ok, local.failed, local.workers, local.trace_id) == (1, 2, 2, "ab" * 16)
     assert local.operations()["parse"]["count"] == 1
+    # the local batch's files are plain FileResults (its JSON has no Celery fields); lost counts as failed
+    assert [type(f) for f in local.files] == [FileResult] * 3
+    assert [f.status for f in local.files] == [OK, FAILED, FAILED]
+    assert local.files[2].to_dict()["error_type"] == "TaskLost" and "host" not in local.files[0].to_dict()
     assert result.to_dict()["totals"]["files_per_second"] == 1.5
 
 

@@ -9,7 +9,6 @@ distributed run has (which host ran each file, redeliveries, the broker) is in `
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,7 @@ class CeleryRunner:
     def __call__(self, paths: Sequence[Path], options: Any, on_result: Callable[[Any], None] | None = None) -> Any:
         def each(outcome: FileOutcome) -> None:
             if on_result is not None:
-                single = DistributedBatchResult([outcome], outcome.seconds).to_batch_result()
-                on_result(single.files[0])
+                on_result(outcome.to_file_result())
 
         self.result = submit_batch(
             paths, self.broker_url, backend_url=self.backend_url, name=options.name,
@@ -43,11 +41,11 @@ class CeleryRunner:
         r = self.result
         if r is None:
             return {}
-        keep = ("path", "status", "host", "worker", "instance", "redelivered", "latency_s", "task_id")
+        keep = ("path", "status", "worker", "host", "instance", "redelivered", "task_id", "latency_s")
         return {
             "broker": r.broker, "hosts": r.workers, "redelivered": r.redelivered,
             "lost": sum(1 for f in r.files if f.status == "lost"),
-            "files": [{k: v for k, v in asdict(f).items() if k in keep} for f in r.files],
+            "files": [{k: getattr(f, k) for k in keep} for f in r.files],
         }
 
     def summary_line(self) -> str:

@@ -1,46 +1,57 @@
-"""What a distributed batch returns: one outcome per submitted file, and the batch's totals."""
+"""What a distributed batch returns: one outcome per submitted file, and the batch's totals.
+
+A ``FileOutcome`` is the local batch's ``FileResult`` (path, status, timings, error, span ids,
+``ddex.*`` operation timings) plus what only a Celery run knows: which worker ran the file, whether
+it was redelivered, its task id and latency.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-OK = "ok"
-FAILED = "failed"
+from ddex_otel.monitoring.batch_runner import BatchResult, FileResult, OperationTiming
+from ddex_otel.telemetry import attributes as A
+
+OK = A.FILE_OUTCOME_OK
+FAILED = A.FILE_OUTCOME_FAILED
 #: The file's task did not finish before the batch's deadline: reported, never dropped.
 LOST = "lost"
 
 
-@dataclass
-class FileOutcome:
-    """One file: ``status`` ok / failed / lost, which worker ran it, and its spans' ids."""
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The items of ``data`` that name a field of dataclass ``cls`` (a newer worker may send more)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
 
-    path: str
-    status: str
-    seconds: float = 0.0
-    error: str | None = None
-    error_type: str | None = None
+
+@dataclass
+class FileOutcome(FileResult):
+    """One file: ``status`` ok / failed / lost, which worker ran it, and its spans' ids.
+
+    ``span_id`` is the worker's task span; ``operations`` come from the worker's ``ddex.*`` spans.
+    """
+
     worker: str | None = None       # Celery node name (w1@host)
     host: str | None = None         # host.name of the worker's telemetry resource
     instance: str | None = None     # service.instance.id
-    pid: int | None = None
     redelivered: bool = False       # ran again after its first worker died mid-task
-    output: str | None = None
     task_id: str | None = None
-    trace_id: str | None = None
-    span_id: str | None = None      # the worker's task span
     latency_s: float = 0.0          # submit → result seen by the submitter
-    operations: list[dict[str, Any]] = field(default_factory=list)  # the worker's ddex.* spans' timings
-
-    @property
-    def ok(self) -> bool:
-        return self.status == OK
 
     @classmethod
     def from_task(cls, data: dict[str, Any], **extra: Any) -> FileOutcome:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in {**data, **extra}.items() if k in known})
+        """The outcome from the task's JSON-able dict (its operations arrive as ``asdict(OperationTiming)`` dicts)."""
+        values = _known(cls, {**data, **extra})
+        operations = values.get("operations") or ()
+        values["operations"] = [OperationTiming(**_known(OperationTiming, op)) for op in operations]
+        return cls(**values)
+
+    def to_file_result(self) -> FileResult:
+        """The local batch's result for this file: the shared fields, ``lost`` counted as ``failed``."""
+        shared = {f.name: getattr(self, f.name) for f in fields(FileResult)}
+        return FileResult(**{**shared, "status": OK if self.ok else FAILED})
 
 
 @dataclass
@@ -74,15 +85,10 @@ class DistributedBatchResult:
     def files_per_second(self) -> float:
         return len(self.files) / self.seconds if self.seconds > 0 else math.nan
 
-    def to_batch_result(self) -> Any:
+    def to_batch_result(self) -> BatchResult:
         """The same outcome as the local ``ddex-otel batch`` result (its summary and JSON printing)."""
-        from ddex_otel.monitoring.batch_runner import BatchResult, FileResult, OperationTiming
-
-        files = [FileResult(path=f.path, status=OK if f.ok else FAILED, seconds=f.seconds, error=f.error,
-                            error_type=f.error_type, operations=[OperationTiming(**op) for op in f.operations],
-                            trace_id=f.trace_id, span_id=f.span_id, pid=f.pid, output=f.output)
-                 for f in self.files]
-        return BatchResult(files=files, seconds=self.seconds, workers=len(self.workers), trace_id=self.trace_id)
+        return BatchResult(files=[f.to_file_result() for f in self.files], seconds=self.seconds,
+                           workers=len(self.workers), trace_id=self.trace_id)
 
     def to_dict(self) -> dict[str, Any]:
         fps = self.files_per_second
