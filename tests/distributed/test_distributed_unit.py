@@ -95,7 +95,8 @@ def test_outcome_keeps_only_known_fields():
 
 def test_outcome_operations_are_the_local_batch_timings():
     sent = [{"name": "parse", "duration_s": 0.05, "success": True, "memory_delta": 12, "error_type": None},
-            {"name": "validate", "duration_s": 0.01, "success": False, "error_type": "X", "later_field": 1}]
+            {"name": "validate", "duration_s": 0.01, "success": False, "error_type": "X", "later_field": 1},
+            {"name": "no-duration"}, "not a timing"]  # a worker of another version: left out, the file kept
     outcome = _outcome_from_meta("/in/a.xml", {"status": "SUCCESS", "result": {
         "path": "/in/a.xml", "status": "ok", "operations": sent}})
     assert outcome.operations == [OperationTiming("parse", 0.05, True, 12, None),

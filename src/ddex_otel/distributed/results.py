@@ -26,6 +26,15 @@ def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in names}
 
 
+def _timing(op: Any) -> OperationTiming | None:
+    """One operation timing sent by a worker; None for one that is not (a worker of another version):
+    a file's timings are detail, never a reason to lose the batch's result."""
+    try:
+        return OperationTiming(**_known(OperationTiming, op))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 @dataclass
 class FileOutcome(FileResult):
     """One file: ``status`` ok / failed / lost, which worker ran it, and its spans' ids.
@@ -45,7 +54,7 @@ class FileOutcome(FileResult):
         """The outcome from the task's JSON-able dict (its operations arrive as ``asdict(OperationTiming)`` dicts)."""
         values = _known(cls, {**data, **extra})
         operations = values.get("operations") or ()
-        values["operations"] = [OperationTiming(**_known(OperationTiming, op)) for op in operations]
+        values["operations"] = [timing for op in operations if (timing := _timing(op)) is not None]
         return cls(**values)
 
     def to_file_result(self) -> FileResult:
