@@ -124,15 +124,9 @@ def _round_trip(ern: Any, label: str, source: Any) -> Outcome:
 
 def run_demo(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
-    from ddex_otel import ern
-    from ddex_otel.ern.errors import DDEXError
-    from ddex_otel.telemetry.batch_spans import batch, file_span
     from ddex_otel.telemetry.clisetup import report_undelivered, show_telemetry_warnings
-    from ddex_otel.telemetry.setup import configure, describe
-    from ddex_otel.telemetry.spans import mark_error
-    from ddex_otel.telemetry.summary import render
+    from ddex_otel.telemetry.setup import configure
 
     console = Console()
     if not console.is_terminal:  # piped or captured: rich would assume 80 columns
@@ -152,6 +146,21 @@ def run_demo(args: argparse.Namespace) -> int:
         return 2
     inputs, note = _inputs(args)
     console.print(f"[bold]ddex-otel demo[/bold]: {note}")
+    outcomes, streamed, batch_context = _round_trips(inputs)
+    handle.shutdown()
+    report_undelivered(handle)
+    failed = _print_outcomes(console, outcomes, streamed, handle)
+    _print_where_telemetry_went(console, handle, batch_context)
+    return 0 if len(outcomes) > failed else 1
+
+
+def _round_trips(inputs: list[tuple[str, Any]]) -> tuple[list[Outcome], int, Any]:
+    """Each input through parse → build → parse under one ``ddex.batch`` trace, then a stream of the
+    largest generated message: the outcomes, the streamed item count and the batch's span context."""
+    from ddex_otel import ern
+    from ddex_otel.ern.errors import DDEXError
+    from ddex_otel.telemetry.batch_spans import batch, file_span
+    from ddex_otel.telemetry.spans import mark_error
 
     outcomes: list[Outcome] = []
     streamed = 0
@@ -174,9 +183,14 @@ def run_demo(args: argparse.Namespace) -> int:
                 b.succeeded()
             except DDEXError as exc:
                 b.failed(exc, "stream of the largest generated message")
-    batch_context = b.span.get_span_context()
-    handle.shutdown()
-    report_undelivered(handle)
+    return outcomes, streamed, b.span.get_span_context()
+
+
+def _print_outcomes(console: Any, outcomes: list[Outcome], streamed: int, handle: Any) -> int:
+    """The round-trip table, each failure's cause, the in-process telemetry summary; the failed count."""
+    from rich.table import Table
+
+    from ddex_otel.telemetry.summary import render
 
     table = Table(title="parse → build → parse", title_justify="left")
     table.add_column("message", no_wrap=True, overflow="ellipsis", max_width=30)
@@ -199,6 +213,14 @@ def run_demo(args: argparse.Namespace) -> int:
         console.print(render(handle.summary.rows(), title="telemetry summary (from the spans, in process)"))
     failed = sum(1 for o in outcomes if o.error)
     console.print(f"messages: {len(outcomes)}, ok: {len(outcomes) - failed}, failed: {failed}")
+    return failed
+
+
+def _print_where_telemetry_went(console: Any, handle: Any, batch_context: Any) -> None:
+    """Destinations, span delivery counts, the trace's links (when they lead somewhere), failures."""
+    from ddex_otel.stack.links import trace_links
+    from ddex_otel.telemetry.setup import describe
+
     console.print("[bold]telemetry went to:[/bold]")
     for line in describe(handle):
         console.print(f"  {line}")
@@ -207,8 +229,6 @@ def run_demo(args: argparse.Namespace) -> int:
         dropped = ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in delivery.dropped_by_reason.items() if n)
         console.print(f"spans: {delivery.spans_ended} ended, {delivery.spans_exported} exported, "
                       f"{delivery.spans_dropped} dropped{f' ({dropped})' if dropped else ''}")
-    from ddex_otel.stack.links import trace_links
-
     # only when the spans went over OTLP: offline or undelivered, a link would lead nowhere
     links = trace_links(handle, batch_context.trace_id if batch_context.trace_flags.sampled else None)
     # soft_wrap: a link stays on one line, whole, however narrow the terminal
@@ -221,4 +241,3 @@ def run_demo(args: argparse.Namespace) -> int:
             f"[yellow]{handle.export_failures} telemetry export(s) failed[/yellow] "
             f"(first: {handle.failures.first_error}); the demo itself is unaffected"
         )
-    return 0 if len(outcomes) > failed else 1
