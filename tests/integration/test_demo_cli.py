@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ddex_otel.stack.query import poll
+from support import samples_root
 
 CLI = Path(sys.executable).parent / "ddex-otel"
 
@@ -39,6 +40,7 @@ def demo_run(request, local_stack, jaeger, prometheus):
     endpoints = local_stack.endpoints
     endpoint = endpoints.otlp_grpc if protocol == "grpc" else endpoints.otlp_http
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["DDEX_SAMPLES_DIR"] = str(samples_root())  # the samples the assertions below count, passed explicitly
     done = subprocess.run(
         [str(CLI), "demo", "--endpoint", endpoint, "--protocol", protocol, "--service-name", service,
          "--generated", "1"],
