@@ -149,6 +149,11 @@ def identify_root(tag: object) -> tuple[str, str]:
     return version, local
 
 
+def detect_version(root: Element) -> tuple[str, str]:
+    """(ern_version, message_type) of a parsed message, from its root element (``parse``'s "detect" stage)."""
+    return identify_root(root.tag)
+
+
 class Context:
     """What extraction must remember across elements: the version family and the parties seen.
 
