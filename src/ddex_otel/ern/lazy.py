@@ -15,9 +15,9 @@ names (labels, contributors) against the parties of the PartyLists met *before* 
 an eager read does (``Parties``; its index is built from those parties on first use), and Deals
 get their ReleaseDeal's references.
 
-``extract_message`` walks the root's sections once and assembles the Message (``lazy=False``: every
-object read now, the same Message); it is a module-level function called through this module's
-globals, so telemetry can wrap it from outside (see ``parser``'s stage contract).
+``extract_message`` walks the root's sections once and assembles the Message (``lazy=False`` and
+3.x: ``extract.extract_all``, every object read now); it is a module-level function called through
+this module's globals, so telemetry can wrap it from outside (see ``parser``'s stage contract).
 """
 
 from __future__ import annotations
@@ -28,20 +28,19 @@ from typing import Any, TypeAlias
 from lxml import etree
 
 from ddex_otel.ern.extract import (
+    SOURCE_SLOTS,
     Context,
+    extract_all,
     extract_deal,
     extract_header,
     extract_party,
     extract_purged_release,
-    extract_release,
     extract_release_4x,
-    extract_release_deal,
-    extract_resource,
     extract_resource_4x,
-    fast_constructor,
+    new_message,
     release_deal_parts,
-    split_tag,
-    strip_ern_namespace,
+    set_source,
+    unqualify_children,
 )
 from ddex_otel.ern.model import Deal, LazyModel, Message, MessageHeader, Party, Release, Resource
 from ddex_otel.ern.versions import is_legacy
@@ -156,7 +155,7 @@ class Parties:
         return seen
 
     def context(self) -> Context:
-        """An extraction Context indexing these parties, as an eager ``extract_message`` builds it."""
+        """An extraction Context indexing these parties, as an eager read (``extract.extract_all``) builds it."""
         context = self._context
         if context is None:
             context = Context(legacy=False)
@@ -196,17 +195,11 @@ def _fill_streamed_release(obj: Release, element: Element, pending: tuple[Partie
     _set_load(obj, None)
 
 
-#: Each model class's ``_source`` and ``_parsed`` slot setters (set once, right after extraction:
-#: past the frozen dataclass's ``__setattr__``).
-_SOURCE_SLOTS: dict[type, tuple[Callable[[object, Any], None], Callable[[object, Any], None]]] = {
-    cls: (cls.__dict__["_source"].__set__, cls.__dict__["_parsed"].__set__)
-    for cls in (Message, MessageHeader, Party, Release, Resource, Deal)
-}
-_SLOTS: dict[type, tuple[Any, Any]] = {_PendingResource: _SOURCE_SLOTS[Resource], _PendingRelease: _SOURCE_SLOTS[Release]}
-_set_resource_source, _set_resource_parsed = _SOURCE_SLOTS[Resource]
-_set_release_source, _set_release_parsed = _SOURCE_SLOTS[Release]
-_set_party_source, _set_party_parsed = _SOURCE_SLOTS[Party]
-_set_deal_source, _set_deal_parsed = _SOURCE_SLOTS[Deal]
+_SLOTS: dict[type, tuple[Any, Any]] = {_PendingResource: SOURCE_SLOTS[Resource], _PendingRelease: SOURCE_SLOTS[Release]}
+_set_resource_source, _set_resource_parsed = SOURCE_SLOTS[Resource]
+_set_release_source, _set_release_parsed = SOURCE_SLOTS[Release]
+_set_party_source, _set_party_parsed = SOURCE_SLOTS[Party]
+_set_deal_source, _set_deal_parsed = SOURCE_SLOTS[Deal]
 _set_deal_refs = Deal.__dict__["release_refs"].__set__
 
 
@@ -225,14 +218,14 @@ def parties(section: Element, keep: bool) -> list[Party]:
 
 def _lazy_children(section: Element, pending: type, fill: Any, seen: Parties, keep: bool) -> list[Any]:
     """The element children of a 4.x ResourceList/ReleaseList as lazy objects of class ``pending``."""
-    set_source, set_parsed = _SLOTS[pending]
+    store_source, store_parsed = _SLOTS[pending]
     out: list[Any] = []
     append = out.append
     for el in section:
         if isinstance(el.tag, str):
             obj = _new(pending)
-            set_source(obj, el if keep else None)
-            set_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
+            store_source(obj, el if keep else None)
+            store_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
             _set_load(obj, (fill, el, seen))
             append(obj)
     return out
@@ -305,64 +298,22 @@ def is_pending(obj: object) -> bool:
 
 
 def extract_message(root: Element, ern_version: str, message_type: str, *, lazy: bool = True) -> Message:
-    """Walk the root's children once and build the Message with the shared extract functions.
+    """Walk the root's children once and build the Message (``parse``'s "extract" stage).
 
     Every object keeps the element it was read from (``_source``, see ``model``), so ``build`` at
     this version can re-emit what the model does not hold. ``lazy`` (4.x): parties, resources,
-    releases and deals are filled on first read (see the module docstring); ``lazy=False`` reads
-    everything now (the same Message).
+    releases and deals are filled on first read (see the module docstring); ``lazy=False`` and 3.x
+    read everything now (``extract.extract_all``: the same Message).
     """
-    legacy = is_legacy(ern_version)
-    if lazy and not legacy:
+    if lazy and not is_legacy(ern_version):
         return _lazy_message(root, ern_version, message_type)
-    ctx = Context(legacy=legacy)
-    keep = not _unqualify_children(root)  # a namespaced-children document is rebuilt from the model
-    header = _NO_HEADER
-    party_objs: list[Party] = []
-    resource_objs: list[Resource] = []
-    release_objs: list[Release] = []
-    deal_objs: list[Deal] = []
-    purged: list[Release] = []
-
-    def kept(obj: Any, el: Element) -> Any:
-        """``obj`` with its source element attached (when this document can be re-emitted)."""
-        if keep:
-            _set_source(obj, el)
-        return obj
-
-    for section in root:
-        tag = section.tag
-        if tag == "MessageHeader":
-            header = kept(extract_header(section), section)
-        elif tag == "PartyList":
-            for el in section:
-                if el.tag == "Party":
-                    party = kept(extract_party(el), el)
-                    ctx.add_party(party)
-                    party_objs.append(party)
-        elif tag == "ResourceList":
-            resource_objs.extend(kept(extract_resource(el, ctx), el) for el in section if isinstance(el.tag, str))
-        elif tag == "ReleaseList":
-            release_objs.extend(kept(extract_release(el, ctx), el) for el in section if isinstance(el.tag, str))
-        elif tag == "DealList":
-            for el in section:
-                if el.tag == "ReleaseDeal":
-                    found = extract_release_deal(el)
-                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal"), strict=True):
-                        kept(deal, deal_el)
-                    deal_objs.extend(found)
-        elif tag == "PurgedRelease":
-            purged.append(kept(extract_purged_release(section), section))
-    if legacy:
-        party_objs = list(ctx.named_parties)
-    return _message(ern_version, message_type, header, party_objs, release_objs, resource_objs, deal_objs, purged,
-                    root, keep)
+    return extract_all(root, ern_version, message_type)
 
 
 def _lazy_message(root: Element, ern_version: str, message_type: str) -> Message:
     """``extract_message`` for 4.x: the same Message, its objects made lazily."""
-    keep = not _unqualify_children(root)
-    header = _NO_HEADER
+    keep = not unqualify_children(root)
+    header: MessageHeader | None = None
     party_objs: list[Party] = []
     seen = Parties()  # the parties an eager read would know at this point
     resource_objs: list[Resource] = []
@@ -375,64 +326,20 @@ def _lazy_message(root: Element, ern_version: str, message_type: str) -> Message
             resource_objs += resources(section, seen, keep)
         elif tag == "ReleaseList":
             release_objs += releases(section, seen, keep)
+        elif tag == "PartyList":
+            party_objs += parties(section, keep)
+            seen = Parties(tuple(party_objs))
         elif tag == "DealList":
             for el in section:
                 if el.tag == "ReleaseDeal":
                     deal_objs += release_deals(el, keep)
-        elif tag == "MessageHeader":
+        elif tag == "MessageHeader":  # read now (see the module docstring)
             header = extract_header(section)
             if keep:
-                _set_source(header, section)
-        elif tag == "PartyList":
-            party_objs += parties(section, keep)
-            seen = Parties(tuple(party_objs))
+                set_source(header, section)
         elif tag == "PurgedRelease":
             purged.append(extract_purged_release(section))
             if keep:
-                _set_source(purged[-1], section)
-    return _message(ern_version, message_type, header, party_objs, release_objs, resource_objs, deal_objs, purged,
-                    root, keep)
-
-
-def _message(ern_version: str, message_type: str, header: MessageHeader, parties: list[Party],
-             releases: list[Release], resources: list[Resource], deals: list[Deal], purged: list[Release],
-             root: Element, keep: bool) -> Message:
-    """The Message of what was read (its root kept as ``_source`` when the document can be re-emitted)."""
-    return _new_message(
-        ern_version=ern_version,
-        message_type=message_type,
-        header=header,
-        parties=tuple(parties),
-        releases=tuple(releases),
-        resources=tuple(resources),
-        deals=tuple(deals),
-        purged_releases=tuple(purged),
-        _source=root if keep else None,
-        _parsed=keep,
-    )
-
-
-_NO_HEADER = MessageHeader()
-_new_message = fast_constructor(Message)
-
-
-def _set_source(obj: object, element: Element) -> None:
-    """Set a frozen model object's ``_source`` and ``_parsed`` once, right after extraction (the slots, directly)."""
-    set_source, set_parsed = _SOURCE_SLOTS[type(obj)]
-    set_source(obj, element)
-    set_parsed(obj, True)
-
-
-def _unqualify_children(root: Element) -> bool:
-    """Tolerate producers that namespace every element (see ``strip_ern_namespace``); True if it did."""
-    for child in root:
-        tag = child.tag
-        if isinstance(tag, str):
-            if tag.startswith("{"):
-                namespace = split_tag(root.tag)[0] or ""
-                for section in root:
-                    if isinstance(section.tag, str):
-                        strip_ern_namespace(section, namespace)
-                return True
-            return False
-    return False
+                set_source(purged[-1], section)
+    return new_message(ern_version, message_type, header, party_objs, release_objs, resource_objs, deal_objs, purged,
+                       root, keep)

@@ -9,7 +9,7 @@ modules, names and signatures):
     lazy.extract_message(root, ern_version, message_type) -> Message  stage "extract"
 Each stage lives with the module that owns its step: this module reads the input, ``safexml``
 parses XML under its safety policy, ``extract`` identifies the root, ``lazy`` assembles the
-Message. When a stage observer is set (``stages.OBSERVER``), each stage is timed and reported to it.
+Message (its objects filled on first read; ``extract.extract_all`` when everything is read now). When a stage observer is set (``stages.OBSERVER``), each stage is timed and reported to it.
 
 Sources: ``bytes``/``bytearray``/``memoryview``; ``str`` holding XML text (it starts with ``<``
 after optional whitespace or BOM) or a file path; ``os.PathLike``; a binary file object.
