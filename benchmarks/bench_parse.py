@@ -39,7 +39,7 @@ from lxml import etree
 
 from ddex_otel.bench.cases import read_every_field
 from ddex_otel.bench.runner import ITERPARSE_CHILD
-from ddex_otel.ern import Message, parse, parser
+from ddex_otel.ern import Message, extract, lazy, parse, safexml
 from ddex_otel.ern.generator import write_message
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -89,8 +89,8 @@ materialised = read_every_field
 
 def eager_parse(data: bytes, huge_tree: bool = False) -> Message:
     """``parse`` with every object read at once (``extract_message(lazy=False)``): the pre-lazy parse."""
-    root = parser.parse_xml(data, huge_tree=huge_tree)
-    return parser.extract_message(root, *parser.detect_version(root), lazy=False)
+    root = safexml.parse_xml(data, huge_tree=huge_tree)
+    return lazy.extract_message(root, *extract.detect_version(root), lazy=False)
 
 
 def bench_ratio(repeat: int) -> float:

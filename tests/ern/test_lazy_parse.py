@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ddex_otel.ern import Deal, Message, Release, Resource, parse, parser
+from ddex_otel.ern import Deal, Message, Release, Resource, extract, lazy, parse, safexml
 from ddex_otel.ern.errors import DDEXError
 from ddex_otel.ern.generator import generate_message
 from ddex_otel.ern.lazy import is_pending
@@ -39,8 +39,8 @@ SMALL_4X = (
 
 def eager_parse(data: bytes) -> Message:
     """``parse`` as it was before laziness: every field of every object extracted now."""
-    root = parser.parse_xml(data, huge_tree=True)
-    return parser.extract_message(root, *parser.detect_version(root), lazy=False)
+    root = safexml.parse_xml(data, huge_tree=True)
+    return lazy.extract_message(root, *extract.detect_version(root), lazy=False)
 
 
 def _path(el: Any) -> str | None:

@@ -1,6 +1,8 @@
 """Element → model extraction, shared by ``parse`` (whole tree) and ``stream`` (one element at a time).
 
-Both readers call exactly these functions on the same elements, so they cannot disagree.
+Both readers call exactly these functions on the same elements, so they cannot disagree. The whole
+message read at once (``extract_all``: 3.x, and ``parse``'s eager path) and the pieces the lazy
+walk of ``lazy`` shares with it (``new_message``, ``set_source``, ``unqualify_children``) are here too.
 
 Speed: ERN child elements are unqualified (only the root is namespaced), so ``child.tag`` is a plain
 string and each element's children are walked once, collecting the wanted ones into a dict; no
@@ -58,6 +60,7 @@ from ddex_otel.ern.model import (
     Identifiers,
     Line,
     Localized,
+    Message,
     MessageHeader,
     Party,
     Price,
@@ -66,7 +69,7 @@ from ddex_otel.ern.model import (
     Resource,
     TechnicalDetails,
 )
-from ddex_otel.ern.versions import version_from_namespace
+from ddex_otel.ern.versions import is_legacy, version_from_namespace
 
 Element: TypeAlias = etree._Element
 
@@ -147,6 +150,11 @@ def identify_root(tag: object) -> tuple[str, str]:
             f"(expected {' or '.join(MESSAGE_TYPES)})"
         )
     return version, local
+
+
+def detect_version(root: Element) -> tuple[str, str]:
+    """(ern_version, message_type) of a parsed message, from its root element (``parse``'s "detect" stage)."""
+    return identify_root(root.tag)
 
 
 class Context:
@@ -1234,3 +1242,108 @@ def strip_ern_namespace(el: Element, namespace: str) -> None:
         tag = node.tag
         if isinstance(tag, str) and tag.startswith(prefix):
             node.tag = tag[cut:]
+
+
+def unqualify_children(root: Element) -> bool:
+    """Tolerate producers that namespace every element (see ``strip_ern_namespace``); True if it did."""
+    for child in root:
+        tag = child.tag
+        if isinstance(tag, str):
+            if tag.startswith("{"):
+                namespace = split_tag(root.tag)[0] or ""
+                for section in root:
+                    if isinstance(section.tag, str):
+                        strip_ern_namespace(section, namespace)
+                return True
+            return False
+    return False
+
+
+# ---------------------------------------------------------------------------------- the whole message
+
+
+def extract_all(root: Element, ern_version: str, message_type: str) -> Message:
+    """The Message of a parsed root with every object read now (3.x; ``lazy.extract_message(lazy=False)``).
+
+    Every object keeps the element it was read from (``_source``, see ``model``), so ``build`` at
+    this version can re-emit what the model does not hold.
+    """
+    legacy = is_legacy(ern_version)
+    ctx = Context(legacy=legacy)
+    keep = not unqualify_children(root)  # a namespaced-children document is rebuilt from the model
+    header: MessageHeader | None = None
+    party_objs: list[Party] = []
+    resource_objs: list[Resource] = []
+    release_objs: list[Release] = []
+    deal_objs: list[Deal] = []
+    purged: list[Release] = []
+
+    def kept(obj: Any, el: Element) -> Any:
+        """``obj`` with its source element attached (when this document can be re-emitted)."""
+        if keep:
+            set_source(obj, el)
+        return obj
+
+    for section in root:
+        tag = section.tag
+        if tag == "MessageHeader":
+            header = kept(extract_header(section), section)
+        elif tag == "PartyList":
+            for el in section:
+                if el.tag == "Party":
+                    party = kept(extract_party(el), el)
+                    ctx.add_party(party)
+                    party_objs.append(party)
+        elif tag == "ResourceList":
+            resource_objs.extend(kept(extract_resource(el, ctx), el) for el in section if isinstance(el.tag, str))
+        elif tag == "ReleaseList":
+            release_objs.extend(kept(extract_release(el, ctx), el) for el in section if isinstance(el.tag, str))
+        elif tag == "DealList":
+            for el in section:
+                if el.tag == "ReleaseDeal":
+                    found = extract_release_deal(el)
+                    for deal, deal_el in zip(found, (d for d in el if d.tag == "Deal"), strict=True):
+                        kept(deal, deal_el)
+                    deal_objs.extend(found)
+        elif tag == "PurgedRelease":
+            purged.append(kept(extract_purged_release(section), section))
+    if legacy:
+        party_objs = list(ctx.named_parties)
+    return new_message(ern_version, message_type, header, party_objs, release_objs, resource_objs, deal_objs, purged,
+                       root, keep)
+
+
+def new_message(ern_version: str, message_type: str, header: MessageHeader | None, parties: list[Party],
+                releases: list[Release], resources: list[Resource], deals: list[Deal], purged: list[Release],
+                root: Element, keep: bool) -> Message:
+    """The Message of what was read (its root kept as ``_source`` when the document can be re-emitted)."""
+    return _new_message(
+        ern_version=ern_version,
+        message_type=message_type,
+        header=_NO_HEADER if header is None else header,
+        parties=tuple(parties),
+        releases=tuple(releases),
+        resources=tuple(resources),
+        deals=tuple(deals),
+        purged_releases=tuple(purged),
+        _source=root if keep else None,
+        _parsed=keep,
+    )
+
+
+_NO_HEADER = MessageHeader()
+_new_message = fast_constructor(Message)
+
+#: Each model class's ``_source`` and ``_parsed`` slot setters (set once, right after extraction:
+#: past the frozen dataclass's ``__setattr__``).
+SOURCE_SLOTS: dict[type, tuple[Callable[[object, Any], None], Callable[[object, Any], None]]] = {
+    cls: (cls.__dict__["_source"].__set__, cls.__dict__["_parsed"].__set__)
+    for cls in (Message, MessageHeader, Party, Release, Resource, Deal)
+}
+
+
+def set_source(obj: object, element: Element) -> None:
+    """Set a model object's ``_source`` (the element it was read from) and ``_parsed``, once, right after extraction."""
+    store_source, store_parsed = SOURCE_SLOTS[type(obj)]
+    store_source(obj, element)
+    store_parsed(obj, True)

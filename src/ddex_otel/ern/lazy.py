@@ -1,4 +1,5 @@
-"""Lazy model objects for ``parse``: made with their element, filled on first read.
+"""``parse``'s "extract" stage: the Message of a parsed root, its objects made with their element
+and filled on first read.
 
 Reading every field of every object is most of what ``parse`` would cost (several times libxml2's
 own parse); most callers read a few fields of a few objects. So ``parse`` makes each Party, Resource,
@@ -13,6 +14,10 @@ What an eager read would have seen is pinned at creation: Resources and Releases
 names (labels, contributors) against the parties of the PartyLists met *before* their section, as
 an eager read does (``Parties``; its index is built from those parties on first use), and Deals
 get their ReleaseDeal's references.
+
+``extract_message`` walks the root's sections once and assembles the Message (``lazy=False`` and
+3.x: ``extract.extract_all``, every object read now); it is a module-level function called through
+this module's globals, so telemetry can wrap it from outside (see ``parser``'s stage contract).
 """
 
 from __future__ import annotations
@@ -23,14 +28,22 @@ from typing import Any, TypeAlias
 from lxml import etree
 
 from ddex_otel.ern.extract import (
+    SOURCE_SLOTS,
     Context,
+    extract_all,
     extract_deal,
+    extract_header,
     extract_party,
+    extract_purged_release,
     extract_release_4x,
     extract_resource_4x,
+    new_message,
     release_deal_parts,
+    set_source,
+    unqualify_children,
 )
-from ddex_otel.ern.model import Deal, LazyModel, Party, Release, Resource
+from ddex_otel.ern.model import Deal, LazyModel, Message, MessageHeader, Party, Release, Resource
+from ddex_otel.ern.versions import is_legacy
 
 Element: TypeAlias = etree._Element
 
@@ -142,7 +155,7 @@ class Parties:
         return seen
 
     def context(self) -> Context:
-        """An extraction Context indexing these parties, as ``extract_message`` builds it eagerly."""
+        """An extraction Context indexing these parties, as an eager read (``extract.extract_all``) builds it."""
         context = self._context
         if context is None:
             context = Context(legacy=False)
@@ -182,14 +195,11 @@ def _fill_streamed_release(obj: Release, element: Element, pending: tuple[Partie
     _set_load(obj, None)
 
 
-_SLOTS: dict[type, tuple[Any, Any]] = {pending: (model.__dict__["_source"].__set__, model.__dict__["_parsed"].__set__)
-          for pending, model in ((_PendingResource, Resource), (_PendingRelease, Release))}
-_set_resource_source, _set_resource_parsed = _SLOTS[_PendingResource]
-_set_release_source, _set_release_parsed = _SLOTS[_PendingRelease]
-_set_party_source = Party.__dict__["_source"].__set__
-_set_party_parsed = Party.__dict__["_parsed"].__set__
-_set_deal_source = Deal.__dict__["_source"].__set__
-_set_deal_parsed = Deal.__dict__["_parsed"].__set__
+_SLOTS: dict[type, tuple[Any, Any]] = {_PendingResource: SOURCE_SLOTS[Resource], _PendingRelease: SOURCE_SLOTS[Release]}
+_set_resource_source, _set_resource_parsed = SOURCE_SLOTS[Resource]
+_set_release_source, _set_release_parsed = SOURCE_SLOTS[Release]
+_set_party_source, _set_party_parsed = SOURCE_SLOTS[Party]
+_set_deal_source, _set_deal_parsed = SOURCE_SLOTS[Deal]
 _set_deal_refs = Deal.__dict__["release_refs"].__set__
 
 
@@ -208,14 +218,14 @@ def parties(section: Element, keep: bool) -> list[Party]:
 
 def _lazy_children(section: Element, pending: type, fill: Any, seen: Parties, keep: bool) -> list[Any]:
     """The element children of a 4.x ResourceList/ReleaseList as lazy objects of class ``pending``."""
-    set_source, set_parsed = _SLOTS[pending]
+    store_source, store_parsed = _SLOTS[pending]
     out: list[Any] = []
     append = out.append
     for el in section:
         if isinstance(el.tag, str):
             obj = _new(pending)
-            set_source(obj, el if keep else None)
-            set_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
+            store_source(obj, el if keep else None)
+            store_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
             _set_load(obj, (fill, el, seen))
             append(obj)
     return out
@@ -282,3 +292,54 @@ def is_pending(obj: object) -> bool:
         return _get_load(obj) is not None
     except (AttributeError, TypeError):  # not filled lazily, or not a lazy model class at all
         return False
+
+
+# ------------------------------------------------------------------------------- the extract stage
+
+
+def extract_message(root: Element, ern_version: str, message_type: str, *, lazy: bool = True) -> Message:
+    """Walk the root's children once and build the Message (``parse``'s "extract" stage).
+
+    Every object keeps the element it was read from (``_source``, see ``model``), so ``build`` at
+    this version can re-emit what the model does not hold. ``lazy`` (4.x): parties, resources,
+    releases and deals are filled on first read (see the module docstring); ``lazy=False`` and 3.x
+    read everything now (``extract.extract_all``: the same Message).
+    """
+    if lazy and not is_legacy(ern_version):
+        return _lazy_message(root, ern_version, message_type)
+    return extract_all(root, ern_version, message_type)
+
+
+def _lazy_message(root: Element, ern_version: str, message_type: str) -> Message:
+    """``extract_message`` for 4.x: the same Message, its objects made lazily."""
+    keep = not unqualify_children(root)
+    header: MessageHeader | None = None
+    party_objs: list[Party] = []
+    seen = Parties()  # the parties an eager read would know at this point
+    resource_objs: list[Resource] = []
+    release_objs: list[Release] = []
+    deal_objs: list[Deal] = []
+    purged: list[Release] = []
+    for section in root:
+        tag = section.tag
+        if tag == "ResourceList":
+            resource_objs += resources(section, seen, keep)
+        elif tag == "ReleaseList":
+            release_objs += releases(section, seen, keep)
+        elif tag == "PartyList":
+            party_objs += parties(section, keep)
+            seen = Parties(tuple(party_objs))
+        elif tag == "DealList":
+            for el in section:
+                if el.tag == "ReleaseDeal":
+                    deal_objs += release_deals(el, keep)
+        elif tag == "MessageHeader":  # read now (see the module docstring)
+            header = extract_header(section)
+            if keep:
+                set_source(header, section)
+        elif tag == "PurgedRelease":
+            purged.append(extract_purged_release(section))
+            if keep:
+                set_source(purged[-1], section)
+    return new_message(ern_version, message_type, header, party_objs, release_objs, resource_objs, deal_objs, purged,
+                       root, keep)

@@ -278,3 +278,20 @@ def _is_truncation(code: int, line: int | None, column: int | None, end: EndOfIn
         return False
     # ``…</Root-typo>``: the input ends on a complete (wrong) end tag: malformed, not truncated.
     return not (code == _TAG_NAME_MISMATCH and end.last_char == ">")
+
+
+# ------------------------------------------------------------------------------- whole documents
+
+
+def parse_xml(data: bytes, *, huge_tree: bool = False) -> etree._Element:
+    """Parse bytes into an lxml root under this policy; errors are typed (``parse``'s "xml" stage)."""
+    if may_have_doctype(data):
+        check_prolog(data, complete=True)
+    try:
+        root = etree.fromstring(data, thread_parser(huge_tree))
+    except etree.XMLSyntaxError as exc:
+        raise translate_syntax_error(exc, EndOfInput.of(data)) from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype:
+        check_tree_dtd(tree)
+    return root

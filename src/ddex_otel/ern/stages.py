@@ -10,9 +10,9 @@ Stages and their ``detail``:
             "extract" → Message
     build:  "validate" → ValidationReport, "assemble" → the lxml root, "serialize" → the bytes
 
-The stage functions stay module-level functions called through their module's globals (see the
-stage contracts of ``parser`` and ``builder``), so they can still be wrapped from outside, e.g. to
-make a child span current while one runs.
+The stage functions stay module-level functions, each called through its own module's globals (see
+the stage contracts of ``parser`` and ``builder``), so they can still be wrapped from outside, e.g.
+to make a child span current while one runs.
 """
 
 from __future__ import annotations

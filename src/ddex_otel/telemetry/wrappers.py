@@ -177,10 +177,17 @@ def stage_span_wrapper(stage: str) -> Wrapper:
 
 
 STAGE_SPAN_WRAPPERS: dict[str, dict[str, Wrapper]] = {
+    # parse's stages, each in the module that owns its step (see the stage contract of ``ern.parser``)
     "ddex_otel.ern.parser": {
         "read_input": stage_span_wrapper("read"),
+    },
+    "ddex_otel.ern.safexml": {
         "parse_xml": stage_span_wrapper("xml"),
+    },
+    "ddex_otel.ern.extract": {
         "detect_version": stage_span_wrapper("detect"),
+    },
+    "ddex_otel.ern.lazy": {
         "extract_message": stage_span_wrapper("extract"),
     },
     "ddex_otel.ern.validation": {
