@@ -108,6 +108,22 @@ def test_samples_cpu_and_memory_peak(prof: Profiler) -> None:
     assert p.cpu_percent_max >= max(s[1] for s in p.samples)
 
 
+def test_a_sample_taken_after_the_block_ended_is_not_the_blocks(prof: Profiler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sampler thread can take one more sample between the block's end and its stop."""
+    from ddex_otel.monitoring import profiler
+
+    stop = profiler._Sampler.stop
+
+    def late_sample_then_stop(self: profiler._Sampler) -> None:
+        self.samples.append((time.perf_counter() - self._t0, 50.0, 1))  # after duration_s was taken
+        stop(self)
+
+    monkeypatch.setattr(profiler._Sampler, "stop", late_sample_then_stop)
+    with prof.profile("short") as p:
+        sum(range(1000))
+    assert all(t <= p.duration_s for t, _, _ in p.samples) and (50.0, 1) not in [s[1:] for s in p.samples]
+
+
 def test_hotspots(prof: Profiler, sample: Path) -> None:
     def outer() -> ern.Message:
         return ern.parse(sample)

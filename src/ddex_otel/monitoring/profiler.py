@@ -267,6 +267,8 @@ class Profiler:
             result.duration_s = time.perf_counter() - t0
             cpu_after = time.process_time()
             sampler.stop()
+            # a sample the thread took between the block's end and its stop is not of the block
+            result.samples[:] = [s for s in result.samples if s[0] <= result.duration_s]
             with self._lock:
                 open_profiles = self._active.get(thread, [])
                 if result in open_profiles:
