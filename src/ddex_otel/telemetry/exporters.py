@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -269,9 +270,11 @@ class ExportLogFilter(logging.Filter):
         if any(hint in text for hint in _NEVER_FILTERED) or not any(hint in text for hint in _FAILURE_HINTS):
             return True
         if self.failures is not None:
-            cause = _short_cause(record.getMessage())
-            if cause:
-                self.failures.note_logged_cause(_signal_of(record), cause)
+            signal = _signal_of(record)
+            if signal not in self.failures.logged_causes:  # a retry's repeat: its cause is already kept
+                cause = _short_cause(record.getMessage())
+                if cause:
+                    self.failures.note_logged_cause(signal, cause)
         now = time.monotonic()
         with self._lock:
             if self._last_passed is None or now - self._last_passed >= self.interval:
@@ -361,11 +364,8 @@ _NO_CAUSE_PREFIXES: tuple[str, ...] = ("Shutdown in progress", "Exporter already
 def _short_cause(message: str) -> str:
     """``UNAVAILABLE (Connection refused)`` from a gRPC exporter's retry message; else its first words;
     "" for a record that says only that shutdown cut a retry short (it names no cause)."""
-    import re
-
     if message.startswith(_NO_CAUSE_PREFIXES):
         return ""
-
     status = re.search(r"StatusCode\.(\w+)", message)
     if status is not None:
         detail = " ".join(message.split("Error details", 1)[1].lstrip(":= ").split()) if "Error details" in message else ""
