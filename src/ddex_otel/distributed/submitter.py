@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
@@ -27,12 +27,16 @@ from ddex_otel.distributed import tasks
 from ddex_otel.distributed.celeryapp import make_app
 from ddex_otel.distributed.results import FAILED, LOST, DistributedBatchResult, FileOutcome
 from ddex_otel.telemetry import attributes as A
-from ddex_otel.telemetry.batch_spans import batch
+from ddex_otel.telemetry.batch_spans import Batch, batch
 from ddex_otel.telemetry.version import __version__
 
 SPAN_FILE = "ddex.file"  # the same name as the local `ddex-otel batch` uses
 FILE_OUTCOME = "ddex.file.outcome"
 INPUT_COUNT = "ddex.batch.input.count"
+#: The key of a file that was never sent (the broker failed on it or an earlier file), by its index.
+_NOT_SUBMITTED = "not-submitted-"
+#: Files in flight by task id (or ``_NOT_SUBMITTED`` key): (index in the batch, ``ddex.file`` span, submit time).
+_Pending: TypeAlias = dict[str, tuple[int, trace.Span, float]]
 
 _instrument_lock = threading.Lock()
 
@@ -102,37 +106,13 @@ def submit_batch(
     t0 = time.perf_counter()
     with batch(name, attributes={INPUT_COUNT: len(files), "messaging.system": "celery"},
                tracer_provider=tracer_provider) as b:
-        pending: dict[str, tuple[int, trace.Span, float]] = {}
-        results = []
-        submit_error: str | None = None
-        for index, path in enumerate(files):
-            span = tracer.start_span(SPAN_FILE, context=b.context, kind=SpanKind.INTERNAL,
-                                     attributes={A.FILE_PATH: path, "file.name": os.path.basename(path)})
-            key = f"not-submitted-{index}"
-            if submit_error is None:
-                try:
-                    with trace.use_span(span, end_on_exit=False):
-                        result = task.apply_async(args=(path, to_version, out))
-                    key = result.id
-                    results.append(result)
-                except Exception as exc:  # noqa: BLE001 - broker unreachable: this file and the rest fail
-                    submit_error = " ".join(f"SubmitError: {type(exc).__qualname__}: {exc}".split())[:300]
-            pending[key] = (index, span, time.perf_counter())
+        pending, results, submit_error = _submit_files(task, tracer, b, files, to_version, out)
 
         def finish(task_id: str, outcome: FileOutcome) -> None:
             index, span, submitted = pending.pop(task_id)
             outcome.task_id, outcome.latency_s = task_id, time.perf_counter() - submitted
             outcomes[index] = outcome
-            if span.is_recording():
-                attrs: dict[str, str | bool] = {FILE_OUTCOME: outcome.status, "ddex.worker": outcome.worker or "",
-                         "ddex.worker.host": outcome.host or "", tasks.REDELIVERED: outcome.redelivered}
-                span.set_attributes(attrs)
-                if outcome.redelivered:
-                    span.add_event(tasks.REDELIVERED, {"ddex.worker.host": outcome.host or ""})
-                if not outcome.ok:
-                    span.set_attribute(A.ERROR_TYPE, outcome.error_type or outcome.status)
-                    span.set_status(Status(StatusCode.ERROR, outcome.error or outcome.status))
-            span.end()
+            _end_file_span(span, outcome)
             if outcome.ok:
                 b.succeeded()
             else:
@@ -140,23 +120,10 @@ def submit_batch(
             if on_result is not None:
                 on_result(outcome)
 
-        for key in [k for k in pending if k.startswith("not-submitted-")]:
+        for key in [k for k in pending if k.startswith(_NOT_SUBMITTED)]:
             finish(key, FileOutcome(path=files[pending[key][0]], status=FAILED, error_type="SubmitError",
                                     error=submit_error))
-        from celery.result import ResultSet
-
-        deadline = time.monotonic() + timeout
-        try:
-            for task_id, meta in (ResultSet(results, app=app).iter_native(timeout=timeout, interval=0.2)
-                                  if results else ()):
-                if task_id in pending:
-                    finish(task_id, _outcome_from_meta(files[pending[task_id][0]], meta))
-                if not pending or time.monotonic() > deadline:
-                    break
-        except Exception as exc:  # noqa: BLE001 - timeout or broker gone: what is left is reported lost
-            reason = f"{type(exc).__qualname__}: {exc}"
-        else:
-            reason = "no outcome before the batch deadline"
+        reason = _await_outcomes(app, results, pending, files, timeout, finish)
         for task_id in list(pending):
             path = files[pending[task_id][0]]
             finish(task_id, FileOutcome(path=path, status=LOST, error_type="TaskLost",
@@ -166,6 +133,61 @@ def submit_batch(
     app.close()  # its broker and backend connections: one app per batch
     return DistributedBatchResult([o for o in outcomes if o is not None], time.perf_counter() - t0, trace_id,
                                   broker=broker)
+
+
+
+def _submit_files(task: Any, tracer: trace.Tracer, b: Batch, files: list[str], to_version: str | None,
+                  out: str | None) -> tuple[_Pending, list[Any], str | None]:
+    """Send one task per file under its ``ddex.file`` span; after a broker error the rest are not sent."""
+    pending: _Pending = {}
+    results = []
+    submit_error: str | None = None
+    for index, path in enumerate(files):
+        span = tracer.start_span(SPAN_FILE, context=b.context, kind=SpanKind.INTERNAL,
+                                 attributes={A.FILE_PATH: path, "file.name": os.path.basename(path)})
+        key = f"{_NOT_SUBMITTED}{index}"
+        if submit_error is None:
+            try:
+                with trace.use_span(span, end_on_exit=False):
+                    result = task.apply_async(args=(path, to_version, out))
+                key = result.id
+                results.append(result)
+            except Exception as exc:  # noqa: BLE001 - broker unreachable: this file and the rest fail
+                submit_error = " ".join(f"SubmitError: {type(exc).__qualname__}: {exc}".split())[:300]
+        pending[key] = (index, span, time.perf_counter())
+    return pending, results, submit_error
+
+
+def _end_file_span(span: trace.Span, outcome: FileOutcome) -> None:
+    """End a file's span with its outcome: the worker that ran it, a redelivery, the error."""
+    if span.is_recording():
+        attrs: dict[str, str | bool] = {FILE_OUTCOME: outcome.status, "ddex.worker": outcome.worker or "",
+                 "ddex.worker.host": outcome.host or "", tasks.REDELIVERED: outcome.redelivered}
+        span.set_attributes(attrs)
+        if outcome.redelivered:
+            span.add_event(tasks.REDELIVERED, {"ddex.worker.host": outcome.host or ""})
+        if not outcome.ok:
+            span.set_attribute(A.ERROR_TYPE, outcome.error_type or outcome.status)
+            span.set_status(Status(StatusCode.ERROR, outcome.error or outcome.status))
+    span.end()
+
+
+def _await_outcomes(app: Any, results: list[Any], pending: _Pending, files: list[str], timeout: float,
+                    finish: Callable[[str, FileOutcome], None]) -> str:
+    """Finish files as their outcomes arrive, until none is pending or ``timeout``; why the rest have none."""
+    from celery.result import ResultSet
+
+    deadline = time.monotonic() + timeout
+    try:
+        for task_id, meta in (ResultSet(results, app=app).iter_native(timeout=timeout, interval=0.2)
+                              if results else ()):
+            if task_id in pending:
+                finish(task_id, _outcome_from_meta(files[pending[task_id][0]], meta))
+            if not pending or time.monotonic() > deadline:
+                break
+    except Exception as exc:  # noqa: BLE001 - timeout or broker gone: what is left is reported lost
+        return f"{type(exc).__qualname__}: {exc}"
+    return "no outcome before the batch deadline"
 
 
 def _masked(url: str) -> str:
