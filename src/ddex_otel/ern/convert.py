@@ -168,9 +168,19 @@ class _Fitter:
         return reason
 
     def _fit(self, el: Element, type_name: str, depth: int, missing: list[str]) -> str | None:
+        """``fit``'s work: attributes, value, then children; required parts with no value go to ``missing``."""
         spec = self.model.types.get(type_name)
         if spec is None:
             return None  # xs: built-in simple type
+        self.fit_attributes(el, spec, missing)
+        reason = self.fit_value(el, spec)
+        if reason is not None or "c" not in spec:
+            return reason
+        self.fit_children(el, type_name, depth, missing)
+        return None
+
+    def fit_attributes(self, el: Element, spec: dict, missing: list[str]) -> None:
+        """Drop the attributes and attribute values the target lacks; write required ones from defaults."""
         allowed = spec.get("a", {})
         for key in list(el.attrib):
             if key == MARK or key.startswith(f"{{{XSI}}}") or key in allowed:
@@ -188,11 +198,14 @@ class _Fitter:
                 else:
                     el.set(key, value)
                     self.c.defaulted.append((el, f"@{key}", value))
+
+    def fit_value(self, el: Element, spec: dict) -> str | None:
+        """Fit ``el``'s own text to the target's allowed values and primitive type; the reason it cannot."""
         enum = spec.get("e")
         if enum is not None:
             text = (el.text or "").strip()
             if text and text not in enum:
-                if "UserDefined" in enum and "UserDefinedValue" in allowed:
+                if "UserDefined" in enum and "UserDefinedValue" in spec.get("a", {}):
                     el.text = "UserDefined"
                     el.set("UserDefinedValue", text)
                     self.c.note_changed(el, f"{text!r} is not an allowed value in ERN {self.v}: written as "
@@ -211,8 +224,10 @@ class _Fitter:
                 el.text = converted
                 self.c.note_changed(el, f"{text!r} written as {converted!r} (ERN {self.v} types {el.tag} as "
                                         f"xs:{primitive})")
-        if "c" not in spec:
-            return None
+        return None
+
+    def fit_children(self, el: Element, type_name: str, depth: int, missing: list[str]) -> None:
+        """Fit each child to its target type or remove it, put them in order, default the required ones."""
         model = self.model.children(type_name)
         self.rename(el, model)
         self.fitting = type_name
@@ -246,7 +261,6 @@ class _Fitter:
                     el.append(made)
                     self.c.defaulted.append((el, name, "".join(made.itertext())))
                     el[:] = sorted(el, key=lambda c: model[c.tag][0])
-        return None
 
     def drop_attribute(self, el: Element, key: str, reason: str) -> None:
         mark = el.get(MARK)

@@ -152,63 +152,12 @@ def _components(plan: _Plan) -> Iterator[tuple[int, int, int]]:
 
 
 def _chunks_4x(plan: _Plan, t: _Text) -> Iterator[str]:
+    """An ERN 4.x message in write-sized chunks: parties, recordings, the album, its track releases, deals."""
     yield _root_open(plan) + _header(t) + "  <PartyList>\n"
-    for i, _, _ in _components(plan):
-        yield (f"    <Party>\n      <PartyReference>PA{i + 1}</PartyReference>\n"
-               f"      <PartyName>\n        <FullName>{_x(_artist_name(t, i))}</FullName>\n      </PartyName>\n"
-               "    </Party>\n")
-    if len(plan.sizes) > 1:
-        yield ("    <Party>\n      <PartyReference>PVarious</PartyReference>\n"
-               "      <PartyName>\n        <FullName>Various Artists</FullName>\n      </PartyName>\n    </Party>\n")
-    yield ("    <Party>\n      <PartyReference>PLabel</PartyReference>\n"
-           "      <PartyName>\n        <FullName>Synthetic Records</FullName>\n      </PartyName>\n"
-           "    </Party>\n  </PartyList>\n  <ResourceList>\n")
-    edition = plan.version == "4.3"
-    for i, first, size in _components(plan):
-        artist = _x(_artist_name(t, i))
-        parts: list[str] = []
-        for track in range(first, first + size):
-            title, duration = _track_fields(t, track)
-            if edition:  # 4.3 wraps the ids in a SoundRecordingEdition
-                ids = (f"      <SoundRecordingEdition>\n        <ResourceId>\n          <ISRC>{t.isrc(track)}</ISRC>\n"
-                       "        </ResourceId>\n      </SoundRecordingEdition>\n")
-            else:
-                ids = f"      <ResourceId>\n        <ISRC>{t.isrc(track)}</ISRC>\n      </ResourceId>\n"
-            parts.append(
-                f"    <SoundRecording>\n      <ResourceReference>A{track + 1}</ResourceReference>\n"
-                f"      <Type>MusicalWorkSoundRecording</Type>\n{ids}"
-                f"      <DisplayTitleText>{_x(title)}</DisplayTitleText>\n"
-                f"      <DisplayTitle>\n        <TitleText>{_x(title)}</TitleText>\n      </DisplayTitle>\n"
-                f"      <DisplayArtistName>{artist}</DisplayArtistName>\n"
-                f"      <DisplayArtist>\n        <ArtistPartyReference>PA{i + 1}</ArtistPartyReference>\n"
-                "        <DisplayArtistRole>MainArtist</DisplayArtistRole>\n      </DisplayArtist>\n"
-                f"      <Duration>{format_duration(duration)}</Duration>\n"
-                "      <ParentalWarningType>NoAdviceAvailable</ParentalWarningType>\n    </SoundRecording>\n"
-            )
-            if len(parts) >= _CHUNK_TRACKS:
-                yield "".join(parts)
-                parts = []
-        yield "".join(parts)
-    album = _x(t.title(t.rng(3, 0)))
-    artist = _x(_artist_name(t, 0)) if len(plan.sizes) == 1 else "Various Artists"
-    artist_ref = "PA1" if len(plan.sizes) == 1 else "PVarious"
+    yield from _parties_4x(plan, t)
+    yield from _sound_recordings_4x(plan, t)
     genre = _GENRES[t.rng(4, 0).randrange(len(_GENRES))]
-    yield (
-        "  </ResourceList>\n  <ReleaseList>\n    <Release>\n      <ReleaseReference>R0</ReleaseReference>\n"
-        f"      <ReleaseType>{'Album' if plan.tracks > 1 else 'Single'}</ReleaseType>\n"
-        f"      <ReleaseId>\n        <GRid>{t.grid(0)}</GRid>\n        <ICPN>{t.icpn(0)}</ICPN>\n      </ReleaseId>\n"
-        f"      <DisplayTitleText>{album}</DisplayTitleText>\n"
-        f"      <DisplayTitle>\n        <TitleText>{album}</TitleText>\n      </DisplayTitle>\n"
-        f"      <DisplayArtistName>{artist}</DisplayArtistName>\n"
-        f"      <DisplayArtist>\n        <ArtistPartyReference>{artist_ref}</ArtistPartyReference>\n"
-        "        <DisplayArtistRole>MainArtist</DisplayArtistRole>\n      </DisplayArtist>\n"
-        "      <ReleaseLabelReference>PLabel</ReleaseLabelReference>\n"
-        "      <PLine>\n        <Year>2024</Year>\n        <PLineText>(P) 2024 Synthetic Records</PLineText>\n"
-        "      </PLine>\n"
-        f"      <Genre>\n        <GenreText>{genre}</GenreText>\n      </Genre>\n"
-        "      <ReleaseDate>2024-01-01</ReleaseDate>\n"
-        "      <ParentalWarningType>NoAdviceAvailable</ParentalWarningType>\n      <ResourceGroup>\n"
-    )
+    yield "  </ResourceList>\n  <ReleaseList>\n" + _main_release_open_4x(plan, t, genre)
     yield from _batched(
         f"        <ResourceGroupContentItem>\n          <SequenceNumber>{n + 1}</SequenceNumber>\n"
         f"          <ReleaseResourceReference>A{n + 1}</ReleaseResourceReference>\n"
@@ -225,6 +174,77 @@ def _chunks_4x(plan: _Plan, t: _Text) -> Iterator[str]:
            + _deal_4x("PayAsYouGoModel", "PermanentDownload") + "    </ReleaseDeal>\n    <ReleaseDeal>\n")
     yield from _batched(f"      <DealReleaseReference>R{n + 1}</DealReleaseReference>\n" for n in range(plan.tracks))
     yield _deal_4x("SubscriptionModel", "OnDemandStream") + "    </ReleaseDeal>\n  </DealList>\n</ern:NewReleaseMessage>\n"
+
+
+def _parties_4x(plan: _Plan, t: _Text) -> Iterator[str]:
+    """The PartyList's parties: one artist per component, Various Artists for several, the label."""
+    for i, _, _ in _components(plan):
+        yield (f"    <Party>\n      <PartyReference>PA{i + 1}</PartyReference>\n"
+               f"      <PartyName>\n        <FullName>{_x(_artist_name(t, i))}</FullName>\n      </PartyName>\n"
+               "    </Party>\n")
+    if len(plan.sizes) > 1:
+        yield ("    <Party>\n      <PartyReference>PVarious</PartyReference>\n"
+               "      <PartyName>\n        <FullName>Various Artists</FullName>\n      </PartyName>\n    </Party>\n")
+    yield ("    <Party>\n      <PartyReference>PLabel</PartyReference>\n"
+           "      <PartyName>\n        <FullName>Synthetic Records</FullName>\n      </PartyName>\n"
+           "    </Party>\n  </PartyList>\n  <ResourceList>\n")
+
+
+def _sound_recordings_4x(plan: _Plan, t: _Text) -> Iterator[str]:
+    """Every track's SoundRecording, in chunks of ``_CHUNK_TRACKS`` and one chunk per component's rest."""
+    for i, first, size in _components(plan):
+        artist = _x(_artist_name(t, i))
+        parts: list[str] = []
+        for track in range(first, first + size):
+            parts.append(_sound_recording_4x(plan, t, track, i, artist))
+            if len(parts) >= _CHUNK_TRACKS:
+                yield "".join(parts)
+                parts = []
+        yield "".join(parts)
+
+
+def _sound_recording_4x(plan: _Plan, t: _Text, track: int, component: int, artist: str) -> str:
+    """One track's SoundRecording, credited to its component's artist party."""
+    title, duration = _track_fields(t, track)
+    if plan.version == "4.3":  # 4.3 wraps the ids in a SoundRecordingEdition
+        ids = (f"      <SoundRecordingEdition>\n        <ResourceId>\n          <ISRC>{t.isrc(track)}</ISRC>\n"
+               "        </ResourceId>\n      </SoundRecordingEdition>\n")
+    else:
+        ids = f"      <ResourceId>\n        <ISRC>{t.isrc(track)}</ISRC>\n      </ResourceId>\n"
+    return (
+        f"    <SoundRecording>\n      <ResourceReference>A{track + 1}</ResourceReference>\n"
+        f"      <Type>MusicalWorkSoundRecording</Type>\n{ids}"
+        f"      <DisplayTitleText>{_x(title)}</DisplayTitleText>\n"
+        f"      <DisplayTitle>\n        <TitleText>{_x(title)}</TitleText>\n      </DisplayTitle>\n"
+        f"      <DisplayArtistName>{artist}</DisplayArtistName>\n"
+        f"      <DisplayArtist>\n        <ArtistPartyReference>PA{component + 1}</ArtistPartyReference>\n"
+        "        <DisplayArtistRole>MainArtist</DisplayArtistRole>\n      </DisplayArtist>\n"
+        f"      <Duration>{format_duration(duration)}</Duration>\n"
+        "      <ParentalWarningType>NoAdviceAvailable</ParentalWarningType>\n    </SoundRecording>\n"
+    )
+
+
+def _main_release_open_4x(plan: _Plan, t: _Text, genre: str) -> str:
+    """The album Release up to its ResourceGroup's items (one artist, or Various Artists)."""
+    album = _x(t.title(t.rng(3, 0)))
+    artist = _x(_artist_name(t, 0)) if len(plan.sizes) == 1 else "Various Artists"
+    artist_ref = "PA1" if len(plan.sizes) == 1 else "PVarious"
+    return (
+        "    <Release>\n      <ReleaseReference>R0</ReleaseReference>\n"
+        f"      <ReleaseType>{'Album' if plan.tracks > 1 else 'Single'}</ReleaseType>\n"
+        f"      <ReleaseId>\n        <GRid>{t.grid(0)}</GRid>\n        <ICPN>{t.icpn(0)}</ICPN>\n      </ReleaseId>\n"
+        f"      <DisplayTitleText>{album}</DisplayTitleText>\n"
+        f"      <DisplayTitle>\n        <TitleText>{album}</TitleText>\n      </DisplayTitle>\n"
+        f"      <DisplayArtistName>{artist}</DisplayArtistName>\n"
+        f"      <DisplayArtist>\n        <ArtistPartyReference>{artist_ref}</ArtistPartyReference>\n"
+        "        <DisplayArtistRole>MainArtist</DisplayArtistRole>\n      </DisplayArtist>\n"
+        "      <ReleaseLabelReference>PLabel</ReleaseLabelReference>\n"
+        "      <PLine>\n        <Year>2024</Year>\n        <PLineText>(P) 2024 Synthetic Records</PLineText>\n"
+        "      </PLine>\n"
+        f"      <Genre>\n        <GenreText>{genre}</GenreText>\n      </Genre>\n"
+        "      <ReleaseDate>2024-01-01</ReleaseDate>\n"
+        "      <ParentalWarningType>NoAdviceAvailable</ParentalWarningType>\n      <ResourceGroup>\n"
+    )
 
 
 def _deal_4x(model: str, use: str) -> str:
