@@ -500,7 +500,6 @@ def run_batch(
     if options.out_dir is not None:
         Path(options.out_dir).mkdir(parents=True, exist_ok=True)
     results: dict[str, FileResult] = {}
-    restarts = 0
     t0 = time.perf_counter()
     with ExitStack() as stack:
         ctrl_c = stack.enter_context(handling_ctrl_c()) or CtrlC()
@@ -522,33 +521,13 @@ def run_batch(
             if on_result is not None:
                 on_result(result)
 
-        pending = list(files)
-        while pending and not ctrl_c.stop.is_set():
-            pool = _Pool(options)
-            try:
-                pending = _drain(pool, pending, carrier, options, worker, finish, ctrl_c)
-            except KeyboardInterrupt:  # workers=0, or no CtrlC (not the main thread, the app's own handler)
-                ctrl_c.stop.set()
-            if ctrl_c.stop.is_set():
-                pool.wind_down(finish, ctrl_c.hurry)
-                break
-            pool.executor.shutdown(wait=True, cancel_futures=True)
-            if pending:
-                restarts += 1
-                if restarts > MAX_POOL_RESTARTS:
-                    for path in pending:
-                        finish(_crashed(path, RuntimeError("too many worker crashes; gave up")))
-                    pending = []
+        restarts = _run_pools(files, carrier, options, worker, finish, ctrl_c)
         interrupted = ctrl_c.stop.is_set()
         if interrupted:
             # The files done so far (and those in flight that finished) keep their results; the
             # others did not run: not processed, which is not a failure.
             b.span.add_event(A.EVENT_BATCH_INTERRUPTED, {A.BATCH_MESSAGE_COUNT: len(results)})
-            for path in files:
-                if path not in results:
-                    results[path] = FileResult(
-                        path=path, status=NOT_PROCESSED, error_type=INTERRUPTED_ERROR_TYPE,
-                        error=f"{INTERRUPTED_ERROR_TYPE}: the batch was interrupted before this file finished")
+            _mark_not_processed(files, results)
         span_context = b.span.get_span_context()
     return BatchResult(
         files=[results[p] for p in files],
@@ -558,6 +537,45 @@ def run_batch(
         pool_restarts=restarts,
         interrupted=interrupted,
     )
+
+
+def _run_pools(
+    files: list[str],
+    carrier: dict[str, str],
+    options: BatchOptions,
+    worker: Callable[[FileTask], FileResult],
+    finish: Callable[[FileResult], None],
+    ctrl_c: CtrlC,
+) -> int:
+    """Run the files, on a fresh pool after a crash (past ``MAX_POOL_RESTARTS`` the rest fail); the restarts."""
+    restarts = 0
+    pending = list(files)
+    while pending and not ctrl_c.stop.is_set():
+        pool = _Pool(options)
+        try:
+            pending = _drain(pool, pending, carrier, options, worker, finish, ctrl_c)
+        except KeyboardInterrupt:  # workers=0, or no CtrlC (not the main thread, the app's own handler)
+            ctrl_c.stop.set()
+        if ctrl_c.stop.is_set():
+            pool.wind_down(finish, ctrl_c.hurry)
+            break
+        pool.executor.shutdown(wait=True, cancel_futures=True)
+        if pending:
+            restarts += 1
+            if restarts > MAX_POOL_RESTARTS:
+                for path in pending:
+                    finish(_crashed(path, RuntimeError("too many worker crashes; gave up")))
+                pending = []
+    return restarts
+
+
+def _mark_not_processed(files: list[str], results: dict[str, FileResult]) -> None:
+    """Give each file without a result one saying Ctrl-C kept it from running."""
+    for path in files:
+        if path not in results:
+            results[path] = FileResult(
+                path=path, status=NOT_PROCESSED, error_type=INTERRUPTED_ERROR_TYPE,
+                error=f"{INTERRUPTED_ERROR_TYPE}: the batch was interrupted before this file finished")
 
 
 def _telemetry_budget_s() -> float:

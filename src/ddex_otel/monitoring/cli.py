@@ -140,13 +140,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
 def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> int:
     handle = cli_telemetry(args, always=True)
-    settings = B.WorkerTelemetry(
-        enabled=handle is not None and handle.enabled,
-        endpoint=args.endpoint, protocol=args.protocol, service_name=args.service_name,
-        offline_dir=str(handle.offline_files.directory) if handle is not None and handle.offline_files else None,
-    )
     options = B.BatchOptions(workers=args.workers, to_version=args.to_version, out_dir=args.out,
-                             name=args.name, telemetry=settings)
+                             name=args.name, telemetry=_worker_telemetry(args, B, handle))
     monitor = _performance_monitor() if alerting is not None else None
     runner = None
     if getattr(args, "celery", None):
@@ -177,12 +172,37 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
     from ddex_otel.stack.links import trace_links
 
     url, logs_url = trace_links(handle, result.trace_id)
+    _print_batch_result(args, result, runner, url, logs_url, _batch_destinations(handle, result, runner),
+                        alerts, handle)
+    if result.interrupted:
+        print("ddex-otel: interrupted", file=sys.stderr)
+        return 130
+    return 0 if result.failed == 0 else 1
+
+
+def _worker_telemetry(args: argparse.Namespace, B: Any, handle: Any) -> Any:
+    """The telemetry settings worker processes set up: this run's endpoint, or its offline files."""
+    return B.WorkerTelemetry(
+        enabled=handle is not None and handle.enabled,
+        endpoint=args.endpoint, protocol=args.protocol, service_name=args.service_name,
+        offline_dir=str(handle.offline_files.directory) if handle is not None and handle.offline_files else None,
+    )
+
+
+def _batch_destinations(handle: Any, result: Any, runner: Any) -> list[str]:
+    """Where the batch's telemetry went: this process's destinations, and what the workers did."""
     destinations = _destinations(handle)
     workers = {f.pid for f in result.files if f.pid is not None and f.pid != os.getpid()}
     if runner is not None:
         destinations.append("Celery workers export by their own OTEL_* settings (their host's agent)")
     elif workers and handle is not None and handle.enabled:
         destinations.append(f"{len(workers)} worker process(es) exported their spans and metrics the same way")
+    return destinations
+
+
+def _print_batch_result(args: argparse.Namespace, result: Any, runner: Any, url: str | None, logs_url: str | None,
+                        destinations: list[str], alerts: list, handle: Any) -> None:
+    """The batch's result on stdout, as JSON (``--json``) or tables, written whole despite Ctrl-C."""
     from ddex_otel.monitoring.interrupts import sigint_blocked
 
     # A Ctrl-C landing in the middle of a large write to a pipe can cut it: the result goes out
@@ -200,10 +220,6 @@ def _run_batch(args: argparse.Namespace, B: Any, paths: list, alerting: Any) -> 
             if runner is not None:
                 print(runner.summary_line())
         sys.stdout.flush()
-    if result.interrupted:
-        print("ddex-otel: interrupted", file=sys.stderr)
-        return 130
-    return 0 if result.failed == 0 else 1
 
 
 def _performance_monitor() -> Any:
@@ -335,30 +351,9 @@ def _build_target(message: Any, requested: str | None) -> str:
 
 
 def run_profile_command(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    for f in args.files:
-        if not Path(f).is_file():
-            return _error(f"{'not a file (a directory)' if Path(f).is_dir() else 'no such file'}: {f}")
-    if args.runs < 1:
-        return _error("--runs must be at least 1")
-    if not args.interval > 0:
-        return _error("--interval must be a positive number of seconds")
-    if args.to_version:
-        from ddex_otel.ern.builder import normalize_version
-        from ddex_otel.ern.errors import UnsupportedVersionError
-
-        try:
-            normalize_version(args.to_version)
-        except UnsupportedVersionError as exc:
-            return _error(str(exc))
-    for option in ("csv", "json", "html"):
-        target = getattr(args, option)
-        if target:
-            try:
-                check_writable(target)  # before the run, not after it
-            except OSError as exc:
-                return _error(output_problem(f"--{option}", target, exc))
+    problem = _profile_usage_problem(args)
+    if problem is not None:
+        return _error(problem)
 
     from ddex_otel.monitoring import Profiler, ResourceMonitor
 
@@ -372,11 +367,45 @@ def run_profile_command(args: argparse.Namespace) -> int:
         if handle is not None:
             handle.shutdown()  # the traces are in Jaeger before the report links to them
             report_undelivered(handle)
-    results = profiler.results
-    _print_profile(results, handle)
+    _print_profile(profiler.results, handle)
+    return _write_profile_outputs(args, profiler, snapshots, handle)
+
+
+def _profile_usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``profile``'s files and options, checked before anything runs; None if nothing."""
+    from pathlib import Path
+
+    for f in args.files:
+        if not Path(f).is_file():
+            return f"{'not a file (a directory)' if Path(f).is_dir() else 'no such file'}: {f}"
+    if args.runs < 1:
+        return "--runs must be at least 1"
+    if not args.interval > 0:
+        return "--interval must be a positive number of seconds"
+    if args.to_version:
+        from ddex_otel.ern.builder import normalize_version
+        from ddex_otel.ern.errors import UnsupportedVersionError
+
+        try:
+            normalize_version(args.to_version)
+        except UnsupportedVersionError as exc:
+            return str(exc)
+    for option in ("csv", "json", "html"):
+        target = getattr(args, option)
+        if target:
+            try:
+                check_writable(target)  # before the run, not after it
+            except OSError as exc:
+                return output_problem(f"--{option}", target, exc)
+    return None
+
+
+def _write_profile_outputs(args: argparse.Namespace, profiler: Any, snapshots: Any, handle: Any) -> int:
+    """Write the ``--csv``, ``--json`` and ``--html`` files asked for; 1 if a run or a write failed, else 0."""
     from ddex_otel.monitoring.report import write_report
     from ddex_otel.stack.links import spans_went_to_otlp
 
+    results = profiler.results
     runs = f"{len(args.files)} file(s) × {args.runs} run(s)"
     writers = {
         "csv": profiler.export_csv,
