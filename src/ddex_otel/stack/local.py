@@ -6,6 +6,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 from . import jaegerui, paths, process, render
 from .alert_settings import AlertSettings
@@ -17,6 +18,8 @@ STATE_FILE = "state.json"
 # Jaeger and the logs store first: the collector exports to them; Alertmanager before the Prometheus
 # that sends it alerts.
 ORDER = ("jaeger", "victorialogs", "collector", "alertmanager", "prometheus")
+#: How a component is run: (argv, environment, health URL, user-facing URL).
+_Spec: TypeAlias = tuple[list[str], dict[str, str], str, str]
 
 
 @dataclass(frozen=True)
@@ -187,33 +190,17 @@ class LocalStack:
         self.stop()
 
     # -- component command lines --------------------------------------------------------------
-    def _specs(self) -> dict[str, tuple[list[str], dict[str, str], str, str]]:
+    def _specs(self) -> dict[str, _Spec]:
         """name -> (argv, env, health URL, user-facing URL), configs rendered into run_dir."""
-        find = lambda name: str(paths.find_binary(name, self.bin_dir))  # noqa: E731
-        binaries = {"collector": find("ddex-otelcol"), "jaeger": find("jaeger"), "prometheus": find("prometheus"),
-                     "alertmanager": find("alertmanager"), "victorialogs": find("victoria-logs")}
+        binaries = self._binaries()
         alerting = self.alerting or AlertSettings.from_env()
         configs = render.render_run_dir(self.run_dir, self.ports, self.assets_dir, alerting)
-        data = self.run_dir / "prometheus-data"
-        shutil.rmtree(data, ignore_errors=True)
-        am_data = self.run_dir / "alertmanager-data"  # silences and the notification log
-        shutil.rmtree(am_data, ignore_errors=True)
-        logs_data = self.run_dir / "victorialogs-data"
-        shutil.rmtree(logs_data, ignore_errors=True)
+        data = self._fresh_data_dir("prometheus-data")
+        am_data = self._fresh_data_dir("alertmanager-data")  # silences and the notification log
+        logs_data = self._fresh_data_dir("victorialogs-data")
         p, e = self.ports, self.endpoints
         return {
-            "victorialogs": (
-                [
-                    binaries["victorialogs"],
-                    f"-httpListenAddr={HOST}:{p.victorialogs}",
-                    f"-storageDataPath={logs_data}",
-                    "-retentionPeriod=2d",
-                    "-loggerLevel=WARN",
-                ],
-                {},
-                f"{e.logs}/health",
-                f"{e.logs}/select/vmui/",
-            ),
+            "victorialogs": self._victorialogs_spec(binaries["victorialogs"], logs_data),
             "jaeger": (
                 [binaries["jaeger"], "--config", str(configs["jaeger"])],
                 render.jaeger_env(p, self.jaeger_ui.path if self.jaeger_ui else None, configs["jaeger_ui_config"]),
@@ -226,31 +213,69 @@ class LocalStack:
                 e.collector_health,
                 f"{e.otlp_grpc} (OTLP gRPC), {e.otlp_http} (OTLP HTTP)",
             ),
-            "alertmanager": (
-                [
-                    binaries["alertmanager"],
-                    f"--config.file={configs['alertmanager']}",
-                    f"--storage.path={am_data}",
-                    f"--web.listen-address={HOST}:{p.alertmanager}",
-                    f"--web.external-url={e.alertmanager}",
-                    "--cluster.listen-address=",  # empty: no clustering, no gossip port
-                ],
-                {},
-                f"{e.alertmanager}/-/ready",
-                e.alertmanager,
-            ),
-            "prometheus": (
-                [
-                    binaries["prometheus"],
-                    f"--config.file={configs['prometheus']}",
-                    f"--storage.tsdb.path={data}",
-                    f"--web.listen-address={HOST}:{p.prometheus}",
-                    f"--web.external-url={e.prometheus}",  # the "source" links in alert notifications
-                    "--storage.tsdb.retention.time=2d",
-                    "--enable-feature=exemplar-storage",
-                ],
-                {},
-                f"{e.prometheus}/-/ready",
-                e.prometheus,
-            ),
+            "alertmanager": self._alertmanager_spec(binaries["alertmanager"], configs["alertmanager"], am_data),
+            "prometheus": self._prometheus_spec(binaries["prometheus"], configs["prometheus"], data),
         }
+
+    def _binaries(self) -> dict[str, str]:
+        """Each component's executable, found before anything is written (a missing one stops the start)."""
+        find = lambda name: str(paths.find_binary(name, self.bin_dir))  # noqa: E731
+        return {"collector": find("ddex-otelcol"), "jaeger": find("jaeger"), "prometheus": find("prometheus"),
+                "alertmanager": find("alertmanager"), "victorialogs": find("victoria-logs")}
+
+    def _fresh_data_dir(self, name: str) -> Path:
+        """``run_dir/name``, emptied: every start begins with no stored data."""
+        data = self.run_dir / name
+        shutil.rmtree(data, ignore_errors=True)
+        return data
+
+    def _victorialogs_spec(self, binary: str, data: Path) -> _Spec:
+        """VictoriaLogs on its port, keeping two days of logs in ``data``."""
+        p, e = self.ports, self.endpoints
+        return (
+            [
+                binary,
+                f"-httpListenAddr={HOST}:{p.victorialogs}",
+                f"-storageDataPath={data}",
+                "-retentionPeriod=2d",
+                "-loggerLevel=WARN",
+            ],
+            {},
+            f"{e.logs}/health",
+            f"{e.logs}/select/vmui/",
+        )
+
+    def _alertmanager_spec(self, binary: str, config: Path, data: Path) -> _Spec:
+        """Alertmanager on its port, alone (no cluster), its silences and notification log in ``data``."""
+        p, e = self.ports, self.endpoints
+        return (
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.path={data}",
+                f"--web.listen-address={HOST}:{p.alertmanager}",
+                f"--web.external-url={e.alertmanager}",
+                "--cluster.listen-address=",  # empty: no clustering, no gossip port
+            ],
+            {},
+            f"{e.alertmanager}/-/ready",
+            e.alertmanager,
+        )
+
+    def _prometheus_spec(self, binary: str, config: Path, data: Path) -> _Spec:
+        """Prometheus on its port, keeping two days of samples and exemplars in ``data``."""
+        p, e = self.ports, self.endpoints
+        return (
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address={HOST}:{p.prometheus}",
+                f"--web.external-url={e.prometheus}",  # the "source" links in alert notifications
+                "--storage.tsdb.retention.time=2d",
+                "--enable-feature=exemplar-storage",
+            ],
+            {},
+            f"{e.prometheus}/-/ready",
+            e.prometheus,
+        )
