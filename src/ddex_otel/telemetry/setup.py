@@ -632,9 +632,7 @@ def configure(
         resolve_protocol("traces", protocol)  # an invalid argument raises here, before anything starts
     transport = tls.TransportOptions.of(certificate_file, client_certificate_file, client_key_file, compression)
     # Before any exporter can log: every header value and URL password is masked from here on.
-    redactor = secrets.SecretRedactor(secrets.secrets_from(
-        header_map, [endpoint, env_endpoint("traces"), env_endpoint("metrics")]))
-    handle._redactor, handle._redacted_loggers = redactor, redactor.install()
+    redactor = _install_redactor(handle, header_map, endpoint)
 
     wants_files = {sig: offline_dir is not None or wants_offline_files(sig, endpoint) for sig in ("traces", "metrics")}
     files = None
@@ -657,27 +655,17 @@ def configure(
         handle.meter_provider = current_mp
         handle.destinations.append("metrics → the application's meter provider")
     if own_traces or own_metrics:  # the logs signal follows the same choices (see ``logs``)
-        from ddex_otel.telemetry import logs
-
-        handle.logs = logs.install(resource=resource, set_global=set_global, offline_dir=offline_dir,
-                                   offline_files=files, files_tried=files is not None or any(wants_files.values()),
-                                   **plan)
-        handle.offline_files = handle.offline_files or handle.logs.offline_files
-        handle.destinations.extend(handle.logs.destinations)
+        _own_logs(handle, resource, set_global, offline_dir, files,
+                  files is not None or any(wants_files.values()), plan)
     if summary:
         _add_summary(handle)
 
-    handle._log_filter = ExportLogFilter(failures=handle.failures)
-    handle._filtered_loggers = handle._log_filter.install()
-    handle._redacted_loggers = redactor.install()  # again: exporter modules imported meanwhile
+    _install_log_filters(handle, redactor)
 
     if instrument:
         _instrument(handle, instrument_options)
     if process_metrics and own_metrics:
-        from ddex_otel.telemetry.resource_usage import ProcessMetrics
-
-        handle.process_metrics = ProcessMetrics(handle.meter_provider)
-        handle.process_metrics.start()
+        _start_process_metrics(handle)
 
     _register_fork_hooks(handle)
     atexit.register(handle.shutdown)
@@ -692,6 +680,41 @@ def _sdk_disabled() -> bool:
         warn_env("OTEL_SDK_DISABLED", disabled, "ignoring OTEL_SDK_DISABLED=%r: use true or false; telemetry stays on",
                  disabled)
     return disabled == "true"
+
+
+def _install_redactor(handle: TelemetryHandle, header_map: dict[str, str] | None,
+                      endpoint: str | None) -> secrets.SecretRedactor:
+    """Mask the header values and endpoint passwords in every log record (the SDK's and ours)."""
+    redactor = secrets.SecretRedactor(secrets.secrets_from(
+        header_map, [endpoint, env_endpoint("traces"), env_endpoint("metrics")]))
+    handle._redactor, handle._redacted_loggers = redactor, redactor.install()
+    return redactor
+
+
+def _install_log_filters(handle: TelemetryHandle, redactor: secrets.SecretRedactor) -> None:
+    """Rate-limit the exporters' failure records (noting causes in ``handle.failures``); mask secrets in their loggers."""
+    handle._log_filter = ExportLogFilter(failures=handle.failures)
+    handle._filtered_loggers = handle._log_filter.install()
+    handle._redacted_loggers = redactor.install()  # again: exporter modules imported meanwhile
+
+
+def _own_logs(handle: TelemetryHandle, resource: Any, set_global: bool, offline_dir: str | os.PathLike[str] | None,
+              files: offline.OfflineFiles | None, files_tried: bool, plan: dict[str, Any]) -> None:
+    """The logs signal, by the traces' and metrics' choices; its files and destinations join the handle's."""
+    from ddex_otel.telemetry import logs
+
+    handle.logs = logs.install(resource=resource, set_global=set_global, offline_dir=offline_dir,
+                               offline_files=files, files_tried=files_tried, **plan)
+    handle.offline_files = handle.offline_files or handle.logs.offline_files
+    handle.destinations.extend(handle.logs.destinations)
+
+
+def _start_process_metrics(handle: TelemetryHandle) -> None:
+    """This process's gauges (CPU, memory, threads, GC) through the handle's meter provider."""
+    from ddex_otel.telemetry.resource_usage import ProcessMetrics
+
+    handle.process_metrics = ProcessMetrics(handle.meter_provider)
+    handle.process_metrics.start()
 
 
 def _own_traces(handle: TelemetryHandle, resource: Any, files: offline.OfflineFiles | None, plan: dict[str, Any],
