@@ -135,7 +135,8 @@ def record_after(layer: Layer, operation: str, call: Call, started_at: float,
         if target is None:
             return
         tel, parent = target
-        op = tel.start(operation, parent, started_at)
+        # A call that succeeded is recorded in one step: its span starts with every attribute.
+        op = tel.start(operation, parent, started_at, deferred=error is None)
         describe(op, call)
         if error is not None:
             op.fail(error)
