@@ -22,13 +22,20 @@ drift in machine speed hits all of them alike):
   floor           not instrumented; around each parse, through the public API only, one span
                   (``start_as_current_span``, the SDK's BatchSpanProcessor) and one histogram record:
                   the least any span-and-metric instrumentation can cost (the contract's reference)
+  floor+attrs     the floor plus, set once per parse with ``span.set_attributes`` inside the floor's
+                  span, the attributes default puts on the same input's ``ddex.parse`` span (taken at
+                  setup from one instrumented parse recorded by an InMemorySpanExporter). The SDK
+                  checks each attribute in Python, so this is what the contract's attributes cost on
+                  their own, through the public API: the share of the floor they take, and default
+                  measured against a reference that carries the same attributes
   floor-ratio-10% the floor under the 10 % TraceIdRatioBased sampler (the reference for ratio-10%)
   floor-manual    the floor hand-bracketed (start_span, attach, record, detach, end), for reference
 
 Two inputs: the DDEX sample Samples43_1_Audio.xml (75 KB) and a 1 KB message, where the fixed
 cost per operation dominates. A variant's cost is the median over rounds of (its block's time per
 parse − the baseline block's in the same round): paired, so drift in machine speed cancels.
-Against the floor: the ratio of median costs with its 95 % bootstrap interval over rounds.
+Against the floor: the ratio of median costs with its 95 % bootstrap interval over rounds; the same
+for floor+attrs against the floor and for default against floor+attrs, with the number of attributes.
 Budget (telemetry contract, "Cost budget"): default ≤ 1.2× the floor with the interval's upper end
 ≤ 1.3×; ratio-10% ≤ 1.2× floor-ratio-10%; disabled ≤ 1 % over the baseline; resource-usage
 reported against the floor (goal ≤ 1.5×). Measured figures: docs/benchmarks.md.
@@ -54,7 +61,8 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, TraceIdRatioBased
 
 from ddex_otel import ern
@@ -106,15 +114,43 @@ def sdk_providers(sampler: Any = ALWAYS_ON, processor: str | None = None) -> tup
     return tp, mp
 
 
+def operation_attributes(instrumentor: Any, call: Callable[[], Any], span_name: str = "ddex.parse") -> dict[str, Any]:
+    """The attributes of the ``span_name`` span that ``call()`` makes under ``instrumentor`` with its default
+    options, on the instrumented variants' SDK providers plus an InMemorySpanExporter (``call`` must look
+    the instrumented function up when it runs)."""
+    exporter = InMemorySpanExporter()
+    tp, mp = sdk_providers()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor.instrument(tracer_provider=tp, meter_provider=mp)
+    try:
+        call()
+    finally:
+        instrumentor.uninstrument()
+        tp.shutdown()
+        mp.shutdown()
+    spans = [span for span in exporter.get_finished_spans() if span.name == span_name]
+    if len(spans) != 1:
+        raise RuntimeError(f"expected one {span_name} span, got {len(spans)}")
+    return dict(spans[0].attributes or {})
+
+
+def parse_attributes(source: Any) -> dict[str, Any]:
+    """The attributes default puts on the ``ddex.parse`` span of ``ern.parse(source)``."""
+    return operation_attributes(DDEXInstrumentor(), lambda: ern.parse(source))
+
+
 class Variant:
     """Sets itself up before a timed block and tears down after it."""
 
     def __init__(self, name: str, options: dict[str, Any] | None = None, sampler: Any = ALWAYS_ON,
-                 sdk: bool = True, instrument: bool = True, floor: bool = False, manual: bool = False) -> None:
+                 sdk: bool = True, instrument: bool = True, floor: bool = False, manual: bool = False,
+                 span_attributes: dict[str, Any] | None = None) -> None:
+        """``span_attributes`` (floor only): set on the floor's span once per call."""
         self.name = name
         self.options = options or {}
         self.floor = floor
         self.manual = manual
+        self.span_attributes = span_attributes
         self.instrument = instrument
         if sdk:
             # The floor is always the SDK's own span + histogram (BatchSpanProcessor): the budget's reference.
@@ -149,6 +185,19 @@ class Variant:
 
             return manual_parse
 
+        if self.span_attributes is not None:
+            span_attributes = self.span_attributes
+
+            def floor_attrs_parse(source: Any) -> Any:
+                t0 = perf_counter()
+                with tracer.start_as_current_span("floor") as span:
+                    span.set_attributes(span_attributes)
+                    result = parse(source)
+                    histogram.record(perf_counter() - t0, attrs)
+                return result
+
+            return floor_attrs_parse
+
         def floor_parse(source: Any) -> Any:
             t0 = perf_counter()
             with tracer.start_as_current_span("floor"):
@@ -169,7 +218,10 @@ class Variant:
                 shutdown()
 
 
-def variants() -> list[Variant]:
+def variants(span_attributes: dict[str, Any] | None = None) -> list[Variant]:
+    """``span_attributes``: those of the input's ``ddex.parse`` span, for floor+attrs (left out without them)."""
+    floor_attrs = [] if span_attributes is None else [
+        Variant("floor+attrs", instrument=False, floor=True, span_attributes=span_attributes)]
     return [
         Variant("baseline", instrument=False, sdk=False),
         Variant("default"),
@@ -181,6 +233,7 @@ def variants() -> list[Variant]:
         Variant("non-sampled", sampler=ALWAYS_OFF),
         Variant("disabled", sdk=False),
         Variant("floor", instrument=False, floor=True),
+        *floor_attrs,
         Variant("floor-ratio-10%", instrument=False, floor=True, sampler=TraceIdRatioBased(0.1)),
         Variant("floor-manual", instrument=False, floor=True, manual=True),
     ]
@@ -198,9 +251,10 @@ def time_block(parse: Callable[[Any], Any], source: Any, ops: int, clock: Callab
 
 
 def run(source: Any, rounds: int, ops: int, clock: Callable[[], float], seed: int = 1,
-        only: Sequence[str] = ()) -> dict[str, list[float]]:
-    """``only``: names of the variants to run (baseline and floor always run: every figure needs them)."""
-    chosen = [v for v in variants() if not only or v.name in only or v.name in ("baseline", "floor")]
+        only: Sequence[str] = (), span_attributes: dict[str, Any] | None = None) -> dict[str, list[float]]:
+    """``only``: names of the variants to run (baseline and floor always run: every figure needs them).
+    ``span_attributes``: see ``variants``."""
+    chosen = [v for v in variants(span_attributes) if not only or v.name in only or v.name in ("baseline", "floor")]
     return run_variants(chosen, source, rounds, ops, clock, seed)
 
 
@@ -243,9 +297,10 @@ def bootstrap_ratio(costs: list[float], floor_costs: list[float], resamples: int
     return ratios[int(0.025 * len(ratios))], ratios[min(len(ratios) - 1, int(0.975 * len(ratios)))]
 
 
-def report(title: str, samples: dict[str, list[float]]) -> dict[str, Any]:
+def report(title: str, samples: dict[str, list[float]], span_attributes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Medians per variant, paired costs (variant − baseline of the same round) and, against the
-    floor, the ratio of median costs with its 95 % bootstrap interval over rounds."""
+    floor, the ratio of median costs with its 95 % bootstrap interval over rounds; the same for default
+    against floor+attrs (``span_attributes``: what floor+attrs set)."""
     base_runs = samples["baseline"]
     base = statistics.median(base_runs)
     print(f"\n{title}")
@@ -274,6 +329,20 @@ def report(title: str, samples: dict[str, list[float]]) -> dict[str, Any]:
         rows["ratio-10%"]["vs_floor-ratio-10%"] = costs["ratio-10%"] / ratio_floor
         rows["ratio-10%"]["vs_floor-ratio-10%_ci95"] = [low, high]
         print(f"  ratio-10% vs floor-ratio-10%: {costs['ratio-10%'] / ratio_floor:.2f}×  {low:.2f}–{high:.2f}×")
+    if "floor+attrs" in rows:
+        count = len(span_attributes or {})
+        rows["floor+attrs"]["attributes"] = count
+        rows["floor+attrs"]["attribute_keys"] = sorted(span_attributes or {})
+        if "vs_floor_ci95" in rows["floor+attrs"]:
+            low, high = rows["floor+attrs"]["vs_floor_ci95"]
+            print(f"  floor+attrs vs floor: {rows['floor+attrs']['vs_floor']:.2f}×  {low:.2f}–{high:.2f}×  "
+                  f"({count} span attributes, set once per parse)")
+        attrs_floor = costs["floor+attrs"]
+        if "default" in rows and attrs_floor > 0:
+            low, high = bootstrap_ratio(per_round["default"], per_round["floor+attrs"])
+            rows["default"]["vs_floor+attrs"] = costs["default"] / attrs_floor
+            rows["default"]["vs_floor+attrs_ci95"] = [low, high]
+            print(f"  default vs floor+attrs: {costs['default'] / attrs_floor:.2f}×  {low:.2f}–{high:.2f}×")
     return rows
 
 
@@ -352,11 +421,15 @@ def main(argv: Sequence[str] | None = None) -> int:
           "means; 95 % CI: bootstrap over rounds")
     results: dict[str, Any] = {"clock": args.clock, "span_processor": args.span_processor, "on_end": results_on_end}
     if "sample" in inputs:
+        attrs = parse_attributes(str(sample))
         results["sample"] = report(f"{sample.name} ({sample.stat().st_size} B), {args.ops} parses/round",
-                                   run(str(sample), args.rounds, args.ops, clock, only=only))
+                                   run(str(sample), args.rounds, args.ops, clock, only=only, span_attributes=attrs),
+                                   attrs)
     if "tiny" in inputs and tiny.is_file():
+        attrs = parse_attributes(str(tiny))
         results["tiny"] = report(f"{tiny.name} ({tiny.stat().st_size} B), {args.ops * 10} parses/round",
-                                 run(str(tiny), args.rounds, args.ops * 10, clock, only=only))
+                                 run(str(tiny), args.rounds, args.ops * 10, clock, only=only, span_attributes=attrs),
+                                 attrs)
     print()
     for key, label in (("sample", f"{sample.name}"), ("tiny", "1 KB message")):
         rows = results.get(key)

@@ -19,10 +19,19 @@ baseline block's of the same round, so drift in machine speed cancels):
   purge message (AudiusProject__03_delete.xml, fixed cost dominates) and the 75 KB sample.
 
 Variants: ``baseline`` (not instrumented), ``xmllayer`` (XMLLayerInstrumentor with SDK providers
-exporting to discarding exporters, default options), ``floor`` (DDEX inputs only), ``control``
-(non-DDEX inputs: not instrumented, a second time — its "cost" is the noise of the measurement),
-``passthrough`` (non-DDEX inputs: a Python wrapper that only calls through — what any Python-level
-wrapper adds, the least an instrumentation of the call can cost).
+exporting to discarding exporters, default options), ``floor`` (DDEX inputs only), ``floor+attrs``
+(DDEX inputs only: the floor plus, set once per call with ``span.set_attributes`` inside the floor's
+span, the attributes ``xmllayer`` puts on the same input's ``ddex.parse`` span, taken at setup from
+one instrumented call recorded by an InMemorySpanExporter), ``control`` (non-DDEX inputs: not
+instrumented, a second time — its "cost" is the noise of the measurement), ``passthrough`` (non-DDEX
+inputs: a Python wrapper that only calls through — what any Python-level wrapper adds, the least an
+instrumentation of the call can cost).
+
+The SDK checks each span attribute in Python, so ``floor+attrs`` shows what the contract's
+attributes cost on their own through the public API: reported as floor+attrs against the floor
+(the share of the floor they take) and xmllayer against floor+attrs (against a reference that
+carries the same attributes), each a ratio of median costs with its 95 % bootstrap interval, with
+the number of attributes.
 Figures, with date, machine and command, go to docs/benchmarks.md.
 
 On a shared machine a 1 KB parse varies by more than the 0.5 µs budget, so the non-DDEX cost is
@@ -51,7 +60,7 @@ from typing import Any
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_overhead import bootstrap_ratio, run_variants, samples_dir, sdk_providers, time_block
+from bench_overhead import bootstrap_ratio, operation_attributes, run_variants, samples_dir, sdk_providers, time_block
 
 from ddex_otel.telemetry.xmllayer import XMLLayerInstrumentor
 
@@ -65,9 +74,11 @@ MENTION_1KB = PLAIN_1KB.replace(b'catalog/1">', b'catalog/1" source="http://ddex
 
 class Variant:
     def __init__(self, name: str, library: str, instrument: bool = False, floor: bool = False,
-                 passthrough: bool = False) -> None:
+                 passthrough: bool = False, span_attributes: dict[str, Any] | None = None) -> None:
+        """``span_attributes`` (floor only): set on the floor's span once per call."""
         self.name, self.library, self.instrument, self.floor = name, library, instrument, floor
         self.passthrough = passthrough
+        self.span_attributes = span_attributes
         self.tp, self.mp = sdk_providers(processor="batch" if floor else None)
 
     def setup(self) -> Callable[[Any], Any]:
@@ -82,6 +93,18 @@ class Variant:
         histogram = self.mp.get_meter("floor").create_histogram("floor.duration", unit="s")
         attrs = {"ddex.operation.name": "parse"}
         perf_counter = time.perf_counter
+        if self.span_attributes is not None:
+            span_attributes = self.span_attributes
+
+            def floor_attrs_call(source: Any) -> Any:
+                t0 = perf_counter()
+                with tracer.start_as_current_span("floor") as span:
+                    span.set_attributes(span_attributes)
+                    result = call(source)
+                    histogram.record(perf_counter() - t0, attrs)
+                return result
+
+            return floor_attrs_call
 
         def floor_call(source: Any) -> Any:
             t0 = perf_counter()
@@ -176,8 +199,11 @@ def wrapper_case(rounds: int, ops: int, clock: Callable[[], float]) -> dict:
 
 
 def ddex_case(label: str, source: bytes, rounds: int, ops: int, clock: Callable[[], float]) -> dict:
+    span_attributes = operation_attributes(XMLLayerInstrumentor(), lambda: etree.fromstring(source))
     samples = run_variants([Variant("baseline", "lxml"), Variant("xmllayer", "lxml", instrument=True),
-                            Variant("floor", "lxml", floor=True)], source, rounds, ops, clock)
+                            Variant("floor", "lxml", floor=True),
+                            Variant("floor+attrs", "lxml", floor=True, span_attributes=span_attributes)],
+                           source, rounds, ops, clock)
     cost, floor = paired_costs(samples, "xmllayer"), paired_costs(samples, "floor")
     ratio = statistics.median(cost) / statistics.median(floor)
     low, high = bootstrap_ratio(cost, floor)
@@ -187,6 +213,18 @@ def ddex_case(label: str, source: bytes, rounds: int, ops: int, clock: Callable[
     verdict = "met" if ratio <= 1.2 and high <= 1.3 else "NOT met"
     print(f"  {label:<46} baseline {out['baseline_us']:8.2f} µs/call   cost {out['xmllayer_cost_us']:6.2f} µs "
           f"vs floor {out['floor_cost_us']:6.2f} µs = {ratio:.2f}× (95 % CI {low:.2f}–{high:.2f})   budget: {verdict}")
+    attrs_floor = paired_costs(samples, "floor+attrs")
+    a_ratio = statistics.median(attrs_floor) / statistics.median(floor)
+    a_low, a_high = bootstrap_ratio(attrs_floor, floor)
+    x_ratio = statistics.median(cost) / statistics.median(attrs_floor)
+    x_low, x_high = bootstrap_ratio(cost, attrs_floor)
+    out.update({"attributes": len(span_attributes), "attribute_keys": sorted(span_attributes),
+                "floor_attrs_cost_us": statistics.median(attrs_floor) * 1e6,
+                "floor_attrs_vs_floor": a_ratio, "floor_attrs_vs_floor_ci": [a_low, a_high],
+                "xmllayer_vs_floor_attrs": x_ratio, "xmllayer_vs_floor_attrs_ci": [x_low, x_high]})
+    print(f"  {'':<46} floor+attrs ({len(span_attributes)} span attributes) {out['floor_attrs_cost_us']:6.2f} µs "
+          f"= {a_ratio:.2f}× floor (95 % CI {a_low:.2f}–{a_high:.2f})   "
+          f"cost vs floor+attrs = {x_ratio:.2f}× (95 % CI {x_low:.2f}–{x_high:.2f})")
     return out
 
 
