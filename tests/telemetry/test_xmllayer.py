@@ -249,3 +249,40 @@ def test_tostringlist_reports_the_bytes_of_its_pieces(layer: Any, sample: Path) 
     span = layer.span("ddex.serialize")
     assert span.attributes["code.function.name"] == "xml.etree.ElementTree.tostringlist"
     assert span.attributes["ddex.output.size"] == sum(len(p) for p in pieces)
+
+
+def test_a_recognised_parse_starts_its_span_with_every_attribute(local_telemetry: Any, sample: Path) -> None:
+    """The call has run when it is recognised: its span starts once, with all its attributes, so a
+    sampler sees the facts (version, message id, counts) and the duration's exemplar names the span."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler
+
+    seen: list[dict[str, Any]] = []
+
+    class Recording(Sampler):
+        def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
+                          attributes: Any = None, links: Any = None, trace_state: Any = None) -> Any:
+            seen.append(dict(attributes or {}))
+            return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return "Recording"
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=Recording())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    XMLLayerInstrumentor().instrument(tracer_provider=provider, meter_provider=local_telemetry.meter_provider)
+    try:
+        etree.fromstring(sample.read_bytes())
+    finally:
+        XMLLayerInstrumentor().uninstrument()
+    (span,) = exporter.get_finished_spans()
+    assert seen == [dict(span.attributes)]
+    assert seen[0]["ddex.operation.name"] == "parse" and seen[0]["ddex.release.count"] == 22
+    assert seen[0]["ddex.ern.version"] == "4.3" and seen[0]["ddex.message.id"]
+    points = local_telemetry.metrics()["ddex.operation.duration"].data.data_points
+    exemplars = [e for p in points for e in p.exemplars]
+    assert [e.span_id for e in exemplars] == [span.context.span_id]
+    provider.shutdown()

@@ -285,8 +285,9 @@ class Operation:
         "tel", "name", "span", "recording", "ctx", "t0", "cpu0", "rss0", "thread", "version",
         "input_size", "output_size", "releases", "releases_reported", "stages", "attrs",
         "error_type", "finished", "stage_set", "stage_spans", "stage_attributes", "stream_input",
-        "_counted", "message", "input_path", "message_type", "parent",
+        "_counted", "message", "input_path", "message_type", "parent", "deferred",
     )
+    span: trace.Span
     # Facts set to None in __init__ and filled in as the call goes on.
     version: str | None
     input_size: int | None
@@ -304,10 +305,11 @@ class Operation:
         self.tel = tel
         self.name = name
         self.parent = parent
-        if deferred and started_at is not None:
-            self.span = None  # started in finish(), with the attributes gathered until then
+        self.deferred = deferred = deferred and started_at is not None
+        if deferred:
+            self.span = trace.INVALID_SPAN  # started in finish(), with the attributes gathered until then
             self.recording = recording = True
-            self.ctx = parent
+            self.ctx = otel_context.get_current() if parent is None else parent
         else:
             # ddex.operation.name at the start, where a sampler can read it; the rest at the end.
             self.span = span = tel.tracer.start_span(
@@ -490,8 +492,7 @@ class Operation:
             if not self._counted:  # never leave an operation "active" forever
                 self._counted = True
                 self.tel.totals.finish(self.name, (self.name, None), None, 0, None, None, None)
-            if self.span is not None:
-                self.span.end()
+            self.span.end()
 
     def report_releases(self) -> None:
         """Add the releases not yet counted to ``ddex.releases.processed`` (streams report as they go)."""
@@ -548,7 +549,7 @@ class Operation:
         )
         if recording:
             self._finish_attributes(attrs)
-        if self.span is None:  # deferred: the span starts now, back-dated, with every attribute
+        if self.deferred:  # the span starts now, back-dated, with every attribute
             self._start_deferred(attrs, duration)
         elif recording:
             self.span.set_attributes(attrs)
@@ -582,6 +583,7 @@ class Operation:
         )
         self.recording = span.is_recording()
         self.ctx = _set_span_in_context(span, self.parent)
+        self.deferred = False
 
 
 #: ``ddex.stage.<stage>.duration`` per stage name of the engine (others: computed when met).
