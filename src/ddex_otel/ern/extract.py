@@ -527,6 +527,11 @@ def extract_resource(el: Element, ctx: Context) -> Resource:
 
 
 def extract_resource_4x(el: Element, ctx: Context, into: Resource | None = None) -> Resource:
+    """One resource of a 4.x message (into ``into`` when given, else a new one).
+
+    Long on purpose: it is the hot path of a big message, and one function reading every child in
+    one pass visits each child once, with no call per field.
+    """
     # Hot path (most of a big message): one pass over the children, branches in 4.x document order.
     # The repeatable kinds hold their element alone and become a list only from a second one (one
     # each is the rule); the common single case is then read inline below.
@@ -856,6 +861,10 @@ def extract_release(el: Element, ctx: Context, group_refs: list[str] | None = No
 def extract_release_4x(
     el: Element, ctx: Context, group_refs: list[str] | None = None, into: Release | None = None
 ) -> Release:
+    """One release of a 4.x message (into ``into`` when given, else a new one).
+
+    Long on purpose, for the reason ``extract_resource_4x`` gives: one pass over the children.
+    """
     # Hot path: one pass over the release's children, branches in 4.x document order (a TrackRelease's
     # first). As in extract_resource_4x, a repeatable kind is a lone element until a second one comes.
     reference = release_type = None

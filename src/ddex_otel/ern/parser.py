@@ -22,12 +22,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from time import perf_counter
 from typing import Protocol, Union
 
 from ddex_otel.ern import extract, lazy, safexml
 from ddex_otel.ern.model import Message
-from ddex_otel.ern.stages import OBSERVER, StageObserver
+from ddex_otel.ern.stages import OBSERVER, StageObserver, timed
 
 
 class BinaryReader(Protocol):
@@ -111,22 +110,8 @@ def parse(source: Source, *, huge_tree: bool = False) -> Message:
 
 
 def _parse_observed(source: Source, huge_tree: bool, observe: StageObserver) -> Message:
-    """``parse`` with every stage timed and reported to ``observe`` (inline: this runs per message)."""
-    stage = "read"
-    start = perf_counter()
-    try:
-        inp = read_input(source)
-        observe(stage, perf_counter() - start, inp)
-        stage, start = "xml", perf_counter()
-        root = safexml.parse_xml(inp.data, huge_tree=huge_tree)
-        observe(stage, perf_counter() - start, root)
-        stage, start = "detect", perf_counter()
-        ern_version, message_type = found = extract.detect_version(root)
-        observe(stage, perf_counter() - start, found)
-        stage, start = "extract", perf_counter()
-        message = lazy.extract_message(root, ern_version, message_type)
-    except BaseException:
-        observe(stage, perf_counter() - start, None)
-        raise
-    observe(stage, perf_counter() - start, message)
-    return message
+    """``parse`` with every stage timed and reported to ``observe``."""
+    inp = timed(observe, "read", read_input, source)
+    root = timed(observe, "xml", safexml.parse_xml, inp.data, huge_tree=huge_tree)
+    ern_version, message_type = timed(observe, "detect", extract.detect_version, root)
+    return timed(observe, "extract", lazy.extract_message, root, ern_version, message_type)
