@@ -139,6 +139,33 @@ def parse_attributes(source: Any) -> dict[str, Any]:
     return operation_attributes(DDEXInstrumentor(), lambda: ern.parse(source))
 
 
+def floor(call: Callable[[Any], Any], tracer: Any, histogram: Any,
+          span_attributes: dict[str, Any] | None = None) -> Callable[[Any], Any]:
+    """``call`` inside the contract's floor: one span (``start_as_current_span``) and one histogram
+    record, through the public API; with ``span_attributes``, also set on the span once per call."""
+    attrs = {"ddex.operation.name": "parse"}
+    perf_counter = time.perf_counter
+    if span_attributes is not None:
+        def floor_attrs_call(source: Any) -> Any:
+            t0 = perf_counter()
+            with tracer.start_as_current_span("floor") as span:
+                span.set_attributes(span_attributes)
+                result = call(source)
+                histogram.record(perf_counter() - t0, attrs)
+            return result
+
+        return floor_attrs_call
+
+    def floor_call(source: Any) -> Any:
+        t0 = perf_counter()
+        with tracer.start_as_current_span("floor"):
+            result = call(source)
+            histogram.record(perf_counter() - t0, attrs)
+        return result
+
+    return floor_call
+
+
 class Variant:
     """Sets itself up before a timed block and tears down after it."""
 
@@ -185,27 +212,7 @@ class Variant:
 
             return manual_parse
 
-        if self.span_attributes is not None:
-            span_attributes = self.span_attributes
-
-            def floor_attrs_parse(source: Any) -> Any:
-                t0 = perf_counter()
-                with tracer.start_as_current_span("floor") as span:
-                    span.set_attributes(span_attributes)
-                    result = parse(source)
-                    histogram.record(perf_counter() - t0, attrs)
-                return result
-
-            return floor_attrs_parse
-
-        def floor_parse(source: Any) -> Any:
-            t0 = perf_counter()
-            with tracer.start_as_current_span("floor"):
-                result = parse(source)
-                histogram.record(perf_counter() - t0, attrs)
-            return result
-
-        return floor_parse
+        return floor(parse, tracer, histogram, self.span_attributes)
 
     def teardown(self) -> None:
         if self.instrument:

@@ -60,7 +60,15 @@ from typing import Any
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_overhead import bootstrap_ratio, operation_attributes, run_variants, samples_dir, sdk_providers, time_block
+from bench_overhead import (
+    bootstrap_ratio,
+    floor,
+    operation_attributes,
+    run_variants,
+    samples_dir,
+    sdk_providers,
+    time_block,
+)
 
 from ddex_otel.telemetry.xmllayer import XMLLayerInstrumentor
 
@@ -91,29 +99,7 @@ class Variant:
             return call
         tracer = self.tp.get_tracer("floor")
         histogram = self.mp.get_meter("floor").create_histogram("floor.duration", unit="s")
-        attrs = {"ddex.operation.name": "parse"}
-        perf_counter = time.perf_counter
-        if self.span_attributes is not None:
-            span_attributes = self.span_attributes
-
-            def floor_attrs_call(source: Any) -> Any:
-                t0 = perf_counter()
-                with tracer.start_as_current_span("floor") as span:
-                    span.set_attributes(span_attributes)
-                    result = call(source)
-                    histogram.record(perf_counter() - t0, attrs)
-                return result
-
-            return floor_attrs_call
-
-        def floor_call(source: Any) -> Any:
-            t0 = perf_counter()
-            with tracer.start_as_current_span("floor"):
-                result = call(source)
-                histogram.record(perf_counter() - t0, attrs)
-            return result
-
-        return floor_call
+        return floor(call, tracer, histogram, self.span_attributes)
 
     def teardown(self) -> None:
         if self.instrument:
@@ -204,18 +190,18 @@ def ddex_case(label: str, source: bytes, rounds: int, ops: int, clock: Callable[
                             Variant("floor", "lxml", floor=True),
                             Variant("floor+attrs", "lxml", floor=True, span_attributes=span_attributes)],
                            source, rounds, ops, clock)
-    cost, floor = paired_costs(samples, "xmllayer"), paired_costs(samples, "floor")
-    ratio = statistics.median(cost) / statistics.median(floor)
-    low, high = bootstrap_ratio(cost, floor)
+    cost, floor_costs = paired_costs(samples, "xmllayer"), paired_costs(samples, "floor")
+    ratio = statistics.median(cost) / statistics.median(floor_costs)
+    low, high = bootstrap_ratio(cost, floor_costs)
     out = {"case": label, "bytes": len(source), "baseline_us": statistics.median(samples["baseline"]) * 1e6,
-           "xmllayer_cost_us": statistics.median(cost) * 1e6, "floor_cost_us": statistics.median(floor) * 1e6,
+           "xmllayer_cost_us": statistics.median(cost) * 1e6, "floor_cost_us": statistics.median(floor_costs) * 1e6,
            "ratio": ratio, "ratio_ci": [low, high]}
     verdict = "met" if ratio <= 1.2 and high <= 1.3 else "NOT met"
     print(f"  {label:<46} baseline {out['baseline_us']:8.2f} µs/call   cost {out['xmllayer_cost_us']:6.2f} µs "
           f"vs floor {out['floor_cost_us']:6.2f} µs = {ratio:.2f}× (95 % CI {low:.2f}–{high:.2f})   budget: {verdict}")
     attrs_floor = paired_costs(samples, "floor+attrs")
-    a_ratio = statistics.median(attrs_floor) / statistics.median(floor)
-    a_low, a_high = bootstrap_ratio(attrs_floor, floor)
+    a_ratio = statistics.median(attrs_floor) / statistics.median(floor_costs)
+    a_low, a_high = bootstrap_ratio(attrs_floor, floor_costs)
     x_ratio = statistics.median(cost) / statistics.median(attrs_floor)
     x_low, x_high = bootstrap_ratio(cost, attrs_floor)
     out.update({"attributes": len(span_attributes), "attribute_keys": sorted(span_attributes),
