@@ -176,6 +176,27 @@ def test_sdk_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
     handle.shutdown()
 
 
+@pytest.mark.parametrize(("raw", "disabled"), [("TRUE", True), (" true ", True), ("false", False), ("yes", False)])
+def test_the_cli_and_configure_read_otel_sdk_disabled_alike(raw: str, disabled: bool, monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """Only ``true`` (any case) disables, for the CLI's early check and for ``configure()``; a bad value
+    is one warning, from ``configure()`` only."""
+    import argparse
+
+    from ddex_otel.telemetry.clisetup import wants_telemetry
+
+    monkeypatch.setenv("OTEL_SDK_DISABLED", raw)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+    caplog.set_level(logging.WARNING, logger="ddex_otel.telemetry")
+    assert wants_telemetry(argparse.Namespace()) is not disabled
+    assert not caplog.records
+    handle = configure(set_global=False, instrument=False, process_metrics=False,
+                       offline_dir=None, export_timeout=1)
+    handle.shutdown(timeout=1)
+    assert handle.enabled is not disabled
+    assert ("OTEL_SDK_DISABLED" in caplog.text) is (raw == "yes")
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ddex_otel.telemetry.attributes import DEFAULT_SERVICE_NAME
+from ddex_otel.telemetry.envvars import sdk_disabled
 
 #: Standard variables that ask for telemetry even without ``--endpoint``.
 _TELEMETRY_ENV = (
@@ -43,7 +44,7 @@ def add_telemetry_arguments(parser: argparse.ArgumentParser) -> None:
 
 def wants_telemetry(args: argparse.Namespace) -> bool:
     """True when ``--endpoint`` or a standard OTEL_* variable asks for an export."""
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    if sdk_disabled(warn=False):
         return False
     return bool(getattr(args, "endpoint", None)) or any(os.environ.get(n, "").strip() for n in _TELEMETRY_ENV)
 

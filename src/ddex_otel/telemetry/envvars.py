@@ -69,3 +69,13 @@ def env_bool(name: str, default: bool) -> bool:
         warn_env(name, raw, "ignoring %s=%r: use true or false; using %s", name, raw, str(default).lower())
         return default
     return raw in _TRUE
+
+
+def sdk_disabled(*, warn: bool = True) -> bool:
+    """``OTEL_SDK_DISABLED=true``: only ``true`` (any case) disables, as the specification says; another
+    value leaves telemetry on, with one warning when ``warn`` (the CLI's early check leaves that
+    warning to ``configure()``, which runs after the CLI has set up its logging)."""
+    raw = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower()
+    if warn and raw not in ("", "false", "true"):
+        warn_env("OTEL_SDK_DISABLED", raw, "ignoring OTEL_SDK_DISABLED=%r: use true or false; telemetry stays on", raw)
+    return raw == "true"

@@ -51,7 +51,7 @@ from ddex_otel.telemetry.delivery import (
     register_delivery_metrics,
     total_stats,
 )
-from ddex_otel.telemetry.envvars import warn_env
+from ddex_otel.telemetry.envvars import sdk_disabled, warn_env
 from ddex_otel.telemetry.exporters import (
     ExportFailures,
     ExportLogFilter,
@@ -619,7 +619,7 @@ def configure(
     keyword arguments raise ``ValueError``.
     """
     handle = TelemetryHandle()
-    if _sdk_disabled():
+    if sdk_disabled():
         handle.enabled = False
         return handle
     handle.settings = DeliverySettings.from_env(shutdown_timeout)
@@ -670,16 +670,6 @@ def configure(
     _register_fork_hooks(handle)
     atexit.register(handle.shutdown)
     return handle
-
-
-def _sdk_disabled() -> bool:
-    """``OTEL_SDK_DISABLED=true`` (only ``true`` disables, as the specification says; another value
-    is a warning and telemetry stays on)."""
-    disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower()
-    if disabled not in ("", "false", "true"):
-        warn_env("OTEL_SDK_DISABLED", disabled, "ignoring OTEL_SDK_DISABLED=%r: use true or false; telemetry stays on",
-                 disabled)
-    return disabled == "true"
 
 
 def _install_redactor(handle: TelemetryHandle, header_map: dict[str, str] | None,
