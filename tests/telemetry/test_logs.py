@@ -143,6 +143,31 @@ print("OK")
     assert done.returncode == 0 and done.stdout.strip() == "OK", done.stderr
 
 
+@pytest.mark.parametrize("app_logging", [False, True])
+def test_an_app_without_logging_still_sees_the_library_warnings_on_stderr(app_logging: bool, tmp_path: Path) -> None:
+    """configure() attaches an OTLP handler to ``ddex_otel``; that must not silence what Python prints
+    for a warning no handler takes. Once the app sets up logging, its handler prints it, not us."""
+    script = f"""
+import logging, sys
+import ddex_otel
+if {app_logging!r}:
+    logging.basicConfig(stream=sys.stdout, format="APP %(message)s")
+handle = ddex_otel.configure(offline_dir={str(tmp_path)!r}, set_global=False, instrument=False,
+                             process_metrics=False)
+logging.getLogger("ddex_otel.telemetry").warning("spans dropped: queue full")
+logging.getLogger("ddex_otel.telemetry").info("not a warning")
+handle.shutdown()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    if app_logging:
+        assert "spans dropped" not in done.stderr and done.stdout.count("APP spans dropped: queue full") == 1
+    else:
+        assert done.stderr.count("spans dropped: queue full") == 1 and "not a warning" not in done.stderr
+    records = [line for f in tmp_path.glob("logs-*.jsonl") for line in f.read_text().splitlines()]
+    assert any("spans dropped: queue full" in line for line in records)  # and it was exported as well
+
+
 def test_otlp_http_logs_with_headers_and_gzip(samples_dir: Path, sample: Path, tmp_path: Path) -> None:
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest

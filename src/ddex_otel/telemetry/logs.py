@@ -10,7 +10,9 @@ The library logs through the standard ``logging`` module under ``ddex_otel.*`` l
 * attaches the SDK's ``LoggingHandler`` to the ``ddex_otel`` logger, so every record of the library
   becomes an OTLP log record, with the trace and span id of the operation it was emitted in.
   ``handle.logs.handler`` can be added to any other logger (the root logger, for the application's
-  own records) by the application;
+  own records) by the application. Beside it, ``LastResortWhileUnconfigured`` keeps printing the
+  library's warnings on stderr, as Python does for a record no handler takes, while the
+  application has set up no logging of its own;
 * lowers the ``ddex_otel`` logger to ``DDEX_OTEL_LOG_LEVEL`` (INFO) when the application gave it no
   level, so INFO findings reach the exporter; ``shutdown`` puts everything back.
 
@@ -54,6 +56,7 @@ class LogsHandle:
 
     provider: Any = None
     handler: logging.Handler | None = None
+    stderr_handler: logging.Handler | None = None
     destinations: list[str] = field(default_factory=list)
     offline_files: offline.OfflineFiles | None = None
     owns_provider: bool = False
@@ -66,8 +69,9 @@ class LogsHandle:
     def shutdown(self, timeout: float = 2.0) -> None:
         """Detach the handler, then flush and shut the provider down within ``timeout`` seconds."""
         library = logging.getLogger(LIBRARY_LOGGER)
-        if self.handler is not None:
-            library.removeHandler(self.handler)
+        for handler in (self.handler, self.stderr_handler):
+            if handler is not None:
+                library.removeHandler(handler)
         if self._logger_level is not None:
             library.setLevel(self._logger_level)
             self._logger_level = None
@@ -75,6 +79,36 @@ class LogsHandle:
             provider, self.owns_provider = self.provider, False
             # shutdown() exports what is queued; a dead collector must not hold the host past the timeout.
             bounded(provider.shutdown, max(0.05, timeout), "logger provider shutdown")
+
+
+class LastResortWhileUnconfigured(logging.Handler):
+    """Prints what Python itself would print for a library record no other handler takes.
+
+    Without a handler anywhere on a record's way up, Python prints a WARNING or worse on stderr
+    (``logging.lastResort``). The OTLP handler attached to ``ddex_otel`` would end that: an
+    application with no logging set up would no longer see the library's warnings (spans dropped,
+    a collector that cannot be reached) on its terminal, only in an export that may be failing.
+    This handler passes such a record to ``logging.lastResort`` while no handler but ours would
+    take it; once the application (or the CLI) adds its own, it does nothing.
+    """
+
+    def __init__(self, ours: logging.Handler) -> None:
+        super().__init__(logging.WARNING)
+        self._ours = ours
+
+    def emit(self, record: logging.LogRecord) -> None:
+        last = logging.lastResort
+        if last is None or record.levelno < last.level or self._another_handler(record.name):
+            return
+        last.handle(record)
+
+    def _another_handler(self, name: str) -> bool:
+        logger: logging.Logger | None = logging.getLogger(name)
+        while logger is not None:
+            if any(h is not self and h is not self._ours for h in logger.handlers):
+                return True
+            logger = logger.parent if logger.propagate else None
+        return False
 
 
 #: Limit variables the SDK's log record limits read (it raises ValueError on a bad one) -> argument.
@@ -201,6 +235,8 @@ def _install(handle: LogsHandle, resource: Any, endpoint: str | None, protocol: 
         handle._logger_level = logging.NOTSET
         library.setLevel(level)
     library.addHandler(handle.handler)
+    handle.stderr_handler = LastResortWhileUnconfigured(handle.handler)
+    library.addHandler(handle.stderr_handler)
 
 
 def _is_unset(provider: Any) -> bool:
