@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import stat
 import tempfile
@@ -95,6 +96,13 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", *, encoding: st
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def leftover_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """The temporary files ``atomic_write`` left beside ``path``: a writer ended before its rename."""
+    target = Path(os.path.realpath(path))
+    pattern = glob.escape(str(target.parent / f".{target.name}.")) + "*" + glob.escape(_TEMP_SUFFIX)
+    return [Path(p) for p in glob.glob(pattern)]
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

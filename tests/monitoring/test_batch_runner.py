@@ -224,3 +224,25 @@ def test_a_crashed_worker_fails_its_files_and_the_batch_goes_on(local_tracing, d
     exported = {s.span_id.hex() for pid, s in _offline_spans(offline) if s.name == A.SPAN_FILE}
     assert first.span_id in exported
     assert {f.span_id for f in result.files if f.ok} <= exported
+
+
+def test_an_interrupted_batch_leaves_no_output_of_a_file_it_reports_not_processed(tmp_path: Path) -> None:
+    """A worker ended by Ctrl-C may have written a file's output, or left its temporary file, without
+    its result arriving: both go; an output an earlier run wrote is kept."""
+    import time
+
+    from ddex_otel.outputs import write_bytes
+
+    output_path = B.output_path
+    out = tmp_path / "built"
+    out.mkdir()
+    since = time.time()
+    written, earlier, killed = (str(tmp_path / f"{name}.xml") for name in ("written", "earlier", "killed"))
+    write_bytes(output_path(out, written), b"<x/>")  # finished, result lost
+    old = output_path(out, earlier)
+    old.write_bytes(b"<old/>")
+    os.utime(old, (since - 3600, since - 3600))  # an earlier run's output
+    partial = output_path(out, killed).parent / f".{output_path(out, killed).name}.abc123.partial"
+    partial.write_bytes(b"<x")  # a writer killed before its rename
+    B._discard_unreported([written, earlier, killed], out, since)
+    assert sorted(p.name for p in out.iterdir()) == [old.name]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import math
 import mmap
@@ -89,21 +90,29 @@ def test_profile_parse_and_build(prof: Profiler, sample: Path) -> None:
 
 
 def test_samples_cpu_and_memory_peak(prof: Profiler) -> None:
-    with prof.profile("busy") as p:
-        # A fresh anonymous mapping, touched page by page: resident whatever earlier tests left in
-        # the heap (a bytearray may reuse freed, already-resident memory and not grow RSS at all).
-        block = mmap.mmap(-1, 64 * 1024 * 1024)
-        for i in range(0, len(block), 4096):
-            block[i] = 1
-        deadline = time.monotonic() + 10
-        while len(p.samples) < 3 and time.monotonic() < deadline:  # busy until sampled 3 times
-            sum(range(1000))
-        held = len(block)
-        block.close()
+    # Earlier tests' garbage is freed before the block, not during it: a collection inside it
+    # returns memory to the system and would hide part of the block's growth in RSS.
+    gc.collect()
+    gc.disable()
+    try:
+        with prof.profile("busy") as p:
+            # A fresh anonymous mapping, touched page by page: resident whatever earlier tests left in
+            # the heap (a bytearray may reuse freed, already-resident memory and not grow RSS at all).
+            block = mmap.mmap(-1, 64 * 1024 * 1024)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            deadline = time.monotonic() + 10
+            while len(p.samples) < 3 and time.monotonic() < deadline:  # busy until sampled 3 times
+                sum(range(1000))
+            held = len(block)
+            block.close()
+    finally:
+        gc.enable()
     assert held and len(p.samples) >= 3
     t_rel = [s[0] for s in p.samples]
     assert t_rel == sorted(t_rel) and 0 < t_rel[-1] <= p.duration_s
-    assert p.memory_peak >= p.memory_before + 60 * 1024 * 1024
+    # 56 of the 64 MiB: the allocator may still hand a few freed pages back while the block runs.
+    assert p.memory_peak >= p.memory_before + 56 * 1024 * 1024
     assert p.cpu_percent_avg > 0
     assert p.cpu_percent_max >= max(s[1] for s in p.samples)
 

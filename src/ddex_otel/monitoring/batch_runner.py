@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from ddex_otel.monitoring import spanfeed
 from ddex_otel.monitoring.interrupts import CtrlC, handling_ctrl_c, ignore_sigint_in_worker, sigint_blocked
-from ddex_otel.outputs import write_bytes
+from ddex_otel.outputs import leftover_temporaries, write_bytes
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry.batch_spans import file_span
 from ddex_otel.telemetry.summary import percentile
@@ -501,6 +501,7 @@ def run_batch(
         Path(options.out_dir).mkdir(parents=True, exist_ok=True)
     results: dict[str, FileResult] = {}
     t0 = time.perf_counter()
+    started_wall = time.time()  # outputs written from now on are this batch's (see _discard_unreported)
     with ExitStack() as stack:
         ctrl_c = stack.enter_context(handling_ctrl_c()) or CtrlC()
         # In this process (workers=0) the first press interrupts the file being processed.
@@ -527,7 +528,9 @@ def run_batch(
             # The files done so far (and those in flight that finished) keep their results; the
             # others did not run: not processed, which is not a failure.
             b.span.add_event(A.EVENT_BATCH_INTERRUPTED, {A.BATCH_MESSAGE_COUNT: len(results)})
-            _mark_not_processed(files, results)
+            unreported = _mark_not_processed(files, results)
+            if options.out_dir is not None:
+                _discard_unreported(unreported, options.out_dir, started_wall)
         span_context = b.span.get_span_context()
     return BatchResult(
         files=[results[p] for p in files],
@@ -569,13 +572,32 @@ def _run_pools(
     return restarts
 
 
-def _mark_not_processed(files: list[str], results: dict[str, FileResult]) -> None:
-    """Give each file without a result one saying Ctrl-C kept it from running."""
-    for path in files:
-        if path not in results:
-            results[path] = FileResult(
-                path=path, status=NOT_PROCESSED, error_type=INTERRUPTED_ERROR_TYPE,
-                error=f"{INTERRUPTED_ERROR_TYPE}: the batch was interrupted before this file finished")
+def _mark_not_processed(files: list[str], results: dict[str, FileResult]) -> list[str]:
+    """Give each file without a result one saying Ctrl-C kept it from running; return those files."""
+    marked = [path for path in files if path not in results]
+    for path in marked:
+        results[path] = FileResult(
+            path=path, status=NOT_PROCESSED, error_type=INTERRUPTED_ERROR_TYPE,
+            error=f"{INTERRUPTED_ERROR_TYPE}: the batch was interrupted before this file finished")
+    return marked
+
+
+def _discard_unreported(paths: list[str], out_dir: str | os.PathLike[str], since: float) -> None:
+    """Remove what this batch wrote for files reported not processed.
+
+    A worker ended by the interrupt may have written a file's output (or left its temporary file)
+    without its result reaching this process. Such an output goes, so that every output on disk
+    belongs to a file reported ok; one older than the batch (an earlier run's) is left alone.
+    """
+    for path in paths:
+        target = output_path(out_dir, path)
+        leftovers = leftover_temporaries(target)
+        with suppress(OSError):
+            if target.stat().st_mtime >= since:
+                leftovers.append(target)
+        for leftover in leftovers:
+            with suppress(OSError):
+                leftover.unlink()
 
 
 def _telemetry_budget_s() -> float:
