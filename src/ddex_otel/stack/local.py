@@ -219,9 +219,9 @@ class LocalStack:
 
     def _binaries(self) -> dict[str, str]:
         """Each component's executable, found before anything is written (a missing one stops the start)."""
-        find = lambda name: str(paths.find_binary(name, self.bin_dir))  # noqa: E731
-        return {"collector": find("ddex-otelcol"), "jaeger": find("jaeger"), "prometheus": find("prometheus"),
-                "alertmanager": find("alertmanager"), "victorialogs": find("victoria-logs")}
+        names = {"collector": "ddex-otelcol", "jaeger": "jaeger", "prometheus": "prometheus",
+                 "alertmanager": "alertmanager", "victorialogs": "victoria-logs"}
+        return {component: str(paths.find_binary(name, self.bin_dir)) for component, name in names.items()}
 
     def _fresh_data_dir(self, name: str) -> Path:
         """``run_dir/name``, emptied: every start begins with no stored data."""

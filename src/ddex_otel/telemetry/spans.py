@@ -58,6 +58,9 @@ _last_peak: tuple[int, float] = (0, float("-inf"))
 PEAK_REUSE_SECONDS = 100e-6
 _NO_STAGES: frozenset[str] = frozenset()
 _set_span_in_context = trace.set_span_in_context
+#: The span of a deferred operation until ``finish()`` starts it (its own object: a no-op tracer's
+#: spans are ``INVALID_SPAN``, which must not read as "not started").
+_NOT_STARTED = trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)
 get_current_context = otel_context.get_current
 
 
@@ -285,7 +288,7 @@ class Operation:
         "tel", "name", "span", "recording", "ctx", "t0", "cpu0", "rss0", "thread", "version",
         "input_size", "output_size", "releases", "releases_reported", "stages", "attrs",
         "error_type", "finished", "stage_set", "stage_spans", "stage_attributes", "stream_input",
-        "_counted", "message", "input_path", "message_type", "parent", "deferred",
+        "_counted", "message", "input_path", "message_type", "parent",
     )
     span: trace.Span
     # Facts set to None in __init__ and filled in as the call goes on.
@@ -305,9 +308,8 @@ class Operation:
         self.tel = tel
         self.name = name
         self.parent = parent
-        self.deferred = deferred = deferred and started_at is not None
-        if deferred:
-            self.span = trace.INVALID_SPAN  # started in finish(), with the attributes gathered until then
+        if deferred and started_at is not None:
+            self.span = _NOT_STARTED  # started in finish(), with the attributes gathered until then
             self.recording = recording = True
             self.ctx = otel_context.get_current() if parent is None else parent
         else:
@@ -549,7 +551,7 @@ class Operation:
         )
         if recording:
             self._finish_attributes(attrs)
-        if self.deferred:  # the span starts now, back-dated, with every attribute
+        if self.span is _NOT_STARTED:  # deferred: the span starts now, back-dated, with every attribute
             self._start_deferred(attrs, duration)
         elif recording:
             self.span.set_attributes(attrs)
@@ -583,7 +585,6 @@ class Operation:
         )
         self.recording = span.is_recording()
         self.ctx = _set_span_in_context(span, self.parent)
-        self.deferred = False
 
 
 #: ``ddex.stage.<stage>.duration`` per stage name of the engine (others: computed when met).
