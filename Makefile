@@ -25,6 +25,9 @@ endif
 ifneq ($(DDEX_XSD_DIR),)
 export DDEX_XSD_DIR
 endif
+ifneq ($(JAEGER_UI),)
+export JAEGER_UI
+endif
 
 .PHONY: venv test-venv lowest-venv demo lint test unit test-lowest stack-bins bench bench-scale-out clean
 

@@ -20,8 +20,9 @@ def xsd_root() -> Path:
 
 
 def jaeger_ui_build() -> Path:
-    """The official Jaeger UI build the tests install (``../shared/jaeger-ui/``, as ``make stack-bins``)."""
-    return REPO_ROOT.parent / "shared" / "jaeger-ui" / "jaeger-ui-v1.76.0-build.tgz"
+    """The official Jaeger UI build the tests install: env ``JAEGER_UI`` (the Makefile passes the one it
+    gives ``make stack-bins``), else ``<repo>/../shared/jaeger-ui/``."""
+    return Path(os.environ.get("JAEGER_UI") or REPO_ROOT.parent / "shared" / "jaeger-ui" / "jaeger-ui-v1.76.0-build.tgz")
 
 
 def stack_binaries() -> Path:
