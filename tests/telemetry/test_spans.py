@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -340,9 +341,10 @@ def test_generate_span(tel, tmp_path: Path) -> None:
     assert len(failed) == 1 and failed[0].attributes["error.type"] == "FileNotFoundError"
 
 
-def test_custom_sampler_sees_the_operation_name_at_start(sample: Path) -> None:
-    """The SDK's own samplers never read attributes, so ``ddex.operation.name`` may be set at the
-    end (cheaper); a sampler of the application's own still gets it in ``should_sample``."""
+def test_custom_sampler_sees_every_attribute_of_a_parse(sample: Path) -> None:
+    """A parse's span is started when the parse ends, back-dated to its start, with all its
+    attributes: a sampler of the application's own gets them all in ``should_sample``, and the
+    span still covers the whole call."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -365,12 +367,17 @@ def test_custom_sampler_sees_the_operation_name_at_start(sample: Path) -> None:
     tp.add_span_processor(SimpleSpanProcessor(exporter))
     DDEXInstrumentor().instrument(tracer_provider=tp, meter_provider=MeterProvider(shutdown_on_exit=False))
     try:
+        before = time.time_ns()
         ern.parse(str(sample))
+        after = time.time_ns()
     finally:
         DDEXInstrumentor().uninstrument()
-    assert seen == [{A.OPERATION_NAME: A.OP_PARSE}]
     (span,) = exporter.get_finished_spans()
-    assert span.attributes[A.OPERATION_NAME] == A.OP_PARSE
+    assert seen == [dict(span.attributes or {})]
+    assert seen[0][A.OPERATION_NAME] == A.OP_PARSE and seen[0][A.RELEASE_COUNT] > 0
+    # back-dated: the span starts before the call returned its result, within the call
+    assert span.start_time is not None and span.end_time is not None
+    assert before - 1_000_000 <= span.start_time < span.end_time <= after + 1_000_000
 
 
 def test_builtin_samplers_end_with_the_same_operation_name(tel, sample: Path) -> None:

@@ -254,9 +254,12 @@ class Telemetry:
         once its root is seen). Span and duration start then; per-operation CPU and memory, not
         measured from that start, are left out.
 
-        ``deferred`` (with ``started_at``: a call that has already run and succeeded): the span is
-        started by ``finish()``, with every attribute at once, so the SDK checks the attributes in
-        one pass instead of two. The facts are noted in between as usual; ``fail`` is not for it.
+        ``deferred``: the span is started by ``finish()`` (or by ``fail()``), back-dated to the
+        operation's start, with every attribute at once: one pass of the SDK's attribute checks
+        instead of two, a sampler that sees them all, and no context to attach during the call. For
+        a caller that needs no span current while the call runs: nothing inside it starts a child
+        span or writes a log record (a parse with stage spans off; a call that has already run).
+        The facts are noted in between as usual.
         """
         return Operation(self, operation, parent, started_at, deferred)
 
@@ -308,8 +311,8 @@ class Operation:
         self.tel = tel
         self.name = name
         self.parent = parent
-        if deferred and started_at is not None:
-            self.span = _NOT_STARTED  # started in finish(), with the attributes gathered until then
+        if deferred:
+            self.span = _NOT_STARTED  # started at the end, with the attributes gathered until then
             self.recording = recording = True
             self.ctx = otel_context.get_current() if parent is None else parent
         else:
@@ -466,6 +469,8 @@ class Operation:
         """Record a failure: ERROR status, the exception as an event, ``error.type``."""
         try:
             self.error_type = type(exc).__qualname__
+            if self.span is _NOT_STARTED:  # deferred: the error's event and log need the span now
+                self._start_deferred({}, perf_counter() - self.t0)
             findings = getattr(exc, "findings", None)
             if findings:
                 self.note_findings(findings)

@@ -74,8 +74,11 @@ def parse_wrapper(tel: Telemetry) -> Wrapper:
         current = CURRENT_OPERATION.get()
         if parent is None or current is not None and current.name == A.OP_PARSE and not current.finished:
             return wrapped(*args, **kwargs)
-        op = Operation(tel, A.OP_PARSE, parent)
-        ctx_token = attach(op.ctx)
+        # Nothing inside a parse starts a span or logs unless stage spans are on: without them the
+        # span is started at the end, with all its attributes (``Operation``'s deferred start).
+        deferred = not tel.stage_spans
+        op = Operation(tel, A.OP_PARSE, parent, deferred=deferred)
+        ctx_token = None if deferred else attach(op.ctx)
         op_token = set_operation(op)
         observer_token = set_observer(op.observe_stage)
         try:
@@ -92,7 +95,8 @@ def parse_wrapper(tel: Telemetry) -> Wrapper:
         finally:
             reset_observer(observer_token)
             reset_operation(op_token)
-            detach(ctx_token)
+            if ctx_token is not None:
+                detach(ctx_token)
             op.finish()
 
     return wrapper
