@@ -62,8 +62,9 @@ from ddex_otel.ern.versions import is_legacy
 
 StreamItem = StreamStart | MessageHeader | Party | Resource | Release | Deal
 
-#: Bytes read per ``read`` call: big enough for lxml to work in bulk, small next to any budget.
-CHUNK_SIZE = 256 * 1024
+#: Bytes read per ``read`` call: big enough for lxml to work in bulk, small enough that the
+#: finished elements one batch of events leaves in the tree are still in the CPU cache when deleted.
+CHUNK_SIZE = 64 * 1024
 
 _RESOURCE_KINDS = ("SoundRecording", "Video", "Image", "Text", "SheetMusic", "Software", "MIDI", "UserDefinedResource")
 _RELEASE_KINDS = ("Release", "TrackRelease", "ClipRelease")
@@ -96,11 +97,16 @@ _NO_LIST = object()
 
 
 class StreamInput:
-    """A binary source read chunk by chunk; ``bytes_read`` is what has been consumed so far."""
+    """A binary source read chunk by chunk; ``bytes_read`` is what has been consumed so far.
+
+    ``owned``: ``open_input`` made the handle (a file it opened, bytes it wrapped), so it closes it
+    and may read it again from the start (``newlines_before``, on the error path only).
+    """
 
     def __init__(self, handle: BinaryIO, path: str | None = None, *, owned: bool = False) -> None:
         self._handle = handle
         self._owned = owned
+        self.rereadable = owned
         self.path = path
         self.bytes_read = 0
 
@@ -111,6 +117,20 @@ class StreamInput:
             raise TypeError("stream() needs a binary file object (open the file with 'rb')")
         self.bytes_read += len(chunk)
         return bytes(chunk)
+
+    def newlines_before(self, offset: int) -> int:
+        """The newlines in the first ``offset`` bytes, read again from the start (``rereadable``
+        inputs only; not counted in ``bytes_read``)."""
+        handle = self._handle
+        handle.seek(0)
+        count = 0
+        while offset > 0:
+            chunk = handle.read(min(offset, CHUNK_SIZE))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+        return count
 
     def close(self) -> None:
         """Close the file if ``open_input`` opened it (never a caller's file object)."""
@@ -124,9 +144,9 @@ def open_input(source: Source) -> StreamInput:
     A missing path raises FileNotFoundError, as in ``parse``.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return StreamInput(io.BytesIO(bytes(source)))
+        return StreamInput(io.BytesIO(bytes(source)), owned=True)
     if isinstance(source, str) and looks_like_xml_text(source):
-        return StreamInput(io.BytesIO(xml_text_to_bytes(source)))
+        return StreamInput(io.BytesIO(xml_text_to_bytes(source)), owned=True)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         return StreamInput(open(path, "rb"), path=str(path), owned=True)
@@ -147,25 +167,49 @@ def stream(source: Source, *, huge_tree: bool = False) -> Iterator[StreamItem]:
         inp.close()
 
 
+#: how a UTF-16 input starts → its byte-order mark (as ``safexml.EndOfInput.of`` tells UTF-16 apart)
+_UTF16_MARKS = {b"\xff\xfe": b"\xff\xfe", b"<\x00": b"\xff\xfe", b"\xfe\xff": b"\xfe\xff", b"\x00<": b"\xfe\xff"}
+
+
 class _Tail:
-    """Tracks where the input ends so a final syntax error can be told apart as truncation."""
+    """Tracks where the input ends so a final syntax error can be told apart as truncation.
 
-    __slots__ = ("_lines_before", "_last_chunk", "_lines")
+    That needs the line the last non-blank chunk starts on: counted as the chunks go by for an
+    input that cannot be read again, else counted on the error path only (``newlines_before``),
+    so a run that ends well never scans its bytes for newlines. A UTF-16 input's later chunks are
+    read as UTF-16 too (with the byte-order mark its first chunk starts with, or stands for).
+    """
 
-    def __init__(self) -> None:
-        self._lines = 0
-        self._lines_before = 0
+    __slots__ = ("_inp", "_count", "_lines", "_lines_before", "_offset", "_offset_before", "_last_chunk", "_utf16")
+
+    def __init__(self, inp: StreamInput) -> None:
+        self._inp = inp
+        self._count = not (isinstance(inp, StreamInput) and inp.rereadable)
+        self._lines = 0  # (counted inputs) newlines so far …
+        self._lines_before = 0  # … and before the last non-blank chunk
+        self._offset = 0  # bytes so far …
+        self._offset_before = 0  # … and before the last non-blank chunk
         self._last_chunk = b""
+        self._utf16 = b""  # the byte-order mark of a UTF-16 input
 
     def add(self, chunk: bytes) -> None:
+        if not self._offset:
+            self._utf16 = _UTF16_MARKS.get(chunk[:2], b"")
         if chunk and not chunk.isspace():  # (= chunk.strip(), without copying the chunk)
             self._lines_before = self._lines
+            self._offset_before = self._offset
             self._last_chunk = chunk
-        self._lines += chunk.count(b"\n")
+        self._offset += len(chunk)
+        if self._count:
+            self._lines += chunk.count(b"\n")
 
     def end(self) -> safexml.EndOfInput:
-        end = safexml.EndOfInput.of(self._last_chunk)
-        return safexml.EndOfInput(end.line + self._lines_before, end.column, end.last_char)
+        last, offset = self._last_chunk, self._offset_before
+        if offset and self._utf16:  # (from an even offset: a chunk may start inside a code unit)
+            last = self._utf16 + last[offset % 2:]
+        end = safexml.EndOfInput.of(last)
+        before = self._lines_before if self._count else self._inp.newlines_before(self._offset_before)
+        return safexml.EndOfInput(end.line + before, end.column, end.last_char)
 
 
 class _Streamer:
@@ -177,7 +221,7 @@ class _Streamer:
     def __init__(self, inp: StreamInput, huge_tree: bool) -> None:
         self.inp = inp
         self.huge_tree = huge_tree
-        self.tail = _Tail()
+        self.tail = _Tail(inp)
         self.namespace = ""
         self._last_done: etree._Element | None = None
         #: the track list of the release whose ResourceGroup is streaming by
