@@ -10,13 +10,14 @@ and ``.path`` is the file path when there is one.
 How memory stays flat: the input is read in chunks and fed to an ``XMLPullParser`` whose tag filter
 (in C) reports only the end of the elements that become model objects and of the lists holding
 them. Each such element is turned into a model object by the same ``extract`` functions ``parse``
-uses, then cleared; finished siblings are deleted in batches of ``_BATCH``. An ERN 4.x Resource,
-Release or Deal is lazy instead (``lazy``, as ``parse`` makes them): it holds its element, which is
-not cleared but unlinked from the tree with the other finished siblings, and reads it on first use;
-what stays in memory is what the caller keeps. The two repeated pieces that can make one item huge
-(a 4.x album's ResourceGroupContentItems, a ReleaseDeal's DealReleaseReferences) are read one by
-one as they end and deleted in batches the same way, so a million-track release streams in flat
-memory too (only the model's own reference tuples grow with it).
+uses, then cleared; finished siblings are deleted together once the items of one batch of parser
+events (one chunk) have been handed out. An ERN 4.x Resource, Release or Deal is lazy instead
+(``lazy``, as ``parse`` makes them): it holds its element, which is not cleared but unlinked from
+the tree with the other finished siblings, and reads it on first use; what stays in memory is what
+the caller keeps. The two repeated pieces that can make one item huge (a 4.x album's
+ResourceGroupContentItems, a ReleaseDeal's DealReleaseReferences) are read one by one as they end
+and deleted in batches of ``_BATCH``, so a million-track release streams in flat memory too (only
+the model's own reference tuples grow with it).
 
 Agreement with ``parse``: for every message, the streamed Party / Resource / Release / Deal items
 equal ``parse``'s ``parties`` / ``resources`` / ``releases`` / ``deals`` and the streamed
@@ -85,8 +86,8 @@ _ITEM_PARENT: dict[str, str | None] = {
 # references): consumed as they end so even a million-track Release streams in flat memory.
 _PIECES = ("ResourceGroupContentItem", "DealReleaseReference")
 _FILTER_TAGS = tuple(_ITEM_PARENT) + _LISTS + _SKIPPED_ITEMS + _PIECES
-#: items (of one list) or pieces (of one item) read before the finished ones are deleted together:
-#: what the tree holds at most beyond the item being read
+#: pieces (of one item) read before the finished ones are deleted together: what the tree holds at
+#: most beyond the piece being read
 _BATCH = 64
 #: list tag → the item tags that belong in it
 _LIST_ITEMS: dict[str, frozenset[str]] = {
@@ -662,8 +663,8 @@ class _TrackList:
         self.add(self.group_path, seq, refs)
 
     def add(self, path: tuple[float, ...], seq: float, refs: list[str]) -> None:
-        entry = len(self.ends)
         if path is not self.last_path:
+            entry = len(self.ends)
             if not self.paths or self.paths[-1][1] != path:
                 self.paths.append((entry, path))
             last_path = self.last_path
@@ -677,8 +678,9 @@ class _TrackList:
         if type(seqs) is array and type(seq) is int and not -_EXACT <= seq <= _EXACT:  # keep it exact
             seqs = self.seqs = seqs.tolist()
         seqs.append(seq)
-        self.refs += refs
-        self.ends.append(len(self.refs))
+        all_refs = self.refs
+        all_refs += refs
+        self.ends.append(len(all_refs))
 
     def references(self) -> list[str]:
         """Every reference in track-list order."""
