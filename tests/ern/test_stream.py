@@ -168,6 +168,41 @@ def test_truncated_stream_yields_what_was_complete(samples_dir: Path, monkeypatc
     assert [r.reference for r in _split(items)[Resource]] == [f"A{n}" for n in range(1, 12)]  # A12 is cut
 
 
+class _Unseekable(io.RawIOBase):
+    """A caller's file object that can be read once only (a pipe, a socket)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize("chunk_size", [4096, 4095])
+def test_errors_at_the_end_are_placed_alike_for_every_input_kind(
+    samples_dir: Path, monkeypatch: pytest.MonkeyPatch, chunk_size: int
+) -> None:
+    """Where the input ends is counted as it is read (a caller's file object) or read again on the
+    error path (bytes, a path): the same error either way, UTF-16 included (chunks after the first
+    carry no byte-order mark; an odd chunk size starts some of them inside a code unit)."""
+    monkeypatch.setattr(streaming, "CHUNK_SIZE", chunk_size)
+    data = (samples_dir / "daddykev__Samples43_1_Audio.xml").read_bytes()
+    utf16 = data.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"', 1).encode("utf-16")
+    for whole in (data, utf16):
+        for cut in (whole[: len(whole) // 3 * 2], whole[: len(whole) - 40]):  # (even: whole UTF-16 units)
+            errors = [_collect_until_error(source)[1] for source in (cut, _Unseekable(cut))]
+            assert all(isinstance(error, TruncatedInputError) for error in errors), errors
+            assert len({(error.line, error.column) for error in errors}) == 1, errors
+    malformed = data.replace(b"</DealList>", b"</DealLis>", 1)
+    errors = [_collect_until_error(source)[1] for source in (malformed, _Unseekable(malformed))]
+    assert all(type(error) is MalformedXMLError for error in errors), errors
+
+
 def test_every_cut_of_every_sample_is_truncated_and_yields_only_whole_items(
     sample_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

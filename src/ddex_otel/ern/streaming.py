@@ -10,13 +10,14 @@ and ``.path`` is the file path when there is one.
 How memory stays flat: the input is read in chunks and fed to an ``XMLPullParser`` whose tag filter
 (in C) reports only the end of the elements that become model objects and of the lists holding
 them. Each such element is turned into a model object by the same ``extract`` functions ``parse``
-uses, then cleared; finished siblings are deleted in batches of ``_BATCH``. An ERN 4.x Resource,
-Release or Deal is lazy instead (``lazy``, as ``parse`` makes them): it holds its element, which is
-not cleared but unlinked from the tree with the other finished siblings, and reads it on first use;
-what stays in memory is what the caller keeps. The two repeated pieces that can make one item huge
-(a 4.x album's ResourceGroupContentItems, a ReleaseDeal's DealReleaseReferences) are read one by
-one as they end and deleted in batches the same way, so a million-track release streams in flat
-memory too (only the model's own reference tuples grow with it).
+uses, then cleared; finished siblings are deleted together once the items of one batch of parser
+events (one chunk) have been handed out. An ERN 4.x Resource, Release or Deal is lazy instead
+(``lazy``, as ``parse`` makes them): it holds its element, which is not cleared but unlinked from
+the tree with the other finished siblings, and reads it on first use; what stays in memory is what
+the caller keeps. The two repeated pieces that can make one item huge (a 4.x album's
+ResourceGroupContentItems, a ReleaseDeal's DealReleaseReferences) are read one by one as they end
+and deleted in batches of ``_BATCH``, so a million-track release streams in flat memory too (only
+the model's own reference tuples grow with it).
 
 Agreement with ``parse``: for every message, the streamed Party / Resource / Release / Deal items
 equal ``parse``'s ``parties`` / ``resources`` / ``releases`` / ``deals`` and the streamed
@@ -29,6 +30,7 @@ raised, as the same typed error with line/column, after every item that was comp
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import os
@@ -61,8 +63,9 @@ from ddex_otel.ern.versions import is_legacy
 
 StreamItem = StreamStart | MessageHeader | Party | Resource | Release | Deal
 
-#: Bytes read per ``read`` call: big enough for lxml to work in bulk, small next to any budget.
-CHUNK_SIZE = 256 * 1024
+#: Bytes read per ``read`` call: big enough for lxml to work in bulk, small enough that the
+#: finished elements one batch of events leaves in the tree are still in the CPU cache when deleted.
+CHUNK_SIZE = 64 * 1024
 
 _RESOURCE_KINDS = ("SoundRecording", "Video", "Image", "Text", "SheetMusic", "Software", "MIDI", "UserDefinedResource")
 _RELEASE_KINDS = ("Release", "TrackRelease", "ClipRelease")
@@ -83,8 +86,8 @@ _ITEM_PARENT: dict[str, str | None] = {
 # references): consumed as they end so even a million-track Release streams in flat memory.
 _PIECES = ("ResourceGroupContentItem", "DealReleaseReference")
 _FILTER_TAGS = tuple(_ITEM_PARENT) + _LISTS + _SKIPPED_ITEMS + _PIECES
-#: items (of one list) or pieces (of one item) read before the finished ones are deleted together:
-#: what the tree holds at most beyond the item being read
+#: pieces (of one item) read before the finished ones are deleted together: what the tree holds at
+#: most beyond the piece being read
 _BATCH = 64
 #: list tag → the item tags that belong in it
 _LIST_ITEMS: dict[str, frozenset[str]] = {
@@ -95,11 +98,16 @@ _NO_LIST = object()
 
 
 class StreamInput:
-    """A binary source read chunk by chunk; ``bytes_read`` is what has been consumed so far."""
+    """A binary source read chunk by chunk; ``bytes_read`` is what has been consumed so far.
+
+    ``owned``: ``open_input`` made the handle (a file it opened, bytes it wrapped), so it closes it
+    and may read it again from the start (``newlines_before``, on the error path only).
+    """
 
     def __init__(self, handle: BinaryIO, path: str | None = None, *, owned: bool = False) -> None:
         self._handle = handle
         self._owned = owned
+        self.rereadable = owned
         self.path = path
         self.bytes_read = 0
 
@@ -110,6 +118,20 @@ class StreamInput:
             raise TypeError("stream() needs a binary file object (open the file with 'rb')")
         self.bytes_read += len(chunk)
         return bytes(chunk)
+
+    def newlines_before(self, offset: int) -> int:
+        """The newlines in the first ``offset`` bytes, read again from the start (``rereadable``
+        inputs only; not counted in ``bytes_read``)."""
+        handle = self._handle
+        handle.seek(0)
+        count = 0
+        while offset > 0:
+            chunk = handle.read(min(offset, CHUNK_SIZE))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+        return count
 
     def close(self) -> None:
         """Close the file if ``open_input`` opened it (never a caller's file object)."""
@@ -123,9 +145,9 @@ def open_input(source: Source) -> StreamInput:
     A missing path raises FileNotFoundError, as in ``parse``.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return StreamInput(io.BytesIO(bytes(source)))
+        return StreamInput(io.BytesIO(bytes(source)), owned=True)
     if isinstance(source, str) and looks_like_xml_text(source):
-        return StreamInput(io.BytesIO(xml_text_to_bytes(source)))
+        return StreamInput(io.BytesIO(xml_text_to_bytes(source)), owned=True)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         return StreamInput(open(path, "rb"), path=str(path), owned=True)
@@ -139,30 +161,56 @@ def stream(source: Source, *, huge_tree: bool = False) -> Iterator[StreamItem]:
     """Yield the items of one ERN message in document order while reading it incrementally."""
     inp = open_input(source)
     try:
-        yield from _Streamer(inp, huge_tree).items()
+        for batch in _Streamer(inp, huge_tree).batches():
+            yield from batch
+            del batch  # (see ``_Streamer._drop_finished_items``: the caller alone holds the items now)
     finally:
         inp.close()
 
 
+#: how a UTF-16 input starts → its byte-order mark (as ``safexml.EndOfInput.of`` tells UTF-16 apart)
+_UTF16_MARKS = {b"\xff\xfe": b"\xff\xfe", b"<\x00": b"\xff\xfe", b"\xfe\xff": b"\xfe\xff", b"\x00<": b"\xfe\xff"}
+
+
 class _Tail:
-    """Tracks where the input ends so a final syntax error can be told apart as truncation."""
+    """Tracks where the input ends so a final syntax error can be told apart as truncation.
 
-    __slots__ = ("_lines_before", "_last_chunk", "_lines")
+    That needs the line the last non-blank chunk starts on: counted as the chunks go by for an
+    input that cannot be read again, else counted on the error path only (``newlines_before``),
+    so a run that ends well never scans its bytes for newlines. A UTF-16 input's later chunks are
+    read as UTF-16 too (with the byte-order mark its first chunk starts with, or stands for).
+    """
 
-    def __init__(self) -> None:
-        self._lines = 0
-        self._lines_before = 0
+    __slots__ = ("_inp", "_count", "_lines", "_lines_before", "_offset", "_offset_before", "_last_chunk", "_utf16")
+
+    def __init__(self, inp: StreamInput) -> None:
+        self._inp = inp
+        self._count = not (isinstance(inp, StreamInput) and inp.rereadable)
+        self._lines = 0  # (counted inputs) newlines so far …
+        self._lines_before = 0  # … and before the last non-blank chunk
+        self._offset = 0  # bytes so far …
+        self._offset_before = 0  # … and before the last non-blank chunk
         self._last_chunk = b""
+        self._utf16 = b""  # the byte-order mark of a UTF-16 input
 
     def add(self, chunk: bytes) -> None:
+        if not self._offset:
+            self._utf16 = _UTF16_MARKS.get(chunk[:2], b"")
         if chunk and not chunk.isspace():  # (= chunk.strip(), without copying the chunk)
             self._lines_before = self._lines
+            self._offset_before = self._offset
             self._last_chunk = chunk
-        self._lines += chunk.count(b"\n")
+        self._offset += len(chunk)
+        if self._count:
+            self._lines += chunk.count(b"\n")
 
     def end(self) -> safexml.EndOfInput:
-        end = safexml.EndOfInput.of(self._last_chunk)
-        return safexml.EndOfInput(end.line + self._lines_before, end.column, end.last_char)
+        last, offset = self._last_chunk, self._offset_before
+        if offset and self._utf16:  # (from an even offset: a chunk may start inside a code unit)
+            last = self._utf16 + last[offset % 2:]
+        end = safexml.EndOfInput.of(last)
+        before = self._lines_before if self._count else self._inp.newlines_before(self._offset_before)
+        return safexml.EndOfInput(end.line + before, end.column, end.last_char)
 
 
 class _Streamer:
@@ -174,18 +222,23 @@ class _Streamer:
     def __init__(self, inp: StreamInput, huge_tree: bool) -> None:
         self.inp = inp
         self.huge_tree = huge_tree
-        self.tail = _Tail()
+        self.tail = _Tail(inp)
         self.namespace = ""
         self._last_done: etree._Element | None = None
         #: the track list of the release whose ResourceGroup is streaming by
         self._tracks: _TrackList | None = None
         #: SequenceNumber of each ResourceGroup met in the current release, read before its children are freed
         self._group_seq: dict[etree._Element, float] = {}
-        self._group_key: tuple[float, ...] = ()
         self._deal_refs: tuple[etree._Element | None, list[str]] = (None, [])
         self._out: list[StreamItem] = []
         #: (parent of the last piece, its top-level item): pieces come in runs under one parent
         self._piece_parent: tuple[etree._Element | None, etree._Element | None] = (None, None)
+        #: the run of pieces being read: their parent, their tag and what reads one of them (set
+        #: by ``_content_run`` / ``_deal_run`` for the first piece of a run; ``_handle``
+        #: hands the next pieces of the same run straight to ``_run_read``)
+        self._run_parent: etree._Element | None = None
+        self._run_tag = ""
+        self._run_read: Callable[[etree._Element], None] = _ignore
         #: the list whose earlier siblings were already dropped (once per list, not per item)
         self._dropped_for: etree._Element | None = None
         #: the top-level list the last item came from, its item tags and its handler: the next
@@ -201,9 +254,8 @@ class _Streamer:
         #: element (unlinked from the tree with the finished siblings, as a cleared one would be)
         #: and reads it on first use
         self._clear_items = True
-        #: pieces / items read since the last batch deletion (``_piece_done``, ``_handle``)
+        #: pieces read since the last batch deletion (``_handle``)
         self._pieces = 0
-        self._items_done = 0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -230,13 +282,15 @@ class _Streamer:
 
     # -- the run ---------------------------------------------------------------------------
 
-    def items(self) -> Iterator[StreamItem]:
+    def batches(self) -> Iterator[list[StreamItem]]:
+        """The items in document order, a list per batch of parser events (one generator step per
+        batch here; ``stream`` hands them out one by one)."""
         chunks, eof = self._read_head()
         if eof and safexml.is_blank(b"".join(chunks)):
             raise EmptyInputError("the input is empty (no XML content)")
         start = self._sniff_root(chunks, eof)
         if start is not None:
-            yield start
+            yield [start]
         parser = etree.XMLPullParser(
             events=("end",), tag=self._filter_tags(), **safexml.secure_parser_options(self.huge_tree)
         )
@@ -248,10 +302,10 @@ class _Streamer:
             try:
                 parser.feed(chunk)
             except etree.XMLSyntaxError as exc:
-                yield from self._handle(parser.read_events())
+                yield self._handle(parser.read_events())
                 at_eof = not pending and (eof or not self._read())
                 raise safexml.translate_syntax_error(exc, self.tail.end(), at_eof=at_eof) from None
-            yield from self._handle(parser.read_events())
+            yield self._handle(parser.read_events())
         try:
             parser.close()
         except etree.XMLSyntaxError as exc:
@@ -260,7 +314,7 @@ class _Streamer:
             # end events for them, and an item built from one would be a cut item: those events
             # are left unread.
             raise safexml.translate_syntax_error(exc, self.tail.end(), at_eof=True) from None
-        yield from self._handle(parser.read_events())
+        yield self._handle(parser.read_events())
         if start is None:  # pragma: no cover - a well-formed document always has a root start
             raise NotDDEXError("not a DDEX ERN message: no root element found")
 
@@ -324,8 +378,11 @@ class _Streamer:
         out = self._out = []
         if not self._handlers:
             return out  # the root was never identified: the parser is about to report why
+        self._drop_finished_items()
         clear_items = self._clear_items
         items_of, item_tags, handler = self._items_of, self._item_tags, self._item_handler
+        run_parent, run_tag, run_read = self._run_parent, self._run_tag, self._run_read
+        pieces = self._pieces
         for _event, element in events:
             tag = element.tag
             if tag[0] == "{":
@@ -344,30 +401,62 @@ class _Streamer:
                 self._last_done = element
                 if clear_items:
                     element.clear(keep_tail=True)  # = _discard
-                self._items_done += 1
-                if self._items_done >= _BATCH:  # = _drop_previous, for a batch of items at once
-                    self._items_done = 0
-                    del parent[:parent.index(element)]
                 continue
-            if parent is None:
-                continue
-            if tag == "ResourceGroupContentItem":
-                self._content_item(element, parent)
-            elif tag == "DealReleaseReference":
-                self._deal_reference(element, parent)
-            elif tag in _ITEM_PARENT:
-                self._item(element, parent, tag)
+            if parent is not run_parent or tag != run_tag:
+                started = self._dispatch(element, parent, tag)
                 items_of, item_tags, handler = self._items_of, self._item_tags, self._item_handler
-            elif tag in self._handlers:
-                if parent.getparent() is None:
-                    self._finish_list(element)
-                    items_of = self._items_of
-            else:
-                grandparent = parent.getparent()
-                if grandparent is not None and grandparent.getparent() is None:
-                    _discard(element)  # an item of another top-level list (WorkList, CueSheetList, …)
-                    _drop_previous(element)
+                if not started:
+                    continue
+                run_parent, run_tag, run_read = self._run_parent, self._run_tag, self._run_read
+            # a piece of the current run: read it; every ``_BATCH`` pieces, delete the children
+            # before it (a few C calls for the batch instead of a clear and a delete each; the
+            # children after it may already be parsed, their events still queued, so they stay)
+            run_read(element)
+            pieces += 1
+            if pieces >= _BATCH:
+                pieces = 0
+                del parent[:parent.index(element)]
+        self._pieces = pieces
         return out
+
+    def _drop_finished_items(self) -> None:
+        """Delete the items of the current list before the last one handled (the first thing each
+        ``_handle`` does, for the items of the previous batch of events).
+
+        Not while they are handled: a deleted element whose lazy item is still held (``_out``,
+        until ``stream`` hands it out) is moved out of the tree, its subtree walked, and freed
+        later; deleted once the caller dropped its item, it is freed at once, like a cleared one.
+        What the tree holds beyond the item being read is one batch of parser events' items.
+        """
+        last = self._last_done
+        items = None if last is None else last.getparent()
+        # (None too when an item of another kind in the same list, a ReleaseVisibility in a
+        # DealList, dropped its finished siblings already)
+        if items is not None and items is self._items_of:
+            index = items.index(last)
+            if index:
+                del items[:index]
+
+    def _dispatch(self, element: etree._Element, parent: etree._Element | None, tag: str) -> bool:
+        """An event off ``_handle``'s fast paths. True when ``element`` starts a run of pieces
+        (``_handle`` then reads it as the run's first piece)."""
+        if parent is None:
+            return False
+        if tag == "ResourceGroupContentItem":
+            return self._content_run(element, parent)
+        if tag == "DealReleaseReference":
+            return self._deal_run(element, parent)
+        if tag in _ITEM_PARENT:
+            self._item(element, parent, tag)
+        elif tag in self._handlers:
+            if parent.getparent() is None:
+                self._finish_list(element)
+        else:
+            grandparent = parent.getparent()
+            if grandparent is not None and grandparent.getparent() is None:
+                _discard(element)  # an item of another top-level list (WorkList, CueSheetList, …)
+                _drop_previous(element)
+        return False
 
     def _item(self, element: etree._Element, parent: etree._Element, tag: str) -> None:
         """An item element ended: extract it (and unreported siblings before it), then free it."""
@@ -424,53 +513,42 @@ class _Streamer:
 
     # -- pieces of huge items --------------------------------------------------------------
 
-    def _content_item(self, element: etree._Element, group: etree._Element) -> None:
-        """A track-list entry of a release: keep its references, free the element."""
+    def _content_run(self, element: etree._Element, group: etree._Element) -> bool:
+        """A track-list entry of a release starting a run (False: not in a top-level release)."""
         if group is self._piece_parent[0]:
-            owner = self._piece_parent[1]  # the same ResourceGroup as the previous entry
+            owner = self._piece_parent[1]  # the same ResourceGroup as an earlier entry
         else:
             owner = _top_level_item(element, "ReleaseList")
             self._piece_parent = (group, owner)
-            self._group_key = self._sequence_path(group)
         if owner is None:
-            return
+            return False
         tracks = self._tracks
         if tracks is None or tracks.owner is not owner:
             tracks = self._tracks = _TrackList(owner)
-        if not self.ctx.legacy:  # 3.x track order comes from ReleaseResourceReferenceList instead
-            seq, refs = content_item_entry(element)
-            tracks.add(self._group_key, seq, refs)
-        self._piece_done(group, element)
+        tracks.group_path = self._sequence_path(group)
+        # 3.x track order comes from ReleaseResourceReferenceList instead: entries are only freed
+        self._start_run(group, "ResourceGroupContentItem", _ignore if self.ctx.legacy else tracks.take)
+        return True
 
-    def _deal_reference(self, element: etree._Element, parent: etree._Element) -> None:
-        """A DealReleaseReference of a top-level ReleaseDeal: keep its text, free the element."""
+    def _deal_run(self, element: etree._Element, parent: etree._Element) -> bool:
+        """A DealReleaseReference starting a run (False: not in a top-level ReleaseDeal)."""
         if parent is self._piece_parent[0]:
-            owner = self._piece_parent[1]  # the same ReleaseDeal as the previous reference
+            owner = self._piece_parent[1]  # the same ReleaseDeal as an earlier reference
         else:
             if parent.getparent() is None:
-                return
+                return False
             owner = _top_level_item(element, "DealList")
             self._piece_parent = (parent, owner)
         if owner is not parent:
-            return
+            return False
         deal_refs = self._deal_refs
         if deal_refs[0] is not parent:
             deal_refs = self._deal_refs = (parent, [])
-        value = element.text  # = element_text
-        if value is not None:
-            value = value.strip()
-            if value:
-                deal_refs[1].append(value)
-        self._piece_done(parent, element)
+        self._start_run(parent, "DealReleaseReference", functools.partial(_append_text, deal_refs[1]))
+        return True
 
-    def _piece_done(self, parent: etree._Element, element: etree._Element) -> None:
-        """A piece of ``parent`` is read: every ``_BATCH`` pieces, delete the children before
-        it (a few C calls for the batch instead of a clear and a delete each; the children after it
-        may already be parsed, their events still queued, so they stay)."""
-        self._pieces += 1
-        if self._pieces >= _BATCH:
-            self._pieces = 0
-            del parent[:parent.index(element)]
+    def _start_run(self, parent: etree._Element, tag: str, read: Callable[[etree._Element], None]) -> None:
+        self._run_parent, self._run_tag, self._run_read = parent, tag, read
 
     def _sequence_path(self, group: etree._Element | None) -> tuple[float, ...]:
         """SequenceNumbers of the nested ResourceGroups above an entry (as ``extract`` keys them)."""
@@ -564,10 +642,12 @@ class _TrackList:
     is the answer as it is.
     """
 
-    __slots__ = ("owner", "refs", "ends", "seqs", "paths", "last_path", "last_seq", "ordered")
+    __slots__ = ("owner", "group_path", "refs", "ends", "seqs", "paths", "last_path", "last_seq", "ordered")
 
     def __init__(self, owner: etree._Element) -> None:
         self.owner = owner
+        #: the SequenceNumber path of the group whose entries are streaming by (see ``take``)
+        self.group_path: tuple[float, ...] = ()
         self.refs: list[str] = []
         self.ends = array("q")  # entry i's references are refs[ends[i - 1]:ends[i]]
         #: entry i's own SequenceNumber (a list instead once one is an int a float cannot hold exactly)
@@ -577,9 +657,14 @@ class _TrackList:
         self.last_seq: float = 0  # … and its own SequenceNumber (order is checked on (*path, seq))
         self.ordered = True
 
+    def take(self, element: etree._Element) -> None:
+        """Read one ResourceGroupContentItem element of the group at ``group_path``."""
+        seq, refs = content_item_entry(element)
+        self.add(self.group_path, seq, refs)
+
     def add(self, path: tuple[float, ...], seq: float, refs: list[str]) -> None:
-        entry = len(self.ends)
         if path is not self.last_path:
+            entry = len(self.ends)
             if not self.paths or self.paths[-1][1] != path:
                 self.paths.append((entry, path))
             last_path = self.last_path
@@ -593,8 +678,9 @@ class _TrackList:
         if type(seqs) is array and type(seq) is int and not -_EXACT <= seq <= _EXACT:  # keep it exact
             seqs = self.seqs = seqs.tolist()
         seqs.append(seq)
-        self.refs += refs
-        self.ends.append(len(self.refs))
+        all_refs = self.refs
+        all_refs += refs
+        self.ends.append(len(all_refs))
 
     def references(self) -> list[str]:
         """Every reference in track-list order."""
@@ -610,6 +696,19 @@ class _TrackList:
 
 
 _EXACT = 2**53  # the largest int range a float holds exactly
+
+
+def _ignore(_element: etree._Element) -> None:
+    """Read nothing (a piece that is only freed)."""
+
+
+def _append_text(refs: list[str], element: etree._Element) -> None:
+    """Append ``element``'s stripped text to ``refs`` unless it is empty (= ``element_text``)."""
+    value = element.text
+    if value is not None:
+        value = value.strip()
+        if value:
+            refs.append(value)
 
 
 def _local(tag: str) -> str:
