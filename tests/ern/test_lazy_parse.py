@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -319,6 +320,45 @@ def test_concurrent_first_reads_agree(audio: bytes) -> None:
             t.join(timeout=30)
         assert len(results) == 4 and all(r == expected for r in results), results[:1]
         assert message == eager
+
+
+def test_a_read_during_an_in_place_fill_waits_for_it(audio: bytes) -> None:
+    """The fill writes the fields of the very object being read (``extract.fast_constructor``'s
+    ``_into``, the object meanwhile of a class with plain assignment): another thread reading it at
+    that moment waits for the fill (``lazy.fill`` holds ``extract.FILLING``) and sees the value,
+    never a missing field. The read is started from inside the fill, opcode by opcode (a tracer)."""
+    resource = parse(audio).resources[0]
+    expected = eager_parse(audio).resources[0].title
+    got: list[Any] = []
+    readers: list[threading.Thread] = []
+
+    def read() -> None:
+        try:
+            got.append(resource.title)
+        except AttributeError as exc:
+            got.append(exc)
+
+    def opcodes(frame: Any, event: str, _arg: Any) -> Any:
+        if event == "opcode" and not readers and "being built" in type(resource).__qualname__:
+            readers.append(threading.Thread(target=read))
+            readers[0].start()
+            readers[0].join(timeout=0.2)  # it finishes now only if it does not wait for the fill
+        return opcodes
+
+    def calls(frame: Any, event: str, _arg: Any) -> Any:
+        if event == "call" and frame.f_code.co_name == "make" and frame.f_locals.get("_into") is resource:
+            frame.f_trace_opcodes = True
+            return opcodes
+        return None
+
+    sys.settrace(calls)
+    try:
+        resource.kind  # noqa: B018 - the first read: fills it
+    finally:
+        sys.settrace(None)
+    assert readers, "the tracer never saw the object mid-fill"
+    readers[0].join(timeout=10)
+    assert got == [expected]
 
 
 _HUGE = "9" * 400

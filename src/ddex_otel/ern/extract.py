@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeAlias
@@ -76,47 +78,60 @@ Element: TypeAlias = etree._Element
 _NO_IDS = Identifiers()
 
 
+#: Held while a lazy object is filled in place (``lazy.fill``): a read racing that fill waits for it
+#: (``_building_class``). Re-made in a forked child, where the thread holding it does not exist.
+FILLING = threading.RLock()
+os.register_at_fork(after_in_child=FILLING._at_fork_reinit)  # type: ignore[attr-defined]  # as ``logging`` does
+
+
 def fast_constructor(cls: type) -> Callable[..., Any]:
     """A constructor for a frozen, slotted model class: same arguments (same defaults,
     ``default_factory`` ones included), same object (``==``/``hash``/``repr`` identical), cheaper
     than the dataclass ``__init__`` (which goes through ``object.__setattr__`` per field):
     extraction builds several objects per element.
 
-    A new object is made as an instance of a private subclass with the same slots and plain
-    attribute assignment (``_building_class``), each field assigned directly (the interpreter's
-    own slot store), then made an instance of ``cls`` (``__class__`` set: same layout). Generated
-    from ``dataclasses.fields``, so it follows the model. Arguments may be positional, in field
-    order: the hot extractors pass them so, as matching many keyword arguments costs more than the
-    rest of the call.
+    The object is made an instance of a private subclass with the same slots and plain attribute
+    assignment (``_building_class``), each field assigned directly (the interpreter's own slot
+    store), then made an instance of ``cls`` (``__class__`` set: same layout). Generated from
+    ``dataclasses.fields``, so it follows the model. Arguments may be positional, in field order:
+    the hot extractors pass them so, as matching many keyword arguments costs more than the rest of
+    the call.
 
-    ``_into``: fill that existing (lazy, see ``lazy``) object instead, through the slot descriptors:
-    it is never of another class meanwhile, whatever another thread reads of it; its ``_source``
-    and ``_parsed`` are left as they are.
+    ``_into``: fill that existing (lazy, see ``lazy``) object instead, under ``FILLING``; its
+    ``_source`` and ``_parsed`` are left as they are.
     """
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_building": _building_class(cls),
-                                 "_missing": dataclasses.MISSING}
-    params, defaults, built, filled = [], [], [], []
+                                 "_reclass": object.__setattr__, "_missing": dataclasses.MISSING}
+    params, defaults, fields, own = [], [], [], []
     for f in dataclasses.fields(cls):
-        namespace[f"_set_{f.name}"] = getattr(cls, f.name).__set__
         if f.default is not dataclasses.MISSING:
             namespace[f"_default_{f.name}"] = f.default
             params.append(f"{f.name}=_default_{f.name}")
         elif f.default_factory is not dataclasses.MISSING:
             namespace[f"_factory_{f.name}"] = f.default_factory
             params.append(f"{f.name}=_missing")
-            defaults.append(f"    if {f.name} is _missing:\n        {f.name} = _factory_{f.name}()")
+            defaults.append(f"    if {f.name} is _missing:\n        {f.name} = _factory_{f.name}()\n")
         else:
             params.append(f.name)
-        built.append(f"        obj.{f.name} = {f.name}")
-        if not f.name.startswith("_"):  # _source, _parsed: a lazy object's stay as ``lazy`` set them
-            filled.append(f"    _set_{f.name}(_into, {f.name})")
-    source = (f"def make({', '.join(params)}, _into=None):\n" + "".join(line + "\n" for line in defaults)
-              + "    if _into is None:\n        obj = _new(_building)\n" + "\n".join(built)
-              + "\n        obj.__class__ = _cls\n        return obj\n" + "\n".join(filled) + "\n    return _into\n")
+        if f.name.startswith("_"):  # _source, _parsed: a lazy object's stay as ``lazy`` set them
+            own.append(f"        obj.{f.name} = {f.name}\n")
+        else:
+            fields.append(f"    obj.{f.name} = {f.name}\n")
+    source = (f"def make({', '.join(params)}, _into=None):\n" + "".join(defaults)
+              + "    if _into is None:\n        obj = _new(_building)\n" + "".join(own)
+              + "    else:\n        obj = _into\n        _reclass(obj, '__class__', _building)\n"
+              + "".join(fields) + "    obj.__class__ = _cls\n    return obj\n")
     exec(source, namespace)  # noqa: S102 - code generated from the model's own field names
     make = namespace["make"]
     make.__qualname__ = f"fast {cls.__name__}"
     return make
+
+
+def _wait_for_fill(obj: Any, name: str) -> Any:
+    """``__getattr__`` of a building class: a field read before it is set, which only a thread
+    racing another's in-place fill of a lazy object can do; it waits for that fill to end."""
+    with FILLING:
+        return object.__getattribute__(obj, name)
 
 
 def _building_class(cls: type) -> type:
@@ -124,7 +139,8 @@ def _building_class(cls: type) -> type:
     (``object``'s ``__setattr__`` and ``__delattr__``, so the interpreter's slot store applies):
     what ``fast_constructor`` makes an object as before it becomes ``cls``."""
     namespace = {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__,
-                 "__qualname__": f"{cls.__qualname__} (being built)", "__module__": cls.__module__}
+                 "__getattr__": _wait_for_fill, "__qualname__": f"{cls.__qualname__} (being built)",
+                 "__module__": cls.__module__}
     return type(cls.__name__, (cls,), namespace)
 
 

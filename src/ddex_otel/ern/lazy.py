@@ -29,6 +29,7 @@ from typing import Any, TypeAlias
 from lxml import etree
 
 from ddex_otel.ern.extract import (
+    FILLING,
     SOURCE_SLOTS,
     Context,
     extract_all,
@@ -140,17 +141,22 @@ class _PendingDeal(_Pending, Deal, metaclass=_PendingType):
 
 
 def fill(obj: Any) -> None:
-    """Read a lazy object's fields now (once; a no-op on a filled one) and make it its model class."""
-    cls = type(obj)
-    try:
-        pending = _get_load(obj)
-    except AttributeError:  # made otherwise (a copy of a pending object): nothing to read
-        pending = None
-    if pending is not None:
-        reader, element, context = pending
-        reader(obj, element, context)  # sets every field, then ``_load`` to None
-    if type(cls) is _PendingType:  # (another thread may have made it its model class already)
-        _set_class(obj, "__class__", cls.__bases__[-1])
+    """Read a lazy object's fields now (once; a no-op on a filled one) and make it its model class.
+
+    Under ``FILLING``: the extraction writes the fields in place (see ``fast_constructor``), and a
+    thread reading the same object meanwhile waits for it rather than see it half-filled.
+    """
+    with FILLING:
+        cls = type(obj)
+        try:
+            pending = _get_load(obj)
+        except AttributeError:  # made otherwise (a copy of a pending object): nothing to read
+            pending = None
+        if pending is not None:
+            reader, element, context = pending
+            reader(obj, element, context)  # sets every field, then ``_load`` to None
+        if type(cls) is _PendingType:  # (made its model class by the extraction, or unset: a copy)
+            _set_class(obj, "__class__", cls.__bases__[-1])
 
 
 class Parties:
