@@ -147,15 +147,15 @@ def fill(obj: Any) -> None:
     thread reading the same object meanwhile waits for it rather than see it half-filled.
     """
     with FILLING:
-        cls = type(obj)
         try:
             pending = _get_load(obj)
         except AttributeError:  # made otherwise (a copy of a pending object): nothing to read
             pending = None
         if pending is not None:
             reader, element, context = pending
-            reader(obj, element, context)  # sets every field, then ``_load`` to None
-        if type(cls) is _PendingType:  # (made its model class by the extraction, or unset: a copy)
+            reader(obj, element, context)  # sets every field (and the model class), then ``_load`` to None
+        cls = type(obj)
+        if type(cls) is _PendingType:  # a copy of a pending object: nothing read, made its model class here
             _set_class(obj, "__class__", cls.__bases__[-1])
 
 
