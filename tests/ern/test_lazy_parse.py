@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import pickle
+import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +362,41 @@ def test_a_read_during_an_in_place_fill_waits_for_it(audio: bytes) -> None:
     assert readers, "the tracer never saw the object mid-fill"
     readers[0].join(timeout=10)
     assert got == [expected]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_fills_can_fill(audio: bytes) -> None:
+    """A child forked while another thread holds ``extract.FILLING`` gets a new lock (that thread
+    does not exist in the child, so the inherited lock would never be released)."""
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with extract.FILLING:
+            held.set()
+            done.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        pid = os.fork()
+        if pid == 0:  # the child: fill an object, report by exit status
+            code = 1
+            try:
+                code = 0 if parse(audio).resources[0].title else 2
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 20
+        while (status := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if status[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on its first fill")
+        assert os.waitstatus_to_exitcode(status[1]) == 0
+    finally:
+        done.set()
+        holder.join()
 
 
 _HUGE = "9" * 400

@@ -79,9 +79,17 @@ _NO_IDS = Identifiers()
 
 
 #: Held while a lazy object is filled in place (``lazy.fill``): a read racing that fill waits for it
-#: (``_building_class``). Re-made in a forked child, where the thread holding it does not exist.
+#: (``_building_class``). Read through this module's globals: a forked child gets a new one.
 FILLING = threading.RLock()
-os.register_at_fork(after_in_child=FILLING._at_fork_reinit)  # type: ignore[attr-defined]  # as ``logging`` does
+
+
+def _new_filling_lock() -> None:
+    """After a fork: a new ``FILLING`` (no thread of the child could release one held at the fork)."""
+    global FILLING
+    FILLING = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_filling_lock)
 
 
 def fast_constructor(cls: type) -> Callable[..., Any]:

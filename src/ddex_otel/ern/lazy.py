@@ -28,8 +28,8 @@ from typing import Any, TypeAlias
 
 from lxml import etree
 
+from ddex_otel.ern import extract
 from ddex_otel.ern.extract import (
-    FILLING,
     SOURCE_SLOTS,
     Context,
     extract_all,
@@ -143,10 +143,10 @@ class _PendingDeal(_Pending, Deal, metaclass=_PendingType):
 def fill(obj: Any) -> None:
     """Read a lazy object's fields now (once; a no-op on a filled one) and make it its model class.
 
-    Under ``FILLING``: the extraction writes the fields in place (see ``fast_constructor``), and a
+    Under ``extract.FILLING``: the extraction writes the fields in place (see ``fast_constructor``), and a
     thread reading the same object meanwhile waits for it rather than see it half-filled.
     """
-    with FILLING:
+    with extract.FILLING:
         try:
             pending = _get_load(obj)
         except AttributeError:  # made otherwise (a copy of a pending object): nothing to read
