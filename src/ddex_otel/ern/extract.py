@@ -661,20 +661,22 @@ def extract_resource_4x(el: Element, ctx: Context, into: Resource | None = None)
         # 4.3: the ids are the edition's first run of ResourceIds; files and P/C lines live there too
         id_blocks = None
         ids_open = True
-        for part in edition:
+        part = edition[0] if len(edition) else None
+        while part is not None:  # (getnext: no iterator object for the few children)
             ptag = part.tag
             if ptag == "ResourceId":
                 if ids_open:
                     id_blocks = _listed(id_blocks, part)
-                continue
-            if id_blocks is not None:
-                ids_open = False
-            if ptag == "TechnicalDetails":
-                technical = _listed(technical, part)
-            elif ptag == "PLine":
-                p_lines = _listed(p_lines, part)
-            elif ptag == "CLine":
-                c_lines = _listed(c_lines, part)
+            else:
+                if id_blocks is not None:
+                    ids_open = False
+                if ptag == "TechnicalDetails":
+                    technical = _listed(technical, part)
+                elif ptag == "PLine":
+                    p_lines = _listed(p_lines, part)
+                elif ptag == "CLine":
+                    c_lines = _listed(c_lines, part)
+            part = part.getnext()
     # title: DisplayTitleText, else DisplayTitle/TitleText; display_titles: every DisplayTitle, else
     # every DisplayTitleText (the single-element cases inline what pick_default/_text/_localized do)
     if title is None:
