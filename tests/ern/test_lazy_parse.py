@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import pickle
+import signal
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +323,80 @@ def test_concurrent_first_reads_agree(audio: bytes) -> None:
             t.join(timeout=30)
         assert len(results) == 4 and all(r == expected for r in results), results[:1]
         assert message == eager
+
+
+def test_a_read_during_an_in_place_fill_waits_for_it(audio: bytes) -> None:
+    """The fill writes the fields of the very object being read (``extract.fast_constructor``'s
+    ``_into``, the object meanwhile of a class with plain assignment): another thread reading it at
+    that moment waits for the fill (``lazy.fill`` holds ``extract.FILLING``) and sees the value,
+    never a missing field. The read is started from inside the fill, opcode by opcode (a tracer)."""
+    resource = parse(audio).resources[0]
+    expected = eager_parse(audio).resources[0].title
+    got: list[Any] = []
+    readers: list[threading.Thread] = []
+
+    def read() -> None:
+        try:
+            got.append(resource.title)
+        except AttributeError as exc:
+            got.append(exc)
+
+    def opcodes(frame: Any, event: str, _arg: Any) -> Any:
+        if event == "opcode" and not readers and "being built" in type(resource).__qualname__:
+            readers.append(threading.Thread(target=read))
+            readers[0].start()
+            readers[0].join(timeout=0.2)  # it finishes now only if it does not wait for the fill
+        return opcodes
+
+    def calls(frame: Any, event: str, _arg: Any) -> Any:
+        if event == "call" and frame.f_code.co_name == "make" and frame.f_locals.get("_into") is resource:
+            frame.f_trace_opcodes = True
+            return opcodes
+        return None
+
+    sys.settrace(calls)
+    try:
+        resource.kind  # noqa: B018 - the first read: fills it
+    finally:
+        sys.settrace(None)
+    assert readers, "the tracer never saw the object mid-fill"
+    readers[0].join(timeout=10)
+    assert got == [expected]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_fills_can_fill(audio: bytes) -> None:
+    """A child forked while another thread holds ``extract.FILLING`` gets a new lock (that thread
+    does not exist in the child, so the inherited lock would never be released)."""
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with extract.FILLING:
+            held.set()
+            done.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        pid = os.fork()
+        if pid == 0:  # the child: fill an object, report by exit status
+            code = 1
+            try:
+                code = 0 if parse(audio).resources[0].title else 2
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 20
+        while (status := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if status[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on its first fill")
+        assert os.waitstatus_to_exitcode(status[1]) == 0
+    finally:
+        done.set()
+        holder.join()
 
 
 _HUGE = "9" * 400

@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeAlias
@@ -76,39 +78,78 @@ Element: TypeAlias = etree._Element
 _NO_IDS = Identifiers()
 
 
+#: Held while a lazy object is filled in place (``lazy.fill``): a read racing that fill waits for it
+#: (``_building_class``). Read through this module's globals: a forked child gets a new one.
+FILLING = threading.RLock()
+
+
+def _new_filling_lock() -> None:
+    """After a fork: a new ``FILLING`` (no thread of the child could release one held at the fork)."""
+    global FILLING
+    FILLING = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_filling_lock)
+
+
 def fast_constructor(cls: type) -> Callable[..., Any]:
-    """A constructor for a frozen, slotted model class that sets each slot through its descriptor.
-
-    Same arguments (same defaults), same object (``==``/``hash``/``repr`` identical), but cheaper
+    """A constructor for a frozen, slotted model class: same arguments (same defaults,
+    ``default_factory`` ones included), same object (``==``/``hash``/``repr`` identical), cheaper
     than the dataclass ``__init__`` (which goes through ``object.__setattr__`` per field):
-    extraction builds several per element. Generated from ``dataclasses.fields``, so it follows the
-    model; fields with a ``default_factory`` must be passed. Arguments may be positional (in field
-    order, cheaper still) unless such a field follows one with a default: then keywords only.
+    extraction builds several objects per element.
 
-    ``_into``: fill that existing (lazy, see ``lazy``) object instead of making one; its ``_source``
-    and ``_parsed`` are left as they are.
+    The object is made an instance of a private subclass with the same slots and plain attribute
+    assignment (``_building_class``), each field assigned directly (the interpreter's own slot
+    store), then made an instance of ``cls`` (``__class__`` set: same layout). Generated from
+    ``dataclasses.fields``, so it follows the model. Arguments may be positional, in field order:
+    the hot extractors pass them so, as matching many keyword arguments costs more than the rest of
+    the call.
+
+    ``_into``: fill that existing (lazy, see ``lazy``) object instead, under ``FILLING``; its
+    ``_source`` and ``_parsed`` are left as they are.
     """
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    params, body = [], []
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_building": _building_class(cls),
+                                 "_reclass": object.__setattr__, "_missing": dataclasses.MISSING}
+    params, defaults, fields, own = [], [], [], []
     for f in dataclasses.fields(cls):
-        namespace[f"_set_{f.name}"] = getattr(cls, f.name).__set__
         if f.default is not dataclasses.MISSING:
             namespace[f"_default_{f.name}"] = f.default
             params.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            namespace[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_missing")
+            defaults.append(f"    if {f.name} is _missing:\n        {f.name} = _factory_{f.name}()\n")
         else:
             params.append(f.name)
         if f.name.startswith("_"):  # _source, _parsed: a lazy object's stay as ``lazy`` set them
-            body.append(f"    if _into is None:\n        _set_{f.name}(obj, {f.name})")
+            own.append(f"        obj.{f.name} = {f.name}\n")
         else:
-            body.append(f"    _set_{f.name}(obj, {f.name})")
-    positional = all("=" in later for first, p in enumerate(params) if "=" in p for later in params[first:])
-    source = (f"def make({'' if positional else '*, '}{', '.join(params)}, _into=None):\n"
-              "    obj = _new(_cls) if _into is None else _into\n"
-              + "\n".join(body) + "\n    return obj\n")
+            fields.append(f"    obj.{f.name} = {f.name}\n")
+    source = (f"def make({', '.join(params)}, _into=None):\n" + "".join(defaults)
+              + "    if _into is None:\n        obj = _new(_building)\n" + "".join(own)
+              + "    else:\n        obj = _into\n        _reclass(obj, '__class__', _building)\n"
+              + "".join(fields) + "    obj.__class__ = _cls\n    return obj\n")
     exec(source, namespace)  # noqa: S102 - code generated from the model's own field names
     make = namespace["make"]
     make.__qualname__ = f"fast {cls.__name__}"
     return make
+
+
+def _wait_for_fill(obj: Any, name: str) -> Any:
+    """``__getattr__`` of a building class: a field read before it is set, which only a thread
+    racing another's in-place fill of a lazy object can do; it waits for that fill to end."""
+    with FILLING:
+        return object.__getattribute__(obj, name)
+
+
+def _building_class(cls: type) -> type:
+    """A subclass of a frozen model class with the same slots whose attributes can be assigned
+    (``object``'s ``__setattr__`` and ``__delattr__``, so the interpreter's slot store applies):
+    what ``fast_constructor`` makes an object as before it becomes ``cls``."""
+    namespace = {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__,
+                 "__getattr__": _wait_for_fill, "__qualname__": f"{cls.__qualname__} (being built)",
+                 "__module__": cls.__module__}
+    return type(cls.__name__, (cls,), namespace)
 
 
 _new_release = fast_constructor(Release)
@@ -280,7 +321,8 @@ def _line(el: Element | None, text_tag: str) -> Line | None:
     if el is None:
         return None
     year = text = None
-    for child in el:
+    child = el[0] if len(el) else None
+    while child is not None:  # (getnext: no iterator object for two children)
         tag = child.tag
         if tag == "Year":
             year = child.text  # = _text(child)
@@ -290,6 +332,7 @@ def _line(el: Element | None, text_tag: str) -> Line | None:
             text = child.text
             if text is not None:
                 text = text.strip() or None
+        child = child.getnext()
     return _new_line(year, text) if text is not None else None
 
 
@@ -337,7 +380,8 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
     icpn = grid = isrc = catalog = None
     proprietary: list[ProprietaryId] | None = None
     for block in id_blocks:
-        for child in block:
+        child = block[0] if len(block) else None
+        while child is not None:  # (getnext: no iterator object for the usual one or two ids)
             tag = child.tag
             if tag == "ISRC":
                 if isrc is None and (text := child.text) is not None:
@@ -358,6 +402,7 @@ def _identifiers(id_blocks: Sequence[Element] | None) -> Identifiers:
             elif tag == "CatalogNumber":
                 if catalog is None and (text := child.text) is not None:
                     catalog = text.strip() or None
+            child = child.getnext()
     if proprietary is None:
         if icpn is grid is isrc is catalog is None:
             return _NO_IDS
@@ -405,6 +450,42 @@ def _localized(elements: Sequence[Element], text_of: Callable[[Element], str | N
             out.append(_new_localized(value, get("ApplicableTerritoryCode") or territory,
                                       get("LanguageAndScriptCode"), get("IsDefault") == "true"))
     return tuple(out)
+
+
+def _localized_pick(elements: Sequence[Element], titles: bool) -> tuple[tuple[Localized, ...], str | None]:
+    """``_localized`` of 4.x DisplayTitles (``titles``: their TitleText) or DisplayArtistNames (their
+    own text) and the text of ``pick_default`` of them, in one pass (each element read once)."""
+    out: list[Localized] = []
+    picked: str | None = None
+    first = True
+    many = len(elements) > 1  # pick_default looks at IsDefault only among several
+    for el in elements:
+        if titles:  # = _title_text(el), walking the children by getnext (no iterator object)
+            value = None
+            child = el[0] if len(el) else None
+            while child is not None:
+                if child.tag == "TitleText":
+                    value = child.text
+                    if value is not None:
+                        value = value.strip() or None
+                    break
+                child = child.getnext()
+        else:
+            value = el.text  # = _text(el)
+            if value is not None:
+                value = value.strip() or None
+        get = el.get
+        is_default = get("IsDefault") == "true"
+        if first:
+            picked, first = value, False
+            if is_default:
+                many = False  # the first is the default: settled
+        elif many and is_default:
+            picked, many = value, False
+        if value is not None:
+            out.append(_new_localized(value, get("ApplicableTerritoryCode") or None, get("LanguageAndScriptCode"),
+                                      is_default))
+    return tuple(out), picked
 
 
 def _localized_3x(blocks: Sequence[Element]) -> tuple[tuple[Localized, ...], tuple[Localized, ...]]:
@@ -489,7 +570,7 @@ def extract_party(el: Element, into: Party | None = None) -> Party:
             ids.extend(_party_id_values(child))
         elif tag == "PartyName":
             names.append(child)
-    return _new_party(reference=reference, party_ids=tuple(ids), name=_full_name(pick_default(names)), _into=into)
+    return _new_party(reference, tuple(ids), _full_name(pick_default(names)), _into=into)  # reference, party_ids, name
 
 
 _NAMED_PARTY_TAGS = frozenset(
@@ -580,36 +661,39 @@ def extract_resource_4x(el: Element, ctx: Context, into: Resource | None = None)
         # 4.3: the ids are the edition's first run of ResourceIds; files and P/C lines live there too
         id_blocks = None
         ids_open = True
-        for part in edition:
+        part = edition[0] if len(edition) else None
+        while part is not None:  # (getnext: no iterator object for the few children)
             ptag = part.tag
             if ptag == "ResourceId":
                 if ids_open:
                     id_blocks = _listed(id_blocks, part)
-                continue
-            if id_blocks is not None:
-                ids_open = False
-            if ptag == "TechnicalDetails":
-                technical = _listed(technical, part)
-            elif ptag == "PLine":
-                p_lines = _listed(p_lines, part)
-            elif ptag == "CLine":
-                c_lines = _listed(c_lines, part)
+            else:
+                if id_blocks is not None:
+                    ids_open = False
+                if ptag == "TechnicalDetails":
+                    technical = _listed(technical, part)
+                elif ptag == "PLine":
+                    p_lines = _listed(p_lines, part)
+                elif ptag == "CLine":
+                    c_lines = _listed(c_lines, part)
+            part = part.getnext()
     # title: DisplayTitleText, else DisplayTitle/TitleText; display_titles: every DisplayTitle, else
     # every DisplayTitleText (the single-element cases inline what pick_default/_text/_localized do)
     if title is None:
         display_titles: tuple[Localized, ...] = ()
         title_value = None
     elif type(title) is list:
-        display_titles = _localized(title, _title_text)
-        title_value = _title_text(pick_default(title))
+        display_titles, title_value = _localized_pick(title, True)
     else:
         title_value = None
-        for part in title:
+        part = title[0] if len(title) else None
+        while part is not None:  # (getnext: no iterator object for the one TitleText)
             if part.tag == "TitleText":
                 title_value = part.text
                 if title_value is not None:
                     title_value = title_value.strip() or None
                 break
+            part = part.getnext()
         display_titles = () if title_value is None else _localized_one(title, title_value)
     if title_text is None:
         text_value = None
@@ -627,8 +711,7 @@ def extract_resource_4x(el: Element, ctx: Context, into: Resource | None = None)
         artist_value = None
         artist_names: tuple[Localized, ...] = ()
     elif type(artist) is list:
-        artist_value = _text(pick_default(artist))
-        artist_names = _localized(artist)
+        artist_names, artist_value = _localized_pick(artist, False)
     else:
         artist_value = artist.text
         if artist_value is not None:
@@ -638,22 +721,22 @@ def extract_resource_4x(el: Element, ctx: Context, into: Resource | None = None)
         reference = reference.strip()
     if resource_type is not None:
         resource_type = resource_type.strip() or None
-    return _new_resource(
+    return _new_resource(  # positional, in field order (see fast_constructor)
+        el.tag,  # kind
+        reference or "",  # reference
+        resource_type,
+        _identifiers(id_blocks),  # ids
+        text_value or title_value,  # title
+        artist_value,  # display_artist
+        _duration(duration),
+        _picked_text(warning) if warning is not None else None,  # parental_warning
+        _line(pick_default(p_lines), "PLineText") if p_lines is not None else None,  # p_line
+        _line(pick_default(c_lines), "CLineText") if c_lines is not None else None,  # c_line
+        tuple([_contributor(c, ctx) for c in contributors]) if contributors is not None else (),  # contributors
+        tuple(map(_technical, technical)) if technical is not None else (),  # technical_details
+        display_titles,
+        artist_names,  # display_artist_names
         _into=into,
-        kind=el.tag,
-        reference=reference or "",
-        resource_type=resource_type,
-        ids=_identifiers(id_blocks),
-        title=text_value or title_value,
-        display_artist=artist_value,
-        duration=_duration(duration),
-        parental_warning=_picked_text(warning) if warning is not None else None,
-        p_line=_line(pick_default(p_lines), "PLineText") if p_lines is not None else None,
-        c_line=_line(pick_default(c_lines), "CLineText") if c_lines is not None else None,
-        contributors=tuple([_contributor(c, ctx) for c in contributors]) if contributors is not None else (),
-        technical_details=tuple(map(_technical, technical)) if technical is not None else (),
-        display_titles=display_titles,
-        display_artist_names=artist_names,
     )
 
 
@@ -749,28 +832,37 @@ def _sequence_attribute(text: str | None) -> int | None:
 
 
 _CODECS = frozenset({"AudioCodecType", "VideoCodecType", "ImageCodecType"})
-_FILE_TAGS = ("URI", "FileName", "FilePath", "AudioCodecType", "VideoCodecType", "ImageCodecType", "BitRate",
-              "Duration", "HashSumValue", "HashSum", "HashSumAlgorithmType", "Algorithm")
+_FILE_TAGS = frozenset({"URI", "FileName", "FilePath", "AudioCodecType", "VideoCodecType", "ImageCodecType", "BitRate",
+                        "Duration", "HashSumValue", "HashSum", "HashSumAlgorithmType", "Algorithm"})
 _NOT_THE_FILE = frozenset({"ClipDetails", "PreviewDetails", "Timing", "Fingerprint", "FingerprintAlgorithm"})
 
 
 def _technical(el: Element) -> TechnicalDetails:
     """One TechnicalDetails / Technical*Details block: its file, codec, bit rate, duration, hash
-    (a clip's or preview's timing is not the file's)."""
-    reference = _child_text(el, "TechnicalResourceDetailsReference")
+    (a clip's or preview's timing is not the file's).
+
+    One walk of the subtree (an unfiltered ``iter`` with a set test is cheaper than lxml building
+    a tag matcher per call); the reference is the first TechnicalResourceDetailsReference child.
+    """
+    reference: str | None = None
+    referenced = False
     found: dict[str, str] = {}
-    for node in el.iter(_FILE_TAGS):  # filtered in C: only the wanted tags come back
-        if len(node) and node.tag == "HashSum":
-            continue  # 3.x HashSum/HashSum: the inner one holds the value
-        parent = node.getparent()
-        if parent is not None and parent.tag in _NOT_THE_FILE:
-            continue
+    for node in el.iter():
         tag = node.tag
-        key = "codec" if tag in _CODECS else tag
-        if key not in found:
-            value = _text(node)
-            if value is not None:
-                found[key] = value
+        if tag in _FILE_TAGS:
+            if len(node) and tag == "HashSum":
+                continue  # 3.x HashSum/HashSum: the inner one holds the value
+            parent = node.getparent()
+            if parent is not None and parent.tag in _NOT_THE_FILE:
+                continue
+            key = "codec" if tag in _CODECS else tag
+            if key not in found:
+                value = _text(node)
+                if value is not None:
+                    found[key] = value
+        elif tag == "TechnicalResourceDetailsReference" and not referenced and node.getparent() is el:
+            referenced = True
+            reference = _text(node)
     path, name = found.get("FilePath"), found.get("FileName")
     uri = found.get("URI") or ("/".join(p for p in (path and path.rstrip("/"), name) if p) if name else None)
     get = found.get
@@ -928,7 +1020,8 @@ def extract_release_4x(
         if type(genre) is list:
             genre = pick_default(genre)
         genre_el = sub_el = None
-        for part in genre:
+        part = genre[0] if len(genre) else None
+        while part is not None:  # (getnext: no iterator object for one or two children)
             ptag = part.tag
             if ptag == "GenreText":
                 if genre_el is None:
@@ -936,6 +1029,7 @@ def extract_release_4x(
             elif ptag == "SubGenre":
                 if sub_el is None:
                     sub_el = part
+            part = part.getnext()
         if genre_el is not None and (genre_text := genre_el.text) is not None:  # = _text(genre_el)
             genre_text = genre_text.strip() or None
         if sub_el is not None:
@@ -950,38 +1044,41 @@ def extract_release_4x(
         display_titles: tuple[Localized, ...] = ()
         title_value = None
     else:
-        titles = title if type(title) is list else [title]
-        display_titles = _localized(titles, _title_text)
-        title_value = _title_text(pick_default(titles))
+        display_titles, title_value = _localized_pick(title if type(title) is list else [title], True)
     text_value = _picked_text(title_text) if title_text is not None else None
     if not display_titles and title_text is not None:
         display_titles = _localized(title_text if type(title_text) is list else [title_text])
+    if artist is None:
+        artist_names: tuple[Localized, ...] = ()
+        artist_value = None
+    else:
+        artist_names, artist_value = _localized_pick(artist if type(artist) is list else [artist], False)
     if reference is not None:
         reference = reference.strip()
     if release_type is not None:
         release_type = release_type.strip() or None
-    return _new_release(
-        _into=into,
-        kind=el.tag,
-        reference=reference or "",
-        release_type=release_type,
-        ids=_identifiers(id_blocks),
-        title=text_value or title_value,
-        display_artist=_picked_text(artist) if artist is not None else None,
-        label=ctx.party_names.get(label_ref) if label_ref is not None else None,
-        genre=genre_text,
-        subgenre=subgenre,
-        release_date=(_picked_text(date) if date is not None else None)
+    return _new_release(  # positional, in field order (see fast_constructor)
+        el.tag,  # kind
+        reference or "",  # reference
+        release_type,
+        _identifiers(id_blocks),  # ids
+        text_value or title_value,  # title
+        artist_value,  # display_artist
+        ctx.party_names.get(label_ref) if label_ref is not None else None,  # label
+        genre_text,  # genre
+        subgenre,
+        (_picked_text(date) if date is not None else None)  # release_date
         or (_picked_text(original_date) if original_date is not None else None),
-        p_line=(_line(pick_default(p_line) if type(p_line) is list else p_line, "PLineText")
-                if p_line is not None else None),
-        c_line=(_line(pick_default(c_line) if type(c_line) is list else c_line, "CLineText")
-                if c_line is not None else None),
-        resource_refs=tuple(refs),
-        parental_warning=_picked_text(warning) if warning is not None else None,
-        keywords=_texts(keywords) if keywords is not None else (),
-        display_titles=display_titles,
-        display_artist_names=() if artist is None else _localized(artist if type(artist) is list else [artist]),
+        (_line(pick_default(p_line) if type(p_line) is list else p_line, "PLineText")  # p_line
+         if p_line is not None else None),
+        (_line(pick_default(c_line) if type(c_line) is list else c_line, "CLineText")  # c_line
+         if c_line is not None else None),
+        tuple(refs),  # resource_refs
+        _picked_text(warning) if warning is not None else None,  # parental_warning
+        _texts(keywords) if keywords is not None else (),  # keywords
+        display_titles,
+        artist_names,  # display_artist_names
+        _into=into,
     )
 
 
@@ -998,14 +1095,16 @@ def _keyed_group_refs(group: Element, prefix: tuple[float, ...], out: list[tuple
         if tag == "ResourceGroupContentItem":  # hot: one pass for the sequence number and the references
             seq: float = _UNNUMBERED
             refs: list[str] = []
-            for part in child:
+            part = child[0] if len(child) else None
+            while part is not None:  # (getnext: no iterator object per item)
                 ptag = part.tag
                 if ptag == "ReleaseResourceReference":
-                    value = _text(part)
-                    if value is not None:
+                    value = part.text  # = _text(part)
+                    if value is not None and (value := value.strip()):
                         refs.append(value)
                 elif ptag == "SequenceNumber":
                     seq = _as_number(part.text)
+                part = part.getnext()
             out.append(((*prefix, seq), refs))
         elif tag == "ResourceGroup":
             _keyed_group_refs(child, (*prefix, sequence_number(child)), out)
@@ -1197,16 +1296,16 @@ def extract_deal(el: Element, release_refs: tuple[str, ...], into: Deal | None =
         elif tag == "PriceInformation":
             prices.append(child)
     start, end = _period(period)
-    return _new_deal(
+    return _new_deal(  # positional, in field order (see fast_constructor)
+        release_refs,
+        _texts(territories),  # territories
+        _texts(excluded),  # excluded_territories
+        _texts(models),  # commercial_model_types
+        _texts(uses),  # use_types
+        start,  # start_date
+        end,  # end_date
+        tuple(map(_price, prices)) if prices else (),  # prices
         _into=into,
-        release_refs=release_refs,
-        territories=_texts(territories),
-        excluded_territories=_texts(excluded),
-        commercial_model_types=_texts(models),
-        use_types=_texts(uses),
-        start_date=start,
-        end_date=end,
-        prices=tuple(map(_price, prices)) if prices else (),
     )
 
 
@@ -1222,7 +1321,7 @@ def _price(el: Element) -> Price:
             code, namespace = _text(child), child.get("Namespace")
         elif tag in _PRICE_AMOUNTS and kind is None:
             kind, amount, currency = tag, _text(child), child.get("CurrencyCode")
-    return _new_price(code=code, code_namespace=namespace, kind=kind, amount=amount, currency=currency)
+    return _new_price(code, namespace, kind, amount, currency)  # in field order: code, code_namespace, kind, amount, currency
 
 
 _PERIOD = frozenset({"StartDate", "StartDateTime", "EndDate", "EndDateTime"})

@@ -22,11 +22,13 @@ this module's globals, so telemetry can wrap it from outside (see ``parser``'s s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
 from lxml import etree
 
+from ddex_otel.ern import extract
 from ddex_otel.ern.extract import (
     SOURCE_SLOTS,
     Context,
@@ -56,18 +58,13 @@ _set_class = object.__setattr__  # (obj, "__class__", cls): past the frozen data
 class _Pending:
     """What an unfilled lazy object does differently (mixed into one subclass per model class).
 
-    The first read of any field (or ``==``, ``hash``, ``repr``, copy and pickle, which read them all)
-    fills the object with the ordinary extraction, then makes it an instance of its model class
-    proper (same slots, so ``__class__`` can be set), where reads are as fast as on any model object.
+    The first read of any field (each is a property here, see ``_PendingType``; or ``==``, ``hash``,
+    ``repr``, copy and pickle, which read them all) fills the object with the ordinary extraction,
+    then makes it an instance of its model class proper (same slots, so ``__class__`` can be set),
+    where reads are as fast as on any model object.
     """
 
     __slots__ = ()
-
-    def __getattr__(self, name: str) -> Any:
-        if name[0] == "_" or name not in self.__dataclass_fields__:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        fill(self)
-        return object.__getattribute__(self, name)
 
     def __eq__(self, other: object) -> bool:
         fill(self)
@@ -86,18 +83,38 @@ class _Pending:
         return self.__reduce_ex__(protocol)
 
 
+def _filling_read(slot: Any) -> property:
+    """A pending class's property for one field: fill the object, then read the model class's slot.
+
+    (A property is found before the unset slot, so the first read costs no AttributeError and
+    ``__getattr__`` fallback.)
+    """
+    read_slot = slot.__get__
+
+    def read(self: Any) -> Any:
+        fill(self)
+        return read_slot(self)
+
+    return property(read, doc=slot.__doc__)
+
+
 class _PendingType(type):
     """Metaclass of the pending classes: each stands for its model class where a type is looked at.
 
     It bears the model class's name, compares equal to it and hashes as it does, so
     ``type(obj) == Release``, ``type(obj).__name__`` and a dict keyed by model classes
     (``{Release: …}[type(item)]``) see an unread object as its model class; only ``type(obj) is
-    Release`` tells them apart (and isinstance holds either way).
+    Release`` tells them apart (and isinstance holds either way). Each public field the object is
+    not made with (``_preset``: set at creation) gets a filling property (``_filling_read``).
     """
 
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> _PendingType:
         model = bases[-1]  # (_Pending, the model class)
-        return super().__new__(mcs, model.__name__, bases, {**namespace, "__qualname__": model.__qualname__})
+        preset = namespace.get("_preset", ())
+        readers = {f.name: _filling_read(model.__dict__[f.name]) for f in dataclasses.fields(model)
+                   if not f.name.startswith("_") and f.name not in preset}
+        return super().__new__(mcs, model.__name__, bases,
+                               {**namespace, **readers, "__qualname__": model.__qualname__})
 
     def __eq__(cls, other: object) -> bool:
         return other is cls or other is cls.__bases__[-1]
@@ -120,20 +137,26 @@ class _PendingRelease(_Pending, Release, metaclass=_PendingType):
 
 class _PendingDeal(_Pending, Deal, metaclass=_PendingType):
     __slots__ = ()
+    _preset = ("release_refs",)  # set when made (``release_deals``): reading it fills nothing
 
 
 def fill(obj: Any) -> None:
-    """Read a lazy object's fields now (once; a no-op on a filled one) and make it its model class."""
-    cls = type(obj)
-    try:
-        pending = _get_load(obj)
-    except AttributeError:  # made otherwise (a copy of a pending object): nothing to read
-        pending = None
-    if pending is not None:
-        reader, element, context = pending
-        reader(obj, element, context)  # sets every field, then ``_load`` to None
-    if type(cls) is _PendingType:  # (another thread may have made it its model class already)
-        _set_class(obj, "__class__", cls.__bases__[-1])
+    """Read a lazy object's fields now (once; a no-op on a filled one) and make it its model class.
+
+    Under ``extract.FILLING``: the extraction writes the fields in place (see ``fast_constructor``), and a
+    thread reading the same object meanwhile waits for it rather than see it half-filled.
+    """
+    with extract.FILLING:
+        try:
+            pending = _get_load(obj)
+        except AttributeError:  # made otherwise (a copy of a pending object): nothing to read
+            pending = None
+        if pending is not None:
+            reader, element, context = pending
+            reader(obj, element, context)  # sets every field (and the model class), then ``_load`` to None
+        cls = type(obj)
+        if type(cls) is _PendingType:  # a copy of a pending object: nothing read, made its model class here
+            _set_class(obj, "__class__", cls.__bases__[-1])
 
 
 class Parties:
