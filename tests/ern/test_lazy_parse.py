@@ -18,6 +18,8 @@ import signal
 import sys
 import threading
 import time
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -437,3 +439,49 @@ def test_a_read_object_becomes_its_model_class_proper(audio: bytes) -> None:
     assert resource.reference
     assert type(resource) is Resource and not is_pending(resource)
     assert not hasattr(Resource, "__getattr__")  # would slow every read of every model object
+
+
+# ------------------------------------------------------------------------------ field types
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """``value`` matches the model's annotation ``hint`` (unions, tuples of a type, plain classes)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if origin is tuple:
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        return isinstance(value, tuple) and all(_fits(v, item) for v in value)
+    if hint is Any or origin is not None:  # (other generics: the container alone is not checked)
+        return True
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _check_fields(obj: Any, seen: set[int]) -> None:
+    """Every field of ``obj`` and of the model objects in it has a value of its annotated type."""
+    if id(obj) in seen or not dataclasses.is_dataclass(obj):
+        return
+    seen.add(id(obj))
+    hints = typing.get_type_hints(type(obj))
+    for field in dataclasses.fields(obj):
+        if field.name.startswith("_"):
+            continue
+        value = getattr(obj, field.name)
+        assert _fits(value, hints[field.name]), f"{type(obj).__name__}.{field.name} = {value!r}"
+        for inner in value if isinstance(value, tuple) else (value,):
+            _check_fields(inner, seen)
+
+
+def test_every_field_read_has_its_annotated_type(sample_path: Path) -> None:
+    """Extraction passes the model's fields by position (``extract.fast_constructor``): a field put in
+    another's place would show here as a value of the wrong type."""
+    message = parse(sample_path.read_bytes())
+    seen: set[int] = set()
+    for obj in (*message.parties, *message.resources, *message.releases, *message.deals):
+        _check_fields(obj, seen)
+    assert seen or not (message.resources or message.releases), "nothing was checked"
