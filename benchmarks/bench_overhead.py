@@ -39,6 +39,14 @@ for floor+attrs against the floor and for default against floor+attrs, with the 
 Budget (telemetry contract, "Cost budget"): default ≤ 1.2× the floor with the interval's upper end
 ≤ 1.3×; ratio-10% ≤ 1.2× floor-ratio-10%; disabled ≤ 1 % over the baseline; resource-usage
 reported against the floor (goal ≤ 1.5×). Measured figures: docs/benchmarks.md.
+
+The same costs counted in instructions, which load does not change: ``--probe VARIANT --calls N
+[--inputs tiny|sample]`` only makes N parses under one variant (no metric collection during the run),
+for ``valgrind --tool=callgrind``; instructions per parse = (I refs at N − I refs at 0) / N:
+
+    for v in baseline floor floor+attrs default; do for n in 0 2000; do
+      PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        .venv/bin/python benchmarks/bench_overhead.py --probe $v --calls $n --inputs tiny 2>&1 | grep refs; done; done
 """
 
 from __future__ import annotations
@@ -106,10 +114,15 @@ def span_processor(kind: str | None = None, queue: int | None = None) -> Any:
     return BatchSpanProcessor(DiscardSpans(), max_queue_size=queue)
 
 
+#: Milliseconds between the metric reader's collections (``--probe``: none during the run, whose
+#: length under callgrind would otherwise decide how many are counted).
+EXPORT_INTERVAL_MS = 5_000
+
+
 def sdk_providers(sampler: Any = ALWAYS_ON, processor: str | None = None) -> tuple[TracerProvider, MeterProvider]:
     tp = TracerProvider(sampler=sampler, shutdown_on_exit=False)
     tp.add_span_processor(span_processor(processor))
-    reader = PeriodicExportingMetricReader(DiscardMetrics(), export_interval_millis=5_000)
+    reader = PeriodicExportingMetricReader(DiscardMetrics(), export_interval_millis=EXPORT_INTERVAL_MS)
     mp = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
     return tp, mp
 
@@ -393,6 +406,22 @@ def verdict(name: str, rows: dict[str, Any], variant: str = "default", floor: st
             f"(95 % CI {low:.2f}–{high:.2f}×; goal {limit}: {'met' if met else 'not met'})")
 
 
+def probe(name: str, source: str, calls: int) -> int:
+    """Only ``calls`` parses of ``source`` under variant ``name`` (after 20 unmeasured ones), for
+    callgrind: instructions per parse = (I refs at N − I refs at 0) / N."""
+    global EXPORT_INTERVAL_MS
+    EXPORT_INTERVAL_MS = 10**9
+    attrs = parse_attributes(source) if name == "floor+attrs" else None
+    (variant,) = [v for v in variants(attrs) if v.name == name]
+    parse = variant.setup()
+    for _ in range(20):
+        parse(source)
+    for _ in range(calls):
+        parse(source)
+    variant.teardown()
+    os._exit(0)  # no shutdown: its exports would be counted too
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=101)
@@ -409,9 +438,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="processor of the instrumented variants: delivery (ours, configure()'s default) "
                         "or batch (the SDK's BatchSpanProcessor); the floor always uses batch")
     parser.add_argument("--on-end-only", action="store_true", help="only the on_end micro-benchmark")
+    parser.add_argument("--probe", metavar="VARIANT",
+                        help="only make --calls parses of one input under VARIANT (for callgrind; see the docstring)")
+    parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args(argv)
     global SPAN_PROCESSOR
     SPAN_PROCESSOR = args.span_processor
+    if args.probe:
+        name = "daddykev__Samples43_1_Audio.xml" if args.inputs.startswith("sample") else "AudiusProject__03_delete.xml"
+        return probe(args.probe, str(samples_dir() / name), args.calls)
     results_on_end = bench_on_end()
     if args.on_end_only:
         return 0

@@ -337,8 +337,14 @@ def _line(el: Element | None, text_tag: str) -> Line | None:
 
 
 def _title_text(el: Element | None) -> str | None:
-    """TitleText of a Title/DisplayTitle/ReferenceTitle element."""
-    return _child_text(el, "TitleText")
+    """TitleText of a Title/DisplayTitle/ReferenceTitle element (= ``_child_text(el, "TitleText")``)."""
+    child = el[0] if el is not None and len(el) else None
+    while child is not None:  # (getnext: no iterator object for the one or two children)
+        if child.tag == "TitleText":
+            value = child.text
+            return None if value is None else value.strip() or None
+        child = child.getnext()
+    return None
 
 
 def _display_title_3x(titles: Sequence[Element] | None) -> str | None:
@@ -460,16 +466,8 @@ def _localized_pick(elements: Sequence[Element], titles: bool) -> tuple[tuple[Lo
     first = True
     many = len(elements) > 1  # pick_default looks at IsDefault only among several
     for el in elements:
-        if titles:  # = _title_text(el), walking the children by getnext (no iterator object)
-            value = None
-            child = el[0] if len(el) else None
-            while child is not None:
-                if child.tag == "TitleText":
-                    value = child.text
-                    if value is not None:
-                        value = value.strip() or None
-                    break
-                child = child.getnext()
+        if titles:
+            value = _title_text(el)
         else:
             value = el.text  # = _text(el)
             if value is not None:
@@ -685,15 +683,7 @@ def extract_resource_4x(el: Element, ctx: Context, into: Resource | None = None)
     elif type(title) is list:
         display_titles, title_value = _localized_pick(title, True)
     else:
-        title_value = None
-        part = title[0] if len(title) else None
-        while part is not None:  # (getnext: no iterator object for the one TitleText)
-            if part.tag == "TitleText":
-                title_value = part.text
-                if title_value is not None:
-                    title_value = title_value.strip() or None
-                break
-            part = part.getnext()
+        title_value = _title_text(title)
         display_titles = () if title_value is None else _localized_one(title, title_value)
     if title_text is None:
         text_value = None
