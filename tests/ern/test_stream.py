@@ -55,6 +55,26 @@ def test_stream_agrees_with_parse_in_tiny_chunks(sample_path: Path, monkeypatch:
     _assert_agrees(list(stream(sample_path)), sample_path)
 
 
+_FOREIGN = 'xmlns:x="urn:example:other"'
+
+
+@pytest.mark.parametrize("name", ["daddykev__Samples43_3_MixedMedia.xml", "AudiusProject__01_delivery.xml"])
+def test_elements_of_another_namespace_named_like_ours_change_nothing(samples_dir: Path, name: str) -> None:
+    """The parser reports our names in any namespace; one of another namespace (a list child, a
+    track-list entry, a deal reference) is read as ``parse`` reads it."""
+    text = (samples_dir / name).read_text("utf-8")
+    for tag in ("<ResourceList>", "<ReleaseList>", "<ResourceGroup>", "<ReleaseDeal>", "<PartyList>"):
+        local = tag[1:-1]
+        piece = {"ResourceGroup": "ResourceGroupContentItem", "ReleaseDeal": "DealReleaseReference",
+                 "ResourceList": "SoundRecording", "ReleaseList": "Release", "PartyList": "Party"}[local]
+        foreign = f"<x:{piece} {_FOREIGN}><x:{piece}>X</x:{piece}></x:{piece}>"
+        text = text.replace(tag, tag + foreign, 1)
+        text = text.replace(f"</{local}>", foreign + f"</{local}>", 1)
+    data = text.encode("utf-8")
+    assert data.count(b"urn:example:other") >= 6
+    _assert_agrees(list(stream(data)), data)
+
+
 def test_items_come_in_document_order(samples_dir: Path) -> None:
     items = list(stream(samples_dir / "daddykev__Samples43_1_Audio.xml"))
     order = [type(i).__name__ for i in items]

@@ -86,6 +86,11 @@ _ITEM_PARENT: dict[str, str | None] = {
 # references): consumed as they end so even a million-track Release streams in flat memory.
 _PIECES = ("ResourceGroupContentItem", "DealReleaseReference")
 _FILTER_TAGS = tuple(_ITEM_PARENT) + _LISTS + _SKIPPED_ITEMS + _PIECES
+#: what the parser reports: those names in any namespace or none (unqualified is ERN's rule; some
+#: producers namespace every element). One wildcard entry per name keeps the C-level tag check, run
+#: for every element end, as short as one list of plain names; an element of another namespace is
+#: reported too and skipped (``_handle``), as if unreported.
+_REPORTED_TAGS = tuple(f"{{*}}{tag}" for tag in _FILTER_TAGS)
 #: pieces (of one item) read before the finished ones are deleted together: what the tree holds at
 #: most beyond the piece being read
 _BATCH = 64
@@ -292,7 +297,7 @@ class _Streamer:
         if start is not None:
             yield [start]
         parser = etree.XMLPullParser(
-            events=("end",), tag=self._filter_tags(), **safexml.secure_parser_options(self.huge_tree)
+            events=("end",), tag=_REPORTED_TAGS, **safexml.secure_parser_options(self.huge_tree)
         )
         pending = list(chunks)
         while True:
@@ -345,14 +350,6 @@ class _Streamer:
             size += len(chunks[index])
             index += 1
         raise NotDDEXError(f"not a DDEX ERN message: no root element in the first {safexml.MAX_PROLOG_BYTES} bytes")
-
-    def _filter_tags(self) -> list[str]:
-        """The tags to report: unqualified (ERN's rule) and, for producers that namespace every
-        element, the same names in the root's namespace."""
-        tags = list(_FILTER_TAGS)
-        if self.namespace:
-            tags += [f"{{{self.namespace}}}{tag}" for tag in _FILTER_TAGS]
-        return tags
 
     def _start(self, root: etree._Element) -> StreamStart:
         """Identify the message from its root element and set up extraction for its version."""
