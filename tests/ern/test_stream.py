@@ -362,14 +362,23 @@ def test_track_list_sorts_like_parse_only_when_out_of_order() -> None:
     inf, big = float("inf"), 2**60
     entries = [((), 3, ["A3"]), ((), 1, ["A1", "A1b"]), ((2,), 1, ["B1"]), ((1,), inf, ["C9"]),
                ((1,), 5, ["C5"]), ((), 1, ["A1c"]), ((), big + 1, ["Z2"]), ((), big, ["Z1"]), ((), 2, [])]
+
+    def entry(seq: float, refs: list[str]) -> etree._Element:
+        number = "" if seq == inf else f"<SequenceNumber>{seq}</SequenceNumber>"
+        linked = "<LinkedReleaseResourceReference>L</LinkedReleaseResourceReference>"
+        refs_xml = "".join(f"<ReleaseResourceReference> {ref} </ReleaseResourceReference>" for ref in refs)
+        return etree.fromstring(f"<ResourceGroupContentItem>{number}{refs_xml}{linked}</ResourceGroupContentItem>")
+
     tracks = streaming._TrackList(etree.Element("Release"))
     for path, seq, refs in entries:
-        tracks.add(path, seq, refs)
+        tracks.group_path = path
+        tracks.take(entry(seq, refs))
     expected = [ref for _, refs in sort_keyed_refs([((*p, s), r) for p, s, r in entries]) for ref in refs]
     assert not tracks.ordered and tracks.references() == expected
     assert expected.index("Z1") < expected.index("Z2")  # 2**60 and 2**60 + 1: one float, kept apart
 
     in_order = streaming._TrackList(etree.Element("Release"))
+    in_order.group_path = (1,)
     for n in range(5):
-        in_order.add((1,), n, [f"A{n}"])
+        in_order.take(entry(n, [f"A{n}"]))
     assert in_order.ordered and in_order.references() is in_order.refs == [f"A{n}" for n in range(5)]
