@@ -55,6 +55,26 @@ def test_stream_agrees_with_parse_in_tiny_chunks(sample_path: Path, monkeypatch:
     _assert_agrees(list(stream(sample_path)), sample_path)
 
 
+_FOREIGN = 'xmlns:x="urn:example:other"'
+
+
+@pytest.mark.parametrize("name", ["daddykev__Samples43_3_MixedMedia.xml", "AudiusProject__01_delivery.xml"])
+def test_elements_of_another_namespace_named_like_ours_change_nothing(samples_dir: Path, name: str) -> None:
+    """The parser reports our names in any namespace; one of another namespace (a list child, a
+    track-list entry, a deal reference) is read as ``parse`` reads it."""
+    text = (samples_dir / name).read_text("utf-8")
+    for tag in ("<ResourceList>", "<ReleaseList>", "<ResourceGroup>", "<ReleaseDeal>", "<PartyList>"):
+        local = tag[1:-1]
+        piece = {"ResourceGroup": "ResourceGroupContentItem", "ReleaseDeal": "DealReleaseReference",
+                 "ResourceList": "SoundRecording", "ReleaseList": "Release", "PartyList": "Party"}[local]
+        foreign = f"<x:{piece} {_FOREIGN}><x:{piece}>X</x:{piece}></x:{piece}>"
+        text = text.replace(tag, tag + foreign, 1)
+        text = text.replace(f"</{local}>", foreign + f"</{local}>", 1)
+    data = text.encode("utf-8")
+    assert data.count(b"urn:example:other") >= 6
+    _assert_agrees(list(stream(data)), data)
+
+
 def test_items_come_in_document_order(samples_dir: Path) -> None:
     items = list(stream(samples_dir / "daddykev__Samples43_1_Audio.xml"))
     order = [type(i).__name__ for i in items]
@@ -342,14 +362,23 @@ def test_track_list_sorts_like_parse_only_when_out_of_order() -> None:
     inf, big = float("inf"), 2**60
     entries = [((), 3, ["A3"]), ((), 1, ["A1", "A1b"]), ((2,), 1, ["B1"]), ((1,), inf, ["C9"]),
                ((1,), 5, ["C5"]), ((), 1, ["A1c"]), ((), big + 1, ["Z2"]), ((), big, ["Z1"]), ((), 2, [])]
+
+    def entry(seq: float, refs: list[str]) -> etree._Element:
+        number = "" if seq == inf else f"<SequenceNumber>{seq}</SequenceNumber>"
+        linked = "<LinkedReleaseResourceReference>L</LinkedReleaseResourceReference>"
+        refs_xml = "".join(f"<ReleaseResourceReference> {ref} </ReleaseResourceReference>" for ref in refs)
+        return etree.fromstring(f"<ResourceGroupContentItem>{number}{refs_xml}{linked}</ResourceGroupContentItem>")
+
     tracks = streaming._TrackList(etree.Element("Release"))
     for path, seq, refs in entries:
-        tracks.add(path, seq, refs)
+        tracks.group_path = path
+        tracks.take(entry(seq, refs))
     expected = [ref for _, refs in sort_keyed_refs([((*p, s), r) for p, s, r in entries]) for ref in refs]
     assert not tracks.ordered and tracks.references() == expected
     assert expected.index("Z1") < expected.index("Z2")  # 2**60 and 2**60 + 1: one float, kept apart
 
     in_order = streaming._TrackList(etree.Element("Release"))
+    in_order.group_path = (1,)
     for n in range(5):
-        in_order.add((1,), n, [f"A{n}"])
+        in_order.take(entry(n, [f"A{n}"]))
     assert in_order.ordered and in_order.references() is in_order.refs == [f"A{n}" for n in range(5)]

@@ -45,6 +45,7 @@ Choices where ERN offers several values (documented because the builder writes t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import os
 import threading
@@ -79,7 +80,7 @@ _NO_IDS = Identifiers()
 
 
 #: Held while a lazy object is filled in place (``lazy.fill``): a read racing that fill waits for it
-#: (``_building_class``). Read through this module's globals: a forked child gets a new one.
+#: (``building_class``). Read through this module's globals: a forked child gets a new one.
 FILLING = threading.RLock()
 
 
@@ -99,7 +100,7 @@ def fast_constructor(cls: type) -> Callable[..., Any]:
     extraction builds several objects per element.
 
     The object is made an instance of a private subclass with the same slots and plain attribute
-    assignment (``_building_class``), each field assigned directly (the interpreter's own slot
+    assignment (``building_class``), each field assigned directly (the interpreter's own slot
     store), then made an instance of ``cls`` (``__class__`` set: same layout). Generated from
     ``dataclasses.fields``, so it follows the model. Arguments may be positional, in field order:
     the hot extractors pass them so, as matching many keyword arguments costs more than the rest of
@@ -108,7 +109,7 @@ def fast_constructor(cls: type) -> Callable[..., Any]:
     ``_into``: fill that existing (lazy, see ``lazy``) object instead, under ``FILLING``; its
     ``_source`` and ``_parsed`` are left as they are.
     """
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_building": _building_class(cls),
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_building": building_class(cls),
                                  "_reclass": object.__setattr__, "_missing": dataclasses.MISSING}
     params, defaults, fields, own = [], [], [], []
     for f in dataclasses.fields(cls):
@@ -142,10 +143,12 @@ def _wait_for_fill(obj: Any, name: str) -> Any:
         return object.__getattribute__(obj, name)
 
 
-def _building_class(cls: type) -> type:
+@functools.cache
+def building_class(cls: type) -> type:
     """A subclass of a frozen model class with the same slots whose attributes can be assigned
     (``object``'s ``__setattr__`` and ``__delattr__``, so the interpreter's slot store applies):
-    what ``fast_constructor`` makes an object as before it becomes ``cls``."""
+    what ``fast_constructor`` (and ``lazy``, for an unfilled object) makes an object as before it
+    becomes ``cls`` (or ``lazy``'s pending subclass of it). One per model class."""
     namespace = {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__,
                  "__getattr__": _wait_for_fill, "__qualname__": f"{cls.__qualname__} (being built)",
                  "__module__": cls.__module__}
@@ -1134,27 +1137,25 @@ def sort_keyed_refs(keyed: list[tuple[tuple[float, ...], list[str]]]) -> list[tu
     return sorted(keyed, key=lambda entry: entry[0])
 
 
-def content_item_entry(item: Element) -> tuple[float, list[str]]:
-    """(``sequence_number(item)``, the item's ReleaseResourceReferences — linked ones excluded) in
-    one pass over its children (``stream`` reads each track-list entry as it ends)."""
+def content_item_entry(item: Element, refs: list[str]) -> float:
+    """``sequence_number(item)``, appending the item's ReleaseResourceReferences (linked ones
+    excluded) to ``refs``, in one pass over its children (``stream`` reads each track-list entry
+    as it ends)."""
     seq: float = _UNNUMBERED
     numbered = False  # sequence_number's answer is settled
-    refs: list[str] = []
-    for part in item:
+    for part in item.getchildren():  # (one C call for the list: cheaper than iterating the element)
         tag = part.tag
         if tag == "ReleaseResourceReference":
             value = part.text
-            if value is not None:
-                value = value.strip()
-                if value:
-                    refs.append(value)
+            if value is not None and (value := value.strip()):
+                refs.append(value)
         elif not numbered and isinstance(tag, str):
             if tag == "SequenceNumber" or tag.endswith("}SequenceNumber"):
                 seq = _as_number(part.text)
                 numbered = True
             elif tag.endswith("ResourceGroupContentItem") or tag.endswith("ResourceGroup"):
                 numbered = True
-    return seq, refs
+    return seq
 
 
 _RELEASE_3X = frozenset(

@@ -30,8 +30,8 @@ from lxml import etree
 
 from ddex_otel.ern import extract
 from ddex_otel.ern.extract import (
-    SOURCE_SLOTS,
     Context,
+    building_class,
     extract_all,
     extract_deal,
     extract_header,
@@ -218,11 +218,28 @@ def _fill_streamed_release(obj: Release, element: Element, pending: tuple[Partie
     _set_load(obj, None)
 
 
-_SLOTS: dict[type, tuple[Any, Any]] = {_PendingResource: SOURCE_SLOTS[Resource], _PendingRelease: SOURCE_SLOTS[Release]}
-_set_resource_source, _set_resource_parsed = SOURCE_SLOTS[Resource]
-_set_release_source, _set_release_parsed = SOURCE_SLOTS[Release]
-_set_party_source, _set_party_parsed = SOURCE_SLOTS[Party]
-_set_deal_source, _set_deal_parsed = SOURCE_SLOTS[Deal]
+def _maker(pending: type) -> Callable[[Element | None, bool, tuple[Any, Any, Any]], Any]:
+    """What makes an unfilled object of ``pending`` with its ``_source``, ``_parsed`` and ``_load``:
+    plain slot stores on the model class's ``extract.building_class`` (the frozen ``__setattr__``
+    refuses them, and a slot descriptor's ``__set__`` is a slower call), then made ``pending``
+    (same slots, so ``__class__`` can be set). Once per party, resource, release and deal."""
+    building = building_class(pending.__bases__[-1])
+
+    def make(source: Element | None, parsed: bool, load: tuple[Any, Any, Any]) -> Any:
+        obj = _new(building)
+        obj._source = source
+        obj._parsed = parsed  # exactly what its element says (see PARSED in ``model``)
+        obj._load = load
+        obj.__class__ = pending
+        return obj
+
+    return make
+
+
+_make_party = _maker(_PendingParty)
+_make_resource = _maker(_PendingResource)
+_make_release = _maker(_PendingRelease)
+_make_deal = _maker(_PendingDeal)
 _set_deal_refs = Deal.__dict__["release_refs"].__set__
 
 
@@ -231,37 +248,28 @@ def parties(section: Element, keep: bool) -> list[Party]:
     out: list[Party] = []
     for el in section:
         if el.tag == "Party":
-            obj = _new(_PendingParty)
-            _set_party_source(obj, el if keep else None)
-            _set_party_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
-            _set_load(obj, (_fill_party, el, None))
-            out.append(obj)
+            out.append(_make_party(el if keep else None, keep, (_fill_party, el, None)))
     return out
 
 
-def _lazy_children(section: Element, pending: type, fill: Any, seen: Parties, keep: bool) -> list[Any]:
-    """The element children of a 4.x ResourceList/ReleaseList as lazy objects of class ``pending``."""
-    store_source, store_parsed = _SLOTS[pending]
+def _lazy_children(section: Element, make: Any, fill: Any, seen: Parties, keep: bool) -> list[Any]:
+    """The element children of a 4.x ResourceList/ReleaseList as lazy objects (``make``: ``_maker``'s)."""
     out: list[Any] = []
     append = out.append
     for el in section:
         if isinstance(el.tag, str):
-            obj = _new(pending)
-            store_source(obj, el if keep else None)
-            store_parsed(obj, keep)  # exactly what its element says (see PARSED in ``model``)
-            _set_load(obj, (fill, el, seen))
-            append(obj)
+            append(make(el if keep else None, keep, (fill, el, seen)))
     return out
 
 
 def resources(section: Element, seen: Parties, keep: bool) -> list[Resource]:
     """The children of a 4.x ResourceList as lazy Resources (``seen``: the parties met before it)."""
-    return _lazy_children(section, _PendingResource, _fill_resource, seen, keep)
+    return _lazy_children(section, _make_resource, _fill_resource, seen, keep)
 
 
 def releases(section: Element, seen: Parties, keep: bool) -> list[Release]:
     """The children of a 4.x ReleaseList as lazy Releases (``seen``: the parties met before it)."""
-    return _lazy_children(section, _PendingRelease, _fill_release, seen, keep)
+    return _lazy_children(section, _make_release, _fill_release, seen, keep)
 
 
 def release_deals(release_deal: Element, keep: bool, release_refs: list[str] | None = None) -> list[Deal]:
@@ -275,11 +283,8 @@ def release_deals(release_deal: Element, keep: bool, release_refs: list[str] | N
         refs_tuple = tuple(release_refs)
     out: list[Deal] = []
     for el in deal_elements:
-        obj = _new(_PendingDeal)
-        _set_deal_source(obj, el if keep else None)
-        _set_deal_parsed(obj, keep)
+        obj = _make_deal(el if keep else None, keep, (_fill_deal, el, refs_tuple))
         _set_deal_refs(obj, refs_tuple)
-        _set_load(obj, (_fill_deal, el, refs_tuple))
         out.append(obj)
     return out
 
@@ -293,20 +298,12 @@ def release_deals(release_deal: Element, keep: bool, release_refs: list[str] | N
 
 def streamed_resource(element: Element, seen: Parties) -> Resource:
     """A 4.x ResourceList child as a lazy Resource (``seen``: the parties met before it)."""
-    obj = _new(_PendingResource)
-    _set_resource_source(obj, None)
-    _set_resource_parsed(obj, False)
-    _set_load(obj, (_fill_resource, element, seen))
-    return obj
+    return _make_resource(None, False, (_fill_resource, element, seen))
 
 
 def streamed_release(element: Element, seen: Parties, group_refs: list[str] | None) -> Release:
     """A 4.x ReleaseList child as a lazy Release (``group_refs``: its track list, when consumed piecewise)."""
-    obj = _new(_PendingRelease)
-    _set_release_source(obj, None)
-    _set_release_parsed(obj, False)
-    _set_load(obj, (_fill_streamed_release, element, (seen, group_refs)))
-    return obj
+    return _make_release(None, False, (_fill_streamed_release, element, (seen, group_refs)))
 
 
 def is_pending(obj: object) -> bool:

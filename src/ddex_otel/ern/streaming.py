@@ -86,6 +86,11 @@ _ITEM_PARENT: dict[str, str | None] = {
 # references): consumed as they end so even a million-track Release streams in flat memory.
 _PIECES = ("ResourceGroupContentItem", "DealReleaseReference")
 _FILTER_TAGS = tuple(_ITEM_PARENT) + _LISTS + _SKIPPED_ITEMS + _PIECES
+#: what the parser reports: those names in any namespace or none (unqualified is ERN's rule; some
+#: producers namespace every element). One wildcard entry per name keeps the C-level tag check, run
+#: for every element end, as short as one list of plain names; an element of another namespace is
+#: reported too and skipped (``_handle``), as if unreported.
+_REPORTED_TAGS = tuple(f"{{*}}{tag}" for tag in _FILTER_TAGS)
 #: pieces (of one item) read before the finished ones are deleted together: what the tree holds at
 #: most beyond the piece being read
 _BATCH = 64
@@ -292,7 +297,7 @@ class _Streamer:
         if start is not None:
             yield [start]
         parser = etree.XMLPullParser(
-            events=("end",), tag=self._filter_tags(), **safexml.secure_parser_options(self.huge_tree)
+            events=("end",), tag=_REPORTED_TAGS, **safexml.secure_parser_options(self.huge_tree)
         )
         pending = list(chunks)
         while True:
@@ -345,14 +350,6 @@ class _Streamer:
             size += len(chunks[index])
             index += 1
         raise NotDDEXError(f"not a DDEX ERN message: no root element in the first {safexml.MAX_PROLOG_BYTES} bytes")
-
-    def _filter_tags(self) -> list[str]:
-        """The tags to report: unqualified (ERN's rule) and, for producers that namespace every
-        element, the same names in the root's namespace."""
-        tags = list(_FILTER_TAGS)
-        if self.namespace:
-            tags += [f"{{{self.namespace}}}{tag}" for tag in _FILTER_TAGS]
-        return tags
 
     def _start(self, root: etree._Element) -> StreamStart:
         """Identify the message from its root element and set up extraction for its version."""
@@ -658,29 +655,33 @@ class _TrackList:
         self.ordered = True
 
     def take(self, element: etree._Element) -> None:
-        """Read one ResourceGroupContentItem element of the group at ``group_path``."""
-        seq, refs = content_item_entry(element)
-        self.add(self.group_path, seq, refs)
+        """Read one ResourceGroupContentItem element of the group at ``group_path`` (its references
+        go straight into ``refs``). Once per track of every streamed release: the usual entry (the
+        same group as the previous one, in order) costs a few appends."""
+        all_refs = self.refs
+        seq = content_item_entry(element, all_refs)
+        if self.group_path is not self.last_path or seq < self.last_seq or not -_EXACT <= seq <= _EXACT:
+            self._place(seq)
+        self.last_seq = seq
+        self.seqs.append(seq)
+        self.ends.append(len(all_refs))
 
-    def add(self, path: tuple[float, ...], seq: float, refs: list[str]) -> None:
-        if path is not self.last_path:
+    def _place(self, seq: float) -> None:
+        """The bookkeeping of an entry off the usual path (see ``take``): the first of a group
+        (record its path; is it in order after the previous entry?), one out of order, or a
+        SequenceNumber a float does not hold exactly (keep the numbers in a list from then on)."""
+        path, last_path = self.group_path, self.last_path
+        if path is not last_path:
             entry = len(self.ends)
             if not self.paths or self.paths[-1][1] != path:
                 self.paths.append((entry, path))
-            last_path = self.last_path
             if entry and last_path is not None and (*path, seq) < (*last_path, self.last_seq):
                 self.ordered = False
             self.last_path = path
-        elif seq < self.last_seq:  # the same group as the previous entry (its path object): just the numbers
+        elif seq < self.last_seq:
             self.ordered = False
-        self.last_seq = seq
-        seqs = self.seqs
-        if type(seqs) is array and type(seq) is int and not -_EXACT <= seq <= _EXACT:  # keep it exact
-            seqs = self.seqs = seqs.tolist()
-        seqs.append(seq)
-        all_refs = self.refs
-        all_refs += refs
-        self.ends.append(len(all_refs))
+        if type(self.seqs) is array and type(seq) is int and not -_EXACT <= seq <= _EXACT:
+            self.seqs = self.seqs.tolist()
 
     def references(self) -> list[str]:
         """Every reference in track-list order."""
