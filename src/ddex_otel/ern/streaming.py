@@ -632,8 +632,8 @@ class _Streamer:
 class _TrackList:
     """A release's track-list entries as they stream by, kept compactly.
 
-    A 1 GB album has ~760 k entries; as (SequenceNumber path, [reference]) pairs they took ~190 bytes
-    each beside the reference itself. Here: the references flat, each entry's own SequenceNumber in
+    A huge album has hundreds of thousands of entries; as (SequenceNumber path, [reference]) pairs
+    each would cost several times its reference. Here: the references flat, each entry's own SequenceNumber in
     an array of floats, its group path once per run of entries sharing it. They are sorted (stably,
     like ``extract.sort_keyed_refs``) only when an entry came out of order; in order, the flat list
     is the answer as it is.
