@@ -75,6 +75,18 @@ def test_elements_of_another_namespace_named_like_ours_change_nothing(samples_di
     _assert_agrees(list(stream(data)), data)
 
 
+def test_a_track_list_entry_with_two_sequence_numbers_sorts_alike(samples_dir: Path) -> None:
+    """Schema-invalid but seen: an entry with a second SequenceNumber. ``parse`` and ``stream``
+    both order it by its first (as ``extract.sequence_number`` reads a group's)."""
+    text = (samples_dir / "daddykev__Samples43_1_Audio.xml").read_text("utf-8")
+    entry = "<SequenceNumber>2</SequenceNumber>"
+    assert entry in text
+    data = text.replace(entry, entry + "<SequenceNumber>0</SequenceNumber>", 1).encode("utf-8")
+    message = parse(data)
+    assert message.releases[0].resource_refs[:3] == ("A1", "A2", "A3")
+    _assert_agrees(list(stream(data)), data)
+
+
 def test_items_come_in_document_order(samples_dir: Path) -> None:
     items = list(stream(samples_dir / "daddykev__Samples43_1_Audio.xml"))
     order = [type(i).__name__ for i in items]

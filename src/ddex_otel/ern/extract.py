@@ -1087,6 +1087,7 @@ def _keyed_group_refs(group: Element, prefix: tuple[float, ...], out: list[tuple
         tag = child.tag
         if tag == "ResourceGroupContentItem":  # hot: one pass for the sequence number and the references
             seq: float = _UNNUMBERED
+            numbered = False  # the first SequenceNumber counts, as in ``sequence_number``
             refs: list[str] = []
             part = child[0] if len(child) else None
             while part is not None:  # (getnext: no iterator object per item)
@@ -1095,8 +1096,9 @@ def _keyed_group_refs(group: Element, prefix: tuple[float, ...], out: list[tuple
                     value = part.text  # = _text(part)
                     if value is not None and (value := value.strip()):
                         refs.append(value)
-                elif ptag == "SequenceNumber":
+                elif ptag == "SequenceNumber" and not numbered:
                     seq = _as_number(part.text)
+                    numbered = True
                 part = part.getnext()
             out.append(((*prefix, seq), refs))
         elif tag == "ResourceGroup":
