@@ -14,8 +14,10 @@ LOWEST_STAMP := $(LOWEST)/.installed-$(KEY)
 
 # The team's reference material beside the checkout, passed explicitly to the demo, the tests and the
 # stack build (the package never looks for it); each is left out when absent (the demo then generates
-# its messages). Set SHARED, or each variable, to use copies elsewhere.
-SHARED ?= ../shared
+# its messages). A local clone made elsewhere (`git clone . /tmp/x`) finds it beside the checkout it
+# was cloned from. Set SHARED, or each variable, to use copies elsewhere.
+ORIGIN := $(shell git config --get remote.origin.url 2>/dev/null)
+SHARED ?= $(or $(wildcard ../shared),$(if $(ORIGIN),$(wildcard $(ORIGIN)/../shared)),../shared)
 DDEX_SAMPLES_DIR ?= $(wildcard $(abspath $(SHARED)/ddex-samples))
 DDEX_XSD_DIR ?= $(wildcard $(abspath $(SHARED)/ddex-xsd))
 JAEGER_UI ?= $(wildcard $(abspath $(SHARED)/jaeger-ui/jaeger-ui-v1.76.0-build.tgz))
