@@ -47,6 +47,12 @@ for ``valgrind --tool=callgrind``; instructions per parse = (I refs at N − I r
     for v in baseline floor floor+attrs default; do for n in 0 2000; do
       PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
         .venv/bin/python benchmarks/bench_overhead.py --probe $v --calls $n --inputs tiny 2>&1 | grep refs; done; done
+
+And in Python bytecodes, counted by a tracer, without valgrind: ``--bytecodes [--only …]`` counts
+the bytecodes one parse executes under each variant, by where the code lives (our telemetry, our
+engine, OpenTelemetry, the rest), and each variant's added count against the floor's. Bytecodes are
+not equal in cost (C calls inside them are not counted), so this says where the Python work is,
+not what it costs.
 """
 
 from __future__ import annotations
@@ -422,6 +428,74 @@ def probe(name: str, source: str, calls: int) -> int:
     os._exit(0)  # no shutdown: its exports would be counted too
 
 
+def _code_owner(filename: str) -> str:
+    """Where a code object lives, for ``count_bytecodes``."""
+    path = filename.replace("\\", "/")
+    for marker, owner in (("ddex_otel/telemetry/", "ddex_otel.telemetry"), ("ddex_otel/ern/", "ddex_otel.ern"),
+                          ("opentelemetry/", "opentelemetry")):
+        if marker in path:
+            return owner
+    return "other"
+
+
+def count_bytecodes(call: Callable[[Any], Any], source: Any, calls: int = 20) -> dict[str, float]:
+    """Python bytecodes per ``call(source)``, by where the code lives (after 20 uncounted calls)."""
+    for _ in range(20):
+        call(source)
+    counts: dict[str, int] = {}
+    owners: dict[Any, str] = {}
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            code = frame.f_code
+            owner = owners.get(code)
+            if owner is None:
+                owner = owners[code] = _code_owner(code.co_filename)
+            counts[owner] = counts.get(owner, 0) + 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        for _ in range(calls):
+            call(source)
+    finally:
+        sys.settrace(None)
+    return {owner: n / calls for owner, n in sorted(counts.items())}
+
+
+def report_bytecodes(only: Sequence[str], inputs: dict[str, Path]) -> dict[str, Any]:
+    """``--bytecodes``: each variant's bytecodes per parse (and by owner), and against the floor."""
+    owners = ("ddex_otel.telemetry", "ddex_otel.ern", "opentelemetry", "other")
+    results: dict[str, Any] = {}
+    for label, path in inputs.items():
+        source = str(path)
+        attrs = parse_attributes(source)
+        chosen = [v for v in variants(attrs) if v.name in ("baseline", "floor") or v.name in only]
+        counted: dict[str, dict[str, float]] = {}
+        try:
+            for v in chosen:
+                call = v.setup()
+                try:
+                    counted[v.name] = count_bytecodes(call, source)
+                finally:
+                    v.teardown()
+        finally:
+            for v in chosen:
+                v.close()
+        base = sum(counted["baseline"].values())
+        floor_added = sum(counted["floor"].values()) - base
+        print(f"\n{path.name}: Python bytecodes per parse")
+        print(f"  {'variant':<16} {'total':>7} {'added':>7} {'vs floor':>9}  " + "".join(f"{o:>20}" for o in owners))
+        for name, counts in counted.items():
+            total = sum(counts.values())
+            added = total - base
+            vs = f"{added / floor_added:>8.2f}×" if name not in ("baseline",) and floor_added > 0 else f"{'':>9}"
+            print(f"  {name:<16} {total:>7.0f} {added:>7.0f} {vs}  " + "".join(f"{counts.get(o, 0):>20.0f}" for o in owners))
+        results[label] = counted
+    return results
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=101)
@@ -441,12 +515,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--probe", metavar="VARIANT",
                         help="only make --calls parses of one input under VARIANT (for callgrind; see the docstring)")
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--bytecodes", action="store_true",
+                        help="only count the Python bytecodes of one parse under each variant (see the docstring)")
     args = parser.parse_args(argv)
     global SPAN_PROCESSOR
     SPAN_PROCESSOR = args.span_processor
     if args.probe:
         name = "daddykev__Samples43_1_Audio.xml" if args.inputs.startswith("sample") else "AudiusProject__03_delete.xml"
         return probe(args.probe, str(samples_dir() / name), args.calls)
+    if args.bytecodes:
+        wanted = [name for name in args.inputs.split(",") if name]
+        files = {"sample": "daddykev__Samples43_1_Audio.xml", "tiny": "AudiusProject__03_delete.xml"}
+        counted = report_bytecodes(tuple(name for name in args.only.split(",") if name),
+                                   {name: samples_dir() / files[name] for name in wanted})
+        if args.json:
+            Path(args.json).write_text(json.dumps(counted, indent=2))
+        return 0
     results_on_end = bench_on_end()
     if args.on_end_only:
         return 0

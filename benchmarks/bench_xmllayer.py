@@ -42,12 +42,22 @@ only makes N ``lxml.etree.fromstring`` calls of the plain 1 KB document (instrum
     for p in plain instrumented; do for n in 0 3000; do
       valgrind --tool=callgrind --callgrind-out-file=/dev/null \
         .venv/bin/python benchmarks/bench_xmllayer.py --probe $p --calls $n 2>&1 | grep refs; done; done
+
+The DDEX question in instructions: ``--probe ddex-VARIANT`` (``ddex-baseline``, ``ddex-floor``,
+``ddex-floor+attrs``, ``ddex-xmllayer``) makes N ``lxml.etree.fromstring`` calls of the 1 KB purge
+message under that variant (SDK providers exporting to discarding exporters, no metric collection
+during the run); instructions a variant adds = its per-call count − ``ddex-baseline``'s:
+
+    for p in ddex-baseline ddex-floor ddex-floor+attrs ddex-xmllayer; do for n in 0 2000; do
+      PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        .venv/bin/python benchmarks/bench_xmllayer.py --probe $p --calls $n 2>&1 | grep refs; done; done
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -225,6 +235,30 @@ def probe(instrumented: bool, calls: int) -> int:
     return 0
 
 
+DDEX_PROBES = ("ddex-baseline", "ddex-floor", "ddex-floor+attrs", "ddex-xmllayer")
+
+
+def probe_ddex(name: str, calls: int) -> int:
+    """``calls`` fromstring calls of the 1 KB purge message under variant ``name`` (after 20
+    unmeasured ones); no metric collection during the run and no shutdown at the end, whose work
+    would depend on the run's length."""
+    import bench_overhead
+
+    bench_overhead.EXPORT_INTERVAL_MS = 10**9
+    source = (samples_dir() / "AudiusProject__03_delete.xml").read_bytes()
+    variant = name.removeprefix("ddex-")
+    attrs = (operation_attributes(XMLLayerInstrumentor(), lambda: etree.fromstring(source))
+             if variant == "floor+attrs" else None)
+    chosen = Variant(variant, "lxml", instrument=variant == "xmllayer", floor=variant.startswith("floor"),
+                     span_attributes=attrs)
+    call = chosen.setup()
+    for _ in range(20):
+        call(source)
+    for _ in range(calls):
+        call(source)
+    os._exit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=101)
@@ -232,10 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "(DDEX: a tenth; the 75 KB sample: a hundredth)")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--probe", choices=("plain", "instrumented"),
-                        help="only make --calls fromstring calls of the plain 1 KB document (for callgrind)")
+    parser.add_argument("--probe", choices=("plain", "instrumented", *DDEX_PROBES),
+                        help="only make --calls fromstring calls of the plain 1 KB document, or (ddex-*) of the "
+                        "1 KB purge message under one variant (for callgrind; see the docstring)")
     parser.add_argument("--calls", type=int, default=3000)
     args = parser.parse_args(argv)
+    if args.probe in DDEX_PROBES:
+        return probe_ddex(args.probe, args.calls)
     if args.probe:
         return probe(args.probe == "instrumented", args.calls)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
