@@ -29,6 +29,7 @@ drift in machine speed hits all of them alike):
                   their own, through the public API: the share of the floor they take, and default
                   measured against a reference that carries the same attributes
   floor-ratio-10% the floor under the 10 % TraceIdRatioBased sampler (the reference for ratio-10%)
+  floor+attrs-ratio-10% floor+attrs under the same sampler (the attributes set on the sampled tenth)
   floor-manual    the floor hand-bracketed (start_span, attach, record, detach, end), for reference
 
 Two inputs: the DDEX sample Samples43_1_Audio.xml (75 KB) and a 1 KB message, where the fixed
@@ -247,7 +248,9 @@ class Variant:
 def variants(span_attributes: dict[str, Any] | None = None) -> list[Variant]:
     """``span_attributes``: those of the input's ``ddex.parse`` span, for floor+attrs (left out without them)."""
     floor_attrs = [] if span_attributes is None else [
-        Variant("floor+attrs", instrument=False, floor=True, span_attributes=span_attributes)]
+        Variant("floor+attrs", instrument=False, floor=True, span_attributes=span_attributes),
+        Variant("floor+attrs-ratio-10%", instrument=False, floor=True, sampler=TraceIdRatioBased(0.1),
+                span_attributes=span_attributes)]
     return [
         Variant("baseline", instrument=False, sdk=False),
         Variant("default"),
@@ -330,7 +333,7 @@ def report(title: str, samples: dict[str, list[float]], span_attributes: dict[st
     base_runs = samples["baseline"]
     base = statistics.median(base_runs)
     print(f"\n{title}")
-    print(f"  {'variant':<16} {'µs/parse':>10} {'cost µs/op':>11} {'vs baseline':>12} {'vs floor':>9}  {'95 % CI':>13}")
+    print(f"  {'variant':<22} {'µs/parse':>10} {'cost µs/op':>11} {'vs baseline':>12} {'vs floor':>9}  {'95 % CI':>13}")
     per_round = {name: [v - b for v, b in zip(values, base_runs, strict=True)] for name, values in samples.items()}
     costs = {name: statistics.median(values) for name, values in per_round.items()}
     floor = costs.get("floor") or float("nan")
@@ -348,7 +351,7 @@ def report(title: str, samples: dict[str, list[float]], span_attributes: dict[st
         elif name == "floor":
             vs_floor = f"{1.0:>8.2f}×  {'':>13}"
         rows[name] = row
-        print(f"  {name:<16} {seconds * 1e6:>10.1f} {cost * 1e6:>11.1f} {cost / base * 100:>+11.2f}% {vs_floor}")
+        print(f"  {name:<22} {seconds * 1e6:>10.1f} {cost * 1e6:>11.1f} {cost / base * 100:>+11.2f}% {vs_floor}")
     ratio_floor = costs.get("floor-ratio-10%")
     if "ratio-10%" in rows and ratio_floor and ratio_floor > 0:  # against the floor under the same sampler
         low, high = bootstrap_ratio(per_round["ratio-10%"], per_round["floor-ratio-10%"])
@@ -369,6 +372,12 @@ def report(title: str, samples: dict[str, list[float]], span_attributes: dict[st
             rows["default"]["vs_floor+attrs"] = costs["default"] / attrs_floor
             rows["default"]["vs_floor+attrs_ci95"] = [low, high]
             print(f"  default vs floor+attrs: {costs['default'] / attrs_floor:.2f}×  {low:.2f}–{high:.2f}×")
+    attrs_ratio_floor = costs.get("floor+attrs-ratio-10%")
+    if "ratio-10%" in rows and attrs_ratio_floor and attrs_ratio_floor > 0:
+        low, high = bootstrap_ratio(per_round["ratio-10%"], per_round["floor+attrs-ratio-10%"])
+        rows["ratio-10%"]["vs_floor+attrs-ratio-10%"] = costs["ratio-10%"] / attrs_ratio_floor
+        rows["ratio-10%"]["vs_floor+attrs-ratio-10%_ci95"] = [low, high]
+        print(f"  ratio-10% vs floor+attrs-ratio-10%: {costs['ratio-10%'] / attrs_ratio_floor:.2f}×  {low:.2f}–{high:.2f}×")
     return rows
 
 
@@ -486,12 +495,12 @@ def report_bytecodes(only: Sequence[str], inputs: dict[str, Path]) -> dict[str, 
         base = sum(counted["baseline"].values())
         floor_added = sum(counted["floor"].values()) - base
         print(f"\n{path.name}: Python bytecodes per parse")
-        print(f"  {'variant':<16} {'total':>7} {'added':>7} {'vs floor':>9}  " + "".join(f"{o:>20}" for o in owners))
+        print(f"  {'variant':<22} {'total':>7} {'added':>7} {'vs floor':>9}  " + "".join(f"{o:>20}" for o in owners))
         for name, counts in counted.items():
             total = sum(counts.values())
             added = total - base
             vs = f"{added / floor_added:>8.2f}×" if name not in ("baseline",) and floor_added > 0 else f"{'':>9}"
-            print(f"  {name:<16} {total:>7.0f} {added:>7.0f} {vs}  " + "".join(f"{counts.get(o, 0):>20.0f}" for o in owners))
+            print(f"  {name:<22} {total:>7.0f} {added:>7.0f} {vs}  " + "".join(f"{counts.get(o, 0):>20.0f}" for o in owners))
         results[label] = counted
     return results
 
