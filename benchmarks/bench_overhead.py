@@ -18,7 +18,9 @@ drift in machine speed hits all of them alike):
   lean            default without the stage totals (``stage_metrics=False``)
   ratio-10%       default with a 10 % TraceIdRatioBased sampler
   non-sampled     SDK with the always-off sampler (spans not recorded; metrics still on)
-  disabled        instrumented, no SDK installed (the API's no-op providers)
+  disabled        instrumented with the API's no-op providers (no SDK)
+  no-sdk          instrumented with no providers given and none set globally: what an application that
+                  instruments without configuring an SDK runs (the API's proxies, waiting for one)
   floor           not instrumented; around each parse, through the public API only, one span
                   (``start_as_current_span``, the SDK's BatchSpanProcessor) and one histogram record:
                   the least any span-and-metric instrumentation can cost (the contract's reference)
@@ -191,9 +193,11 @@ class Variant:
 
     def __init__(self, name: str, options: dict[str, Any] | None = None, sampler: Any = ALWAYS_ON,
                  sdk: bool = True, instrument: bool = True, floor: bool = False, manual: bool = False,
-                 span_attributes: dict[str, Any] | None = None) -> None:
-        """``span_attributes`` (floor only): set on the floor's span once per call."""
+                 span_attributes: dict[str, Any] | None = None, global_providers: bool = False) -> None:
+        """``span_attributes`` (floor only): set on the floor's span once per call.
+        ``global_providers``: instrument without giving providers (the API's global proxies)."""
         self.name = name
+        self.global_providers = global_providers
         self.options = options or {}
         self.floor = floor
         self.manual = manual
@@ -209,7 +213,9 @@ class Variant:
         self._floor_tracer, self._floor_histogram = tracer, histogram
 
     def setup(self) -> Callable[[Any], Any]:
-        if self.instrument:
+        if self.instrument and self.global_providers:
+            DDEXInstrumentor().instrument(**self.options)
+        elif self.instrument:
             DDEXInstrumentor().instrument(tracer_provider=self.tp, meter_provider=self.mp, **self.options)
         if not self.floor:
             return ern.parse
@@ -261,6 +267,7 @@ def variants(span_attributes: dict[str, Any] | None = None) -> list[Variant]:
         Variant("ratio-10%", sampler=TraceIdRatioBased(0.1)),
         Variant("non-sampled", sampler=ALWAYS_OFF),
         Variant("disabled", sdk=False),
+        Variant("no-sdk", sdk=False, global_providers=True),
         Variant("floor", instrument=False, floor=True),
         *floor_attrs,
         Variant("floor-ratio-10%", instrument=False, floor=True, sampler=TraceIdRatioBased(0.1)),
@@ -574,8 +581,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      verdict(label, rows, "resource-usage", budget=1.5, ceiling=None)):
             if line:
                 print(line)
-        if "disabled" in rows:
-            print(f"{label}: disabled {rows['disabled']['overhead'] * 100:+.2f}% over the baseline (goal ≤ +1 %)")
+        for name in ("disabled", "no-sdk"):
+            if name in rows:
+                print(f"{label}: {name} {rows[name]['overhead'] * 100:+.2f}% over the baseline (goal ≤ +1 %)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

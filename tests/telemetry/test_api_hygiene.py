@@ -156,3 +156,30 @@ def test_the_compatibility_module_reads_this_sdk_and_falls_back(monkeypatch) -> 
     guarded = GuardedMetricExporter(inner, ExportFailures(), "console", 0)
     assert metric_exporter_preferences(guarded)[0][Counter] is AggregationTemporality.DELTA
     assert metric_exporter_preferences(object()) == (None, None)
+
+
+def test_the_global_provider_check_reads_this_api_and_falls_back() -> None:
+    """On this API the cheap check reads the globals the API's own proxies read; a release that
+    kept them elsewhere, or a provider named by environment variable, gets None (ask the getters).
+    Run in fresh interpreters: the global providers can be set once per process."""
+    import subprocess
+    import sys
+
+    script = (
+        "from ddex_otel.telemetry import otelcompat as c\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "print(c.global_providers_unset())\n"
+        "trace.set_tracer_provider(TracerProvider())\n"
+        "print(c.global_providers_unset())\n"
+        "c._TRACE_GLOBALS = None\n"  # what the module decides when the API has no such global
+        "print(c._unknown())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in __import__("os").environ.items() if not k.startswith("OTEL_PYTHON_")})
+    assert done.stdout.split() == ["True", "False", "None"], done.stderr
+    by_env = subprocess.run(
+        [sys.executable, "-c", "from ddex_otel.telemetry import otelcompat as c; print(c.global_providers_unset())"],
+        capture_output=True, text=True, timeout=60,
+        env={**__import__("os").environ, "OTEL_PYTHON_TRACER_PROVIDER": "sdk_tracer_provider"})
+    assert by_env.stdout.split() == ["None"], by_env.stderr

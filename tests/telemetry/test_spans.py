@@ -312,6 +312,50 @@ def test_instrumentation_without_sdk_is_transparent(sample: Path) -> None:
         DDEXInstrumentor().uninstrument()
 
 
+_LATE_SDK_APP = """
+import sys
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from ddex_otel import ern
+from ddex_otel.telemetry.instrumentor import DDEXInstrumentor
+from ddex_otel.telemetry.otelcompat import global_providers_unset
+
+DDEXInstrumentor().instrument()  # no providers given, none set: the API's proxies
+data = open(sys.argv[1], "rb").read()
+before = [ern.parse(data) for _ in range(3)]
+print("unset before:", global_providers_unset())
+exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+print("unset after:", global_providers_unset())
+ern.parse(data)  # the very next call is recorded
+print("spans:", [span.name for span in exporter.get_finished_spans()])
+names = [m.name for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+print("duration recorded:", "ddex.operation.duration" in names)
+"""
+
+
+def test_an_sdk_installed_after_instrumenting_is_used_from_the_next_call(sample: Path) -> None:
+    """Instrumented before any SDK is configured (the global proxies), calls go straight through;
+    the first call after the application sets its global providers is recorded."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _LATE_SDK_APP, str(sample)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "unset before: True" in lines and "unset after: False" in lines
+    assert "spans: ['ddex.parse']" in lines  # one span: the three calls before the SDK made none
+    assert "duration recorded: True" in lines
+
+
 def test_purged_releases_are_not_release_list_releases(tel, samples_dir: Path) -> None:
     """The contract counts ReleaseList elements; a PurgeReleaseMessage has a PurgedRelease only."""
     message = ern.parse(str(samples_dir / "AudiusProject__03_delete.xml"))

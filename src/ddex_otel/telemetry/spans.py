@@ -42,6 +42,7 @@ from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry import records
 from ddex_otel.telemetry.apitypes import is_api_placeholder
 from ddex_otel.telemetry.metrics import Instruments
+from ddex_otel.telemetry.otelcompat import global_providers_unset
 from ddex_otel.telemetry.resource_usage import MAXRSS_UNIT, RUSAGE_PEAK, getrusage, thread_time
 
 _logger = logging.getLogger(__name__)
@@ -197,6 +198,8 @@ class Telemetry:
         self._stage_sets = {op: frozenset(stages) for op, stages in A.STAGES.items()}
         self._known_versions = frozenset(READABLE_VERSIONS)
         self._live: bool | None = None
+        #: Both signals wait for the application's global providers (none were given).
+        self._global_providers = isinstance(tracer, trace.ProxyTracer) and meter_provider is None
 
     def live(self) -> bool:
         """False while neither spans nor metrics go anywhere (no SDK installed): wrappers then
@@ -208,6 +211,8 @@ class Telemetry:
         """
         if self._live is not None:
             return self._live
+        if self._global_providers and global_providers_unset():  # the cheap answer while none is set
+            return False
         traces, traces_final = _tracer_live(self.tracer)
         metrics, metrics_final = _meter_live(self.meter_provider)
         live = traces or metrics

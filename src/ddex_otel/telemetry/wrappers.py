@@ -29,6 +29,7 @@ from ddex_otel.ern.errors import UnsupportedVersionError
 from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
 from ddex_otel.ern.validation import BUILD_VERSIONS
 from ddex_otel.telemetry import attributes as A
+from ddex_otel.telemetry.otelcompat import global_providers_unset
 from ddex_otel.telemetry.spans import (
     CURRENT_OPERATION,
     Operation,
@@ -68,7 +69,8 @@ def parse_wrapper(tel: Telemetry) -> Wrapper:
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
         # tel.live(), is_instrumentation_enabled() and _inside() inlined.
-        if not (tel._live or tel._live is None and tel.live()):
+        live = tel._live
+        if not live and (live is not None or tel._global_providers and global_providers_unset() or not tel.live()):
             return wrapped(*args, **kwargs)
         parent = enabled_context()
         current = CURRENT_OPERATION.get()
