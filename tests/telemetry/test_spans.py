@@ -211,6 +211,22 @@ def test_not_ddex_failure_keeps_what_was_learnt(tel) -> None:
     assert span.status.status_code is StatusCode.ERROR
 
 
+def test_a_failure_after_detection_keeps_what_the_stages_reported(tel, sample: Path, monkeypatch) -> None:
+    """The read and detect stages' reports reach the error span when a later stage fails: path,
+    size, version and message type, with no parse result to read them from."""
+
+    def fails(*args, **kwargs):
+        raise DDEXError("extraction failed on purpose")
+
+    monkeypatch.setattr(lazy, "extract_message", fails)
+    with pytest.raises(DDEXError):
+        ern.parse(str(sample))
+    attrs = tel.span("ddex.parse").attributes
+    assert attrs["error.type"] == "DDEXError"
+    assert attrs["file.path"] == str(sample) and attrs["ddex.input.size"] == sample.stat().st_size
+    assert attrs["ddex.ern.version"] == "4.3" and attrs["ddex.message.type"] == "NewReleaseMessage"
+
+
 def test_missing_file_is_an_error_span(tel, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         ern.parse(str(tmp_path / "nope.xml"))

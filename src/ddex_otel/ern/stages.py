@@ -2,8 +2,9 @@
 
 The engine never imports telemetry. ``parse`` and ``build`` read ``OBSERVER`` (a context
 variable) once per call; when something set it, they time each stage and call
-``observer(stage, seconds, detail)`` right after it, also when the stage raised (``detail`` is
-then None). Unobserved calls pay one context-variable read.
+``observer((stage, seconds, detail))`` right after it, also when the stage raised (``detail`` is
+then None). One tuple per stage, so the observer can be a list's ``append``: the reports are kept
+as they come and read once the operation ends. Unobserved calls pay one context-variable read.
 
 Stages and their ``detail``:
     parse:  "read" → InputData, "xml" → the lxml root, "detect" → (ern_version, message_type),
@@ -22,7 +23,9 @@ from contextvars import ContextVar
 from time import perf_counter
 from typing import Any, TypeVar
 
-StageObserver = Callable[[str, float, Any], None]
+#: (stage, seconds, detail): what ``timed`` reports after each stage.
+StageReport = tuple[str, float, Any]
+StageObserver = Callable[[StageReport], None]
 
 #: The observer of the operation running in this context (None: nobody is watching).
 OBSERVER: ContextVar[StageObserver | None] = ContextVar("ddex_ern_stage_observer", default=None)
@@ -36,7 +39,7 @@ def timed(observe: StageObserver, stage: str, func: Callable[..., T], *args: Any
     try:
         result = func(*args, **kwargs)
     except BaseException:
-        observe(stage, perf_counter() - start, None)
+        observe((stage, perf_counter() - start, None))
         raise
-    observe(stage, perf_counter() - start, result)
+    observe((stage, perf_counter() - start, result))
     return result

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 
+from ddex_otel.ern.stages import StageReport
 from ddex_otel.telemetry import attributes as A
 
 #: Seconds: 0.5 ms … 2 min, roughly ×2–2.5 per step (an ERN parse is ~1 ms … minutes).
@@ -93,7 +94,7 @@ class OperationTotals:
         releases: int,
         cpu: float | None,
         memory: int | None,
-        stages: list[tuple[str, float]] | None,
+        stages: list[StageReport] | None,
     ) -> None:
         """One operation ended: leave ``active`` and add its figures, under one lock."""
         with self._lock:
@@ -110,7 +111,7 @@ class OperationTotals:
                 table = self.stages.get(op)
                 if table is None:
                     table = self.stages[op] = {}
-                for stage, spent in stages:
+                for stage, spent, _detail in stages:
                     acc = table.get(stage)
                     if acc is None:
                         table[stage] = [spent, 1]

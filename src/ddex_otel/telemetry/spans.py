@@ -37,6 +37,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from ddex_otel.ern import model
 from ddex_otel.ern.lazy import is_pending
 from ddex_otel.ern.stages import OBSERVER as STAGE_OBSERVER
+from ddex_otel.ern.stages import StageReport
 from ddex_otel.ern.versions import READABLE_VERSIONS
 from ddex_otel.telemetry import attributes as A
 from ddex_otel.telemetry import records
@@ -333,7 +334,9 @@ class Operation:
         #: the parse result, the read stage's path, the detect stage's message type.
         self.message = self.input_path = self.message_type = None
         self.releases = self.releases_reported = 0
-        self.stages: list[tuple[str, float]] = []
+        #: The engine's stage reports, (stage, seconds, detail), appended by the engine itself (its
+        #: stage observer is this list's ``append``) and read when the operation ends.
+        self.stages: list[StageReport] = []
         #: Span attributes gathered during the call, set in one call at the end (recording only).
         self.attrs: dict[str, Any] = {}
         self.finished = self._counted = False  # _counted: added to the totals (and left ``active``)
@@ -439,22 +442,19 @@ class Operation:
         self.attrs[A.VALIDATION_WARNING_COUNT] = warnings
 
     # -- stages ----------------------------------------------------------------------------------
-    def observe_stage(self, stage: str, seconds: float, detail: Any) -> None:
-        """The engine's stage observer (``ern.stages``): called right after each stage.
-
-        Only keeps what it is told; the span attributes are made from it once, at the end.
-        """
-        try:
-            self.stages.append((stage, seconds))
-            if detail is None:
-                return
-            if stage == "read":  # parser.InputData
-                self.input_size = len(detail.data)
-                self.input_path = detail.path
-            elif stage == "detect":  # (ern_version, message_type)
-                self.version, self.message_type = detail
-        except Exception:  # pragma: no cover - never break the engine's call
-            _logger.debug("ddex_otel: stage bookkeeping failed", exc_info=True)
+    def note_stages(self) -> None:
+        """What the engine's stage reports say about the message: the read stage's input (size,
+        path; the read stage comes first) and the detect stage's version and message type (needed
+        only without a parse result, which says both). Read once, when the operation ends or fails."""
+        stages = self.stages
+        stage, _seconds, detail = stages[0]
+        if stage == "read" and detail is not None:  # parser.InputData
+            self.input_size = len(detail.data)
+            self.input_path = detail.path
+        if self.message is None:
+            for stage, _seconds, detail in stages:
+                if stage == "detect" and detail is not None:  # (ern_version, message_type)
+                    self.version, self.message_type = detail
 
     def run_stage_span(self, stage: str, wrapped: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         """Run one stage with its ``ddex.<operation>.<stage>`` child span current."""
@@ -474,6 +474,8 @@ class Operation:
         """Record a failure: ERROR status, the exception as an event, ``error.type``."""
         try:
             self.error_type = type(exc).__qualname__
+            if self.stages:
+                self.note_stages()
             if self.span is _NOT_STARTED:  # deferred: the error's event and log need the span now
                 self._start_deferred({}, perf_counter() - self.t0)
             findings = getattr(exc, "findings", None)
@@ -516,6 +518,8 @@ class Operation:
     def _record(self) -> None:
         end = perf_counter()
         duration = end - self.t0
+        if self.stages:
+            self.note_stages()
         message = self.message
         if message is not None:  # the parse result, noted now rather than during the call
             self.message = None
@@ -577,7 +581,7 @@ class Operation:
         if self.input_path:
             attrs.setdefault(A.FILE_PATH, self.input_path)
         if self.stage_attributes:
-            for stage, seconds in self.stages:
+            for stage, seconds, _detail in self.stages:
                 attrs[_STAGE_ATTRS.get(stage) or A.stage_duration_attribute(stage)] = seconds
         if self.input_size is not None and name != A.OP_BUILD:
             attrs[A.INPUT_SIZE] = self.input_size
@@ -643,7 +647,7 @@ def run_operation(
     op = Operation(tel, operation, parent)
     ctx_token = otel_context.attach(op.ctx)
     op_token = CURRENT_OPERATION.set(op)
-    observer_token = STAGE_OBSERVER.set(op.observe_stage) if op.stage_set else None
+    observer_token = STAGE_OBSERVER.set(op.stages.append) if op.stage_set else None
     try:
         if before is not None:
             try:

@@ -82,7 +82,7 @@ def parse_wrapper(tel: Telemetry) -> Wrapper:
         op = Operation(tel, A.OP_PARSE, parent, deferred=deferred)
         ctx_token = None if deferred else attach(op.ctx)
         op_token = set_operation(op)
-        observer_token = set_observer(op.observe_stage)
+        observer_token = set_observer(op.stages.append)
         try:
             source = args[0] if args else kwargs.get("source")
             if isinstance(source, (bytes, bytearray)):  # known now; the read stage confirms it
@@ -165,7 +165,7 @@ def validate_wrapper(tel: Telemetry) -> Wrapper:
 
 
 # ------------------------------------------------------------------------------------------- stages
-# Stage timings come from the engine's stage observer (``ern.stages``, see ``Operation.observe_stage``).
+# Stage timings come from the engine's stage reports (``ern.stages``, see ``Operation.note_stages``).
 # Stage *spans* (opt-in) must be current while their stage runs, so for them the stage functions
 # are wrapped too.
 
