@@ -433,7 +433,7 @@ def probe(name: str, source: str, calls: int) -> int:
     callgrind: instructions per parse = (I refs at N − I refs at 0) / N."""
     global EXPORT_INTERVAL_MS
     EXPORT_INTERVAL_MS = 10**9
-    attrs = parse_attributes(source) if name == "floor+attrs" else None
+    attrs = parse_attributes(source) if name.startswith("floor+attrs") else None
     (variant,) = [v for v in variants(attrs) if v.name == name]
     parse = variant.setup()
     for _ in range(20):
