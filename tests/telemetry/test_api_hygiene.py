@@ -159,27 +159,33 @@ def test_the_compatibility_module_reads_this_sdk_and_falls_back(monkeypatch) -> 
 
 
 def test_the_global_provider_check_reads_this_api_and_falls_back() -> None:
-    """On this API the cheap check reads the globals the API's own proxies read; a release that
-    kept them elsewhere, or a provider named by environment variable, gets None (ask the getters).
-    Run in fresh interpreters: the global providers can be set once per process."""
+    """On this API the cheap check reads the globals the API's own proxies read; an API that keeps
+    them elsewhere, or a provider named by environment variable, gets None (ask the public getters).
+    Each case in a fresh interpreter: the global providers can be set once per process."""
+    import os
     import subprocess
     import sys
 
-    script = (
-        "from ddex_otel.telemetry import otelcompat as c\n"
+    def run(script: str, **env: str) -> list[str]:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_PYTHON_")}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                              env={**clean, **env})
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert run(
+        "from ddex_otel.telemetry.otelcompat import global_providers_unset as unset\n"
         "from opentelemetry import trace\n"
         "from opentelemetry.sdk.trace import TracerProvider\n"
-        "print(c.global_providers_unset())\n"
+        "print(unset())\n"
         "trace.set_tracer_provider(TracerProvider())\n"
-        "print(c.global_providers_unset())\n"
-        "c._TRACE_GLOBALS = None\n"  # what the module decides when the API has no such global
-        "print(c._unknown())\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                          env={k: v for k, v in __import__("os").environ.items() if not k.startswith("OTEL_PYTHON_")})
-    assert done.stdout.split() == ["True", "False", "None"], done.stderr
-    by_env = subprocess.run(
-        [sys.executable, "-c", "from ddex_otel.telemetry import otelcompat as c; print(c.global_providers_unset())"],
-        capture_output=True, text=True, timeout=60,
-        env={**__import__("os").environ, "OTEL_PYTHON_TRACER_PROVIDER": "sdk_tracer_provider"})
-    assert by_env.stdout.split() == ["None"], by_env.stderr
+        "print(unset())\n"
+    ) == ["True", "False"]
+    assert run(  # an API without the global: the module chooses the public way
+        "import opentelemetry.trace as api\n"
+        "del api._TRACER_PROVIDER\n"
+        "from ddex_otel.telemetry.otelcompat import global_providers_unset as unset\n"
+        "print(unset())\n"
+    ) == ["None"]
+    assert run("from ddex_otel.telemetry.otelcompat import global_providers_unset as unset; print(unset())",
+               OTEL_PYTHON_TRACER_PROVIDER="sdk_tracer_provider") == ["None"]
