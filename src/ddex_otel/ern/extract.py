@@ -316,7 +316,14 @@ def first_child(el: Element | None, tag: str) -> Element | None:
 
 
 def _child_text(el: Element | None, tag: str) -> str | None:
-    return _text(first_child(el, tag))
+    """Stripped text of the first child of ``el`` named ``tag`` (= ``_text(first_child(el, tag))``)."""
+    child = el[0] if el is not None and len(el) else None
+    while child is not None:  # (getnext: no iterator object for the usual one or two children)
+        if child.tag == tag:
+            value = child.text
+            return None if value is None else value.strip() or None
+        child = child.getnext()
+    return None
 
 
 def _line(el: Element | None, text_tag: str) -> Line | None:
@@ -340,14 +347,8 @@ def _line(el: Element | None, text_tag: str) -> Line | None:
 
 
 def _title_text(el: Element | None) -> str | None:
-    """TitleText of a Title/DisplayTitle/ReferenceTitle element (= ``_child_text(el, "TitleText")``)."""
-    child = el[0] if el is not None and len(el) else None
-    while child is not None:  # (getnext: no iterator object for the one or two children)
-        if child.tag == "TitleText":
-            value = child.text
-            return None if value is None else value.strip() or None
-        child = child.getnext()
-    return None
+    """TitleText of a Title/DisplayTitle/ReferenceTitle element."""
+    return _child_text(el, "TitleText")
 
 
 def _display_title_3x(titles: Sequence[Element] | None) -> str | None:
@@ -435,46 +436,26 @@ def _localized(elements: Sequence[Element], text_of: Callable[[Element], str | N
                territory: str | None = None) -> tuple[Localized, ...]:
     """Every DisplayTitle / DisplayArtistName … with its territory, language and IsDefault.
 
-    ``text_of`` None: the element's own text; otherwise e.g. ``_title_text`` (hot path: inlined).
+    ``text_of`` None: the element's own text; otherwise e.g. ``_title_text``.
     """
-    out = []
-    titles = text_of is _title_text
-    for el in elements:
-        if titles:
-            value = None
-            for child in el:
-                if child.tag == "TitleText":
-                    value = child.text  # = _text(child)
-                    if value is not None:
-                        value = value.strip() or None
-                    break
-        elif text_of is None:
-            value = el.text  # = _text(el)
-            if value is not None:
-                value = value.strip() or None
-        else:
-            value = text_of(el)
-        if value is not None:
-            get = el.get
-            out.append(_new_localized(value, get("ApplicableTerritoryCode") or territory,
-                                      get("LanguageAndScriptCode"), get("IsDefault") == "true"))
-    return tuple(out)
+    return _localized_pick(elements, text_of, territory)[0]
 
 
-def _localized_pick(elements: Sequence[Element], titles: bool) -> tuple[tuple[Localized, ...], str | None]:
-    """``_localized`` of 4.x DisplayTitles (``titles``: their TitleText) or DisplayArtistNames (their
-    own text) and the text of ``pick_default`` of them, in one pass (each element read once)."""
+def _localized_pick(elements: Sequence[Element], text_of: Callable[[Element], str | None] | None = None,
+                    territory: str | None = None) -> tuple[tuple[Localized, ...], str | None]:
+    """``_localized(elements, text_of, territory)`` and the text of ``pick_default(elements)``, in one
+    pass (each element read once): what a 4.x list of DisplayTitles or DisplayArtistNames gives."""
     out: list[Localized] = []
     picked: str | None = None
     first = True
     many = len(elements) > 1  # pick_default looks at IsDefault only among several
     for el in elements:
-        if titles:
-            value = _title_text(el)
-        else:
+        if text_of is None:
             value = el.text  # = _text(el)
             if value is not None:
                 value = value.strip() or None
+        else:
+            value = text_of(el)
         get = el.get
         is_default = get("IsDefault") == "true"
         if first:
@@ -484,8 +465,8 @@ def _localized_pick(elements: Sequence[Element], titles: bool) -> tuple[tuple[Lo
         elif many and is_default:
             picked, many = value, False
         if value is not None:
-            out.append(_new_localized(value, get("ApplicableTerritoryCode") or None, get("LanguageAndScriptCode"),
-                                      is_default))
+            out.append(_new_localized(value, get("ApplicableTerritoryCode") or territory,
+                                      get("LanguageAndScriptCode"), is_default))
     return tuple(out), picked
 
 
@@ -684,7 +665,7 @@ def extract_resource_4x(el: Element, ctx: Context, into: Resource | None = None)
         display_titles: tuple[Localized, ...] = ()
         title_value = None
     elif type(title) is list:
-        display_titles, title_value = _localized_pick(title, True)
+        display_titles, title_value = _localized_pick(title, _title_text)
     else:
         title_value = _title_text(title)
         display_titles = () if title_value is None else _localized_one(title, title_value)
@@ -704,7 +685,7 @@ def extract_resource_4x(el: Element, ctx: Context, into: Resource | None = None)
         artist_value = None
         artist_names: tuple[Localized, ...] = ()
     elif type(artist) is list:
-        artist_names, artist_value = _localized_pick(artist, False)
+        artist_names, artist_value = _localized_pick(artist)
     else:
         artist_value = artist.text
         if artist_value is not None:
@@ -1037,7 +1018,7 @@ def extract_release_4x(
         display_titles: tuple[Localized, ...] = ()
         title_value = None
     else:
-        display_titles, title_value = _localized_pick(title if type(title) is list else [title], True)
+        display_titles, title_value = _localized_pick(title if type(title) is list else [title], _title_text)
     text_value = _picked_text(title_text) if title_text is not None else None
     if not display_titles and title_text is not None:
         display_titles = _localized(title_text if type(title_text) is list else [title_text])
@@ -1045,7 +1026,7 @@ def extract_release_4x(
         artist_names: tuple[Localized, ...] = ()
         artist_value = None
     else:
-        artist_names, artist_value = _localized_pick(artist if type(artist) is list else [artist], False)
+        artist_names, artist_value = _localized_pick(artist if type(artist) is list else [artist])
     if reference is not None:
         reference = reference.strip()
     if release_type is not None:
@@ -1085,21 +1066,9 @@ def _group_resource_refs(group: Element, out: list[str]) -> None:
 def _keyed_group_refs(group: Element, prefix: tuple[float, ...], out: list[tuple[tuple[float, ...], list[str]]]) -> None:
     for child in group:
         tag = child.tag
-        if tag == "ResourceGroupContentItem":  # hot: one pass for the sequence number and the references
-            seq: float = _UNNUMBERED
-            numbered = False  # the first SequenceNumber counts, as in ``sequence_number``
+        if tag == "ResourceGroupContentItem":
             refs: list[str] = []
-            part = child[0] if len(child) else None
-            while part is not None:  # (getnext: no iterator object per item)
-                ptag = part.tag
-                if ptag == "ReleaseResourceReference":
-                    value = part.text  # = _text(part)
-                    if value is not None and (value := value.strip()):
-                        refs.append(value)
-                elif ptag == "SequenceNumber" and not numbered:
-                    seq = _as_number(part.text)
-                    numbered = True
-                part = part.getnext()
+            seq = content_item_entry(child, refs)  # as ``stream`` reads each entry
             out.append(((*prefix, seq), refs))
         elif tag == "ResourceGroup":
             _keyed_group_refs(child, (*prefix, sequence_number(child)), out)

@@ -111,8 +111,7 @@ class StreamInput:
 
     def __init__(self, handle: BinaryIO, path: str | None = None, *, owned: bool = False) -> None:
         self._handle = handle
-        self._owned = owned
-        self.rereadable = owned
+        self.owned = owned
         self.path = path
         self.bytes_read = 0
 
@@ -125,8 +124,8 @@ class StreamInput:
         return bytes(chunk)
 
     def newlines_before(self, offset: int) -> int:
-        """The newlines in the first ``offset`` bytes, read again from the start (``rereadable``
-        inputs only; not counted in ``bytes_read``)."""
+        """The newlines in the first ``offset`` bytes, read again from the start (``owned`` inputs
+        only; not counted in ``bytes_read``)."""
         handle = self._handle
         handle.seek(0)
         count = 0
@@ -140,7 +139,7 @@ class StreamInput:
 
     def close(self) -> None:
         """Close the file if ``open_input`` opened it (never a caller's file object)."""
-        if self._owned:
+        if self.owned:
             self._handle.close()
 
 
@@ -190,7 +189,7 @@ class _Tail:
 
     def __init__(self, inp: StreamInput) -> None:
         self._inp = inp
-        self._count = not (isinstance(inp, StreamInput) and inp.rereadable)
+        self._count = not inp.owned  # a caller's handle is read once: count its newlines as they pass
         self._lines = 0  # (counted inputs) newlines so far …
         self._lines_before = 0  # … and before the last non-blank chunk
         self._offset = 0  # bytes so far …
